@@ -1,0 +1,5 @@
+"""Run evict as ``python -m evict``."""
+
+from evict.cli import main
+
+raise SystemExit(main())

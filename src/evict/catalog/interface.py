@@ -1,0 +1,212 @@
+"""The catalog: directives, vendors, covered products and the rules that recognise them.
+
+These are the runtime types, frozen and cheap to load. The YAML files under ``catalog/data`` are
+validated against :mod:`evict.catalog.schema` and converted into these by
+:func:`evict.catalog.loader.load_catalog`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from typing import NewType
+
+from evict.errors import EvictError
+
+DirectiveID = NewType("DirectiveID", str)
+ProductID = NewType("ProductID", str)
+VendorID = NewType("VendorID", str)
+RuleID = NewType("RuleID", str)
+
+
+class Confidence(enum.StrEnum):
+    """How sure a rule is that its match means the product is present."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        """Order for comparisons: high > medium > low."""
+        return {"high": 3, "medium": 2, "low": 1}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where a fact in the catalog comes from."""
+
+    title: str
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Milestone:
+    """One dated step of a directive: identify, report, plan, begin removal, ...
+
+    Exactly one of ``offset_days`` (from the directive's or the organisation's start date) and
+    ``date`` (a fixed calendar date) is set. ``repeat_days`` makes it recur after its first due
+    date (BOD 17-01's status report every 30 days after day 90).
+    """
+
+    id: str
+    name: str
+    action: str
+    offset_days: int | None = None
+    date: dt.date | None = None
+    repeat_days: int | None = None
+    report: str = ""
+    """The report this milestone asks for (a key understood by :mod:`evict.report`)."""
+
+    def first_due(self, start: dt.date) -> dt.date:
+        """The first due date, given the clock's start date."""
+        if self.date is not None:
+            return self.date
+        assert self.offset_days is not None
+        return start + dt.timedelta(days=self.offset_days)
+
+
+@dataclass(frozen=True, slots=True)
+class Directive:
+    """A ban with a clock: who issued it, what it covers, and its milestones."""
+
+    id: DirectiveID
+    title: str
+    authority: str
+    issued: dt.date
+    start: dt.date
+    """The day the milestone offsets count from (usually ``issued``)."""
+    vendors: tuple[VendorID, ...]
+    embedded: bool
+    """Whether code embedded in other vendors' products is covered."""
+    applies_to: str
+    summary: str
+    milestones: tuple[Milestone, ...]
+    excluded_products: tuple[ProductID, ...] = ()
+    exceptions: str = ""
+    sources: tuple[SourceRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Vendor:
+    """A company whose software a directive covers, with the names it goes by."""
+
+    id: VendorID
+    name: str
+    aliases: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+    sources: tuple[SourceRef, ...] = ()
+
+
+class RuleField(enum.StrEnum):
+    """The observation field a rule reads (besides the identifiers, which use their own keys)."""
+
+    NAME = "name"
+    PUBLISHER = "publisher"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One way to recognise a product in an observation.
+
+    ``equals`` values are compared after normalisation (exact-key index); a ``pattern`` is a
+    regular expression over the normalised value, tried only where its literal ``anchor`` occurs
+    (multi-pattern automaton).
+    """
+
+    id: RuleID
+    field: str
+    """``name``, ``publisher``, or an identifier key (see :class:`evict.inventory.Ident`)."""
+    kinds: tuple[str, ...]
+    """Observation kinds this rule applies to; empty means any."""
+    equals: tuple[str, ...] = ()
+    pattern: str = ""
+    anchor: str = ""
+    confidence: Confidence = Confidence.HIGH
+    source: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """A known look-alike: when it fires on an observation, the listed products do not."""
+
+    id: RuleID
+    rule: Rule
+    reason: str
+    suppresses_vendors: tuple[VendorID, ...] = ()
+    suppresses_products: tuple[ProductID, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """A covered product (or product family) and its recognition rules."""
+
+    id: ProductID
+    vendor: VendorID
+    name: str
+    category: str
+    platforms: tuple[str, ...]
+    rules: tuple[Rule, ...]
+    generic: bool = False
+    """A catch-all ("Kaspersky software") reported only when no specific product matches."""
+    description: str = ""
+    sources: tuple[SourceRef, ...] = ()
+    aliases: tuple[str, ...] = ()
+    extra: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
+    """Sections later stages read (removal recipes, leftovers, network endpoints)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """The whole catalog, with a content hash as its version."""
+
+    version: str
+    directives: tuple[Directive, ...]
+    vendors: tuple[Vendor, ...]
+    products: tuple[Product, ...]
+    exclusions: tuple[Exclusion, ...]
+
+    def directive(self, directive_id: str) -> Directive:
+        """Look a directive up by id; raises :class:`CatalogLookupError` if unknown."""
+        for d in self.directives:
+            if d.id == directive_id:
+                return d
+        raise CatalogLookupError(f"no directive {directive_id!r} in the catalog")
+
+    def product(self, product_id: str) -> Product:
+        """Look a product up by id; raises :class:`CatalogLookupError` if unknown."""
+        for p in self.products:
+            if p.id == product_id:
+                return p
+        raise CatalogLookupError(f"no product {product_id!r} in the catalog")
+
+    def vendor(self, vendor_id: str) -> Vendor:
+        """Look a vendor up by id; raises :class:`CatalogLookupError` if unknown."""
+        for v in self.vendors:
+            if v.id == vendor_id:
+                return v
+        raise CatalogLookupError(f"no vendor {vendor_id!r} in the catalog")
+
+    def directives_for(self, product: Product, *, embedded: bool) -> list[Directive]:
+        """The directives that cover ``product``; embedded-only presence needs ``embedded``."""
+        return [
+            d
+            for d in self.directives
+            if product.vendor in d.vendors
+            and product.id not in d.excluded_products
+            and (d.embedded or not embedded)
+        ]
+
+
+class CatalogError(EvictError):
+    """Base error of the catalog."""
+
+
+class CatalogLookupError(CatalogError):
+    """An id that is not in the catalog."""
+
+
+class CatalogValidationError(CatalogError):
+    """A catalog file with a mistake: names the file, the entry and the field."""

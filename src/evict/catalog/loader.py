@@ -1,0 +1,282 @@
+"""Load the catalog from YAML, validate it, and give it a content hash as its version.
+
+The built-in catalog lives in ``evict/catalog/data``; ``--catalog DIR`` (or ``EVICT_CATALOG``)
+adds an organisation's own files on top (local products, replacement policies, extra rules).
+Any mistake is reported as ``file:line: entry (id) -> field: problem``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from evict.catalog.interface import (
+    Catalog,
+    CatalogValidationError,
+    Confidence,
+    Directive,
+    DirectiveID,
+    Exclusion,
+    Milestone,
+    Product,
+    ProductID,
+    Rule,
+    RuleID,
+    SourceRef,
+    Vendor,
+    VendorID,
+)
+
+
+def builtin_catalog_dir() -> Path:
+    """The directory of the catalog shipped inside the package."""
+    return Path(str(resources.files("evict.catalog") / "data"))
+
+
+def catalog_files(extra_dirs: Sequence[Path] = ()) -> list[Path]:
+    """Every YAML file of the built-in catalog plus ``extra_dirs``, in a stable order."""
+    files: list[Path] = []
+    for root in (builtin_catalog_dir(), *extra_dirs):
+        if root.is_file():
+            files.append(root)
+            continue
+        if not root.is_dir():
+            raise CatalogValidationError(f"{root}: no such catalog file or directory")
+        files.extend(sorted(p for p in root.rglob("*.y*ml") if p.is_file()))
+    return files
+
+
+def catalog_version(files: Iterable[Path]) -> str:
+    """A content hash of the catalog files: same files, same version, on any machine."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def extra_catalog_dirs() -> list[Path]:
+    """Directories named by ``EVICT_CATALOG`` (``os.pathsep``-separated)."""
+    value = os.environ.get("EVICT_CATALOG", "")
+    return [Path(p) for p in value.split(os.pathsep) if p]
+
+
+def load_catalog(extra_dirs: Sequence[Path] = ()) -> Catalog:
+    """Read, validate and cross-check the catalog; raise :class:`CatalogValidationError`."""
+    import yaml
+    from pydantic import ValidationError
+
+    from evict.catalog.schema import CatalogFileModel
+
+    files = catalog_files(extra_dirs)
+    models: list[tuple[Path, CatalogFileModel]] = []
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        try:
+            node = yaml.compose(text, Loader=_loader())
+            data = yaml.load(text, Loader=_loader())
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark is not None else ""
+            raise CatalogValidationError(f"{path}{line}: not valid YAML: {e}") from e
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise CatalogValidationError(f"{path}:1: the top level must be a mapping")
+        try:
+            models.append((path, CatalogFileModel.model_validate(data)))
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise CatalogValidationError(
+                _describe(path, node, data, tuple(err["loc"]), err["msg"])
+            ) from e
+    return _build(models, catalog_version(files))
+
+
+def _loader() -> Any:
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _describe(path: Path, node: Any, data: Any, loc: tuple[Any, ...], msg: str) -> str:
+    """Say where a validation error is: file, line, entry id and field."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    entry = ""
+    cursor_node, cursor = node, data
+    for depth, key in enumerate(loc):
+        if isinstance(cursor, dict) and key in cursor:
+            cursor = cursor[key]
+            cursor_node = _child(cursor_node, key)
+        elif isinstance(cursor, list) and isinstance(key, int) and key < len(cursor):
+            cursor = cursor[key]
+            cursor_node = _child(cursor_node, key)
+            if depth == 1 and isinstance(cursor, dict) and "id" in cursor:
+                entry = f" ({cursor['id']})"
+        else:
+            break
+        if cursor_node is not None:
+            line = cursor_node.start_mark.line + 1
+    where = ".".join(f"[{k}]" if isinstance(k, int) else str(k) for k in loc).replace(".[", "[")
+    if entry:
+        head, _, rest = where.partition("].")
+        where = f"{head}]{entry} -> {rest}" if rest else f"{where}{entry}"
+    return f"{path}:{line}: {where}: {msg}"
+
+
+def _child(node: Any, key: Any) -> Any:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if k.value == key:
+                return v
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+        return node.value[key]
+    return None
+
+
+def _sources(items: Sequence[Any]) -> tuple[SourceRef, ...]:
+    return tuple(SourceRef(s.title, s.url) for s in items)
+
+
+def _rule(model: Any) -> Rule:
+    from evict.matching.normalize import normalize_many
+
+    return Rule(
+        id=RuleID(model.id),
+        field=model.field,
+        kinds=tuple(k.value for k in model.kinds),
+        equals=tuple(normalize_many(model.equals, model.field)) if model.equals else (),
+        pattern=model.pattern,
+        anchor=model.anchor,
+        confidence=Confidence(model.confidence),
+        source=model.source,
+        note=model.note,
+    )
+
+
+def _build(models: Sequence[tuple[Path, Any]], version: str) -> Catalog:
+    seen: dict[str, Path] = {}
+
+    def unique(kind: str, ident: str, path: Path) -> None:
+        key = f"{kind}:{ident}"
+        if key in seen:
+            raise CatalogValidationError(
+                f"{path}: {kind} {ident!r} is defined twice (also in {seen[key]})"
+            )
+        seen[key] = path
+
+    directives: list[Directive] = []
+    vendors: list[Vendor] = []
+    products: list[Product] = []
+    exclusions: list[Exclusion] = []
+    origin: dict[str, Path] = {}
+    for path, m in models:
+        for v in m.vendors:
+            unique("vendor", v.id, path)
+            vendors.append(
+                Vendor(
+                    VendorID(v.id), v.name, tuple(v.aliases), tuple(v.entities), _sources(v.sources)
+                )
+            )
+        for d in m.directives:
+            unique("directive", d.id, path)
+            origin[f"directive:{d.id}"] = path
+            directives.append(
+                Directive(
+                    id=DirectiveID(d.id),
+                    title=d.title,
+                    authority=d.authority,
+                    issued=d.issued,
+                    start=d.start or d.issued,
+                    vendors=tuple(VendorID(x) for x in d.scope.vendors),
+                    embedded=d.scope.embedded,
+                    applies_to=d.scope.applies_to,
+                    summary=d.summary,
+                    milestones=tuple(
+                        Milestone(
+                            ms.id, ms.name, ms.action, ms.offset_days, ms.date, ms.repeat_days,
+                            ms.report,
+                        )
+                        for ms in d.milestones
+                    ),
+                    excluded_products=tuple(ProductID(x) for x in d.scope.excluded_products),
+                    exceptions=d.exceptions,
+                    sources=_sources(d.sources),
+                )
+            )
+        for p in m.products:
+            unique("product", p.id, path)
+            origin[f"product:{p.id}"] = path
+            for r in p.rules:
+                unique("rule", r.id, path)
+            products.append(
+                Product(
+                    id=ProductID(p.id),
+                    vendor=VendorID(p.vendor),
+                    name=p.name,
+                    category=p.category,
+                    platforms=tuple(p.platforms),
+                    rules=tuple(_rule(r) for r in p.rules),
+                    generic=p.generic,
+                    description=p.description,
+                    sources=_sources(p.sources),
+                    aliases=tuple(p.aliases),
+                    extra={"removal": p.removal, "leftovers": p.leftovers, "network": p.network},
+                )
+            )
+        for x in m.exclusions:
+            unique("rule", x.id, path)
+            origin[f"exclusion:{x.id}"] = path
+            exclusions.append(
+                Exclusion(
+                    id=RuleID(x.id),
+                    rule=_rule(x.rule),
+                    reason=x.reason,
+                    suppresses_vendors=tuple(VendorID(v) for v in x.suppresses_vendors),
+                    suppresses_products=tuple(ProductID(p) for p in x.suppresses_products),
+                )
+            )
+
+    vendor_ids = {v.id for v in vendors}
+    product_ids = {p.id for p in products}
+    for p in products:
+        if p.vendor not in vendor_ids:
+            raise CatalogValidationError(
+                f"{origin['product:' + p.id]}: products ({p.id}) -> vendor: "
+                f"unknown vendor {p.vendor!r}"
+            )
+    for d in directives:
+        for vid in d.vendors:
+            if vid not in vendor_ids:
+                raise CatalogValidationError(
+                    f"{origin['directive:' + d.id]}: directives ({d.id}) -> scope.vendors: "
+                    f"unknown vendor {vid!r}"
+                )
+        for pid in d.excluded_products:
+            if pid not in product_ids:
+                raise CatalogValidationError(
+                    f"{origin['directive:' + d.id]}: directives ({d.id}) -> "
+                    f"scope.excluded_products: unknown product {pid!r}"
+                )
+    for x in exclusions:
+        for vid in x.suppresses_vendors:
+            if vid not in vendor_ids:
+                raise CatalogValidationError(
+                    f"{origin['exclusion:' + x.id]}: exclusions ({x.id}) -> suppresses_vendors: "
+                    f"unknown vendor {vid!r}"
+                )
+        for pid in x.suppresses_products:
+            if pid not in product_ids:
+                raise CatalogValidationError(
+                    f"{origin['exclusion:' + x.id]}: exclusions ({x.id}) -> "
+                    f"suppresses_products: unknown product {pid!r}"
+                )
+    return Catalog(version, tuple(directives), tuple(vendors), tuple(products), tuple(exclusions))

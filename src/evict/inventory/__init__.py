@@ -1,0 +1,31 @@
+"""Where observations come from: this host, and the files other tools already produce."""
+
+from evict.inventory.interface import (
+    Collector,
+    HostID,
+    HostInventory,
+    Ident,
+    InventoryError,
+    InventorySource,
+    Kind,
+    Observation,
+    Platform,
+    Problems,
+    SourceInputError,
+    SourceStatus,
+)
+
+__all__ = [
+    "Collector",
+    "HostID",
+    "HostInventory",
+    "Ident",
+    "InventoryError",
+    "InventorySource",
+    "Kind",
+    "Observation",
+    "Platform",
+    "Problems",
+    "SourceInputError",
+    "SourceStatus",
+]

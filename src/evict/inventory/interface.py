@@ -1,0 +1,272 @@
+"""What every inventory source produces: observations of one host, and how the reading went.
+
+An :class:`Observation` is one thing a source saw on a host: an installed program or package, an
+app bundle, a service, a running process, a driver or kernel module, a trusted root certificate, a
+browser extension, a file, an SBOM component, or a registry key. Every source, from this host's
+dpkg database to an Intune export, reduces what it reads to these records so that one matcher
+serves them all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal, NewType
+
+from evict.errors import EvictError, InputError
+
+HostID = NewType("HostID", str)
+
+
+class Kind(enum.StrEnum):
+    """The kinds of thing a source can observe on a host."""
+
+    PROGRAM = "program"
+    """Windows Programs and Features entry (Uninstall key, MSI)."""
+    PACKAGE = "package"
+    """An OS package: dpkg, rpm, apk, snap, flatpak, brew, MSIX/Store."""
+    APP = "app"
+    """A macOS bundle or a mobile app."""
+    SERVICE = "service"
+    """A Windows service, systemd unit, or launchd job."""
+    PROCESS = "process"
+    """A running process."""
+    DRIVER = "driver"
+    """A Windows driver or a macOS kernel/system extension."""
+    KERNEL_MODULE = "kernel_module"
+    """A Linux kernel module."""
+    CERTIFICATE = "certificate"
+    """A certificate in a system or browser trust store."""
+    BROWSER_EXTENSION = "browser_extension"
+    """A Chromium or Firefox extension."""
+    FILE = "file"
+    """A file or folder on disk (install folders, executables, drivers)."""
+    SBOM_COMPONENT = "sbom_component"
+    """A component listed in a software bill of materials: possibly embedded in another product."""
+    REGISTRY_KEY = "registry_key"
+    """A Windows registry key whose existence is itself evidence (``SOFTWARE\\KasperskyLab``)."""
+
+
+class Ident(enum.StrEnum):
+    """Keys of :attr:`Observation.identifiers`: a closed vocabulary so rules and sources agree."""
+
+    PRODUCT_CODE = "product_code"
+    """MSI ProductCode or Uninstall subkey name, e.g. ``{1A694303-...}``."""
+    BUNDLE_ID = "bundle_id"
+    """macOS/iOS bundle identifier, pkg receipt id, launchd label, kext bundle id."""
+    PACKAGE_ID = "package_id"
+    """Android package name, winget/MSIX package family, snap or flatpak id."""
+    PURL = "purl"
+    CPE = "cpe"
+    SHA256 = "sha256"
+    SIGNER = "signer"
+    """Code-signing subject (Authenticode, Apple Developer ID)."""
+    TEAM_ID = "team_id"
+    """Apple Developer Team ID."""
+    CERT_SUBJECT = "cert_subject"
+    """RFC 4514 subject of a certificate."""
+    CERT_FINGERPRINT = "cert_fingerprint"
+    """SHA-1 fingerprint of a certificate, lower-case hex."""
+    EXTENSION_ID = "extension_id"
+    PATH = "path"
+    REGISTRY_KEY = "registry_key"
+    ORIGINAL_FILENAME = "original_filename"
+    """PE version resource OriginalFilename."""
+    SUPPLIER = "supplier"
+    """SBOM supplier or author."""
+
+
+class Platform(enum.StrEnum):
+    """Operating system family of a host."""
+
+    LINUX = "linux"
+    WINDOWS = "windows"
+    MACOS = "macos"
+    ANDROID = "android"
+    IOS = "ios"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One thing a source saw on a host.
+
+    Observations are values: equal observations from different hosts compare and hash equal, which
+    is what lets the matcher look at each distinct one once.
+    """
+
+    kind: Kind
+    name: str
+    """The display name, package name, process name, file name or certificate common name."""
+    version: str = ""
+    publisher: str = ""
+    """Publisher, vendor, maintainer or company name, as the source gives it."""
+    identifiers: tuple[tuple[str, str], ...] = ()
+    """(key, value) pairs, keys from :class:`Ident`; kept sorted so equal records hash equal."""
+    source: str = ""
+    """Where this came from, e.g. ``osquery:programs`` or ``local:dpkg``."""
+
+    @classmethod
+    def make(
+        cls,
+        kind: Kind,
+        name: str,
+        *,
+        version: str | None = "",
+        publisher: str | None = "",
+        identifiers: Mapping[str, str | None] | None = None,
+        source: str = "",
+    ) -> Observation:
+        """Build an observation, dropping empty identifiers and sorting the rest."""
+        idents: tuple[tuple[str, str], ...] = ()
+        if identifiers:
+            idents = tuple(sorted((str(k), v) for k, v in identifiers.items() if v))
+        return cls(kind, name or "", version or "", publisher or "", idents, source)
+
+    def ident(self, key: str) -> str | None:
+        """Return the first identifier stored under ``key``, or None."""
+        for k, v in self.identifiers:
+            if k == key:
+                return v
+        return None
+
+    def to_json(self) -> dict[str, object]:
+        """Render as the plain JSON object used in reports and agent bodies."""
+        out: dict[str, object] = {"kind": self.kind.value, "name": self.name}
+        if self.version:
+            out["version"] = self.version
+        if self.publisher:
+            out["publisher"] = self.publisher
+        if self.identifiers:
+            out["identifiers"] = dict(self.identifiers)
+        out["source"] = self.source
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Observation:
+        """Inverse of :meth:`to_json`; raises ``ValueError`` on a malformed object."""
+        kind = Kind(str(data["kind"]))
+        idents = data.get("identifiers") or {}
+        if not isinstance(idents, Mapping):
+            raise ValueError("identifiers must be an object")
+        return cls.make(
+            kind,
+            str(data.get("name") or ""),
+            version=str(data.get("version") or ""),
+            publisher=str(data.get("publisher") or ""),
+            identifiers={str(k): str(v) for k, v in idents.items() if v is not None},
+            source=str(data.get("source") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HostInventory:
+    """Everything one source saw on one host at one time."""
+
+    host: HostID
+    """A stable identifier: osquery's ``hostIdentifier``, the machine id, an MDM device id."""
+    hostname: str
+    platform: Platform
+    collected_at: dt.datetime
+    observations: tuple[Observation, ...]
+    source: str = ""
+
+
+SourceState = Literal["ok", "partial", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """How reading one source went: partial failure is a value, not an exception."""
+
+    source: str
+    state: SourceState
+    problems: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        """Render as the ``sources`` entry of the scan contract."""
+        return {"source": self.source, "state": self.state, "problems": list(self.problems)}
+
+
+class InventoryError(EvictError):
+    """Base error of inventory sources."""
+
+
+class SourceInputError(InventoryError, InputError):
+    """An offline inventory file that cannot be read; names the file and place."""
+
+
+@dataclass
+class Problems:
+    """Collects the problems one source meets, and turns them into a :class:`SourceStatus`."""
+
+    source: str
+    problems: list[str] = field(default_factory=list)
+    failed: bool = False
+
+    def add(self, problem: str) -> None:
+        """Record a problem that left the result partial."""
+        self.problems.append(problem)
+
+    def fail(self, problem: str) -> None:
+        """Record a problem that left no usable result."""
+        self.problems.append(problem)
+        self.failed = True
+
+    def status(self) -> SourceStatus:
+        """Summarise as a :class:`SourceStatus`."""
+        if self.failed:
+            return SourceStatus(self.source, "failed", tuple(self.problems))
+        if self.problems:
+            return SourceStatus(self.source, "partial", tuple(self.problems))
+        return SourceStatus(self.source, "ok")
+
+
+class InventorySource(ABC):
+    """A place host inventories come from: this host, or files another tool wrote.
+
+    Implementations read lazily in :meth:`collect` and record partial failures in
+    :attr:`statuses`; a file that cannot be read at all raises :class:`SourceInputError`.
+    """
+
+    name: ClassVar[str]
+    """The name used with ``evict scan --from NAME``."""
+
+    @abstractmethod
+    def collect(self) -> Iterator[HostInventory]:  # pragma: no cover
+        """Yield one inventory per host found in this source."""
+        raise NotImplementedError
+
+    @property
+    @abstractmethod
+    def statuses(self) -> list[SourceStatus]:  # pragma: no cover
+        """How each part of this source was read, valid once :meth:`collect` is exhausted."""
+        raise NotImplementedError
+
+
+class Collector(ABC):
+    """One reader of one kind of thing on the running host (dpkg, /proc, trust store, ...)."""
+
+    name: ClassVar[str]
+    """Short name, used as ``local:<name>`` in observation sources and statuses."""
+
+    def __init__(self, root: Path = Path("/")) -> None:
+        self.root = root
+        """The filesystem root to read below; tests point it at a prepared tree."""
+
+    @abstractmethod
+    def collect(self, problems: Problems) -> Iterable[Observation]:  # pragma: no cover
+        """Return what this collector sees; record non-fatal problems on ``problems``.
+
+        Raise :class:`InventoryError` (or let ``OSError`` escape) when nothing can be read; the
+        host source records the collector as failed and goes on with the others.
+        """
+        raise NotImplementedError
+
+    def available(self) -> bool:
+        """Whether this collector applies to this host at all (e.g. rpm on a Debian host)."""
+        return True

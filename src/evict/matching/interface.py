@@ -1,0 +1,66 @@
+"""What matching produces: findings, each with the evidence and the rule that fired."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evict.catalog.interface import Confidence, DirectiveID, ProductID, RuleID, VendorID
+from evict.inventory.interface import HostID, Kind, Observation
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One rule of one product firing on one (distinct) observation."""
+
+    product: ProductID
+    rule: RuleID
+    field: str
+    """The observation field the rule read."""
+    confidence: Confidence
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why a finding was made: the observation and the rule that recognised it."""
+
+    observation: Observation
+    rule: RuleID
+    field: str
+    confidence: Confidence
+
+    def to_json(self) -> dict[str, object]:
+        """Render as an ``evidence`` entry of the scan contract."""
+        o = self.observation
+        out: dict[str, object] = {
+            "kind": o.kind.value,
+            "name": o.name,
+            "version": o.version,
+            "source": o.source,
+            "rule": self.rule,
+        }
+        if o.publisher:
+            out["publisher"] = o.publisher
+        if o.identifiers:
+            out["identifiers"] = dict(o.identifiers)
+        out["field"] = self.field
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A covered product present on a host, as one directive sees it."""
+
+    host: HostID
+    directive: DirectiveID
+    vendor: VendorID
+    product: ProductID
+    product_name: str
+    confidence: Confidence
+    embedded: bool
+    """True when every piece of evidence is an SBOM component: code inside another product."""
+    evidence: tuple[Evidence, ...]
+
+    @property
+    def kinds(self) -> set[Kind]:
+        """The observation kinds behind this finding."""
+        return {e.observation.kind for e in self.evidence}
