@@ -1,0 +1,48 @@
+# evict: the two commands of the quickstart are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format bench bench-full fuzz soak system-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## demo: install evict and run the main job on embedded defaults
+demo: $(STAMP)
+	$(BIN)/evict demo
+
+## system-deps: Debian packages the tests and benchmarks use (needs root; skipped otherwise)
+system-deps:
+	bash scripts/system-deps.sh
+
+## test: the whole test suite (SQLite always; PostgreSQL when EVICT_TEST_DATABASE_URL is set)
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest $(if $(T),$(T),tests) $(if $(TESTS),-k "$(TESTS)") -q
+
+## lint: ruff and mypy
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+## bench: benchmarks at reduced size (minutes); results under bench/results/
+bench: $(STAMP) system-deps
+	$(BIN)/python bench/run.py
+
+## bench-full: benchmarks at full size (1,000,000 hosts; hours)
+bench-full: $(STAMP) system-deps
+	$(BIN)/python bench/run.py --full
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

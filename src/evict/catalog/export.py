@@ -1,0 +1,58 @@
+"""The catalog as plain JSON-ready data, for ``evict catalog`` and the API."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from evict.catalog.interface import Catalog
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def catalog_json(catalog: Catalog) -> dict[str, Any]:
+    """Directives, vendors, products (without rule bodies) and exclusions."""
+    return {
+        "version": catalog.version,
+        "directives": [_plain(d) for d in catalog.directives],
+        "vendors": [_plain(v) for v in catalog.vendors],
+        "products": [
+            {
+                "id": p.id,
+                "vendor": p.vendor,
+                "name": p.name,
+                "category": p.category,
+                "platforms": list(p.platforms),
+                "rules": len(p.rules),
+                "sources": sorted({r.source for r in p.rules} | {s.title for s in p.sources}),
+            }
+            for p in catalog.products
+        ],
+        "exclusions": [
+            {"id": x.id, "reason": x.reason, "source": x.rule.source} for x in catalog.exclusions
+        ],
+    }
+
+
+def entry_json(catalog: Catalog, entry_id: str) -> dict[str, Any] | None:
+    """One directive, vendor, product or exclusion in full, or None if there is no such id."""
+    for group, items in (
+        ("directive", catalog.directives),
+        ("vendor", catalog.vendors),
+        ("product", catalog.products),
+        ("exclusion", catalog.exclusions),
+    ):
+        for item in items:
+            if item.id == entry_id:
+                return {"type": group, **_plain(item)}
+    return None

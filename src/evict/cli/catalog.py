@@ -1,0 +1,126 @@
+"""``evict catalog``: the directives, vendors, products and rules evict knows, with sources."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from evict.cli._common import add_catalog_options, catalog_dirs
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``catalog`` command group."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "catalog", help="list and show directives, products and rules, with their sources"
+    )
+    sub = p.add_subparsers(dest="catalog_command", metavar="SUBCOMMAND", required=True)
+    ls = sub.add_parser("list", help="list directives, vendors, products and exclusions")
+    ls.add_argument("--format", choices=("table", "json"), default="table")
+    add_catalog_options(ls)
+    ls.set_defaults(func=run_list)
+    show = sub.add_parser("show", help="show one directive, vendor, product or exclusion")
+    show.add_argument("id", metavar="ID")
+    show.add_argument("--format", choices=("table", "json"), default="table")
+    add_catalog_options(show)
+    show.set_defaults(func=run_show)
+    check = sub.add_parser(
+        "validate", help="validate the catalog (with --catalog: your own files too)"
+    )
+    add_catalog_options(check)
+    check.set_defaults(func=run_validate)
+
+
+def _catalog(args: argparse.Namespace) -> Any:
+    from evict.catalog.loader import load_catalog
+
+    return load_catalog(catalog_dirs(args))
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    """Load and validate; a mistake raises a CatalogValidationError (exit 2)."""
+    catalog = _catalog(args)
+    rules = sum(len(p.rules) for p in catalog.products)
+    print(
+        f"catalog {catalog.version}: {len(catalog.directives)} directives, "
+        f"{len(catalog.vendors)} vendors, {len(catalog.products)} products, {rules} rules, "
+        f"{len(catalog.exclusions)} exclusions: valid"
+    )
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print every directive and product with its sources."""
+    from evict.catalog.export import catalog_json
+
+    catalog = _catalog(args)
+    doc = catalog_json(catalog)
+    if args.format == "json":
+        print(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
+        return 0
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    t = Table(title=f"Directives (catalog {catalog.version})", title_justify="left")
+    for col in ("ID", "Title", "Issued", "Embedded code", "Vendors", "Sources"):
+        t.add_column(col)
+    for d in catalog.directives:
+        t.add_row(
+            d.id,
+            escape(d.title),
+            d.issued.isoformat(),
+            "covered" if d.embedded else "not covered",
+            ", ".join(d.vendors),
+            "\n".join(escape(s.url or s.title) for s in d.sources),
+        )
+    console.print(t)
+    t = Table(title="Products", title_justify="left")
+    for col in ("ID", "Vendor", "Name", "Category", "Rules", "Sources"):
+        t.add_column(col)
+    for p in catalog.products:
+        sources = {r.source for r in p.rules} | {s.url or s.title for s in p.sources}
+        t.add_row(
+            p.id,
+            p.vendor,
+            escape(p.name),
+            p.category,
+            str(len(p.rules)),
+            "\n".join(escape(s) for s in sorted(sources)[:3])
+            + (f"\n… {len(sources) - 3} more" if len(sources) > 3 else ""),
+        )
+    console.print(t)
+    if catalog.exclusions:
+        t = Table(title="Exclusions (known look-alikes)", title_justify="left")
+        for col in ("ID", "Reason", "Suppresses"):
+            t.add_column(col)
+        for x in catalog.exclusions:
+            t.add_row(
+                x.id,
+                escape(x.reason),
+                ", ".join([*x.suppresses_vendors, *x.suppresses_products]),
+            )
+        console.print(t)
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """Print one catalog entry in full."""
+    from evict.catalog.export import entry_json
+    from evict.catalog.interface import CatalogLookupError
+
+    catalog = _catalog(args)
+    entry = entry_json(catalog, args.id)
+    if entry is None:
+        raise CatalogLookupError(
+            f"no directive, vendor, product or exclusion {args.id!r}; see `evict catalog list`"
+        )
+    if args.format == "json":
+        print(json.dumps(entry, indent=2, ensure_ascii=False, default=str))
+        return 0
+    from rich.console import Console
+    from rich.pretty import Pretty
+
+    Console().print(Pretty(entry, expand_all=True))
+    return 0

@@ -1,0 +1,159 @@
+"""``evict scan``: scan this host, or read offline inventories, and report covered software."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from evict.cli._common import add_catalog_options, add_clock_options, catalog_dirs
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``scan`` command."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "scan",
+        help="scan this host (or offline inventories) for covered software",
+        description="Scan this host, or read inventories other tools produced (--from), and "
+        "report software covered by a directive. Exit 0: nothing found; 1: found; "
+        "2: usage or input error.",
+    )
+    p.add_argument(
+        "--from",
+        dest="sources",
+        nargs="+",
+        action="append",
+        metavar=("KIND", "PATH"),
+        default=[],
+        help="read offline inventories of KIND from PATH... instead of this host "
+        "(repeatable; KIND: osquery, dpkg-status, reg, hive, powershell, macos, intune, jamf, "
+        "cyclonedx, spdx)",
+    )
+    p.add_argument(
+        "--files",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        default=[],
+        help="also walk these folders for executables (PE, ELF, Mach-O) and identify them",
+    )
+    p.add_argument("--no-file-cache", action="store_true", help="do not use the file-scan cache")
+    p.add_argument(
+        "--yara", action="store_true", help="with --files: also run the catalog's YARA rules"
+    )
+    p.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default="table",
+        help="output format (default: table)",
+    )
+    p.add_argument(
+        "--directive",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only these directives (repeatable; default: all)",
+    )
+    p.add_argument("-o", "--output", type=Path, help="write the output to this file")
+    add_clock_options(p)
+    add_catalog_options(p)
+    p.set_defaults(func=run)
+
+
+def build_sources(args: argparse.Namespace) -> list[Any]:
+    """The inventory sources the arguments ask for (this host when none)."""
+    from evict.errors import EvictError
+    from evict.inventory.registry import open_source
+
+    sources: list[Any] = []
+    for group in args.sources:
+        if len(group) < 2:
+            raise EvictError(f"--from {group[0]} needs at least one PATH")
+        kind, *paths = group
+        sources.append(open_source(kind, [Path(p) for p in paths]))
+    if args.files:
+        from evict.inventory.files import FileScanSource
+
+        cache = None if args.no_file_cache else _file_cache_path()
+        sources.append(
+            FileScanSource(
+                args.files,
+                cache_path=cache,
+                progress=_progress_printer() if sys.stderr.isatty() else None,
+                yara_rules=_yara_dir() if args.yara else None,
+            )
+        )
+    if not sources:
+        from evict.inventory.local import LocalHostSource
+
+        sources.append(LocalHostSource())
+    return sources
+
+
+def _file_cache_path() -> Path:
+    from evict.matching.cache import cache_dir
+
+    return cache_dir() / "files.sqlite"
+
+
+def _yara_dir() -> Path:
+    from evict.catalog.loader import builtin_catalog_dir
+
+    return builtin_catalog_dir() / "yara"
+
+
+def _progress_printer() -> Any:
+    from rich.console import Console
+
+    console = Console(stderr=True)
+
+    def show(done: int, total: int) -> None:
+        console.print(f"scanned {done:,} of {total:,} files", end="\r", highlight=False)
+
+    return show
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``evict scan``."""
+    from evict._util import today, utcnow
+    from evict.matching.cache import load_matcher
+    from evict.report.scan import to_document
+    from evict.scanning import scan
+
+    matcher = load_matcher(catalog_dirs(args))
+    directives = None
+    if args.directive:
+        directives = [matcher.catalog.directive(d) for d in args.directive]
+    result = scan(build_sources(args), matcher, generated_at=utcnow(), directives=directives)
+    starts = {d.id: args.start for d in matcher.catalog.directives} if args.start else None
+    document = to_document(result, matcher.catalog, today=args.today or today(), starts=starts)
+    emit(document, args.format, args.output)
+    for error in result.errors:
+        print(f"evict: error: {error}", file=sys.stderr)
+    if result.errors:
+        return 2
+    return 1 if result.found else 0
+
+
+def emit(document: dict[str, Any], fmt: str, output: Path | None) -> None:
+    """Write ``document`` in ``fmt`` to ``output`` or standard output."""
+    from evict.report.scan import render_csv, render_json, render_table
+
+    if fmt == "json":
+        text = render_json(document)
+    elif fmt == "csv":
+        text = render_csv(document)
+    else:
+        from rich.console import Console
+
+        if output is None:
+            render_table(document, console=Console())
+            return
+        with output.open("w", encoding="utf-8") as f:
+            render_table(document, console=Console(file=f, width=160))
+        return
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")

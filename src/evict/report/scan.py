@@ -1,0 +1,235 @@
+"""Render a scan: the JSON contract of DESIGN.md, CSV, and the terminal table.
+
+Pure functions of a :class:`~evict.scanning.ScanResult`, the catalog and ``today``: the milestone
+and days left are computed here, from each directive's clock or an organisation's own ``start``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from evict import __version__
+from evict.catalog.interface import Catalog
+from evict.compliance.milestones import MilestoneStatus, current_milestone
+from evict.matching.interface import Finding
+from evict.scanning import ScanResult
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def milestones_for(
+    catalog: Catalog, *, today: dt.date, starts: Mapping[str, dt.date] | None = None
+) -> dict[str, MilestoneStatus]:
+    """The current milestone of every directive, on ``today``, with optional own start dates."""
+    starts = starts or {}
+    return {
+        d.id: current_milestone(d, today=today, start=starts.get(d.id)) for d in catalog.directives
+    }
+
+
+def finding_json(finding: Finding, milestone: MilestoneStatus) -> dict[str, Any]:
+    """One finding as the scan contract shows it."""
+    return {
+        "directive": finding.directive,
+        "vendor": finding.vendor,
+        "product": finding.product,
+        "product_name": finding.product_name,
+        "confidence": finding.confidence.value,
+        "embedded": finding.embedded,
+        "milestone": milestone.to_json(),
+        "evidence": [e.to_json() for e in finding.evidence],
+    }
+
+
+def to_document(
+    result: ScanResult,
+    catalog: Catalog,
+    *,
+    today: dt.date,
+    starts: Mapping[str, dt.date] | None = None,
+) -> dict[str, Any]:
+    """The scan as the JSON object of the command-line contract."""
+    clocks = milestones_for(catalog, today=today, starts=starts)
+    return {
+        "evict_version": __version__,
+        "catalog_version": result.catalog_version,
+        "generated_at": result.generated_at.isoformat(timespec="seconds"),
+        "hosts": [
+            {
+                "host": h.inventory.host,
+                "hostname": h.inventory.hostname,
+                "platform": h.inventory.platform.value,
+                "observations": len(h.inventory.observations),
+                "findings": [finding_json(f, clocks[f.directive]) for f in h.findings],
+            }
+            for h in result.hosts
+        ],
+        "sources": [s.to_json() for s in result.statuses],
+    }
+
+
+def render_json(document: Mapping[str, Any]) -> str:
+    """Serialise the contract document."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def safe_cell(value: object) -> str:
+    """Neutralise spreadsheet formula injection: a cell never starts with = + - @."""
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+CSV_COLUMNS = (
+    "host", "hostname", "platform", "directive", "vendor", "product", "product_name",
+    "confidence", "embedded", "milestone", "due", "days_left", "evidence",
+)  # fmt: skip
+
+
+def render_csv(document: Mapping[str, Any]) -> str:
+    """One row per host and finding; a clean host gets one row with empty finding columns."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for host in document["hosts"]:
+        head = [host["host"], host["hostname"], host["platform"]]
+        if not host["findings"]:
+            writer.writerow([safe_cell(v) for v in head] + [""] * (len(CSV_COLUMNS) - 3))
+            continue
+        for f in host["findings"]:
+            evidence = "; ".join(
+                f"{e['kind']} {e['name']!r} ({e['source']}, rule {e['rule']})" for e in f["evidence"]
+            )
+            row = [
+                *head, f["directive"], f["vendor"], f["product"], f["product_name"],
+                f["confidence"], str(f["embedded"]).lower(), f["milestone"]["name"],
+                f["milestone"]["due"], f["milestone"]["days_left"], evidence,
+            ]  # fmt: skip
+            writer.writerow([safe_cell(v) for v in row])
+    return out.getvalue()
+
+
+def summarize(document: Mapping[str, Any]) -> dict[str, Any]:
+    """Per-directive fleet counts: affected and clean hosts, endpoints per product."""
+    hosts = document["hosts"]
+    per_directive: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"hosts": set(), "products": Counter(), "milestone": None}
+    )
+    for host in hosts:
+        for f in host["findings"]:
+            entry = per_directive[f["directive"]]
+            entry["hosts"].add(host["host"])
+            entry["products"][f["product_name"]] += 1
+            entry["milestone"] = f["milestone"]
+    return {
+        "hosts": len(hosts),
+        "observations": sum(h["observations"] for h in hosts),
+        "directives": {
+            d: {
+                "affected_hosts": len(v["hosts"]),
+                "clean_hosts": len(hosts) - len(v["hosts"]),
+                "products": dict(v["products"].most_common()),
+                "milestone": v["milestone"],
+            }
+            for d, v in sorted(per_directive.items())
+        },
+    }
+
+
+def _days(days: int) -> str:
+    if days < 0:
+        return f"[bold red]{-days} days overdue[/]"
+    if days <= 14:
+        return f"[yellow]{days} days left[/]"
+    return f"{days} days left"
+
+
+def _evidence_line(evidence: Iterable[Mapping[str, Any]], limit: int = 3) -> str:
+    items = list(evidence)
+    text = "\n".join(
+        f"{e['kind']} [bold]{e['name']}[/] {e.get('version', '')} "
+        f"[dim]({e['source']}; rule {e['rule']})[/]"
+        for e in items[:limit]
+    )
+    if len(items) > limit:
+        text += f"\n[dim]… and {len(items) - limit} more[/]"
+    return text
+
+
+def render_table(document: Mapping[str, Any], *, console: Any, max_hosts: int = 50) -> None:
+    """Print the scan for a person: hosts with findings, then the fleet summary and sources."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    hosts = document["hosts"]
+    affected = [h for h in hosts if h["findings"]]
+    for host in affected[:max_hosts]:
+        table = Table(
+            title=f"{escape(host['hostname'])} [dim]({escape(host['host'])}, "
+            f"{host['platform']}, {host['observations']} observations)[/]",
+            title_justify="left",
+            expand=False,
+        )
+        table.add_column("Directive", style="bold")
+        table.add_column("Product")
+        table.add_column("Confidence")
+        table.add_column("Next milestone")
+        table.add_column("Evidence")
+        for f in host["findings"]:
+            m = f["milestone"]
+            product = escape(f["product_name"]) + (" [dim](embedded)[/]" if f["embedded"] else "")
+            table.add_row(
+                escape(f["directive"]),
+                product,
+                f["confidence"],
+                f"{escape(m['name'])}\ndue {m['due']}, {_days(m['days_left'])}",
+                _evidence_line(
+                    {k: escape(str(v)) for k, v in e.items()} for e in f["evidence"]
+                ),
+            )
+        console.print(table)
+    if len(affected) > max_hosts:
+        console.print(f"[dim]… {len(affected) - max_hosts} more hosts with findings[/]")
+    summary = summarize(document)
+    if not affected:
+        console.print(
+            f"[bold green]No covered software found[/] on {summary['hosts']} host(s) "
+            f"({summary['observations']} observations checked against catalog "
+            f"{document['catalog_version']})."
+        )
+    else:
+        table = Table(title="Summary", title_justify="left")
+        table.add_column("Directive", style="bold")
+        table.add_column("Hosts affected", justify="right")
+        table.add_column("Clean", justify="right")
+        table.add_column("Products (endpoints)")
+        table.add_column("Next milestone")
+        for directive, entry in summary["directives"].items():
+            m = entry["milestone"]
+            table.add_row(
+                escape(directive),
+                str(entry["affected_hosts"]),
+                str(entry["clean_hosts"]),
+                "\n".join(f"{escape(p)} ({n})" for p, n in entry["products"].items()),
+                f"{escape(m['name'])}\ndue {m['due']}, {_days(m['days_left'])}",
+            )
+        console.print(table)
+        console.print(
+            f"{summary['hosts']} host(s), {summary['observations']} observations, "
+            f"catalog {document['catalog_version']}."
+        )
+    for s in document["sources"]:
+        if s["state"] != "ok":
+            colour = "red" if s["state"] == "failed" else "yellow"
+            problems = "; ".join(s["problems"][:3])
+            more = f" (+{len(s['problems']) - 3} more)" if len(s["problems"]) > 3 else ""
+            console.print(
+                f"[{colour}]source {escape(s['source'])}: {s['state']}[/] {escape(problems)}{more}"
+            )

@@ -1,0 +1,92 @@
+"""The scan pipeline: sources -> distinct observations -> matcher -> findings per host.
+
+This is the library behind ``evict scan`` and ``evict demo``; it reads through the sources it is
+given and matches with the matcher it is given, and reads no clock (``generated_at`` is passed in).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from evict.catalog.interface import Directive
+from evict.errors import InputError
+from evict.inventory.interface import HostInventory, InventorySource, Platform, SourceStatus
+from evict.matching.engine import Matcher
+from evict.matching.interface import Finding
+
+
+@dataclass(frozen=True, slots=True)
+class HostResult:
+    """One host's inventory and what was found on it."""
+
+    inventory: HostInventory
+    findings: tuple[Finding, ...]
+
+
+@dataclass
+class ScanResult:
+    """Everything one scan produced, ready to render."""
+
+    catalog_version: str
+    generated_at: dt.datetime
+    hosts: list[HostResult] = field(default_factory=list)
+    statuses: list[SourceStatus] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    """Inputs that could not be read at all; the scan exits 2 when there are any."""
+
+    @property
+    def found(self) -> bool:
+        """Whether any host carries a covered product."""
+        return any(h.findings for h in self.hosts)
+
+
+def merge_by_host(inventories: Iterable[HostInventory]) -> list[HostInventory]:
+    """Join inventories that describe the same host (several sources, or several files)."""
+    merged: dict[str, HostInventory] = {}
+    for inv in inventories:
+        prior = merged.get(inv.host)
+        if prior is None:
+            merged[inv.host] = inv
+            continue
+        platform = prior.platform if prior.platform != Platform.UNKNOWN else inv.platform
+        merged[inv.host] = HostInventory(
+            host=prior.host,
+            hostname=prior.hostname or inv.hostname,
+            platform=platform,
+            collected_at=max(prior.collected_at, inv.collected_at),
+            observations=prior.observations + inv.observations,
+            source=", ".join(dict.fromkeys(s for s in (prior.source, inv.source) if s)),
+        )
+    return list(merged.values())
+
+
+def scan(
+    sources: Iterable[InventorySource],
+    matcher: Matcher,
+    *,
+    generated_at: dt.datetime,
+    directives: Sequence[Directive] | None = None,
+) -> ScanResult:
+    """Read every source, match distinct observations once, and collect findings per host.
+
+    A source whose input cannot be read (:class:`InputError`) is recorded as failed and the scan
+    goes on with the others, so one bad file never hides what the rest show.
+    """
+    result = ScanResult(matcher.catalog.version, generated_at)
+    inventories: list[HostInventory] = []
+    for source in sources:
+        try:
+            inventories.extend(source.collect())
+        except InputError as e:
+            result.errors.append(e)
+            result.statuses.append(SourceStatus(f"{source.name}:{e.path}", "failed", (str(e),)))
+            statuses = [s for s in source.statuses if s.state != "failed"]
+            result.statuses.extend(statuses)
+            continue
+        result.statuses.extend(source.statuses)
+    inventories = merge_by_host(inventories)
+    findings = matcher.match_hosts(inventories, directives=directives)
+    result.hosts = [HostResult(inv, tuple(findings.get(inv.host, ()))) for inv in inventories]
+    return result

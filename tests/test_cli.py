@@ -1,0 +1,180 @@
+"""The command line as scripts and people use it: exit codes, the JSON contract, messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evict.cli import main
+
+ASSETS = Path(__file__).parent / "assets"
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def dpkg_installed_count() -> int:
+    out = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${db:Status-Abbrev}\n"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return sum(1 for line in out.splitlines() if line.startswith(("ii", "hi")))
+
+
+def assert_contract(doc: dict) -> None:
+    """The scan JSON object of DESIGN.md, field by field."""
+    assert set(doc) >= {"evict_version", "catalog_version", "generated_at", "hosts", "sources"}
+    assert doc["catalog_version"].startswith("sha256:")
+    for host in doc["hosts"]:
+        assert set(host) >= {"host", "hostname", "platform", "observations", "findings"}
+        assert isinstance(host["observations"], int)
+        for f in host["findings"]:
+            assert set(f) >= {"directive", "vendor", "product", "confidence", "milestone", "evidence"}
+            assert f["confidence"] in {"high", "medium", "low"}
+            assert set(f["milestone"]) == {"name", "due", "days_left"}
+            assert isinstance(f["milestone"]["days_left"], int)
+            assert f["evidence"], "every finding says why"
+            for e in f["evidence"]:
+                assert set(e) >= {"kind", "name", "version", "source", "rule"}
+    for s in doc["sources"]:
+        assert s["state"] in {"ok", "partial", "failed"}
+        assert isinstance(s["problems"], list)
+
+
+@pytest.mark.skipif(not Path("/var/lib/dpkg/status").exists(), reason="needs a Debian host")
+def test_scan_this_host_prints_contract_json_and_exits_0(capsys):
+    code, out, _ = run_cli(capsys, "scan", "--format", "json")
+    doc = json.loads(out)
+    assert_contract(doc)
+    assert code == 0
+    assert len(doc["hosts"]) == 1
+    host = doc["hosts"][0]
+    assert host["platform"] == "linux"
+    assert host["observations"] >= dpkg_installed_count()
+    assert host["findings"] == []
+
+
+def test_acceptance_log_finds_kaspersky_on_first_host_only(capsys):
+    log = ASSETS / "osquery" / "acceptance.log"
+    code, out, _ = run_cli(capsys, "scan", "--from", "osquery", str(log), "--format", "json")
+    doc = json.loads(out)
+    assert_contract(doc)
+    assert code == 1
+    by_host = {h["hostname"]: h for h in doc["hosts"]}
+    assert len(by_host) == 2
+    affected = [h for h in doc["hosts"] if h["findings"]]
+    clean = [h for h in doc["hosts"] if not h["findings"]]
+    assert len(affected) == 1 and len(clean) == 1
+    products = {f["product"] for f in affected[0]["findings"]}
+    assert {"kaspersky-endpoint-security", "kaspersky-network-agent"} <= products
+    kinds = {e["kind"] for f in affected[0]["findings"] for e in f["evidence"]}
+    assert "certificate" in kinds, "the Kaspersky root CA is evidence too"
+    directives = {f["directive"] for f in affected[0]["findings"]}
+    assert {"bod-17-01", "ndaa-fy18-1634", "bis-kaspersky-2024"} <= directives
+
+
+def test_own_start_date_moves_the_milestone(capsys):
+    log = ASSETS / "osquery" / "acceptance.log"
+    argv = ["scan", "--from", "osquery", str(log), "--format", "json", "--directive", "bod-17-01"]
+    _, out, _ = run_cli(capsys, *argv, "--start", "2026-11-01", "--today", "2026-11-20")
+    finding = next(f for h in json.loads(out)["hosts"] for f in h["findings"])
+    assert finding["milestone"]["due"] == "2026-12-01"
+    assert finding["milestone"]["days_left"] == 11
+
+
+def test_malformed_input_exits_2_naming_file_and_line(tmp_path):
+    bad = tmp_path / "results.log"
+    bad.write_text('{"name": "programs", "hostIdentifier": "a", "action": "snapshot", "snapshot": []}\n{not json\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "evict", "scan", "--from", "osquery", str(bad), "--format", "json"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert f"{bad}:2" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_one_bad_file_does_not_hide_the_others(capsys, tmp_path):
+    bad = tmp_path / "broken.log"
+    bad.write_text("{oops\n")
+    good = ASSETS / "osquery" / "acceptance.log"
+    code, out, err = run_cli(
+        capsys, "scan", "--from", "osquery", str(bad), str(good), "--format", "json"
+    )
+    assert code == 2
+    doc = json.loads(out)
+    assert any(h["findings"] for h in doc["hosts"]), "the good file was still scanned"
+    assert any(s["state"] == "failed" for s in doc["sources"])
+    assert str(bad) in err
+
+
+def test_unknown_source_kind_is_a_usage_error(capsys):
+    code, _, err = run_cli(capsys, "scan", "--from", "nosuchtool", "x")
+    assert code == 2
+    assert "unknown inventory source 'nosuchtool'" in err
+
+
+def test_csv_neutralises_formula_cells(capsys, tmp_path):
+    log = tmp_path / "evil.log"
+    row = {"name": "=HYPERLINK(\"http://x\")", "version": "1", "publisher": "AO Kaspersky Lab",
+           "identifying_number": "", "install_location": "", "install_source": "",
+           "uninstall_string": ""}
+    event = {"name": "programs", "hostIdentifier": "=cmd|' /C calc'!A0", "calendarTime": "",
+             "unixTime": 1700000000, "action": "snapshot", "snapshot": [row]}
+    log.write_text(json.dumps(event) + "\n")
+    code, out, _ = run_cli(capsys, "scan", "--from", "osquery", str(log), "--format", "csv")
+    assert code in (0, 1)
+    for line in out.splitlines()[1:]:
+        for cell in line.split(","):
+            assert not cell.startswith(("=", "+", "@")), line
+
+
+def test_catalog_list_and_show(capsys):
+    code, out, _ = run_cli(capsys, "catalog", "list", "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    ids = {d["id"] for d in doc["directives"]}
+    assert {"bod-17-01", "ndaa-fy18-1634", "bis-kaspersky-2024", "omb-m-23-13"} <= ids
+    assert all(d["sources"] for d in doc["directives"])
+    code, out, _ = run_cli(capsys, "catalog", "show", "bod-17-01", "--format", "json")
+    assert code == 0
+    entry = json.loads(out)
+    assert entry["type"] == "directive" and entry["embedded"] is False
+    assert any("cisa.gov" in s["url"] or "dhs.gov" in s["url"] for s in entry["sources"])
+
+
+def test_catalog_show_unknown_id_exits_2(capsys):
+    code, _, err = run_cli(capsys, "catalog", "show", "no-such-thing")
+    assert code == 2
+    assert "no-such-thing" in err
+
+
+def test_catalog_validate_names_file_entry_and_field(capsys, tmp_path):
+    broken = tmp_path / "ours.yaml"
+    broken.write_text(
+        "products:\n"
+        "  - id: our-thing\n"
+        "    vendor: kaspersky\n"
+        "    name: Our thing\n"
+        "    category: test\n"
+        "    rules:\n"
+        "      - id: our-rule\n"
+        "        field: name\n"
+        "        pattern: '([unclosed'\n"
+        "        anchor: unclosed\n"
+        "        source: test\n"
+    )
+    code, _, err = run_cli(capsys, "catalog", "validate", "--catalog", str(broken))
+    assert code == 2
+    assert str(broken) in err and "our-thing" in err and "rules[0]" in err
+    assert "pattern does not compile" in err
