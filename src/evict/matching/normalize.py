@@ -31,6 +31,7 @@ _NAME_NOISE = re.compile(
     re.MULTILINE,
 )
 _EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
+_BRACKET_SPACE = re.compile(r"(?<=[(\[]) +| +(?=[)\]])")
 _PUBLISHER_PUNCT = re.compile(r"[\"',.]")
 _SPACES = re.compile(r"[^\S\n]+")
 _EDGES = re.compile(r"^ +| +$", re.MULTILINE)
@@ -60,6 +61,8 @@ def normalize_many(values: Sequence[str], field: str = "name") -> list[str]:
     elif field in ("path", "registry_key"):
         blob = _SLASHES.sub("/", blob.replace("\\", "/"))
     blob = _SPACES.sub(" ", blob)
+    if field == "name":
+        blob = _BRACKET_SPACE.sub("", blob)
     blob = _EDGES.sub("", blob)
     out = blob.split("\n")
     if len(out) != len(values):  # pragma: no cover - guarded above; kept as a hard invariant
