@@ -38,7 +38,14 @@ def assert_contract(doc: dict) -> None:
         assert set(host) >= {"host", "hostname", "platform", "observations", "findings"}
         assert isinstance(host["observations"], int)
         for f in host["findings"]:
-            assert set(f) >= {"directive", "vendor", "product", "confidence", "milestone", "evidence"}
+            assert set(f) >= {
+                "directive",
+                "vendor",
+                "product",
+                "confidence",
+                "milestone",
+                "evidence",
+            }
             assert f["confidence"] in {"high", "medium", "low"}
             assert set(f["milestone"]) == {"name", "due", "days_left"}
             assert isinstance(f["milestone"]["days_left"], int)
@@ -93,7 +100,8 @@ def test_own_start_date_moves_the_milestone(capsys):
 
 def test_malformed_input_exits_2_naming_file_and_line(tmp_path):
     bad = tmp_path / "results.log"
-    bad.write_text('{"name": "programs", "hostIdentifier": "a", "action": "snapshot", "snapshot": []}\n{not json\n')
+    first = {"name": "programs", "hostIdentifier": "a", "action": "snapshot", "snapshot": []}
+    bad.write_text(json.dumps(first) + "\n{not json\n")
     proc = subprocess.run(
         [sys.executable, "-m", "evict", "scan", "--from", "osquery", str(bad), "--format", "json"],
         capture_output=True,
@@ -126,11 +134,23 @@ def test_unknown_source_kind_is_a_usage_error(capsys):
 
 def test_csv_neutralises_formula_cells(capsys, tmp_path):
     log = tmp_path / "evil.log"
-    row = {"name": "=HYPERLINK(\"http://x\")", "version": "1", "publisher": "AO Kaspersky Lab",
-           "identifying_number": "", "install_location": "", "install_source": "",
-           "uninstall_string": ""}
-    event = {"name": "programs", "hostIdentifier": "=cmd|' /C calc'!A0", "calendarTime": "",
-             "unixTime": 1700000000, "action": "snapshot", "snapshot": [row]}
+    row = {
+        "name": '=HYPERLINK("http://x")',
+        "version": "1",
+        "publisher": "AO Kaspersky Lab",
+        "identifying_number": "",
+        "install_location": "",
+        "install_source": "",
+        "uninstall_string": "",
+    }
+    event = {
+        "name": "programs",
+        "hostIdentifier": "=cmd|' /C calc'!A0",
+        "calendarTime": "",
+        "unixTime": 1700000000,
+        "action": "snapshot",
+        "snapshot": [row],
+    }
     log.write_text(json.dumps(event) + "\n")
     code, out, _ = run_cli(capsys, "scan", "--from", "osquery", str(log), "--format", "csv")
     assert code in (0, 1)

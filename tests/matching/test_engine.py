@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from evict.catalog.interface import (
     Catalog,
@@ -48,7 +51,8 @@ def matcher() -> Matcher:
                 rule("av-name", "name", pattern=r"^acme anti-?virus\b", anchor="acme anti",
                      kinds=("program",)),
                 rule("av-driver", "name", equals=("acmeflt.sys",), kinds=("driver",)),
-                rule("av-cpe", "cpe", pattern=r"^cpe:2\.3:a:acme:antivirus", anchor="cpe:2.3:a:acme:"),
+                rule("av-cpe", "cpe", pattern=r"^cpe:2\.3:a:acme:antivirus",
+                     anchor="cpe:2.3:a:acme:"),
             ),
         ),
         Product(
@@ -139,3 +143,58 @@ def test_many_observations_stay_aligned(matcher: Matcher) -> None:
     names[4321] = "ACME ANTIVIRUS 2"
     hits = matcher.match_distinct([program(n) for n in names])
     assert [i for i, h in enumerate(hits) if h] == [1234, 4321]
+
+
+def reference_rules(matcher: Matcher, obs: Observation) -> set[str]:
+    """The obvious, slow matcher: every rule against every field, fully normalised."""
+    fired = set()
+    rules = [r for p in matcher.catalog.products for r in p.rules]
+    rules += [x.rule for x in matcher.catalog.exclusions]
+    for r in rules:
+        if r.kinds and obs.kind.value not in r.kinds:
+            continue
+        if r.field == "name":
+            raw = [obs.name]
+        elif r.field == "publisher":
+            raw = [obs.publisher]
+        else:
+            raw = [v for k, v in obs.identifiers if k == r.field]
+        for value in raw:
+            norm = normalize(value, r.field)
+            if (r.equals and norm in r.equals) or (r.pattern and re.search(r.pattern, norm)):
+                fired.add(r.id)
+    return fired
+
+
+WORDS = st.sampled_from(
+    ["Acme", "ACME", "antivirus", "Anti-Virus", "anti\u2011virus", "2019", "(x64)", "Corp",
+     "Removal", "Tool", "acmeflt.sys", "ＡＣＭＥ", "  ", "\t", "Zoom", "v1.2", "ß", "Updater"]
+)  # fmt: skip
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=300)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([Kind.PROGRAM, Kind.DRIVER, Kind.SBOM_COMPONENT]),
+            st.lists(WORDS, max_size=6).map(" ".join),
+            st.lists(WORDS, max_size=3).map(" ".join),
+        ),
+        max_size=40,
+    )
+)
+def test_fast_path_agrees_with_the_reference(matcher: Matcher, rows) -> None:
+    observations = [
+        Observation.make(kind, name, publisher=pub, identifiers={Ident.CPE: name.lower()})
+        for kind, name, pub in rows
+    ]
+    for obs, hits in zip(observations, matcher.match_distinct(observations), strict=True):
+        expected = reference_rules(matcher, obs)
+        suppressed = "remover" in expected
+        got = {h.rule for h in hits}
+        if suppressed:
+            assert got == set()
+        else:
+            # a generic product's rule is dropped when a specific product matched
+            assert got <= expected
+            assert expected - got <= {"any-pub"}

@@ -15,10 +15,16 @@ from evict.matching.normalize import normalize, normalize_many
         ("Kaspersky Anti-Virus 2012", "kaspersky anti-virus"),
         ("KASPERSKY ANTI-VIRUS", "kaspersky anti-virus"),
         ("Kaspersky Anti\u2011Virus 21.3 (x64)", "kaspersky anti-virus"),
-        ("Kaspersky Endpoint Security 10 SP2 for Windows", "kaspersky endpoint security for windows"),
+        (
+            "Kaspersky Endpoint Security 10 SP2 for Windows",
+            "kaspersky endpoint security for windows",
+        ),
         ("Kaspersky Security 10.1.1 for Windows Server", "kaspersky security for windows server"),
         ("Антивирус Касперского 2011", "антивирус касперского"),
-        ("\uff2b\uff41\uff53\uff50\uff45\uff52\uff53\uff4b\uff59\u2122 Total Security", "kaspersky total security"),
+        (
+            "\uff2b\uff41\uff53\uff50\uff45\uff52\uff53\uff4b\uff59\u2122 Total Security",
+            "kaspersky total security",
+        ),
         ("  Kaspersky   Internet\tSecurity  ", "kaspersky internet security"),
         ("7-Zip 19.00 (x64 edition)", "7-zip (edition)"),
     ],

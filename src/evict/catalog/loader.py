@@ -202,7 +202,12 @@ def _build(models: Sequence[tuple[Path, Any]], version: str) -> Catalog:
                     summary=d.summary,
                     milestones=tuple(
                         Milestone(
-                            ms.id, ms.name, ms.action, ms.offset_days, ms.date, ms.repeat_days,
+                            ms.id,
+                            ms.name,
+                            ms.action,
+                            ms.offset_days,
+                            ms.date,
+                            ms.repeat_days,
                             ms.report,
                         )
                         for ms in d.milestones

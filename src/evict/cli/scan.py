@@ -126,7 +126,9 @@ def run(args: argparse.Namespace) -> int:
     if args.directive:
         directives = [matcher.catalog.directive(d) for d in args.directive]
     result = scan(build_sources(args), matcher, generated_at=utcnow(), directives=directives)
-    starts = {d.id: args.start for d in matcher.catalog.directives} if args.start else None
+    starts: dict[str, Any] | None = None
+    if args.start:
+        starts = {d.id: args.start for d in matcher.catalog.directives}
     document = to_document(result, matcher.catalog, today=args.today or today(), starts=starts)
     emit(document, args.format, args.output)
     for error in result.errors:

@@ -26,7 +26,8 @@ def cache_dir() -> Path:
     override = os.environ.get("EVICT_CACHE_DIR")
     if override:
         return Path(override)
-    if sys.platform.startswith("linux"):
+    linux = sys.platform.startswith("linux")
+    if linux:
         base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         return Path(base) / "evict"
     import platformdirs
@@ -52,9 +53,12 @@ def load_matcher(extra_dirs: Sequence[Path] = (), *, use_cache: bool | None = No
     matcher = Matcher(load_catalog(extra_dirs))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as f:
-            pickle.dump(matcher, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(f.name, path)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as tmp:
+            pickle.dump(matcher, tmp, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp.name, path)
+        for stale in path.parent.glob("matcher-*.pickle"):
+            if stale != path:
+                stale.unlink(missing_ok=True)
     except OSError:
         pass  # a read-only home is no reason to fail a scan; the next run compiles again
     return matcher

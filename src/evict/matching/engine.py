@@ -9,8 +9,6 @@ few values where its anchor occurs. Nothing here reads a file or a clock.
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -21,7 +19,10 @@ import ahocorasick
 from evict.catalog.interface import Catalog, Directive, Product, ProductID, Rule, VendorID
 from evict.inventory.interface import HostID, HostInventory, Kind, Observation
 from evict.matching.interface import Evidence, Finding, Hit
-from evict.matching.normalize import normalize_many
+from evict.matching.normalize import key_token, light_normalize, normalize_many
+
+_CHUNK = 2048
+"""Values per automaton pass: small enough that locating a hit's line is cheap."""
 
 _DistinctKey = tuple[Kind, str, str, tuple[tuple[str, str], ...]]
 
@@ -52,29 +53,28 @@ class Matcher:
         self._compiled: list[_Compiled] = []
         self._exact: dict[str, dict[str, list[int]]] = defaultdict(dict)
         self._automaton = ahocorasick.Automaton()
-        anchors: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        words: dict[str, list[tuple[str, int]]] = defaultdict(list)
 
         def add(rule: Rule, product: ProductID | None, exclusion: int) -> None:
             index = len(self._compiled)
             regex = re.compile(rule.pattern) if rule.pattern else None
-            self._compiled.append(
-                _Compiled(rule, product, exclusion, frozenset(rule.kinds), regex)
-            )
+            self._compiled.append(_Compiled(rule, product, exclusion, frozenset(rule.kinds), regex))
             for value in rule.equals:
                 self._exact[rule.field].setdefault(value, []).append(index)
+                words[key_token(value)].append((rule.field, index))
             if rule.anchor:
-                anchors[rule.anchor].append((rule.field, index))
+                words[key_token(rule.anchor)].append((rule.field, index))
 
         for product in catalog.products:
             for rule in product.rules:
                 add(rule, product.id, -1)
         for i, exclusion in enumerate(catalog.exclusions):
             add(exclusion.rule, None, i)
-        for anchor, payload in anchors.items():
-            self._automaton.add_word(anchor, tuple(payload))
-        if anchors:
+        for word, payload in words.items():
+            self._automaton.add_word(word, tuple(dict.fromkeys(payload)))
+        if words:
             self._automaton.make_automaton()
-        self._fields = sorted(set(self._exact) | {f for p in anchors.values() for f, _ in p})
+        self._fields = sorted({f for p in words.values() for f, _ in p})
         self._ident_fields = frozenset(self._fields) - {"name", "publisher"}
         self._generic = {p.id for p in catalog.products if p.generic}
         self._vendor_of = {p.id: p.vendor for p in catalog.products}
@@ -110,7 +110,10 @@ class Matcher:
             columns.update(by_key)
         for field, (rows, values) in columns.items():
             self._match_column(field, rows, values, observations, fired)
-        return [self._resolve(fired.get(i)) for i in range(len(observations))]
+        result: list[tuple[Hit, ...]] = [()] * len(observations)
+        for row, indexes in fired.items():
+            result[row] = self._resolve(indexes)
+        return result
 
     def _match_column(
         self,
@@ -120,40 +123,44 @@ class Matcher:
         observations: Sequence[Observation],
         fired: dict[int, set[int]],
     ) -> None:
+        """Find candidates with the automaton over the whole column, then verify each one.
+
+        The automaton looks for each rule's key token (its longest word) in a lightly
+        normalised copy of the column: case-folded and, when needed, NFKC. Every word of a fully
+        normalised value survives that light pass unchanged, so no match is missed; only the
+        few candidate values are then fully normalised and checked against the exact index or
+        the rule's regular expression.
+        """
         if not values:
             return
-        norm = normalize_many(values, field)
+        exact = self._exact.get(field, {})
         compiled = self._compiled
-
-        def accept(j: int, index: int) -> None:
-            c = compiled[index]
-            row = j if rows is None else rows[j]
-            if c.kinds and observations[row].kind.value not in c.kinds:
-                return
-            if c.regex is not None and not c.regex.search(norm[j]):
-                return
-            fired.setdefault(row, set()).add(index)
-
-        exact = self._exact.get(field)
-        if exact and not exact.keys().isdisjoint(norm):
-            for j, value in enumerate(norm):
-                indexes = exact.get(value)
-                if indexes:
-                    for index in indexes:
-                        accept(j, index)
-        if len(self._automaton) == 0:
-            return
-        blob = "\n".join(norm)
-        starts: list[int] | None = None
-        seen: set[tuple[int, int]] = set()
-        for end, payload in self._automaton.iter(blob):
-            if starts is None:
-                starts = [0, *itertools.accumulate(len(v) + 1 for v in norm)]
-            j = bisect.bisect_right(starts, end) - 1
-            for rule_field, index in payload:
-                if rule_field == field and (j, index) not in seen:
-                    seen.add((j, index))
-                    accept(j, index)
+        automaton = self._automaton
+        for offset in range(0, len(values), _CHUNK):
+            chunk = values[offset : offset + _CHUNK]
+            blob = "\n".join(chunk)
+            if blob.count("\n") != len(chunk) - 1:
+                blob = "\n".join(v.replace("\n", " ") for v in chunk)
+            light = blob.casefold() if blob.isascii() else light_normalize(blob)
+            full: dict[int, str] = {}
+            for end, payload in automaton.iter(light):
+                j = offset + light.count("\n", 0, end)
+                for rule_field, index in payload:
+                    if rule_field != field:
+                        continue
+                    row = j if rows is None else rows[j]
+                    c = compiled[index]
+                    if c.kinds and observations[row].kind.value not in c.kinds:
+                        continue
+                    value = full.get(j)
+                    if value is None:
+                        value = full[j] = normalize_many((values[j],), field)[0]
+                    if c.regex is not None:
+                        if not c.regex.search(value):
+                            continue
+                    elif index not in exact.get(value, ()):
+                        continue
+                    fired.setdefault(row, set()).add(index)
 
     def _resolve(self, indexes: set[int] | None) -> tuple[Hit, ...]:
         if not indexes:
@@ -169,7 +176,7 @@ class Matcher:
                 suppressed_products.update(x.suppresses_products)
         hits = [
             Hit(c.product, c.rule.id, c.rule.field, c.rule.confidence)
-            for c in (compiled[i] for i in sorted(indexes))
+            for c in sorted((compiled[i] for i in indexes), key=lambda c: -c.rule.confidence.rank)
             if c.product is not None
             and c.product not in suppressed_products
             and self._vendor_of[c.product] not in suppressed_vendors
@@ -207,9 +214,7 @@ class Matcher:
         hits = self.match_distinct(distinct)
         result: dict[HostID, list[Finding]] = {}
         for inv, rows in zip(inventories, per_host, strict=True):
-            pairs = [
-                (o, hits[i]) for o, i in zip(inv.observations, rows, strict=True) if hits[i]
-            ]
+            pairs = [(o, hits[i]) for o, i in zip(inv.observations, rows, strict=True) if hits[i]]
             result[inv.host] = self.findings(inv.host, pairs, directives=directives)
         return result
 

@@ -68,3 +68,23 @@ def normalize_many(values: Sequence[str], field: str = "name") -> list[str]:
     if len(out) != len(values):  # pragma: no cover - guarded above; kept as a hard invariant
         raise AssertionError("normalisation changed the number of values")
     return out
+
+
+_WORD = re.compile(r"\w+")
+
+
+def light_normalize(blob: str) -> str:
+    """The cheap part of normalisation: NFKC and case folding, nothing that moves words.
+
+    Every word (``\\w+``) of :func:`normalize`'s result appears unchanged in this one, which
+    is what lets the matcher find candidates in the light form and verify only those.
+    """
+    return unicodedata.normalize("NFKC", blob).casefold()
+
+
+def key_token(value: str) -> str:
+    """The longest word of a normalised value: the literal the automaton looks for."""
+    words: list[str] = _WORD.findall(value)
+    if not words:
+        return value
+    return max(words, key=len)

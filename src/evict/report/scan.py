@@ -105,7 +105,8 @@ def render_csv(document: Mapping[str, Any]) -> str:
             continue
         for f in host["findings"]:
             evidence = "; ".join(
-                f"{e['kind']} {e['name']!r} ({e['source']}, rule {e['rule']})" for e in f["evidence"]
+                f"{e['kind']} {e['name']!r} ({e['source']}, rule {e['rule']})"
+                for e in f["evidence"]
             )
             row = [
                 *head, f["directive"], f["vendor"], f["product"], f["product_name"],
@@ -190,9 +191,7 @@ def render_table(document: Mapping[str, Any], *, console: Any, max_hosts: int = 
                 product,
                 f["confidence"],
                 f"{escape(m['name'])}\ndue {m['due']}, {_days(m['days_left'])}",
-                _evidence_line(
-                    {k: escape(str(v)) for k, v in e.items()} for e in f["evidence"]
-                ),
+                _evidence_line({k: escape(str(v)) for k, v in e.items()} for e in f["evidence"]),
             )
         console.print(table)
     if len(affected) > max_hosts:

@@ -1,0 +1,233 @@
+"""The fleet report of one directive: one line per host, with its state and the directive's clock.
+
+Pure: the rows come from the store (or the API), ``today`` from the caller. The CSV and JSON
+renderings here are what ``evict report DIRECTIVE --format csv|json`` prints and what
+``/api/v1/reports/{directive}.csv|json`` serves; other renderings (HTML, PDF, the directive's own
+report documents) build on :func:`report_lines` and :func:`summarise` so the numbers agree.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from evict.catalog.interface import Directive
+from evict.compliance.lifecycle import OPEN_STATES, State
+from evict.compliance.milestones import current_milestone
+
+PENDING = "pending"
+"""The state shown for a host enrolled but not evaluated yet (no inventory, or not matched)."""
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "host",
+    "hostname",
+    "org_unit",
+    "platform",
+    "directive",
+    "state",
+    "products",
+    "milestone",
+    "due",
+    "days_left",
+    "overdue",
+    "since",
+    "last_seen",
+)
+"""The CSV header, in order. ``host`` and ``state`` are the contract scripts rely on."""
+
+
+@dataclass(frozen=True, slots=True)
+class FleetRow:
+    """One host's standing against one directive, as the store has it."""
+
+    host: str
+    """The host identifier (osquery ``hostIdentifier``, machine id, MDM device id)."""
+    hostname: str
+    org: str
+    org_unit: str
+    platform: str
+    state: str
+    """A :class:`~evict.compliance.lifecycle.State` value, or :data:`PENDING`."""
+    products: tuple[str, ...] = ()
+    since: dt.datetime | None = None
+    last_seen: dt.datetime | None = None
+    start: dt.date | None = None
+    """The organisation's own start date for the directive, when it adopted it late."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportLine:
+    """A :class:`FleetRow` with the directive's clock applied for ``today``."""
+
+    row: FleetRow
+    directive: str
+    milestone: str
+    due: dt.date
+    days_left: int
+    overdue: bool
+    """A covered product is still open on the host and the milestone has passed."""
+
+    def to_json(self) -> dict[str, object]:
+        """Render as one object of the JSON report (the same fields as a CSV line)."""
+        r = self.row
+        return {
+            "host": r.host,
+            "hostname": r.hostname,
+            "org": r.org,
+            "org_unit": r.org_unit,
+            "platform": r.platform,
+            "directive": self.directive,
+            "state": r.state,
+            "products": list(r.products),
+            "milestone": self.milestone,
+            "due": self.due.isoformat(),
+            "days_left": self.days_left,
+            "overdue": self.overdue,
+            "since": r.since.isoformat() if r.since else None,
+            "last_seen": r.last_seen.isoformat() if r.last_seen else None,
+        }
+
+    def csv_cells(self) -> list[str]:
+        """The cells of one CSV line, in :data:`CSV_COLUMNS` order."""
+        data = self.to_json()
+        cells: list[str] = []
+        for column in CSV_COLUMNS:
+            value = data[column]
+            if isinstance(value, list):
+                cells.append(";".join(str(v) for v in value))
+            elif isinstance(value, bool):
+                cells.append("yes" if value else "no")
+            else:
+                cells.append("" if value is None else str(value))
+        return cells
+
+
+def is_open(state: str) -> bool:
+    """Whether a covered product is still present and work is due in ``state``."""
+    return state in {s.value for s in OPEN_STATES}
+
+
+def report_lines(
+    rows: Iterable[FleetRow], directive: Directive, *, today: dt.date
+) -> Iterator[ReportLine]:
+    """Apply the directive's clock (each organisation's own start date) to each row."""
+    clocks: dict[dt.date | None, tuple[str, dt.date, int]] = {}
+    for row in rows:
+        clock = clocks.get(row.start)
+        if clock is None:
+            status = current_milestone(directive, today=today, start=row.start)
+            clock = clocks[row.start] = (
+                str(status.to_json()["name"]),
+                status.due,
+                status.days_left,
+            )
+        name, due, days_left = clock
+        overdue = days_left < 0 and is_open(row.state)
+        yield ReportLine(row, directive.id, name, due, days_left, overdue)
+
+
+def to_csv(lines: Iterable[ReportLine]) -> Iterator[str]:
+    """Render report lines as CSV text, header first, a chunk per line (for streaming)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    yield buffer.getvalue()
+    for line in lines:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(line.csv_cells())
+        yield buffer.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Counts for one directive: per state, per org unit and state, and overdue hosts."""
+
+    directive: str
+    hosts: int
+    states: dict[str, int]
+    units: dict[str, dict[str, int]]
+    overdue: int
+    overdue_units: tuple[str, ...]
+    milestone: str
+    due: dt.date | None
+    days_left: int | None
+
+    def to_json(self) -> dict[str, object]:
+        """Render for the API and the JSON report."""
+        return {
+            "directive": self.directive,
+            "hosts": self.hosts,
+            "states": dict(self.states),
+            "org_units": {unit: dict(counts) for unit, counts in self.units.items()},
+            "overdue": self.overdue,
+            "overdue_org_units": list(self.overdue_units),
+            "milestone": self.milestone,
+            "due": self.due.isoformat() if self.due else None,
+            "days_left": self.days_left,
+        }
+
+
+def summarise(
+    lines: Iterable[ReportLine],
+    directive: Directive,
+    *,
+    today: dt.date,
+    start: dt.date | None = None,
+) -> Summary:
+    """Count the report's lines per state and per org unit, and flag overdue units.
+
+    ``start`` is the organisation's own clock for the headline milestone (the directive's own
+    start date by default).
+    """
+    states: Counter[str] = Counter()
+    units: dict[str, Counter[str]] = {}
+    overdue = 0
+    overdue_units: set[str] = set()
+    for line in lines:
+        state = line.row.state
+        states[state] += 1
+        units.setdefault(line.row.org_unit, Counter())[state] += 1
+        if line.overdue:
+            overdue += 1
+            overdue_units.add(line.row.org_unit)
+    status = current_milestone(directive, today=today, start=start)
+    return Summary(
+        directive=directive.id,
+        hosts=sum(states.values()),
+        states=dict(sorted(states.items())),
+        units={u: dict(sorted(c.items())) for u, c in sorted(units.items())},
+        overdue=overdue,
+        overdue_units=tuple(sorted(overdue_units)),
+        milestone=str(status.to_json()["name"]),
+        due=status.due,
+        days_left=status.days_left,
+    )
+
+
+def report_json(
+    lines: Iterable[ReportLine],
+    directive: Directive,
+    *,
+    today: dt.date,
+    generated_at: dt.datetime,
+    start: dt.date | None = None,
+) -> dict[str, object]:
+    """The JSON report: the directive, a summary, and one object per host."""
+    materialised = list(lines)
+    summary = summarise(materialised, directive, today=today, start=start)
+    return {
+        "directive": {"id": directive.id, "title": directive.title},
+        "generated_at": generated_at.isoformat(),
+        "today": today.isoformat(),
+        "summary": summary.to_json(),
+        "hosts": [line.to_json() for line in materialised],
+    }
+
+
+ALL_STATES: tuple[str, ...] = (*(s.value for s in State), PENDING)
+"""Every value the ``state`` column can take."""
