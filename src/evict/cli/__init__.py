@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evict.cli.scan",
     "evict.cli.catalog",
     "evict.cli.fleet",
+    "evict.cli.simulate",
     "evict.cli.demo",
 )
 """Modules that add subcommands, in the order ``evict --help`` lists them."""

@@ -36,6 +36,7 @@ def inventory_to_json(inventory: HostInventory) -> dict[str, Any]:
         "platform": inventory.platform.value,
         "collected_at": inventory.collected_at.isoformat(),
         "observations": [o.to_json() for o in inventory.observations],
+        **({"org_unit": inventory.org_unit} if inventory.org_unit else {}),
     }
 
 
@@ -73,6 +74,7 @@ def inventory_from_json(data: Mapping[str, Any], *, source: str = "evict") -> Ho
         collected_at=at or dt.datetime.fromtimestamp(0, dt.UTC),
         observations=tuple(parsed),
         source=source,
+        org_unit=str(data.get("org_unit") or ""),
     )
 
 

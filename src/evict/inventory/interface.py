@@ -174,6 +174,8 @@ class HostInventory:
     collected_at: dt.datetime
     observations: tuple[Observation, ...]
     source: str = ""
+    org_unit: str = ""
+    """The org unit the source places the host in, when it knows (MDM groups, simulations)."""
 
 
 SourceState = Literal["ok", "partial", "failed"]
