@@ -1,0 +1,280 @@
+"""The directive lifecycle of one host: a pure state machine driven by evidence and operators.
+
+Per host and directive a host is in one :class:`State`::
+
+    identified -> planned -> removing -> removed -> replaced -> verified
+    clean    (nothing covered was found: a negative attestation)
+    waived   (an exception for this one host, with justification, approver and expiry)
+
+Evidence moves a host on its own (:func:`observe`): a first inventory makes it ``identified`` or
+``clean``; a later inventory without the product makes it ``removed``; an approved protection
+product present makes it ``replaced``; a further check-in that still shows both makes it
+``verified``; a covered product appearing again makes it ``identified`` again. Operators drive the
+rest (:func:`transition`: ``planned``, ``removing``; :func:`waive`). A waiver names exactly one
+host; when it expires the host returns to the state the waiver interrupted.
+
+Nothing here reads a clock or a database: callers pass ``now`` and the evidence in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from evict.errors import EvictError
+
+
+class State(enum.StrEnum):
+    """Where one host stands against one directive."""
+
+    IDENTIFIED = "identified"
+    """A covered product is present and nothing has been done yet."""
+    PLANNED = "planned"
+    """Removal and replacement are planned."""
+    REMOVING = "removing"
+    """Removal has begun."""
+    REMOVED = "removed"
+    """An inventory no longer shows the product."""
+    REPLACED = "replaced"
+    """The product is gone and an approved protection product is present."""
+    VERIFIED = "verified"
+    """A later check-in confirmed removal and replacement."""
+    CLEAN = "clean"
+    """Nothing covered was ever found: a negative attestation."""
+    WAIVED = "waived"
+    """An approved, expiring exception for this host."""
+
+
+OPEN_STATES = frozenset({State.IDENTIFIED, State.PLANNED, State.REMOVING})
+"""States in which a covered product is present and work is due (a milestone can be missed)."""
+
+EVIDENCE_STATES = frozenset({State.REMOVED, State.REPLACED, State.VERIFIED, State.CLEAN})
+"""States only an inventory can set; an operator cannot claim them."""
+
+OPERATOR_MOVES: dict[State, frozenset[State]] = {
+    State.IDENTIFIED: frozenset({State.PLANNED, State.REMOVING}),
+    State.PLANNED: frozenset({State.REMOVING, State.IDENTIFIED}),
+    State.REMOVING: frozenset({State.PLANNED, State.IDENTIFIED}),
+}
+"""The moves an operator may make by hand, from each state."""
+
+
+class LifecycleError(EvictError):
+    """Base error of the lifecycle: a move the rules do not allow."""
+
+
+class TransitionError(LifecycleError):
+    """An operator transition that is not allowed from the host's current state."""
+
+
+class WaiverError(LifecycleError):
+    """A waiver that cannot be granted (no justification, already expired, no single host...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HostState:
+    """One host's standing against one directive, with what put it there."""
+
+    state: State
+    since: dt.datetime
+    """When the host entered this state."""
+    products: tuple[str, ...] = ()
+    """Covered products found (for removed and later states: the ones that were removed)."""
+    reason: str = ""
+    """Why the last change happened, in words for a timeline."""
+    checkin: str = ""
+    """The check-in (report id) whose evidence set this state; ``verified`` needs a later one."""
+    prior: State | None = None
+    """For ``waived``: the state the waiver interrupted, restored when it expires."""
+
+    def to_json(self) -> dict[str, object]:
+        """Render for the API."""
+        out: dict[str, object] = {
+            "state": self.state.value,
+            "since": self.since.isoformat(),
+            "products": list(self.products),
+            "reason": self.reason,
+        }
+        if self.prior is not None:
+            out["prior"] = self.prior.value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What one evaluated inventory says about one host and one directive."""
+
+    products: frozenset[str]
+    """Covered products present (empty when none)."""
+    protected: bool
+    """Whether an approved protection product is present."""
+    checkin: str
+    """The check-in (report id) this evidence comes from."""
+
+
+@dataclass(frozen=True, slots=True)
+class Waiver:
+    """An exception for exactly one host and one directive, until ``expires``."""
+
+    host: str
+    directive: str
+    justification: str
+    approver: str
+    expires: dt.date
+
+    def check(self, today: dt.date) -> None:
+        """Raise :class:`WaiverError` unless this waiver may be granted on ``today``."""
+        host = self.host.strip()
+        if not host or any(c in host for c in "*?,") or host.lower() in {"all", "any"}:
+            raise WaiverError(
+                f"a waiver names exactly one host, not {self.host!r} (no blanket waivers)"
+            )
+        if not self.justification.strip():
+            raise WaiverError("a waiver needs a justification")
+        if not self.approver.strip():
+            raise WaiverError("a waiver needs an approver")
+        if self.expires <= today:
+            raise WaiverError(f"the expiry date {self.expires.isoformat()} is not in the future")
+
+
+def _products(found: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(found))
+
+
+def _to(
+    current: HostState, state: State, now: dt.datetime, reason: str, **changes: Any
+) -> HostState:
+    return dataclasses.replace(current, state=state, since=now, reason=reason, **changes)
+
+
+def observe(
+    current: HostState | None,
+    seen: Observed,
+    *,
+    now: dt.datetime,
+    waiver_active: bool = False,
+) -> HostState:
+    """Apply one inventory's evidence to a host's state; return the new (or the same) state.
+
+    :param current: the host's state for this directive, or None before its first evaluation.
+    :param seen: the covered products and protection the inventory shows.
+    :param now: the time the change is recorded at.
+    :param waiver_active: whether the host holds an unexpired waiver for this directive; a
+        ``waived`` host without one returns to the state the waiver interrupted.
+
+    An unchanged standing returns ``current`` itself, so callers can tell a change by identity.
+    """
+    found = _products(seen.products)
+    if current is None:
+        if found:
+            return HostState(State.IDENTIFIED, now, found, "covered product found", seen.checkin)
+        return HostState(State.CLEAN, now, (), "no covered product found", seen.checkin)
+    state = current.state
+    if found:
+        if state is State.WAIVED:
+            if not waiver_active:
+                back = current.prior or State.IDENTIFIED
+                return _to(current, back, now, "waiver expired", products=found, prior=None)
+        elif state not in OPEN_STATES:
+            reason = (
+                "covered product found again"
+                if state is not State.CLEAN
+                else ("covered product found")
+            )
+            return _to(current, State.IDENTIFIED, now, reason, products=found, checkin=seen.checkin)
+        if found != current.products:
+            return dataclasses.replace(current, products=found)
+        return current
+    if state is State.CLEAN or state is State.VERIFIED:
+        return current
+    if state in OPEN_STATES or state is State.WAIVED:
+        removed = _to(
+            current,
+            State.REMOVED,
+            now,
+            "covered product no longer present",
+            checkin=seen.checkin,
+            prior=None,
+        )
+        if seen.protected:
+            return _to(removed, State.REPLACED, now, "covered product removed; protection present")
+        return removed
+    if state is State.REMOVED:
+        if seen.protected:
+            return _to(
+                current,
+                State.REPLACED,
+                now,
+                "approved protection product present",
+                checkin=seen.checkin,
+            )
+        return current
+    if state is State.REPLACED:
+        if not seen.protected:
+            return _to(
+                current,
+                State.REMOVED,
+                now,
+                "approved protection product no longer present",
+                checkin=seen.checkin,
+            )
+        if seen.checkin != current.checkin:
+            return _to(
+                current,
+                State.VERIFIED,
+                now,
+                "a later check-in confirmed removal and replacement",
+                checkin=seen.checkin,
+            )
+        return current
+    raise AssertionError(f"unhandled state {state!r}")  # pragma: no cover
+
+
+def transition(
+    current: HostState | None, to: State, *, now: dt.datetime, reason: str = ""
+) -> HostState:
+    """Apply an operator's move (``planned``, ``removing``, back to ``identified``).
+
+    Raise :class:`TransitionError` when the move is not allowed from the current state, saying
+    what would allow it.
+    """
+    if current is None:
+        raise TransitionError("this host has no inventory evaluated for the directive yet")
+    if to is State.WAIVED:
+        raise TransitionError("a host is waived with a waiver (justification, approver, expiry)")
+    if to in EVIDENCE_STATES:
+        raise TransitionError(
+            f"{to.value} is set by evidence, not by hand: push an inventory that shows it"
+        )
+    allowed = OPERATOR_MOVES.get(current.state, frozenset())
+    if to not in allowed:
+        if not allowed:
+            raise TransitionError(
+                f"cannot move from {current.state.value} to {to.value}: "
+                f"no covered product is open on this host"
+            )
+        raise TransitionError(
+            f"cannot move from {current.state.value} to {to.value}; allowed: "
+            + ", ".join(sorted(s.value for s in allowed))
+        )
+    return _to(current, to, now, reason or f"set to {to.value} by an operator")
+
+
+def waive(
+    current: HostState | None, waiver: Waiver, *, today: dt.date, now: dt.datetime
+) -> HostState:
+    """Put a host under ``waiver``; raise :class:`WaiverError` when it cannot be granted.
+
+    Only a host with a covered product open (or already waived, to renew) can be waived.
+    """
+    waiver.check(today)
+    if current is None or (current.state not in OPEN_STATES and current.state is not State.WAIVED):
+        state = "not evaluated" if current is None else current.state.value
+        raise WaiverError(f"nothing to waive: the host is {state} for {waiver.directive}")
+    prior = current.prior if current.state is State.WAIVED else current.state
+    reason = f"waived until {waiver.expires.isoformat()}, approved by {waiver.approver}"
+    return _to(current, State.WAIVED, now, reason, prior=prior)
