@@ -172,30 +172,30 @@ class Summary:
         }
 
 
-def summarise(
-    lines: Iterable[ReportLine],
+def summarise_counts(
+    counts: Iterable[tuple[str, str, int]],
     directive: Directive,
     *,
     today: dt.date,
     start: dt.date | None = None,
 ) -> Summary:
-    """Count the report's lines per state and per org unit, and flag overdue units.
+    """Summarise ``(org_unit, state, hosts)`` counts (the store computes them in SQL).
 
-    ``start`` is the organisation's own clock for the headline milestone (the directive's own
-    start date by default).
+    ``start`` is the organisation's own clock (the directive's start date by default). Hosts in
+    an open state (a covered product still present) are overdue once the milestone has passed;
+    org units holding any are flagged.
     """
+    status = current_milestone(directive, today=today, start=start)
     states: Counter[str] = Counter()
     units: dict[str, Counter[str]] = {}
     overdue = 0
     overdue_units: set[str] = set()
-    for line in lines:
-        state = line.row.state
-        states[state] += 1
-        units.setdefault(line.row.org_unit, Counter())[state] += 1
-        if line.overdue:
-            overdue += 1
-            overdue_units.add(line.row.org_unit)
-    status = current_milestone(directive, today=today, start=start)
+    for unit, state, n in counts:
+        states[state] += n
+        units.setdefault(unit, Counter())[state] += n
+        if status.days_left < 0 and is_open(state) and n:
+            overdue += n
+            overdue_units.add(unit)
     return Summary(
         directive=directive.id,
         hosts=sum(states.values()),
@@ -206,6 +206,23 @@ def summarise(
         milestone=str(status.to_json()["name"]),
         due=status.due,
         days_left=status.days_left,
+    )
+
+
+def summarise(
+    lines: Iterable[ReportLine],
+    directive: Directive,
+    *,
+    today: dt.date,
+    start: dt.date | None = None,
+) -> Summary:
+    """Count report lines per org unit and state, and summarise them as :func:`summarise_counts`."""
+    counts: Counter[tuple[str, str]] = Counter((li.row.org_unit, li.row.state) for li in lines)
+    return summarise_counts(
+        ((unit, state, n) for (unit, state), n in counts.items()),
+        directive,
+        today=today,
+        start=start,
     )
 
 

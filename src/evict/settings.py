@@ -1,0 +1,109 @@
+"""Settings of the fleet server and the commands that use its database.
+
+A frozen value built once (from the command line and the environment) and passed in: nothing
+else in evict reads these environment variables.
+
+=========================  ==========================================================
+``EVICT_DB``               database URL (default: SQLite in the user data directory)
+``EVICT_CATALOG``          extra catalog directories (see :mod:`evict.catalog.loader`)
+``EVICT_WORKER_INTERVAL``  seconds between matching-worker passes (default 5)
+``EVICT_PROTECTION``       comma-separated product ids counted as approved protection
+=========================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MiB = 1024 * 1024
+
+
+def default_database_url() -> str:
+    """The embedded default: a SQLite file in the user data directory (created on demand)."""
+    from platformdirs import user_data_dir
+
+    root = Path(user_data_dir("evict"))
+    return f"sqlite:///{root / 'evict.db'}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Turn what a user typed into an SQLAlchemy URL.
+
+    ``postgresql://`` and ``postgres://`` select psycopg 3 (``postgresql+psycopg://``); a bare
+    path is a SQLite file.
+    """
+    url = url.strip()
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the server, its worker and the database commands are configured with."""
+
+    database_url: str
+    """An SQLAlchemy URL, already normalised (see :func:`normalise_database_url`)."""
+    catalog_dirs: tuple[Path, ...] = ()
+    """Catalog directories added to the built-in one."""
+    protection_products: frozenset[str] | None = None
+    """Product ids that count as approved protection; None means every catalog product whose
+    category is ``protection``."""
+    max_body_bytes: int = 16 * MiB
+    """Largest request body accepted, as sent (compressed)."""
+    max_inflated_bytes: int = 64 * MiB
+    """Largest inventory body accepted once decompressed."""
+    max_observations: int = 200_000
+    """Most observations one inventory report may carry."""
+    run_worker: bool = True
+    """Whether the app runs the matching worker in a background thread."""
+    worker_interval: float = 5.0
+    """Seconds between worker passes when nothing wakes it earlier."""
+    auto_upgrade: bool | None = None
+    """Upgrade the schema on start: None means yes for SQLite, no for PostgreSQL."""
+    enroll_rate: tuple[float, float] = (100.0, 20.0)
+    """Enrolment rate limit per client address: (burst, requests per second)."""
+    login_rate: tuple[float, float] = (10.0, 0.2)
+    """Login rate limit per client address: (burst, requests per second)."""
+    token_days: int = 90
+    """Default lifetime of an API token, in days."""
+    extra: Mapping[str, str] = field(default_factory=dict)
+    """Free-form settings for extensions; ignored by evict itself."""
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is SQLite."""
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def upgrade_on_start(self) -> bool:
+        """Whether the server upgrades the schema itself when it starts."""
+        return self.is_sqlite if self.auto_upgrade is None else self.auto_upgrade
+
+    @classmethod
+    def from_env(
+        cls, database: str | None = None, env: Mapping[str, str] | None = None, **overrides: object
+    ) -> Settings:
+        """Build settings from ``database`` (a URL or path), else ``EVICT_DB``, else the default.
+
+        :param env: the environment to read (``os.environ`` by default).
+        :param overrides: any other field, by name.
+        """
+        env = os.environ if env is None else env
+        url = normalise_database_url(database or env.get("EVICT_DB") or default_database_url())
+        catalog = tuple(Path(p) for p in env.get("EVICT_CATALOG", "").split(os.pathsep) if p)
+        values: dict[str, object] = {"database_url": url, "catalog_dirs": catalog}
+        if env.get("EVICT_WORKER_INTERVAL"):
+            values["worker_interval"] = float(env["EVICT_WORKER_INTERVAL"])
+        if env.get("EVICT_PROTECTION"):
+            values["protection_products"] = frozenset(
+                p.strip() for p in env["EVICT_PROTECTION"].split(",") if p.strip()
+            )
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,21 @@
+"""The fleet database: schema, migrations, and :class:`Store`, the only code that writes SQL."""
+
+from evict.store.interface import (
+    ConflictError,
+    DatabaseError,
+    InvalidValueError,
+    NotFoundError,
+    SchemaError,
+    StoreError,
+)
+from evict.store.store import Store
+
+__all__ = [
+    "ConflictError",
+    "DatabaseError",
+    "InvalidValueError",
+    "NotFoundError",
+    "SchemaError",
+    "Store",
+    "StoreError",
+]

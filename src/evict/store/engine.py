@@ -1,0 +1,120 @@
+"""Engines for SQLite and PostgreSQL, and the schema's migrations (Alembic).
+
+SQLite is set up for a server: WAL (readers never block the writer), foreign keys on, a busy
+timeout, and transactions that say up front whether they will write (``BEGIN IMMEDIATE``) so two
+writers queue on the lock instead of failing with ``database is locked`` halfway through.
+PostgreSQL goes through psycopg 3.
+
+Migrations live in the package (``evict.store:migrations``) and run without an ``alembic.ini``,
+so ``evict db upgrade`` works from an installed wheel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from evict.store.interface import DatabaseError, SchemaError
+
+SCRIPT_LOCATION = "evict.store:migrations"
+"""Where Alembic finds the migration scripts, as a package resource."""
+
+WRITE = {"evict_write": True}
+"""Execution options of a connection that will write (``BEGIN IMMEDIATE`` on SQLite)."""
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine for ``url`` (already normalised by :mod:`evict.settings`)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # NOTE: pysqlite's own transaction handling defers BEGIN and commits before DDL; turn it
+        # off and begin ourselves (SQLAlchemy's documented recipe), so transactions are real.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("evict_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _config(connection: Any = None) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration this version of evict knows."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None, "the package ships at least one migration"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at (None for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as e:
+        raise DatabaseError(f"cannot read the database {_safe(engine)}: {e}") from e
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Bring the schema up to the newest migration; return ``(before, after)`` revisions."""
+    from alembic import command
+    from sqlalchemy.exc import SQLAlchemyError
+
+    before = current_revision(engine)
+    try:
+        with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            command.upgrade(_config(conn), "head")
+    except SQLAlchemyError as e:
+        raise DatabaseError(f"cannot upgrade the database {_safe(engine)}: {e}") from e
+    return before, head_revision()
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise :class:`SchemaError` unless the schema is at the newest migration."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        state = "empty" if current is None else f"at revision {current}"
+        raise SchemaError(
+            f"the database {_safe(engine)} is {state}, this evict needs revision {head}: "
+            f"run `evict db upgrade --db URL` first"
+        )
+
+
+def _safe(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)

@@ -1,0 +1,1421 @@
+"""The store: the only code that writes SQL.
+
+:class:`Store` wraps an engine (SQLite or PostgreSQL) and offers what the server, the worker and
+the command line need, each method one transaction. It decides nothing: lifecycle rules come in
+as functions (``decide``) from :mod:`evict.compliance.lifecycle`, and the time comes in as
+``now``. Every change appends an event to the audit chain in the same transaction.
+
+Ingestion, the hot path, is shaped for a large fleet: distinct software is upserted in sorted
+batches in its own short transaction (``INSERT ... ON CONFLICT DO NOTHING``), then the host's
+``host_software`` set is replaced, the report id recorded and the host queued for the worker in
+one transaction. It never runs the matcher.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from evict.compliance.audit import AuditEvent, ChainVerdict, canonical_json, seal, verify_chain
+from evict.compliance.lifecycle import HostState, State
+from evict.inventory.interface import Kind, Observation
+from evict.matching.engine import distinct_key
+from evict.report.fleet import PENDING, FleetRow
+from evict.store import secrets
+from evict.store.engine import WRITE, make_engine
+from evict.store.interface import (
+    ConflictError,
+    DatabaseError,
+    DirtyHost,
+    HostInfo,
+    HostRow,
+    IngestAck,
+    InvalidValueError,
+    InventoryReport,
+    NotFoundError,
+    OrgInfo,
+    Principal,
+    Role,
+    StateChange,
+    TokenInfo,
+    UnitInfo,
+    UserInfo,
+    WaiverInfo,
+)
+from evict.store.tables import (
+    Adoption,
+    ApiToken,
+    AuditEventRow,
+    AuditHead,
+    Host,
+    HostSoftware,
+    HostStateRow,
+    Meta,
+    Org,
+    OrgUnit,
+    ReportRow,
+    Software,
+    SoftwareMatch,
+    User,
+    WaiverRow,
+)
+
+_LOCK_KEY = 0x65766963  # "evic"
+_LOCAL_LOCKS: dict[str, threading.Lock] = {}
+
+BATCH = 500
+"""Rows per multi-row statement or ``IN (...)`` list: well inside every backend's limits."""
+
+MAX_VERSION = 200
+MAX_SOURCE = 100
+
+
+def software_key(observation: Observation) -> str:
+    """The key of an observation's distinct software identity (hex SHA-256)."""
+    kind, name, publisher, identifiers = distinct_key(observation)
+    line = canonical_json([kind.value, name, publisher, [list(p) for p in identifiers]])
+    return hashlib.sha256(line.encode("utf-8")).hexdigest()
+
+
+def _clean_name(value: str, what: str, limit: int = 200) -> str:
+    """A name as stored: trimmed, non-empty, at most ``limit`` characters, no control chars."""
+    value = value.strip()
+    if not value:
+        raise InvalidValueError(f"{what} needs a name")
+    if len(value) > limit or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidValueError(
+            f"{what} name must be at most {limit} characters without control characters"
+        )
+    return value
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _state_from_row(row: Any) -> HostState:
+    return HostState(
+        state=State(row.state),
+        since=row.since,
+        products=tuple(json.loads(row.products)),
+        reason=row.reason,
+        checkin=row.checkin,
+        prior=State(row.prior) if row.prior else None,
+    )
+
+
+def _state_values(state: HostState) -> dict[str, object]:
+    return {
+        "state": state.state.value,
+        "since": state.since,
+        "products": json.dumps(list(state.products)),
+        "reason": state.reason,
+        "checkin": state.checkin,
+        "prior": state.prior.value if state.prior else None,
+    }
+
+
+AuditSpec = tuple[str, str, str, int | None, Mapping[str, object]]
+"""(actor, action, subject, org, payload) of an event to append."""
+
+
+class Store:
+    """The fleet's database.
+
+    :param engine: an engine from :func:`evict.store.engine.make_engine`; the schema must be
+        current (:func:`evict.store.engine.check_schema`).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Open the database at ``url`` (an SQLAlchemy URL)."""
+        return cls(make_engine(url))
+
+    def close(self) -> None:
+        """Release the engine's connections."""
+        self.engine.dispose()
+
+    # -- transactions -----------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except OperationalError as e:
+            raise DatabaseError(f"database error: {e.orig}") from e
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+                yield conn
+        except OperationalError as e:
+            raise DatabaseError(f"database error: {e.orig}") from e
+
+    def _insert_ignore(self, table: Any, index_elements: Sequence[str]) -> Any:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table).on_conflict_do_nothing(index_elements=list(index_elements))
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(index_elements))
+
+    def _for_update(self, stmt: Any) -> Any:
+        # SQLite serialises writers with BEGIN IMMEDIATE; PostgreSQL locks the row.
+        return stmt.with_for_update() if self.dialect == "postgresql" else stmt
+
+    # -- audit --------------------------------------------------------------------------------
+
+    def _audit(self, conn: Connection, now: dt.datetime, specs: Sequence[AuditSpec]) -> None:
+        """Append events to the chain, under the head row's lock, in this transaction."""
+        if not specs:
+            return
+        head = conn.execute(
+            self._for_update(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1))
+        ).one()
+        seq, prev = int(head.seq), str(head.hash)
+        rows = []
+        for actor, action, subject, org, payload in specs:
+            event = seal(
+                seq,
+                prev,
+                at=_iso(now),
+                actor=actor,
+                action=action,
+                subject=subject,
+                org=org,
+                payload=payload,
+            )
+            rows.append(
+                {
+                    "seq": event.seq,
+                    "at": event.at,
+                    "actor": event.actor,
+                    "action": event.action,
+                    "subject": event.subject,
+                    "org_id": event.org,
+                    "payload": canonical_json(dict(event.payload)),
+                    "prev_hash": event.prev_hash,
+                    "hash": event.hash,
+                }
+            )
+            seq, prev = event.seq, event.hash
+        conn.execute(insert(AuditEventRow), rows)
+        conn.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
+
+    def audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        subject: str,
+        org: int | None,
+        payload: Mapping[str, object],
+        now: dt.datetime,
+    ) -> None:
+        """Append one event on its own (for changes made outside the store, e.g. settings)."""
+        with self._write() as conn:
+            self._audit(conn, now, [(actor, action, subject, org, payload)])
+
+    def audit_head(self) -> tuple[int, str]:
+        """The chain head as recorded: ``(seq, hash)``."""
+        with self._read() as conn:
+            row = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
+        return int(row.seq), str(row.hash)
+
+    def audit_events(
+        self,
+        *,
+        org_id: int | None = None,
+        subject: str | None = None,
+        action_prefix: str | None = None,
+        after: int = 0,
+        limit: int = 1000,
+    ) -> list[AuditEvent]:
+        """Events in chain order after sequence number ``after``, optionally filtered."""
+        stmt = select(AuditEventRow).where(AuditEventRow.seq > after)
+        if org_id is not None:
+            stmt = stmt.where(AuditEventRow.org_id == org_id)
+        if subject is not None:
+            stmt = stmt.where(AuditEventRow.subject == subject)
+        if action_prefix is not None:
+            stmt = stmt.where(AuditEventRow.action.startswith(action_prefix, autoescape=True))
+        stmt = stmt.order_by(AuditEventRow.seq).limit(limit)
+        with self._read() as conn:
+            return [self._event(r) for r in conn.execute(stmt)]
+
+    @staticmethod
+    def _event(row: Any) -> AuditEvent:
+        try:
+            payload = json.loads(row.payload)
+        except ValueError:
+            payload = {"unreadable": row.payload}
+        if not isinstance(payload, dict):
+            payload = {"unreadable": row.payload}
+        return AuditEvent(
+            int(row.seq),
+            row.at,
+            row.actor,
+            row.action,
+            row.subject,
+            row.org_id,
+            payload,
+            row.prev_hash,
+            row.hash,
+        )
+
+    def iter_audit(self, page: int = 5000) -> Iterator[AuditEvent]:
+        """Every event in stored order (by sequence number), read a page at a time."""
+        after = 0
+        while True:
+            stmt = select(AuditEventRow).where(AuditEventRow.seq > after)
+            with self._read() as conn:
+                rows = [
+                    self._event(r)
+                    for r in conn.execute(stmt.order_by(AuditEventRow.seq).limit(page))
+                ]
+            yield from rows
+            if len(rows) < page:
+                return
+            after = rows[-1].seq
+
+    def verify_audit(self) -> ChainVerdict:
+        """Recompute the whole chain and compare it with the recorded head."""
+        return verify_chain(self.iter_audit(), head=self.audit_head())
+
+    # -- organisations, units, users, tokens -----------------------------------------------------
+
+    def create_org(self, name: str, *, actor: str, now: dt.datetime) -> tuple[OrgInfo, str]:
+        """Create an organisation and its first org unit, named after it.
+
+        Returns the organisation and that unit's enrolment secret, which is shown only now.
+        """
+        name = _clean_name(name, "an organisation")
+        secret = secrets.new_secret(secrets.ENROLL_PREFIX)
+        try:
+            with self._write() as conn:
+                org_id = conn.execute(
+                    insert(Org).values(name=name, created_at=now).returning(Org.id)
+                ).scalar_one()
+                conn.execute(
+                    insert(OrgUnit).values(
+                        org_id=org_id,
+                        name=name,
+                        secret_hash=secrets.lookup_hash(secret),
+                        created_at=now,
+                    )
+                )
+                self._audit(
+                    conn, now, [(actor, "org.create", f"org:{name}", org_id, {"name": name})]
+                )
+        except IntegrityError as e:
+            raise ConflictError(f"an organisation named {name!r} already exists") from e
+        return OrgInfo(org_id, name, now), secret
+
+    def org(self, name: str) -> OrgInfo:
+        """Look an organisation up by name."""
+        with self._read() as conn:
+            row = conn.execute(select(Org).where(Org.name == name)).first()
+        if row is None:
+            raise NotFoundError(f"no organisation named {name!r}")
+        return OrgInfo(row.id, row.name, row.created_at)
+
+    def org_by_id(self, org_id: int) -> OrgInfo:
+        """Look an organisation up by id."""
+        with self._read() as conn:
+            row = conn.execute(select(Org).where(Org.id == org_id)).first()
+        if row is None:
+            raise NotFoundError(f"no organisation {org_id}")
+        return OrgInfo(row.id, row.name, row.created_at)
+
+    def orgs(self) -> list[OrgInfo]:
+        """Every organisation."""
+        with self._read() as conn:
+            return [
+                OrgInfo(r.id, r.name, r.created_at)
+                for r in conn.execute(select(Org).order_by(Org.id))
+            ]
+
+    def create_unit(
+        self, org_name: str, unit: str, *, actor: str, now: dt.datetime
+    ) -> tuple[UnitInfo, str]:
+        """Create an org unit; return it with its enrolment secret (shown only now)."""
+        org = self.org(org_name)
+        unit = _clean_name(unit, "an org unit")
+        secret = secrets.new_secret(secrets.ENROLL_PREFIX)
+        try:
+            with self._write() as conn:
+                unit_id = conn.execute(
+                    insert(OrgUnit)
+                    .values(
+                        org_id=org.id,
+                        name=unit,
+                        secret_hash=secrets.lookup_hash(secret),
+                        created_at=now,
+                    )
+                    .returning(OrgUnit.id)
+                ).scalar_one()
+                self._audit(
+                    conn,
+                    now,
+                    [(actor, "unit.create", f"unit:{org.name}/{unit}", org.id, {"unit": unit})],
+                )
+        except IntegrityError as e:
+            raise ConflictError(f"{org.name} already has an org unit named {unit!r}") from e
+        return UnitInfo(unit_id, org.id, unit), secret
+
+    def rotate_unit_secret(self, org_id: int, unit: str, *, actor: str, now: dt.datetime) -> str:
+        """Replace an org unit's enrolment secret; return it (enrolled hosts keep theirs)."""
+        secret = secrets.new_secret(secrets.ENROLL_PREFIX)
+        with self._write() as conn:
+            done = conn.execute(
+                update(OrgUnit)
+                .where(OrgUnit.org_id == org_id, OrgUnit.name == unit)
+                .values(secret_hash=secrets.lookup_hash(secret))
+            )
+            if done.rowcount == 0:
+                raise NotFoundError(f"no org unit named {unit!r}")
+            self._audit(conn, now, [(actor, "unit.secret", f"unit:{unit}", org_id, {"unit": unit})])
+        return secret
+
+    def units(self, org_id: int) -> list[UnitInfo]:
+        """An organisation's org units."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(OrgUnit).where(OrgUnit.org_id == org_id).order_by(OrgUnit.id)
+            )
+            return [UnitInfo(r.id, r.org_id, r.name) for r in rows]
+
+    def unit_id(self, org_id: int, name: str) -> int:
+        """The id of an org unit by name."""
+        with self._read() as conn:
+            found = conn.execute(
+                select(OrgUnit.id).where(OrgUnit.org_id == org_id, OrgUnit.name == name)
+            ).scalar()
+        if found is None:
+            raise NotFoundError(f"no org unit named {name!r}")
+        return int(found)
+
+    def create_user(
+        self,
+        name: str,
+        *,
+        org: str,
+        role: Role,
+        password: str | None,
+        unit: str | None = None,
+        actor: str,
+        now: dt.datetime,
+    ) -> UserInfo:
+        """Create a user (password hashed with argon2id; None means token-only)."""
+        info = self.org(org)
+        unit_id = self.unit_id(info.id, unit) if unit else None
+        name = _clean_name(name, "a user")
+        hashed = secrets.hash_password(password) if password else None
+        try:
+            with self._write() as conn:
+                user_id = conn.execute(
+                    insert(User)
+                    .values(
+                        org_id=info.id,
+                        org_unit_id=unit_id,
+                        name=name,
+                        role=role.value,
+                        password_hash=hashed,
+                        disabled=False,
+                        created_at=now,
+                    )
+                    .returning(User.id)
+                ).scalar_one()
+                payload = {"role": role.value, "unit": unit, "password": hashed is not None}
+                self._audit(conn, now, [(actor, "user.create", f"user:{name}", info.id, payload)])
+        except IntegrityError as e:
+            raise ConflictError(f"a user named {name!r} already exists") from e
+        return UserInfo(user_id, info.id, name, role, unit_id)
+
+    def users(self, org_id: int) -> list[UserInfo]:
+        """An organisation's users."""
+        with self._read() as conn:
+            rows = conn.execute(select(User).where(User.org_id == org_id).order_by(User.id))
+            return [UserInfo(r.id, r.org_id, r.name, Role(r.role), r.org_unit_id) for r in rows]
+
+    def create_token(
+        self,
+        user: str,
+        *,
+        days: int | None,
+        label: str = "",
+        actor: str,
+        now: dt.datetime,
+        org_id: int | None = None,
+    ) -> tuple[TokenInfo, str]:
+        """Issue an API token for ``user``; return its record and the token (shown only now).
+
+        :param days: lifetime; None for a token that does not expire.
+        :param org_id: when given, the user must belong to this organisation.
+        """
+        token = secrets.new_secret(secrets.TOKEN_PREFIX)
+        expires = now + dt.timedelta(days=days) if days else None
+        with self._write() as conn:
+            row = conn.execute(select(User.id, User.org_id).where(User.name == user)).first()
+            if row is None or (org_id is not None and row.org_id != org_id):
+                raise NotFoundError(f"no user named {user!r}")
+            token_id = conn.execute(
+                insert(ApiToken)
+                .values(
+                    user_id=row.id,
+                    lookup=secrets.lookup_hash(token),
+                    label=label,
+                    created_at=now,
+                    expires_at=expires,
+                )
+                .returning(ApiToken.id)
+            ).scalar_one()
+            payload = {"token": token_id, "label": label, "expires": expires and _iso(expires)}
+            self._audit(conn, now, [(actor, "token.create", f"user:{user}", row.org_id, payload)])
+        return TokenInfo(token_id, user, label, now, expires), token
+
+    def tokens(self, org_id: int, user: str | None = None) -> list[TokenInfo]:
+        """Tokens of an organisation's users (records only)."""
+        stmt = (
+            select(ApiToken, User.name)
+            .join(User, User.id == ApiToken.user_id)
+            .where(User.org_id == org_id)
+            .order_by(ApiToken.id)
+        )
+        if user is not None:
+            stmt = stmt.where(User.name == user)
+        with self._read() as conn:
+            return [
+                TokenInfo(
+                    r.id, r.name, r.label, r.created_at, r.expires_at, r.revoked_at is not None
+                )
+                for r in conn.execute(stmt)
+            ]
+
+    def revoke_token(self, org_id: int, token_id: int, *, actor: str, now: dt.datetime) -> None:
+        """Revoke a token of one of the organisation's users."""
+        with self._write() as conn:
+            row = conn.execute(
+                select(ApiToken.id, User.name)
+                .join(User, User.id == ApiToken.user_id)
+                .where(ApiToken.id == token_id, User.org_id == org_id)
+            ).first()
+            if row is None:
+                raise NotFoundError(f"no token {token_id}")
+            conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(revoked_at=now))
+            self._audit(
+                conn,
+                now,
+                [(actor, "token.revoke", f"user:{row.name}", org_id, {"token": token_id})],
+            )
+
+    def principal_for_token(self, token: str, now: dt.datetime) -> Principal | None:
+        """The user an API token belongs to, if the token is valid now."""
+        stmt = (
+            select(User.id, User.name, User.org_id, User.role, User.org_unit_id)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .where(
+                ApiToken.lookup == secrets.lookup_hash(token),
+                ApiToken.revoked_at.is_(None),
+                or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+                User.disabled.is_(False),
+            )
+        )
+        with self._read() as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            return None
+        return Principal(row.id, row.name, row.org_id, Role(row.role), row.org_unit_id)
+
+    def principal_for_password(self, name: str, password: str) -> Principal | None:
+        """The user ``name`` if ``password`` is theirs."""
+        with self._read() as conn:
+            row = conn.execute(select(User).where(User.name == name)).first()
+        if row is None or row.disabled or not row.password_hash:
+            return None
+        if not secrets.check_password(row.password_hash, password):
+            return None
+        return Principal(row.id, row.name, row.org_id, Role(row.role), row.org_unit_id)
+
+    # -- directives adopted -------------------------------------------------------------------
+
+    def adopt(
+        self, org_name: str, directive: str, start: dt.date, *, actor: str, now: dt.datetime
+    ) -> None:
+        """Record that an organisation follows ``directive`` on its own clock from ``start``."""
+        org = self.org(org_name)
+        with self._write() as conn:
+            done = conn.execute(
+                update(Adoption)
+                .where(Adoption.org_id == org.id, Adoption.directive == directive)
+                .values(start=start)
+            )
+            if done.rowcount == 0:
+                conn.execute(
+                    insert(Adoption).values(
+                        org_id=org.id, directive=directive, start=start, created_at=now
+                    )
+                )
+            payload = {"directive": directive, "start": start.isoformat()}
+            self._audit(conn, now, [(actor, "directive.adopt", f"org:{org.name}", org.id, payload)])
+
+    def adoptions(self, org_id: int) -> dict[str, dt.date]:
+        """An organisation's own start dates, by directive."""
+        with self._read() as conn:
+            rows = conn.execute(select(Adoption).where(Adoption.org_id == org_id))
+            return {r.directive: r.start for r in rows}
+
+    # -- enrolment and hosts ----------------------------------------------------------------------
+
+    def enroll(
+        self,
+        secret: str,
+        identifier: str,
+        *,
+        hostname: str,
+        platform: str,
+        now: dt.datetime,
+    ) -> tuple[HostInfo, str]:
+        """Enrol a host with an org unit's secret; return it with a fresh host credential.
+
+        Enrolling an identifier again (a reinstalled agent, a lost spool) issues a new
+        credential and retires the old one.
+        """
+        credential = secrets.new_secret(secrets.HOST_PREFIX)
+        lookup = secrets.lookup_hash(credential)
+        for attempt in range(2):
+            try:
+                return self._enroll(secret, identifier, hostname, platform, lookup, now), credential
+            except IntegrityError as e:
+                if attempt:
+                    raise ConflictError(f"could not enrol {identifier!r}: {e.orig}") from e
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _enroll(
+        self,
+        secret: str,
+        identifier: str,
+        hostname: str,
+        platform: str,
+        lookup: str,
+        now: dt.datetime,
+    ) -> HostInfo:
+        with self._write() as conn:
+            unit = conn.execute(
+                select(OrgUnit.id, OrgUnit.org_id, OrgUnit.name).where(
+                    OrgUnit.secret_hash == secrets.lookup_hash(secret)
+                )
+            ).first()
+            if unit is None:
+                raise NotFoundError("unknown enrolment secret")
+            host_id = conn.execute(
+                select(Host.id).where(Host.org_id == unit.org_id, Host.identifier == identifier)
+            ).scalar()
+            values = {
+                "org_unit_id": unit.id,
+                "hostname": hostname,
+                "platform": platform,
+                "credential_hash": lookup,
+            }
+            if host_id is None:
+                host_id = conn.execute(
+                    insert(Host)
+                    .values(
+                        org_id=unit.org_id,
+                        identifier=identifier,
+                        enrolled_at=now,
+                        digest="",
+                        last_checkin="",
+                        observations=0,
+                        inventory_version=0,
+                        dirty=False,
+                        **values,
+                    )
+                    .returning(Host.id)
+                ).scalar_one()
+                action = "host.enroll"
+            else:
+                conn.execute(update(Host).where(Host.id == host_id).values(**values))
+                action = "host.reenroll"
+            payload = {"unit": unit.name, "hostname": hostname, "platform": platform}
+            self._audit(
+                conn,
+                now,
+                [(f"host:{identifier}", action, f"host:{identifier}", unit.org_id, payload)],
+            )
+        return self._host_where(Host.id == host_id)
+
+    def _host_select(self) -> Any:
+        return select(Host, OrgUnit.name.label("unit_name")).join(
+            OrgUnit, OrgUnit.id == Host.org_unit_id
+        )
+
+    @staticmethod
+    def _host_info(row: Any) -> HostInfo:
+        return HostInfo(
+            id=row.id,
+            org_id=row.org_id,
+            org_unit_id=row.org_unit_id,
+            identifier=row.identifier,
+            hostname=row.hostname,
+            platform=row.platform,
+            org_unit=row.unit_name,
+            enrolled_at=row.enrolled_at,
+            last_seen=row.last_seen,
+            collected_at=row.collected_at,
+            observations=row.observations,
+            digest=row.digest,
+            last_checkin=row.last_checkin,
+        )
+
+    def _host_where(self, *conditions: Any) -> HostInfo:
+        with self._read() as conn:
+            row = conn.execute(self._host_select().where(*conditions)).first()
+        if row is None:
+            raise NotFoundError("no such host")
+        return self._host_info(row)
+
+    def host_for_credential(self, credential: str) -> HostInfo | None:
+        """The host a credential was issued to, if it is still its current one."""
+        try:
+            return self._host_where(Host.credential_hash == secrets.lookup_hash(credential))
+        except NotFoundError:
+            return None
+
+    def host(self, org_id: int, identifier: str, *, unit_id: int | None = None) -> HostInfo:
+        """An organisation's host by identifier (within ``unit_id`` when the caller is limited)."""
+        conditions = [Host.org_id == org_id, Host.identifier == identifier]
+        if unit_id is not None:
+            conditions.append(Host.org_unit_id == unit_id)
+        try:
+            return self._host_where(*conditions)
+        except NotFoundError:
+            raise NotFoundError(f"no host {identifier!r}") from None
+
+    def find_host(self, identifier: str, *, org: str | None = None) -> HostInfo:
+        """A host by identifier (or hostname) across organisations, for the command line."""
+        stmt = self._host_select().join(Org, Org.id == Host.org_id)
+        if org is not None:
+            stmt = stmt.where(Org.name == org)
+        with self._read() as conn:
+            rows = conn.execute(stmt.where(Host.identifier == identifier)).all()
+            if not rows:
+                rows = conn.execute(stmt.where(Host.hostname == identifier)).all()
+        if not rows:
+            raise NotFoundError(f"no host {identifier!r}" + (f" in {org}" if org else ""))
+        if len(rows) > 1:
+            raise ConflictError(
+                f"{identifier!r} names {len(rows)} hosts: give --org, or the host id"
+            )
+        return self._host_info(rows[0])
+
+    # -- ingestion -------------------------------------------------------------------------------
+
+    def checkin_unchanged(
+        self, host: HostInfo, report_id: str, digest: str, *, now: dt.datetime
+    ) -> bool:
+        """Record a check-in whose inventory is the stored one; False if the digest differs.
+
+        Only ``last_seen`` moves (and the host is queued when a ``replaced`` state waits for a
+        later check-in to be verified); nothing else is written, so an unchanged fleet costs one
+        short UPDATE per host.
+        """
+        waiting = exists().where(
+            HostStateRow.host_id == Host.id, HostStateRow.state == State.REPLACED.value
+        )
+        with self._write() as conn:
+            done = conn.execute(
+                update(Host)
+                .where(Host.id == host.id, Host.digest == digest, Host.digest != "")
+                .values(
+                    last_seen=now,
+                    last_checkin=report_id,
+                    dirty=or_(Host.dirty, waiting),
+                )
+            )
+        return bool(done.rowcount)
+
+    def _ack(self, row: Any, host: HostInfo) -> IngestAck:
+        return IngestAck(
+            row.report_id,
+            host.identifier,
+            row.status,
+            row.observations,
+            row.software,
+            row.received_at,
+        )
+
+    def _existing_ack(self, conn: Connection, host: HostInfo, report_id: str) -> IngestAck | None:
+        row = conn.execute(select(ReportRow).where(ReportRow.report_id == report_id)).first()
+        if row is None:
+            return None
+        if row.host_id != host.id:
+            raise ConflictError(f"report id {report_id!r} was already used by another host")
+        return self._ack(row, host)
+
+    def ingest(self, host: HostInfo, report: InventoryReport, *, now: dt.datetime) -> IngestAck:
+        """Store a host's full inventory; a report id seen before returns its first answer."""
+        with self._read() as conn:
+            ack = self._existing_ack(conn, host, report.report_id)
+        if ack is not None:
+            return ack
+        distinct: dict[str, Observation] = {}
+        links: set[tuple[str, str, str]] = set()
+        for o in report.observations:
+            key = software_key(o)
+            distinct.setdefault(key, o)
+            links.add((key, o.version[:MAX_VERSION], o.source[:MAX_SOURCE]))
+        ids = self._software_ids(distinct)
+        rows = [
+            {"host_id": host.id, "software_id": ids[k], "version": v, "source": s}
+            for k, v, s in sorted(links)
+        ]
+        with self._write() as conn:
+            ack = self._existing_ack(conn, host, report.report_id)
+            if ack is not None:
+                return ack
+            conn.execute(delete(HostSoftware).where(HostSoftware.host_id == host.id))
+            for chunk in _chunks(rows, 5000):
+                conn.execute(insert(HostSoftware), list(chunk))
+            values: dict[str, object] = {
+                "last_seen": now,
+                "digest": report.digest,
+                "last_checkin": report.report_id,
+                "observations": len(report.observations),
+                "inventory_version": Host.inventory_version + 1,
+                "dirty": True,
+                "collected_at": report.collected_at or now,
+            }
+            if report.hostname:
+                values["hostname"] = report.hostname
+            if report.platform:
+                values["platform"] = report.platform
+            conn.execute(update(Host).where(Host.id == host.id).values(**values))
+            conn.execute(
+                insert(ReportRow).values(
+                    report_id=report.report_id,
+                    host_id=host.id,
+                    received_at=now,
+                    digest=report.digest,
+                    status="stored",
+                    observations=len(report.observations),
+                    software=len(distinct),
+                )
+            )
+            payload = {
+                "report_id": report.report_id,
+                "digest": report.digest,
+                "observations": len(report.observations),
+                "software": len(distinct),
+            }
+            subject = f"host:{host.identifier}"
+            self._audit(conn, now, [(subject, "inventory.ingest", subject, host.org_id, payload)])
+        return IngestAck(
+            report.report_id,
+            host.identifier,
+            "stored",
+            len(report.observations),
+            len(distinct),
+            now,
+        )
+
+    def _software_ids(self, distinct: Mapping[str, Observation]) -> dict[str, int]:
+        """Upsert distinct software (sorted, so concurrent ingests lock in one order)."""
+        keys = sorted(distinct)
+        ids: dict[str, int] = {}
+        with self._write() as conn:
+            for chunk in _chunks(keys):
+                found = conn.execute(
+                    select(Software.key, Software.id).where(Software.key.in_(chunk))
+                )
+                ids.update({r.key: r.id for r in found})
+                missing = [k for k in chunk if k not in ids]
+                if not missing:
+                    continue
+                values = []
+                for k in missing:
+                    o = distinct[k]
+                    values.append(
+                        {
+                            "key": k,
+                            "kind": o.kind.value,
+                            "name": o.name,
+                            "publisher": o.publisher,
+                            "identifiers": canonical_json([list(p) for p in o.identifiers]),
+                        }
+                    )
+                conn.execute(self._insert_ignore(Software, ["key"]), values)
+                found = conn.execute(
+                    select(Software.key, Software.id).where(Software.key.in_(missing))
+                )
+                ids.update({r.key: r.id for r in found})
+        return ids
+
+    # -- the matching worker -------------------------------------------------------------------
+
+    def prepare_catalog(self, version: str, *, now: dt.datetime) -> bool:
+        """Note the catalog version the worker matches with; on a change, queue every host.
+
+        Returns True when the version changed (old matches are dropped: each software row is
+        matched again, which is cheap, and every host is evaluated again in batches).
+        """
+        with self._write() as conn:
+            current = conn.execute(select(Meta.value).where(Meta.key == "catalog_version")).scalar()
+            if current == version:
+                return False
+            conn.execute(delete(SoftwareMatch).where(SoftwareMatch.catalog_version != version))
+            conn.execute(update(Host).values(dirty=True))
+            if current is None:
+                conn.execute(insert(Meta).values(key="catalog_version", value=version))
+            else:
+                conn.execute(
+                    update(Meta).where(Meta.key == "catalog_version").values(value=version)
+                )
+            payload = {"from": current, "to": version}
+            self._audit(conn, now, [("worker", "catalog.change", "catalog", None, payload)])
+        return True
+
+    def unmatched_software(
+        self, version: str, *, after: int = 0, limit: int = 5000
+    ) -> list[tuple[int, Observation]]:
+        """Software rows with no match result for ``version``, in id order after ``after``."""
+        done = exists().where(
+            SoftwareMatch.software_id == Software.id, SoftwareMatch.catalog_version == version
+        )
+        stmt = select(Software).where(Software.id > after, ~done).order_by(Software.id).limit(limit)
+        with self._read() as conn:
+            return [(r.id, self._software_observation(r)) for r in conn.execute(stmt)]
+
+    @staticmethod
+    def _software_observation(row: Any, version: str = "", source: str = "") -> Observation:
+        idents = dict(json.loads(row.identifiers))
+        return Observation.make(
+            Kind(row.kind),
+            row.name,
+            version=version,
+            publisher=row.publisher,
+            identifiers=idents,
+            source=source,
+        )
+
+    def save_matches(
+        self, version: str, results: Sequence[tuple[int, Sequence[Mapping[str, str]]]]
+    ) -> None:
+        """Store the hits of matched software rows (an empty list: matched, nothing fired)."""
+        rows = [
+            {
+                "software_id": sid,
+                "catalog_version": version,
+                "matched": bool(hits),
+                "hits": canonical_json([dict(h) for h in hits]),
+            }
+            for sid, hits in results
+        ]
+        with self._write() as conn:
+            for chunk in _chunks(rows, 2000):
+                conn.execute(
+                    self._insert_ignore(SoftwareMatch, ["software_id", "catalog_version"]),
+                    list(chunk),
+                )
+
+    def matched_software(self, version: str) -> dict[int, tuple[Observation, list[dict[str, str]]]]:
+        """Every software row some rule fired on under ``version``, with its hits.
+
+        Small by nature (the covered and protection products among the distinct software), so
+        the worker loads it once per pass and evaluates hosts against it.
+        """
+        stmt = (
+            select(Software, SoftwareMatch.hits)
+            .join(SoftwareMatch, SoftwareMatch.software_id == Software.id)
+            .where(SoftwareMatch.catalog_version == version, SoftwareMatch.matched.is_(True))
+        )
+        with self._read() as conn:
+            return {
+                r.id: (self._software_observation(r), json.loads(r.hits))
+                for r in conn.execute(stmt)
+            }
+
+    def queue_expired_waivers(self, today: dt.date) -> int:
+        """Queue hosts whose waiver has expired or was revoked, so the worker reverts them."""
+        active = exists().where(
+            WaiverRow.host_id == HostStateRow.host_id,
+            WaiverRow.directive == HostStateRow.directive,
+            WaiverRow.revoked_at.is_(None),
+            WaiverRow.expires > today,
+        )
+        lapsed = select(HostStateRow.host_id).where(
+            HostStateRow.state == State.WAIVED.value, ~active
+        )
+        with self._write() as conn:
+            done = conn.execute(
+                update(Host).where(Host.id.in_(lapsed), Host.dirty.is_(False)).values(dirty=True)
+            )
+        return int(done.rowcount or 0)
+
+    def dirty_hosts(self, *, after: int = 0, limit: int = 1000) -> list[DirtyHost]:
+        """Hosts queued for evaluation, in id order after ``after``."""
+        stmt = (
+            select(Host.id, Host.org_id, Host.inventory_version, Host.last_checkin)
+            .where(Host.dirty.is_(True), Host.id > after)
+            .order_by(Host.id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [
+                DirtyHost(r.id, r.org_id, r.inventory_version, r.last_checkin)
+                for r in conn.execute(stmt)
+            ]
+
+    def host_links(
+        self, host_ids: Sequence[int], software_ids: Iterable[int]
+    ) -> dict[int, list[tuple[int, str, str]]]:
+        """For each host, its links to the given software: ``(software_id, version, source)``."""
+        wanted = list(software_ids)
+        out: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
+        if not wanted or not host_ids:
+            return out
+        with self._read() as conn:
+            for hosts in _chunks(list(host_ids)):
+                for soft in _chunks(wanted):
+                    stmt = select(HostSoftware).where(
+                        HostSoftware.host_id.in_(hosts), HostSoftware.software_id.in_(soft)
+                    )
+                    for r in conn.execute(stmt):
+                        out[r.host_id].append((r.software_id, r.version, r.source))
+        return out
+
+    def states(self, host_ids: Sequence[int]) -> dict[int, dict[str, HostState]]:
+        """Current lifecycle states of hosts, by host and directive."""
+        out: dict[int, dict[str, HostState]] = defaultdict(dict)
+        with self._read() as conn:
+            for chunk in _chunks(list(host_ids)):
+                rows = conn.execute(select(HostStateRow).where(HostStateRow.host_id.in_(chunk)))
+                for r in rows:
+                    out[r.host_id][r.directive] = _state_from_row(r)
+        return out
+
+    def active_waivers(self, host_ids: Sequence[int], today: dt.date) -> set[tuple[int, str]]:
+        """(host, directive) pairs with an unexpired, unrevoked waiver."""
+        out: set[tuple[int, str]] = set()
+        with self._read() as conn:
+            for chunk in _chunks(list(host_ids)):
+                rows = conn.execute(
+                    select(WaiverRow.host_id, WaiverRow.directive).where(
+                        WaiverRow.host_id.in_(chunk),
+                        WaiverRow.revoked_at.is_(None),
+                        WaiverRow.expires > today,
+                    )
+                )
+                out.update((r.host_id, r.directive) for r in rows)
+        return out
+
+    def apply_evaluation(
+        self,
+        hosts: Sequence[DirtyHost],
+        changes: Sequence[StateChange],
+        *,
+        now: dt.datetime,
+        identifiers: Mapping[int, str] | None = None,
+    ) -> int:
+        """Write the worker's decisions for a batch of hosts and take them off the queue.
+
+        A state that changed underneath (an operator's move in the meantime) is not
+        overwritten: the host stays queued and is evaluated again. Returns the number of
+        state changes written.
+        """
+        names = dict(identifiers or {})
+        org_of = {h.id: h.org_id for h in hosts}
+        requeue: set[int] = set()
+        written = 0
+        with self._write() as conn:
+            if not names:
+                names = self._identifiers(conn, [h.id for h in hosts])
+            events: list[AuditSpec] = []
+            for change in changes:
+                if not self._write_state(conn, change, org_of[change.host_id]):
+                    requeue.add(change.host_id)
+                    continue
+                written += 1
+                old = change.old.state.value if change.old else None
+                if old != change.new.state.value:
+                    subject = f"host:{names.get(change.host_id, change.host_id)}"
+                    payload = {
+                        "directive": change.directive,
+                        "from": old,
+                        "to": change.new.state.value,
+                        "reason": change.new.reason,
+                        "products": list(change.new.products),
+                        "checkin": change.new.checkin,
+                    }
+                    events.append(
+                        ("worker", "state.change", subject, org_of[change.host_id], payload)
+                    )
+            done = [
+                {"hid": h.id, "seen": h.inventory_version} for h in hosts if h.id not in requeue
+            ]
+            if done:
+                conn.execute(
+                    update(Host)
+                    .where(Host.id == bindparam("hid"), Host.inventory_version == bindparam("seen"))
+                    .values(dirty=False),
+                    done,
+                )
+            self._audit(conn, now, events)
+        return written
+
+    def _identifiers(self, conn: Connection, host_ids: Sequence[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for chunk in _chunks(list(host_ids)):
+            rows = conn.execute(select(Host.id, Host.identifier).where(Host.id.in_(chunk)))
+            out.update({r.id: r.identifier for r in rows})
+        return out
+
+    def _write_state(self, conn: Connection, change: StateChange, org_id: int) -> bool:
+        """Write one state change if the stored state is still ``change.old``."""
+        values = _state_values(change.new)
+        if change.old is None:
+            stmt = self._insert_ignore(HostStateRow, ["host_id", "directive"]).values(
+                host_id=change.host_id, directive=change.directive, org_id=org_id, **values
+            )
+            return bool(conn.execute(stmt).rowcount)
+        done = conn.execute(
+            update(HostStateRow)
+            .where(
+                HostStateRow.host_id == change.host_id,
+                HostStateRow.directive == change.directive,
+                HostStateRow.state == change.old.state.value,
+                HostStateRow.since == change.old.since,
+            )
+            .values(**values)
+        )
+        return bool(done.rowcount)
+
+    # -- operators: transitions and waivers -------------------------------------------------
+
+    def change_state(
+        self,
+        host: HostInfo,
+        directive: str,
+        decide: Callable[[HostState | None], HostState],
+        *,
+        actor: str,
+        now: dt.datetime,
+        waiver: Mapping[str, object] | None = None,
+    ) -> StateChange:
+        """Apply an operator's decision to a host's state, atomically, with its audit event.
+
+        :param decide: the lifecycle rule to apply (e.g. a ``lifecycle.transition`` partial); it
+            raises when the move is not allowed, and nothing is written.
+        :param waiver: when the decision is a waiver, its record (justification, approver,
+            expires as a date), stored beside the state change.
+        """
+        with self._write() as conn:
+            row = conn.execute(
+                self._for_update(
+                    select(HostStateRow).where(
+                        HostStateRow.host_id == host.id, HostStateRow.directive == directive
+                    )
+                )
+            ).first()
+            old = _state_from_row(row) if row is not None else None
+            new = decide(old)
+            change = StateChange(host.id, directive, old, new)
+            if not self._write_state(conn, change, host.org_id):
+                raise ConflictError("the host's state changed meanwhile; try again")
+            subject = f"host:{host.identifier}"
+            payload: dict[str, object] = {
+                "directive": directive,
+                "from": old.state.value if old else None,
+                "to": new.state.value,
+                "reason": new.reason,
+            }
+            action = "state.change"
+            if waiver is not None:
+                expires = waiver["expires"]
+                assert isinstance(expires, dt.date)
+                conn.execute(
+                    insert(WaiverRow).values(
+                        host_id=host.id,
+                        directive=directive,
+                        justification=str(waiver["justification"]),
+                        approver=str(waiver["approver"]),
+                        expires=expires,
+                        created_at=now,
+                        created_by=actor,
+                    )
+                )
+                action = "waiver.create"
+                payload.update(
+                    justification=str(waiver["justification"]),
+                    approver=str(waiver["approver"]),
+                    expires=expires.isoformat(),
+                )
+            self._audit(conn, now, [(actor, action, subject, host.org_id, payload)])
+        return change
+
+    def waivers(self, org_id: int, *, host: str | None = None) -> list[WaiverInfo]:
+        """An organisation's waivers, newest first."""
+        stmt = (
+            select(WaiverRow, Host.identifier)
+            .join(Host, Host.id == WaiverRow.host_id)
+            .where(Host.org_id == org_id)
+            .order_by(WaiverRow.id.desc())
+        )
+        if host is not None:
+            stmt = stmt.where(Host.identifier == host)
+        with self._read() as conn:
+            return [
+                WaiverInfo(
+                    r.id,
+                    r.identifier,
+                    r.directive,
+                    r.justification,
+                    r.approver,
+                    r.expires,
+                    r.created_at,
+                    r.created_by,
+                    r.revoked_at is not None,
+                )
+                for r in conn.execute(stmt)
+            ]
+
+    # -- reading for the API and reports -----------------------------------------------------------
+
+    def list_hosts(
+        self,
+        org_id: int,
+        *,
+        unit_id: int | None = None,
+        directive: str | None = None,
+        state: str | None = None,
+        product: str | None = None,
+        platform: str | None = None,
+        name: str | None = None,
+        catalog_version: str | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[HostRow]:
+        """One page of an organisation's hosts, by id after ``after`` (keyset paging).
+
+        :param state: with ``directive``, hosts in that state (``pending``: not yet evaluated).
+        :param product: hosts whose current inventory matched this product
+            (needs ``catalog_version``).
+        :param name: a prefix of the hostname or the identifier.
+        """
+        stmt = self._host_select().where(Host.org_id == org_id, Host.id > after)
+        if unit_id is not None:
+            stmt = stmt.where(Host.org_unit_id == unit_id)
+        if platform:
+            stmt = stmt.where(Host.platform == platform)
+        if name:
+            stmt = stmt.where(
+                or_(
+                    Host.hostname.startswith(name, autoescape=True),
+                    Host.identifier.startswith(name, autoescape=True),
+                )
+            )
+        if directive and state:
+            in_state = exists().where(
+                HostStateRow.host_id == Host.id, HostStateRow.directive == directive
+            )
+            if state == PENDING:
+                stmt = stmt.where(~in_state)
+            else:
+                stmt = stmt.where(in_state.where(HostStateRow.state == state))
+        if product and catalog_version:
+            needle = f'"product":"{product}"'
+            with_product = (
+                select(HostSoftware.host_id)
+                .join(SoftwareMatch, SoftwareMatch.software_id == HostSoftware.software_id)
+                .where(
+                    SoftwareMatch.catalog_version == catalog_version,
+                    SoftwareMatch.matched.is_(True),
+                    SoftwareMatch.hits.contains(needle, autoescape=True),
+                )
+            )
+            stmt = stmt.where(Host.id.in_(with_product))
+        stmt = stmt.order_by(Host.id).limit(limit)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+            ids = [r.id for r in rows]
+            states: dict[int, list[tuple[str, str]]] = defaultdict(list)
+            if ids:
+                srows = conn.execute(
+                    select(HostStateRow.host_id, HostStateRow.directive, HostStateRow.state)
+                    .where(HostStateRow.host_id.in_(ids))
+                    .order_by(HostStateRow.directive)
+                )
+                for s in srows:
+                    states[s.host_id].append((s.directive, s.state))
+        return [
+            HostRow(
+                r.id,
+                r.identifier,
+                r.hostname,
+                r.platform,
+                r.unit_name,
+                r.last_seen,
+                r.observations,
+                tuple(states.get(r.id, ())),
+            )
+            for r in rows
+        ]
+
+    def host_software(
+        self, host_id: int, software_ids: Iterable[int]
+    ) -> list[tuple[int, str, str]]:
+        """One host's links to the given software rows."""
+        return self.host_links([host_id], software_ids).get(host_id, [])
+
+    def fleet_rows(
+        self,
+        directive: str,
+        *,
+        org_id: int | None = None,
+        unit_id: int | None = None,
+        page: int = 5000,
+    ) -> Iterator[FleetRow]:
+        """Every host's standing against ``directive``, a page at a time (for reports)."""
+        after = 0
+        while True:
+            stmt = (
+                select(
+                    Host.id,
+                    Host.identifier,
+                    Host.hostname,
+                    Host.platform,
+                    Host.last_seen,
+                    Org.name.label("org_name"),
+                    OrgUnit.name.label("unit_name"),
+                    HostStateRow.state,
+                    HostStateRow.products,
+                    HostStateRow.since,
+                    Adoption.start,
+                )
+                .join(Org, Org.id == Host.org_id)
+                .join(OrgUnit, OrgUnit.id == Host.org_unit_id)
+                .outerjoin(
+                    HostStateRow,
+                    and_(HostStateRow.host_id == Host.id, HostStateRow.directive == directive),
+                )
+                .outerjoin(
+                    Adoption, and_(Adoption.org_id == Host.org_id, Adoption.directive == directive)
+                )
+                .where(Host.id > after)
+                .order_by(Host.id)
+                .limit(page)
+            )
+            if org_id is not None:
+                stmt = stmt.where(Host.org_id == org_id)
+            if unit_id is not None:
+                stmt = stmt.where(Host.org_unit_id == unit_id)
+            with self._read() as conn:
+                rows = conn.execute(stmt).all()
+            for r in rows:
+                yield FleetRow(
+                    host=r.identifier,
+                    hostname=r.hostname,
+                    org=r.org_name,
+                    org_unit=r.unit_name,
+                    platform=r.platform,
+                    state=r.state or PENDING,
+                    products=tuple(json.loads(r.products)) if r.products else (),
+                    since=r.since,
+                    last_seen=r.last_seen,
+                    start=r.start,
+                )
+            if len(rows) < page:
+                return
+            after = rows[-1].id
+
+    def state_counts(
+        self, directive: str, org_id: int, *, unit_id: int | None = None
+    ) -> list[tuple[str, str, int]]:
+        """``(org_unit, state, hosts)`` for one directive, counted in SQL."""
+        state = func.coalesce(HostStateRow.state, literal(PENDING))
+        stmt = (
+            select(OrgUnit.name, state.label("state"), func.count().label("n"))
+            .select_from(Host)
+            .join(OrgUnit, OrgUnit.id == Host.org_unit_id)
+            .outerjoin(
+                HostStateRow,
+                and_(HostStateRow.host_id == Host.id, HostStateRow.directive == directive),
+            )
+            .where(Host.org_id == org_id)
+            .group_by(OrgUnit.name, state)
+        )
+        if unit_id is not None:
+            stmt = stmt.where(Host.org_unit_id == unit_id)
+        with self._read() as conn:
+            return [(r.name, r.state, int(r.n)) for r in conn.execute(stmt)]
+
+    @contextmanager
+    def worker_lock(self) -> Iterator[bool]:
+        """Hold the right to run the matching worker; yields False when another holds it.
+
+        PostgreSQL: a session advisory lock, so one of N servers on one database works at a
+        time. SQLite: a lock per database file within this process.
+        """
+        if self.dialect == "postgresql":
+            with self.engine.connect() as conn:
+                got = bool(
+                    conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY}).scalar()
+                )
+                conn.commit()
+                try:
+                    yield got
+                finally:
+                    if got:
+                        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
+                        conn.commit()
+            return
+        lock = _LOCAL_LOCKS.setdefault(str(self.engine.url), threading.Lock())
+        got = lock.acquire(blocking=False)
+        try:
+            yield got
+        finally:
+            if got:
+                lock.release()
+
+    def ping(self) -> None:
+        """Raise :class:`DatabaseError` unless the database answers."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(literal(1)))
+        except SQLAlchemyError as e:
+            raise DatabaseError(f"the database does not answer: {e}") from e
