@@ -1,0 +1,196 @@
+"""What the agent and the server say to each other: bodies, the inventory digest, and limits.
+
+The agent is read-only and sends metadata only. Three requests:
+
+- ``POST /api/v1/enroll`` ``{"secret", "host", "hostname", "platform"}`` -> a host credential.
+- ``POST /api/v1/inventory/digest`` ``{"report_id", "digest"}`` -> ``unchanged`` when the server
+  already holds an inventory with that digest (it only records the check-in), else ``send``.
+- ``POST /api/v1/inventory`` the full report (gzip): ``{"report_id", "host", "collected_at",
+  "digest", "observations": [...]}`` -> an acknowledgement; a resend of the same ``report_id``
+  gets the same acknowledgement and changes nothing.
+
+The digest is the SHA-256 over the sorted canonical lines of every observation (kind, name,
+publisher, identifiers, version, source), so the same software list gives the same digest in
+any order, on both sides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from evict import __version__
+from evict.errors import EvictError
+from evict.inventory.interface import HostInventory, Kind, Observation, Platform
+
+REPORT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+"""The shape of a report id (the agent uses a UUID4 in hex)."""
+
+MAX_IDENTIFIER = 255
+"""Longest host identifier accepted."""
+
+
+class WireError(EvictError):
+    """A body that does not follow the protocol; says where (``observations[12].kind``)."""
+
+    def __init__(self, message: str, where: str = "") -> None:
+        self.message = message
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+def observation_line(o: Observation) -> str:
+    """One observation as the canonical line the digest covers."""
+    return json.dumps(
+        [o.kind.value, o.name, o.publisher, [list(p) for p in o.identifiers], o.version, o.source],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def inventory_digest(observations: Iterable[Observation]) -> str:
+    """The digest of a software list, independent of order (hex SHA-256)."""
+    digest = hashlib.sha256()
+    for line in sorted(observation_line(o) for o in observations):
+        digest.update(line.encode("utf-8"))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def report_body(inventory: HostInventory, report_id: str) -> dict[str, object]:
+    """The full report the agent sends for one host."""
+    return {
+        "evict_version": __version__,
+        "report_id": report_id,
+        "host": {
+            "id": inventory.host,
+            "hostname": inventory.hostname,
+            "platform": inventory.platform.value,
+        },
+        "collected_at": inventory.collected_at.isoformat(),
+        "source": inventory.source,
+        "digest": inventory_digest(inventory.observations),
+        "observations": [o.to_json() for o in inventory.observations],
+    }
+
+
+def encode(body: Mapping[str, object]) -> bytes:
+    """Serialise and gzip a body."""
+    raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return gzip.compress(raw, compresslevel=6)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedReport:
+    """A full report, checked."""
+
+    report_id: str
+    host: str
+    hostname: str
+    platform: str
+    collected_at: dt.datetime | None
+    observations: tuple[Observation, ...]
+
+
+def check_report_id(value: object, where: str = "report_id") -> str:
+    """Return ``value`` if it is a well-formed report id, else raise :class:`WireError`."""
+    if not isinstance(value, str) or not REPORT_ID.match(value):
+        raise WireError("must be 8-64 characters of letters, digits, '-' or '_'", where)
+    return value
+
+
+def check_host_identifier(value: object, where: str = "host") -> str:
+    """Return ``value`` if it can be a host identifier, else raise :class:`WireError`."""
+    if not isinstance(value, str) or not value.strip():
+        raise WireError("a host identifier is required", where)
+    if len(value) > MAX_IDENTIFIER or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise WireError(
+            f"must be at most {MAX_IDENTIFIER} characters without control characters", where
+        )
+    return value.strip()
+
+
+def check_platform(value: object, where: str = "platform") -> str:
+    """Return a known platform name (``unknown`` when missing)."""
+    if value in (None, ""):
+        return Platform.UNKNOWN.value
+    try:
+        return Platform(str(value)).value
+    except ValueError:
+        raise WireError(
+            f"unknown platform {value!r}; one of {', '.join(p.value for p in Platform)}", where
+        ) from None
+
+
+def parse_report(data: object, *, max_observations: int) -> ParsedReport:
+    """Check a decoded report body and build its observations.
+
+    Raise :class:`WireError` naming the first bad field; :class:`TooManyObservations` when the
+    report holds more than ``max_observations``.
+    """
+    if not isinstance(data, Mapping):
+        raise WireError("the body must be a JSON object")
+    report_id = check_report_id(data.get("report_id"))
+    host = data.get("host")
+    if not isinstance(host, Mapping):
+        raise WireError("must be an object with id, hostname and platform", "host")
+    identifier = check_host_identifier(host.get("id"), "host.id")
+    hostname = host.get("hostname") or ""
+    if not isinstance(hostname, str) or len(hostname) > MAX_IDENTIFIER:
+        raise WireError(f"must be a string of at most {MAX_IDENTIFIER} characters", "host.hostname")
+    platform = check_platform(host.get("platform"), "host.platform")
+    collected_at = None
+    if data.get("collected_at"):
+        try:
+            collected_at = dt.datetime.fromisoformat(str(data["collected_at"]))
+        except ValueError:
+            raise WireError("must be an ISO 8601 timestamp", "collected_at") from None
+        if collected_at.tzinfo is None:
+            collected_at = collected_at.replace(tzinfo=dt.UTC)
+    items = data.get("observations")
+    if not isinstance(items, list):
+        raise WireError("must be a list", "observations")
+    if len(items) > max_observations:
+        raise TooManyObservations(len(items), max_observations)
+    return ParsedReport(
+        report_id, identifier, hostname, platform, collected_at, _observations(items)
+    )
+
+
+def _observations(items: Sequence[object]) -> tuple[Observation, ...]:
+    out: list[Observation] = []
+    for i, item in enumerate(items):
+        where = f"observations[{i}]"
+        if not isinstance(item, Mapping):
+            raise WireError("must be an object", where)
+        kind = item.get("kind")
+        if kind not in Kind._value2member_map_:
+            raise WireError(f"unknown kind {kind!r}", f"{where}.kind")
+        for key in ("name", "version", "publisher", "source"):
+            value = item.get(key, "")
+            if value is not None and not isinstance(value, str):
+                raise WireError("must be a string", f"{where}.{key}")
+        idents = item.get("identifiers") or {}
+        if not isinstance(idents, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in idents.items()
+        ):
+            raise WireError("must be an object of strings", f"{where}.identifiers")
+        out.append(Observation.from_json(item))
+    return tuple(out)
+
+
+class TooManyObservations(WireError):
+    """A report with more observations than the server accepts in one report."""
+
+    def __init__(self, count: int, limit: int) -> None:
+        self.count = count
+        self.limit = limit
+        super().__init__(
+            f"the report holds {count} observations; at most {limit} are accepted in one report",
+            "observations",
+        )

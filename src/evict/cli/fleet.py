@@ -1,0 +1,610 @@
+"""Fleet commands: the server, its database, organisations and users, the agent, the lifecycle.
+
+``serve``, ``db upgrade``, ``org create``, ``org unit create``, ``user create``, ``token create``,
+``agent``, ``worker``, ``host state``, ``waive``, ``adopt``, ``audit verify`` and ``report``.
+Commands that take ``--db URL`` work on the server machine directly on the database (default:
+``EVICT_DB``, else SQLite in the user data directory); ``report`` can also ask a running server
+(``--server URL --token T``). Secrets that are shown once (an enrolment secret, an API token)
+are printed alone on the last line, for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from evict.cli._common import add_catalog_options, catalog_dirs, iso_date
+
+if TYPE_CHECKING:
+    from evict.settings import Settings
+    from evict.store.store import Store
+
+STATES = ("identified", "planned", "removing", "removed", "replaced", "verified", "clean", "waived")
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help="database URL or SQLite path (default: EVICT_DB, else SQLite in the user data "
+        "directory); postgresql://... for PostgreSQL",
+    )
+
+
+def _duration(value: str) -> float:
+    """An argparse type for ``90s``, ``15m``, ``1h``, ``1d`` (seconds without a unit)."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = value.strip().lower()
+    try:
+        if text and text[-1] in units:
+            seconds = float(text[:-1]) * units[text[-1]]
+        else:
+            seconds = float(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"not a duration (e.g. 90s, 15m, 1h): {value!r}") from e
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"a duration must be positive: {value!r}")
+    return seconds
+
+
+def register(subparsers: Any) -> None:
+    """Add the fleet commands."""
+    _register_server(subparsers)
+    _register_admin(subparsers)
+    _register_agent(subparsers)
+    _register_lifecycle(subparsers)
+    _register_report(subparsers)
+
+
+def _register_server(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="run the fleet server (API and matching worker)",
+        description="Run the fleet server. On SQLite the schema is upgraded on start; on "
+        "PostgreSQL run `evict db upgrade` first.",
+    )
+    _add_db(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--worker-interval",
+        type=_duration,
+        default=None,
+        metavar="DURATION",
+        help="time between matching-worker passes (default 5s; each inventory wakes it)",
+    )
+    add_catalog_options(p)
+    p.set_defaults(func=run_serve)
+
+    db = subparsers.add_parser("db", help="database maintenance")
+    dbsub = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+    up = dbsub.add_parser("upgrade", help="create or upgrade the schema to this version's")
+    _add_db(up)
+    up.set_defaults(func=run_db_upgrade)
+
+    worker = subparsers.add_parser(
+        "worker", help="match new software and evaluate queued hosts (the server runs this too)"
+    )
+    _add_db(worker)
+    worker.add_argument("--once", action="store_true", help="one pass, then exit")
+    worker.add_argument(
+        "--interval", type=_duration, default=5.0, metavar="DURATION", help="between passes"
+    )
+    add_catalog_options(worker)
+    worker.set_defaults(func=run_worker)
+
+
+def _register_admin(subparsers: Any) -> None:
+    org = subparsers.add_parser("org", help="organisations and org units")
+    orgsub = org.add_subparsers(dest="org_command", metavar="COMMAND", required=True)
+    create = orgsub.add_parser(
+        "create", help="create an organisation; prints its enrolment secret on the last line"
+    )
+    create.add_argument("name")
+    _add_db(create)
+    create.set_defaults(func=run_org_create)
+    unit = orgsub.add_parser("unit", help="org units")
+    unitsub = unit.add_subparsers(dest="unit_command", metavar="COMMAND", required=True)
+    ucreate = unitsub.add_parser(
+        "create", help="create an org unit; prints its enrolment secret on the last line"
+    )
+    ucreate.add_argument("org")
+    ucreate.add_argument("unit")
+    _add_db(ucreate)
+    ucreate.set_defaults(func=run_unit_create)
+
+    user = subparsers.add_parser("user", help="users of the server")
+    usersub = user.add_subparsers(dest="user_command", metavar="COMMAND", required=True)
+    ucr = usersub.add_parser("create", help="create a user")
+    ucr.add_argument("name")
+    ucr.add_argument("--org", required=True)
+    ucr.add_argument("--role", required=True, choices=("admin", "operator", "auditor"))
+    ucr.add_argument("--unit", help="restrict the user to this org unit")
+    ucr.add_argument(
+        "--password-stdin", action="store_true", help="read a password from standard input"
+    )
+    _add_db(ucr)
+    ucr.set_defaults(func=run_user_create)
+
+    token = subparsers.add_parser("token", help="API tokens")
+    tokensub = token.add_subparsers(dest="token_command", metavar="COMMAND", required=True)
+    tcr = tokensub.add_parser(
+        "create", help="create an API token for a user; prints it on the last line"
+    )
+    tcr.add_argument("user")
+    tcr.add_argument(
+        "--expires", type=int, default=90, metavar="DAYS", help="lifetime (default 90; 0: never)"
+    )
+    tcr.add_argument("--label", default="", help="a note to tell tokens apart")
+    _add_db(tcr)
+    tcr.set_defaults(func=run_token_create)
+
+
+def _register_agent(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "agent",
+        help="enrol, scan and push to a fleet server",
+        description="Scan this host (or read offline inventories with --from) and push the "
+        "inventories to a fleet server. Reports are spooled first and sent later if the "
+        "server is unreachable. Exit 0: all delivered; 1: some kept in the spool or refused; "
+        "2: usage or input error.",
+    )
+    p.add_argument("--server", required=True, metavar="URL")
+    p.add_argument(
+        "--enroll-secret",
+        metavar="SECRET",
+        help="the org unit's enrolment secret (or EVICT_ENROLL_SECRET)",
+    )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help="scan and push once (the default)")
+    mode.add_argument(
+        "--interval", type=_duration, metavar="DURATION", help="scan and push every DURATION"
+    )
+    p.add_argument("--spool", type=Path, metavar="DIR", help="spool directory")
+    p.add_argument(
+        "--from",
+        dest="sources",
+        nargs="+",
+        action="append",
+        metavar=("KIND", "PATH"),
+        default=[],
+        help="push offline inventories of KIND from PATH... (one enrolment per host in them)",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the reports that would be sent; send nothing"
+    )
+    p.set_defaults(func=run_agent)
+
+
+def _register_lifecycle(subparsers: Any) -> None:
+    host = subparsers.add_parser("host", help="a host's lifecycle")
+    hostsub = host.add_subparsers(dest="host_command", metavar="COMMAND", required=True)
+    state = hostsub.add_parser("state", help="move a host to planned, removing or identified")
+    state.add_argument("host", help="host identifier (or hostname)")
+    state.add_argument("--directive", required=True, metavar="ID")
+    state.add_argument("--to", required=True, choices=STATES)
+    state.add_argument("--reason", default="")
+    state.add_argument("--org", help="the host's organisation, if the identifier is ambiguous")
+    _add_db(state)
+    state.set_defaults(func=run_host_state)
+
+    waive = subparsers.add_parser("waive", help="waive one host for one directive, until a date")
+    waive.add_argument("host", help="host identifier (or hostname): one host, never all")
+    waive.add_argument("--directive", required=True, metavar="ID")
+    waive.add_argument("--justification", required=True)
+    waive.add_argument("--approver", required=True)
+    waive.add_argument("--expires", required=True, type=iso_date, metavar="DATE")
+    waive.add_argument("--org")
+    _add_db(waive)
+    waive.set_defaults(func=run_waive)
+
+    adopt = subparsers.add_parser(
+        "adopt", help="adopt a directive with your organisation's own start date"
+    )
+    adopt.add_argument("directive")
+    adopt.add_argument("--org", required=True)
+    adopt.add_argument("--start", required=True, type=iso_date, metavar="DATE")
+    _add_db(adopt)
+    adopt.set_defaults(func=run_adopt)
+
+    audit = subparsers.add_parser("audit", help="the audit chain")
+    auditsub = audit.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
+    verify = auditsub.add_parser(
+        "verify", help="recompute the chain: exit 0 intact, 1 broken (naming the first bad event)"
+    )
+    _add_db(verify)
+    verify.set_defaults(func=run_audit_verify)
+
+
+def _register_report(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "report",
+        help="a directive's fleet report: one line per host",
+        description="Report every host's state for a directive, from the database (--db) or "
+        "a running server (--server URL --token T).",
+    )
+    p.add_argument("directive")
+    p.add_argument("--org", help="only this organisation (with --db)")
+    p.add_argument("--unit", help="only this org unit")
+    p.add_argument("--format", choices=("csv", "json"), default="csv")
+    p.add_argument("--today", type=iso_date, metavar="DATE", help="evaluate as of this date")
+    p.add_argument("-o", "--output", type=Path, help="write to this file")
+    _add_db(p)
+    p.add_argument("--server", metavar="URL", help="ask this server instead of the database")
+    p.add_argument("--token", metavar="TOKEN", help="API token for --server (or EVICT_TOKEN)")
+    add_catalog_options(p)
+    p.set_defaults(func=run_report)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    from evict.settings import Settings
+
+    extra = tuple(catalog_dirs(args)) if hasattr(args, "catalog") else ()
+    settings = Settings.from_env(getattr(args, "db", None), **overrides)
+    if extra:
+        import dataclasses
+
+        settings = dataclasses.replace(settings, catalog_dirs=extra)
+    return settings
+
+
+def _store(args: argparse.Namespace) -> Store:
+    """Open the database named by ``--db`` and check its schema is current."""
+    from evict.store.engine import check_schema, make_engine
+    from evict.store.store import Store
+
+    engine = make_engine(_settings(args).database_url)
+    check_schema(engine)
+    return Store(engine)
+
+
+def _now() -> dt.datetime:
+    from evict._util import utcnow
+
+    return utcnow()
+
+
+# -- server and database -----------------------------------------------------------------------
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Run ``evict serve``."""
+    import uvicorn
+
+    from evict.server.app import create_app
+    from evict.store.engine import check_schema, make_engine, upgrade
+
+    overrides: dict[str, Any] = {}
+    if args.worker_interval:
+        overrides["worker_interval"] = args.worker_interval
+    settings = _settings(args, **overrides)
+    engine = make_engine(settings.database_url)
+    if settings.upgrade_on_start:
+        upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+    safe = engine.url.render_as_string(hide_password=True)
+    print(f"evict: serving on http://{args.host}:{args.port} with {safe}", file=sys.stderr)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def run_db_upgrade(args: argparse.Namespace) -> int:
+    """Run ``evict db upgrade``."""
+    from evict.store.engine import make_engine, upgrade
+
+    engine = make_engine(_settings(args).database_url)
+    before, after = upgrade(engine)
+    safe = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        print(f"{safe}: schema already at revision {after}")
+    else:
+        print(f"{safe}: schema upgraded from {before or 'empty'} to revision {after}")
+    return 0
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    """Run ``evict worker``."""
+    import json
+    import time
+
+    from evict.catalog.loader import load_catalog
+    from evict.matching.engine import Matcher
+    from evict.server.worker import MatchWorker, protection_products
+
+    settings = _settings(args)
+    store = _store(args)
+    catalog = load_catalog(settings.catalog_dirs)
+    worker = MatchWorker(
+        store,
+        Matcher(catalog),
+        protection=protection_products(catalog, settings.protection_products),
+    )
+    while True:
+        now = _now()
+        stats = worker.run_once(now=now, today=now.date())
+        print(json.dumps(stats.to_json()), flush=True)
+        if args.once:
+            return 0
+        time.sleep(args.interval)
+
+
+# -- organisations, users, tokens --------------------------------------------------------------
+
+
+def run_org_create(args: argparse.Namespace) -> int:
+    """Run ``evict org create``."""
+    org, secret = _store(args).create_org(args.name, actor=_actor(), now=_now())
+    print(f"created organisation {org.name!r} with org unit {org.name!r}")
+    print("enrolment secret (shown once; agents use it with --enroll-secret):")
+    print(secret)
+    return 0
+
+
+def run_unit_create(args: argparse.Namespace) -> int:
+    """Run ``evict org unit create``."""
+    unit, secret = _store(args).create_unit(args.org, args.unit, actor=_actor(), now=_now())
+    print(f"created org unit {unit.name!r} in {args.org!r}")
+    print("enrolment secret (shown once; agents use it with --enroll-secret):")
+    print(secret)
+    return 0
+
+
+def run_user_create(args: argparse.Namespace) -> int:
+    """Run ``evict user create``."""
+    from evict.errors import EvictError
+    from evict.store.interface import Role
+
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if len(password) < 12:
+            raise EvictError("a password needs at least 12 characters")
+    user = _store(args).create_user(
+        args.name,
+        org=args.org,
+        role=Role(args.role),
+        password=password,
+        unit=args.unit,
+        actor=_actor(),
+        now=_now(),
+    )
+    print(f"created user {user.name!r} ({user.role.value}) in {args.org!r}")
+    return 0
+
+
+def run_token_create(args: argparse.Namespace) -> int:
+    """Run ``evict token create``."""
+    info, token = _store(args).create_token(
+        args.user, days=args.expires or None, label=args.label, actor=_actor(), now=_now()
+    )
+    expires = info.expires_at.date().isoformat() if info.expires_at else "never"
+    print(f"API token for {info.user!r} (expires {expires}; shown once):")
+    print(token)
+    return 0
+
+
+# -- agent -------------------------------------------------------------------------------------
+
+
+def run_agent(args: argparse.Namespace) -> int:
+    """Run ``evict agent``."""
+    import json
+    import os
+    import time
+
+    from evict.agent.agent import Agent, new_report_id
+    from evict.agent.client import FleetClient
+    from evict.agent.spool import Spool
+    from evict.agent.wire import report_body
+    from evict.errors import EvictError
+
+    if args.dry_run:
+        for inventory in _agent_inventories(args):
+            print(json.dumps(report_body(inventory, new_report_id()), ensure_ascii=False))
+        return 0
+    secret = args.enroll_secret or os.environ.get("EVICT_ENROLL_SECRET", "")
+    if not secret:
+        raise EvictError("give --enroll-secret (or set EVICT_ENROLL_SECRET)")
+    client = FleetClient(args.server)
+    spool = Spool(args.spool or _default_spool())
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    agent = Agent(client, spool, secret, log=log)
+    try:
+        while True:
+            agent.queue(_agent_inventories(args), now=_now())
+            delivery = agent.deliver()
+            if args.interval is None:
+                return 0 if delivery.ok else 1
+            time.sleep(args.interval)
+    finally:
+        client.close()
+
+
+def _default_spool() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("evict")) / "agent"
+
+
+def _agent_inventories(args: argparse.Namespace) -> list[Any]:
+    """This host's inventory, or every host's from the ``--from`` sources (merged per host)."""
+    from evict.errors import EvictError
+    from evict.inventory.registry import open_source
+    from evict.scanning import merge_by_host
+
+    if not args.sources:
+        from evict.inventory.local import LocalHostSource
+
+        return list(LocalHostSource(now=_now()).collect())
+    inventories: list[Any] = []
+    for group in args.sources:
+        if len(group) < 2:
+            raise EvictError(f"--from {group[0]} needs at least one PATH")
+        kind, *paths = group
+        source = open_source(kind, [Path(p) for p in paths])
+        inventories.extend(source.collect())
+        for status in source.statuses:
+            for problem in status.problems:
+                print(f"evict: warning: {status.source}: {problem}", file=sys.stderr)
+    return merge_by_host(inventories)
+
+
+# -- lifecycle ---------------------------------------------------------------------------------
+
+
+def _directive(args: argparse.Namespace, directive: str) -> str:
+    from evict.catalog.loader import load_catalog
+
+    return load_catalog(_settings(args).catalog_dirs).directive(directive).id
+
+
+def run_host_state(args: argparse.Namespace) -> int:
+    """Run ``evict host state``."""
+    import functools
+
+    from evict.compliance.lifecycle import State, transition
+
+    store = _store(args)
+    directive = _directive(args, args.directive)
+    host = store.find_host(args.host, org=args.org)
+    now = _now()
+    decide = functools.partial(transition, to=State(args.to), now=now, reason=args.reason)
+    change = store.change_state(host, directive, decide, actor=_actor(), now=now)
+    before = change.old.state.value if change.old else "not evaluated"
+    print(f"{host.identifier}: {directive}: {before} -> {change.new.state.value}")
+    return 0
+
+
+def run_waive(args: argparse.Namespace) -> int:
+    """Run ``evict waive``."""
+    import functools
+
+    from evict._util import today
+    from evict.compliance.lifecycle import Waiver, waive
+
+    store = _store(args)
+    directive = _directive(args, args.directive)
+    waiver = Waiver(args.host, directive, args.justification, args.approver, args.expires)
+    waiver.check(today())
+    host = store.find_host(args.host, org=args.org)
+    now = _now()
+    decide = functools.partial(waive, waiver=waiver, today=now.date(), now=now)
+    store.change_state(
+        host,
+        directive,
+        decide,
+        actor=_actor(),
+        now=now,
+        waiver={
+            "justification": waiver.justification,
+            "approver": waiver.approver,
+            "expires": waiver.expires,
+        },
+    )
+    print(f"{host.identifier}: {directive}: waived until {args.expires.isoformat()}")
+    return 0
+
+
+def run_adopt(args: argparse.Namespace) -> int:
+    """Run ``evict adopt``."""
+    store = _store(args)
+    directive = _directive(args, args.directive)
+    store.adopt(args.org, directive, args.start, actor=_actor(), now=_now())
+    print(f"{args.org}: {directive} adopted from {args.start.isoformat()}")
+    return 0
+
+
+def run_audit_verify(args: argparse.Namespace) -> int:
+    """Run ``evict audit verify``."""
+    verdict = _store(args).verify_audit()
+    if verdict.ok:
+        print(f"audit chain intact: {verdict.events} events, head {verdict.head_hash}")
+        return 0
+    print(
+        f"audit chain BROKEN at event {verdict.seq} ({verdict.fault}): {verdict.message}",
+        file=sys.stderr,
+    )
+    return 1
+
+
+# -- reports -----------------------------------------------------------------------------------
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Run ``evict report``."""
+    import os
+
+    from evict.errors import EvictError
+
+    token = args.token or os.environ.get("EVICT_TOKEN", "")
+    if args.server:
+        if not token:
+            raise EvictError("--server needs --token (or EVICT_TOKEN)")
+        text = _report_from_server(args, token)
+    else:
+        text = _report_from_db(args)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _report_from_server(args: argparse.Namespace, token: str) -> str:
+    from evict.agent.client import FleetClient
+
+    client = FleetClient(args.server, retries=2)
+    try:
+        response = client.get(
+            f"/api/v1/reports/{args.directive}.{args.format}",
+            token=token,
+            params={"org_unit": args.unit or ""},
+        )
+    finally:
+        client.close()
+    return response.text if args.format == "csv" else response.text + "\n"
+
+
+def _report_from_db(args: argparse.Namespace) -> str:
+    import json
+
+    from evict._util import today
+    from evict.catalog.loader import load_catalog
+    from evict.report.fleet import report_json, report_lines, to_csv
+
+    settings = _settings(args)
+    directive = load_catalog(settings.catalog_dirs).directive(args.directive)
+    store = _store(args)
+    org_id = unit_id = None
+    start = None
+    if args.org:
+        org_id = store.org(args.org).id
+        start = store.adoptions(org_id).get(directive.id)
+        if args.unit:
+            unit_id = store.unit_id(org_id, args.unit)
+    day = args.today or today()
+    lines = report_lines(
+        store.fleet_rows(directive.id, org_id=org_id, unit_id=unit_id), directive, today=day
+    )
+    if args.format == "csv":
+        return "".join(to_csv(lines))
+    body = report_json(lines, directive, today=day, generated_at=_now(), start=start)
+    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"

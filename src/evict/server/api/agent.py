@@ -1,0 +1,159 @@
+"""What agents call: enrolment, the digest check, and full inventory reports."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from evict.agent.wire import (
+    check_host_identifier,
+    check_platform,
+    inventory_digest,
+    parse_report,
+)
+from evict.server.deps import AgentHost, Ctx, client_address
+from evict.server.errors import BadBody, BodyTooLarge
+from evict.server.models import (
+    DigestRequest,
+    DigestResponse,
+    EnrollRequest,
+    EnrollResponse,
+    ErrorResponse,
+    IngestResponse,
+)
+from evict.store.interface import InventoryReport
+
+router = APIRouter(prefix="/api/v1", tags=["agent"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse},
+    413: {"model": ErrorResponse},
+    422: {"model": ErrorResponse},
+    429: {"model": ErrorResponse},
+}
+
+
+def _limit_enroll(request: Request, ctx: Ctx) -> None:
+    ctx.enroll_limit.check(client_address(request), "enrolment")
+
+
+@router.post(
+    "/enroll",
+    response_model=EnrollResponse,
+    responses=ERRORS,
+    dependencies=[Depends(_limit_enroll)],
+    summary="Enrol a host with an org unit's enrolment secret",
+)
+def enroll(body: EnrollRequest, ctx: Ctx) -> EnrollResponse:
+    """Issue a host credential; enrolling the same host again replaces its credential."""
+    identifier = check_host_identifier(body.host)
+    platform = check_platform(body.platform)
+    host, credential = ctx.store.enroll(
+        body.secret, identifier, hostname=body.hostname, platform=platform, now=ctx.now()
+    )
+    org = ctx.store.org_by_id(host.org_id)
+    return EnrollResponse(
+        host=host.identifier, credential=credential, org=org.name, org_unit=host.org_unit
+    )
+
+
+@router.post(
+    "/inventory/digest",
+    response_model=DigestResponse,
+    responses=ERRORS,
+    summary="Check in with the digest of an inventory; send it in full only if it changed",
+)
+def check_digest(body: DigestRequest, host: AgentHost, ctx: Ctx) -> DigestResponse:
+    """Answer ``unchanged`` (and record the check-in) when the stored inventory has this digest."""
+    same = ctx.store.checkin_unchanged(host, body.report_id, body.digest, now=ctx.now())
+    if same:
+        ctx.wake_worker()
+    return DigestResponse(status="unchanged" if same else "send", report_id=body.report_id)
+
+
+async def read_body(request: Request, *, limit: int, inflated_limit: int) -> Any:
+    """Read a JSON body, gzip or plain, within the size limits; raise on anything else."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"the body is {declared} bytes; at most {limit} are accepted")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"the body is over {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding == "gzip":
+        raw = inflate(raw, inflated_limit)
+    elif encoding not in ("", "identity"):
+        raise BadBody(f"unsupported Content-Encoding {encoding!r}: use gzip or none")
+    elif len(raw) > inflated_limit:
+        raise BodyTooLarge(f"the body is over {inflated_limit} bytes")
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError as e:
+        raise BadBody(f"the body is not UTF-8 (byte {e.start})") from e
+    except json.JSONDecodeError as e:
+        raise BadBody(
+            f"the body is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"
+        ) from e
+    except RecursionError as e:
+        raise BadBody("the body's JSON is nested too deeply") from e
+
+
+def inflate(data: bytes, limit: int) -> bytes:
+    """Gunzip ``data``, refusing more than ``limit`` bytes of output (gzip bombs)."""
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = decompressor.decompress(data, limit + 1)
+    except zlib.error as e:
+        raise BadBody(f"the body is not valid gzip: {e}") from e
+    if len(out) > limit or decompressor.unconsumed_tail:
+        raise BodyTooLarge(f"the body inflates to over {limit} bytes")
+    if not decompressor.eof:
+        raise BadBody("the gzip body is truncated")
+    return out
+
+
+@router.post(
+    "/inventory",
+    response_model=IngestResponse,
+    responses=ERRORS,
+    summary="Send a host's full inventory (gzip JSON)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "An inventory report, usually with Content-Encoding: gzip.",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/InventoryBody"}}
+            },
+        }
+    },
+)
+async def ingest(request: Request, host: AgentHost, ctx: Ctx) -> IngestResponse:
+    """Store the inventory (matching happens later, in the worker); a resend is harmless."""
+    settings = ctx.settings
+    data = await read_body(
+        request, limit=settings.max_body_bytes, inflated_limit=settings.max_inflated_bytes
+    )
+    parsed = parse_report(data, max_observations=settings.max_observations)
+    if parsed.host != host.identifier:
+        raise BadBody(
+            f"the report is for host {parsed.host!r} but the credential is {host.identifier!r}'s"
+        )
+    report = InventoryReport(
+        report_id=parsed.report_id,
+        digest=inventory_digest(parsed.observations),
+        observations=parsed.observations,
+        hostname=parsed.hostname,
+        platform=parsed.platform,
+        collected_at=parsed.collected_at,
+    )
+    ack = await run_in_threadpool(ctx.store.ingest, host, report, now=ctx.now())
+    ctx.wake_worker()
+    return IngestResponse.model_validate(ack.to_json())

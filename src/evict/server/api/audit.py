@@ -1,0 +1,39 @@
+"""The audit chain: read the organisation's events; verify the whole chain."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from evict.server.deps import Caller, Ctx
+from evict.server.models import AuditEventModel, AuditPage, ErrorResponse, VerifyResponse
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}}
+
+
+@router.get("", response_model=AuditPage, responses=ERRORS, summary="Read audit events")
+def list_events(
+    ctx: Ctx,
+    caller: Caller,
+    subject: Annotated[str | None, Query(description="e.g. host:ID, user:NAME")] = None,
+    action: Annotated[str | None, Query(description="Prefix, e.g. state. or waiver.")] = None,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> AuditPage:
+    """The organisation's events in chain order."""
+    events = ctx.store.audit_events(
+        org_id=caller.org_id, subject=subject, action_prefix=action, after=after, limit=limit
+    )
+    return AuditPage(
+        events=[AuditEventModel.model_validate(e.to_json() | {"hash": e.hash}) for e in events],
+        next_after=events[-1].seq if len(events) == limit else None,
+    )
+
+
+@router.get("/verify", response_model=VerifyResponse, responses=ERRORS, summary="Verify the chain")
+def verify(ctx: Ctx, caller: Caller) -> VerifyResponse:
+    """Recompute the whole chain; name the first altered, deleted or reordered event."""
+    return VerifyResponse.model_validate(ctx.store.verify_audit().to_json())

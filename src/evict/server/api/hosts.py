@@ -1,0 +1,173 @@
+"""Hosts: a filtered, keyset-paged listing; one host's findings, states and timeline; moves."""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from evict.compliance.lifecycle import transition
+from evict.inventory.interface import HostID, Observation
+from evict.server.deps import Caller, Ctx, ServerContext, Writer
+from evict.server.models import (
+    ErrorResponse,
+    EvidenceModel,
+    FindingModel,
+    HostDetail,
+    HostPage,
+    HostSummary,
+    StateChangeResponse,
+    StateModel,
+    StateRequest,
+    TimelineEntry,
+)
+from evict.server.worker import hit_from_json
+from evict.store.interface import HostInfo, Principal
+
+router = APIRouter(prefix="/api/v1/hosts", tags=["hosts"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse},
+    403: {"model": ErrorResponse},
+    404: {"model": ErrorResponse},
+}
+
+
+def unit_scope(ctx: ServerContext, caller: Principal, org_unit: str | None) -> int | None:
+    """The org unit a query is limited to: the caller's own, or the one asked for."""
+    if caller.org_unit_id is not None:
+        return caller.org_unit_id
+    if org_unit:
+        return ctx.store.unit_id(caller.org_id, org_unit)
+    return None
+
+
+def find_host(ctx: ServerContext, caller: Principal, host: str) -> HostInfo:
+    """A host the caller may see (404 otherwise)."""
+    return ctx.store.host(caller.org_id, host, unit_id=caller.org_unit_id)
+
+
+@router.get("", response_model=HostPage, responses=ERRORS, summary="List hosts")
+def list_hosts(
+    ctx: Ctx,
+    caller: Caller,
+    org_unit: Annotated[str | None, Query(description="Org unit name.")] = None,
+    directive: Annotated[str | None, Query(description="With state: filter on it.")] = None,
+    state: Annotated[str | None, Query(description="A lifecycle state, or pending.")] = None,
+    product: Annotated[str | None, Query(description="A catalog product id.")] = None,
+    platform: Annotated[str | None, Query()] = None,
+    name: Annotated[str | None, Query(description="Prefix of hostname or identifier.")] = None,
+    after: Annotated[int, Query(ge=0, description="next_after of the previous page.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> HostPage:
+    """One page of the organisation's hosts in a stable order, with their states."""
+    if directive:
+        ctx.directive(directive)
+    if product:
+        ctx.catalog.product(product)
+    rows = ctx.store.list_hosts(
+        caller.org_id,
+        unit_id=unit_scope(ctx, caller, org_unit),
+        directive=directive,
+        state=state,
+        product=product,
+        platform=platform,
+        name=name,
+        catalog_version=ctx.catalog.version,
+        after=after,
+        limit=limit,
+    )
+    hosts = [
+        HostSummary(
+            host=r.identifier,
+            hostname=r.hostname,
+            platform=r.platform,
+            org_unit=r.org_unit,
+            last_seen=r.last_seen,
+            observations=r.observations,
+            states=dict(r.states),
+        )
+        for r in rows
+    ]
+    return HostPage(hosts=hosts, next_after=rows[-1].id if len(rows) == limit else None)
+
+
+@router.post(
+    "/{host:path}/state",
+    response_model=StateChangeResponse,
+    responses={**ERRORS, 409: {"model": ErrorResponse}},
+    summary="Move a host to planned, removing or back to identified",
+)
+def change_state(host: str, body: StateRequest, ctx: Ctx, caller: Writer) -> StateChangeResponse:
+    """Apply an operator's move; states set by evidence or waivers are refused (409)."""
+    ctx.directive(body.directive)
+    info = find_host(ctx, caller, host)
+    now = ctx.now()
+    decide = functools.partial(transition, to=body.to, now=now, reason=body.reason)
+    change = ctx.store.change_state(info, body.directive, decide, actor=caller.actor, now=now)
+    return StateChangeResponse(
+        host=info.identifier,
+        directive=body.directive,
+        from_state=change.old.state.value if change.old else None,
+        to=change.new.state.value,
+        reason=change.new.reason,
+        since=change.new.since,
+    )
+
+
+@router.get(
+    "/{host:path}",
+    response_model=HostDetail,
+    responses=ERRORS,
+    summary="One host: findings with evidence, states, timeline",
+)
+def get_host(host: str, ctx: Ctx, caller: Caller) -> HostDetail:
+    """The host's current findings (from its stored inventory), states and audit timeline."""
+    info = find_host(ctx, caller, host)
+    matched = ctx.store.matched_software(ctx.catalog.version)
+    pairs = []
+    protected = False
+    for sid, version, source in ctx.store.host_software(info.id, matched):
+        base, raw_hits = matched[sid]
+        hits = tuple(hit_from_json(h) for h in raw_hits)
+        observation = Observation(
+            base.kind, base.name, version, base.publisher, base.identifiers, source
+        )
+        pairs.append((observation, hits))
+        protected = protected or any(h.product in ctx.protection for h in hits)
+    findings = ctx.matcher.findings(HostID(info.identifier), pairs)
+    states = ctx.store.states([info.id]).get(info.id, {})
+    events = ctx.store.audit_events(
+        org_id=info.org_id, subject=f"host:{info.identifier}", limit=1000
+    )
+    return HostDetail(
+        host=info.identifier,
+        hostname=info.hostname,
+        platform=info.platform,
+        org_unit=info.org_unit,
+        enrolled_at=info.enrolled_at,
+        last_seen=info.last_seen,
+        collected_at=info.collected_at,
+        observations=info.observations,
+        protected=protected,
+        states={d: StateModel.model_validate(s.to_json()) for d, s in sorted(states.items())},
+        findings=[
+            FindingModel(
+                directive=f.directive,
+                product=f.product,
+                product_name=f.product_name,
+                vendor=f.vendor,
+                confidence=f.confidence.value,
+                embedded=f.embedded,
+                evidence=[EvidenceModel.model_validate(e.to_json()) for e in f.evidence],
+            )
+            for f in findings
+        ],
+        timeline=[
+            TimelineEntry(
+                seq=e.seq, at=e.at, actor=e.actor, action=e.action, payload=dict(e.payload)
+            )
+            for e in events
+        ],
+    )

@@ -1,0 +1,161 @@
+"""The app factory: ``create_app(settings) -> FastAPI``.
+
+The lifespan opens the database (upgrading the schema first on SQLite, the embedded demo
+default; on PostgreSQL it refuses to start on an old schema and says to run
+``evict db upgrade``, so that N servers never race to migrate one database), loads and compiles
+the catalog, and starts the matching worker thread. Routers live in :mod:`evict.server.api`, one
+per resource; one exception handler turns every :class:`~evict.errors.EvictError` into a JSON
+error with the status from :func:`evict.server.errors.status_for`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from evict import __version__
+from evict._util import utcnow
+from evict.catalog.interface import Catalog
+from evict.errors import EvictError
+from evict.server.deps import ServerContext
+from evict.server.errors import RateLimited, status_for
+from evict.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_context(
+    settings: Settings,
+    *,
+    clock: Callable[[], dt.datetime] = utcnow,
+    catalog: Catalog | None = None,
+) -> ServerContext:
+    """Open the store, load the catalog and prepare the worker (not started)."""
+    from evict.catalog.loader import load_catalog
+    from evict.matching.engine import Matcher
+    from evict.server.ratelimit import RateLimiter
+    from evict.server.worker import MatchWorker, WorkerThread, protection_products
+    from evict.store.engine import check_schema, make_engine, upgrade
+    from evict.store.store import Store
+
+    engine = make_engine(settings.database_url)
+    if settings.upgrade_on_start:
+        upgrade(engine)
+    check_schema(engine)
+    store = Store(engine)
+    catalog = catalog or load_catalog(settings.catalog_dirs)
+    matcher = Matcher(catalog)
+    protection = protection_products(catalog, settings.protection_products)
+    context = ServerContext(
+        settings=settings,
+        store=store,
+        catalog=catalog,
+        matcher=matcher,
+        protection=protection,
+        clock=clock,
+        enroll_limit=RateLimiter(*settings.enroll_rate),
+        login_limit=RateLimiter(*settings.login_rate),
+    )
+    if settings.run_worker:
+        worker = MatchWorker(store, matcher, protection=protection)
+        context.worker = WorkerThread(worker, interval=settings.worker_interval, clock=clock)
+    return context
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], dt.datetime] = utcnow,
+    catalog: Catalog | None = None,
+) -> FastAPI:
+    """Build the API app for ``settings``.
+
+    :param clock: the one source of the current time (tests pass a fixed clock).
+    :param catalog: a catalog to use instead of loading the built-in one plus
+        ``settings.catalog_dirs``.
+    """
+    from evict.server.api import ROUTERS
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = build_context(settings, clock=clock, catalog=catalog)
+        app.state.context = context
+        if context.worker is not None:
+            context.worker.start()
+        try:
+            yield
+        finally:
+            if context.worker is not None:
+                context.worker.stop()
+            context.store.close()
+
+    app = FastAPI(
+        title="evict",
+        version=__version__,
+        summary="Find, report, plan, remove and replace, and verify banned vendor software.",
+        lifespan=lifespan,
+    )
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_exception_handler(EvictError, _handle_error)
+    app.add_exception_handler(RequestValidationError, _handle_validation)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> Any:
+    body = {"error": {"status": status, "type": kind, "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _handle_error(request: Request, exc: Exception) -> Any:
+    """The one exception handler: every evict error becomes ``{"error": {...}}``."""
+    assert isinstance(exc, EvictError)
+    status = status_for(exc)
+    headers = None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
+    if status >= 500:
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+    return _error(status, type(exc).__name__, str(exc), headers)
+
+
+async def _handle_validation(request: Request, exc: Exception) -> Any:
+    """Request bodies and parameters that do not fit the models: 422 naming the field."""
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        problems.append(f"{where}: {err.get('msg', 'invalid')}")
+    return _error(422, "ValidationError", "; ".join(problems) or "invalid request")
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with the inventory body's schema (sent raw, so not inferred)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+    from pydantic.json_schema import models_json_schema
+
+    from evict.server.models import InventoryBody
+
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        routes=app.routes,
+    )
+    _, defs = models_json_schema(
+        [(InventoryBody, "validation")], ref_template="#/components/schemas/{model}"
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(defs.get("$defs", {}))
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,131 @@
+"""Typed dependencies of the API: the server context, the caller, the host, the clock.
+
+Routers declare what they need with these aliases (``Ctx``, ``Caller``, ``Writer``, ``Admin``,
+``AgentHost``) and tests swap them with ``app.dependency_overrides``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from evict.catalog.interface import Catalog, Directive
+from evict.matching.engine import Matcher
+from evict.server.errors import Forbidden, Unauthorized
+from evict.server.ratelimit import RateLimiter
+from evict.server.worker import WorkerThread
+from evict.settings import Settings
+from evict.store.interface import HostInfo, Principal, Role
+from evict.store.store import Store
+
+
+@dataclass
+class ServerContext:
+    """Everything a request handler works with, built once by the app's lifespan."""
+
+    settings: Settings
+    store: Store
+    catalog: Catalog
+    matcher: Matcher
+    protection: frozenset[str]
+    clock: Callable[[], dt.datetime]
+    enroll_limit: RateLimiter
+    login_limit: RateLimiter
+    worker: WorkerThread | None = None
+
+    def now(self) -> dt.datetime:
+        """The current time in UTC."""
+        return self.clock()
+
+    def today(self) -> dt.date:
+        """Today's date in UTC."""
+        return self.clock().date()
+
+    def wake_worker(self) -> None:
+        """Ask the background worker to run a pass soon."""
+        if self.worker is not None:
+            self.worker.wake()
+
+    def directive(self, directive_id: str) -> Directive:
+        """A directive of the catalog (404 when unknown)."""
+        return self.catalog.directive(directive_id)
+
+
+def get_context(request: Request) -> ServerContext:
+    """The server context the lifespan stored on the app."""
+    context: ServerContext = request.app.state.context
+    return context
+
+
+Ctx = Annotated[ServerContext, Depends(get_context)]
+"""The server context."""
+
+_bearer = HTTPBearer(auto_error=False, description="An API token (users) or host credential.")
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized("missing bearer token")
+    return credentials.credentials
+
+
+def get_caller(
+    ctx: Ctx,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The user behind the request's API token (401 without a valid one)."""
+    principal = ctx.store.principal_for_token(_token(credentials), ctx.now())
+    if principal is None:
+        raise Unauthorized("invalid, expired or revoked API token")
+    return principal
+
+
+Caller = Annotated[Principal, Depends(get_caller)]
+"""Any authenticated user (auditors included: read-only endpoints)."""
+
+
+def get_writer(caller: Caller) -> Principal:
+    """A user who may change lifecycle states and waivers (admin or operator)."""
+    if not caller.can_write:
+        raise Forbidden(f"the {caller.role.value} role is read-only")
+    return caller
+
+
+Writer = Annotated[Principal, Depends(get_writer)]
+"""An admin or operator."""
+
+
+def get_admin(caller: Caller) -> Principal:
+    """A user who may manage users, tokens and org units."""
+    if caller.role is not Role.ADMIN:
+        raise Forbidden("only an admin may do this")
+    return caller
+
+
+Admin = Annotated[Principal, Depends(get_admin)]
+"""An admin."""
+
+
+def get_agent_host(
+    ctx: Ctx,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> HostInfo:
+    """The enrolled host behind the request's host credential (401 without a valid one)."""
+    host = ctx.store.host_for_credential(_token(credentials))
+    if host is None:
+        raise Unauthorized("unknown host credential: enrol again")
+    return host
+
+
+AgentHost = Annotated[HostInfo, Depends(get_agent_host)]
+"""The host an agent speaks for."""
+
+
+def client_address(request: Request) -> str:
+    """The caller's address, the key of the rate limits."""
+    return request.client.host if request.client else "unknown"

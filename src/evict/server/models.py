@@ -1,0 +1,427 @@
+"""Request and response bodies of the API (pydantic, at the edge only).
+
+Handlers convert between these and the store's frozen values; nothing below the routers sees a
+pydantic model. Field descriptions become the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evict.compliance.lifecycle import State
+from evict.store.interface import Role
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(_Model):
+    """The body of every error response."""
+
+    status: int
+    type: str
+    message: str
+
+
+class ErrorResponse(_Model):
+    """``{"error": {...}}``."""
+
+    error: ErrorBody
+
+
+# -- agent ------------------------------------------------------------------------------------
+
+
+class EnrollRequest(_Model):
+    """Enrol a host with an org unit's enrolment secret."""
+
+    secret: str = Field(description="The org unit's enrolment secret.", max_length=200)
+    host: str = Field(description="The host's stable identifier.", max_length=255)
+    hostname: str = Field("", max_length=255)
+    platform: str = Field("unknown", description="linux, windows, macos, android, ios, unknown.")
+
+
+class EnrollResponse(_Model):
+    """The host's credential: keep it (the agent stores it in its spool directory)."""
+
+    host: str
+    credential: str = Field(description="Bearer credential for this host's inventory reports.")
+    org: str
+    org_unit: str
+
+
+class DigestRequest(_Model):
+    """Ask whether the server already holds the inventory with this digest."""
+
+    report_id: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$", description="See evict.agent.wire.")
+
+
+class DigestResponse(_Model):
+    """``unchanged``: check-in recorded, nothing more to send; ``send``: send the full report."""
+
+    status: Literal["unchanged", "send"]
+    report_id: str
+
+
+class HostPart(_Model):
+    """The host a report describes."""
+
+    id: str
+    hostname: str = ""
+    platform: str = "unknown"
+
+
+class ObservationModel(BaseModel):
+    """One observation (see ``Observation.to_json``)."""
+
+    kind: str
+    name: str
+    version: str = ""
+    publisher: str = ""
+    identifiers: dict[str, str] = {}
+    source: str = ""
+
+
+class InventoryBody(BaseModel):
+    """A full inventory report (sent gzip-compressed with ``Content-Encoding: gzip``)."""
+
+    report_id: str = Field(description="Unique per report; a resend gets the same answer.")
+    host: HostPart
+    collected_at: dt.datetime | None = None
+    digest: str = ""
+    source: str = ""
+    evict_version: str = ""
+    observations: list[ObservationModel]
+
+
+class IngestResponse(_Model):
+    """The acknowledgement of a report."""
+
+    report_id: str
+    host: str
+    status: Literal["stored", "unchanged"]
+    observations: int
+    software: int
+    received_at: dt.datetime
+
+
+# -- hosts ------------------------------------------------------------------------------------
+
+
+class HostSummary(_Model):
+    """A host in a listing."""
+
+    host: str = Field(description="The host identifier.")
+    hostname: str
+    platform: str
+    org_unit: str
+    last_seen: dt.datetime | None
+    observations: int
+    states: dict[str, str] = Field(description="Lifecycle state per directive.")
+
+
+class HostPage(_Model):
+    """One page of hosts; pass ``next_after`` as ``after`` for the next page."""
+
+    hosts: list[HostSummary]
+    next_after: int | None
+
+
+class EvidenceModel(_Model):
+    """Why a finding was made."""
+
+    kind: str
+    name: str
+    version: str = ""
+    publisher: str = ""
+    identifiers: dict[str, str] = {}
+    source: str = ""
+    rule: str
+    field: str
+
+
+class FindingModel(_Model):
+    """A covered product on the host, for one directive."""
+
+    directive: str
+    product: str
+    product_name: str
+    vendor: str
+    confidence: str
+    embedded: bool
+    evidence: list[EvidenceModel]
+
+
+class StateModel(_Model):
+    """A host's state for one directive."""
+
+    state: str
+    since: dt.datetime
+    products: list[str]
+    reason: str
+    prior: str | None = None
+
+
+class TimelineEntry(_Model):
+    """One audit event about the host."""
+
+    seq: int
+    at: str
+    actor: str
+    action: str
+    payload: dict[str, object]
+
+
+class HostDetail(_Model):
+    """A host with its findings (and their evidence), states and timeline."""
+
+    host: str
+    hostname: str
+    platform: str
+    org_unit: str
+    enrolled_at: dt.datetime | None
+    last_seen: dt.datetime | None
+    collected_at: dt.datetime | None
+    observations: int
+    protected: bool = Field(description="Whether an approved protection product is present.")
+    states: dict[str, StateModel]
+    findings: list[FindingModel]
+    timeline: list[TimelineEntry]
+
+
+class StateRequest(_Model):
+    """An operator's move."""
+
+    directive: str
+    to: State
+    reason: str = Field("", max_length=2000)
+
+
+class StateChangeResponse(_Model):
+    """The move as recorded."""
+
+    host: str
+    directive: str
+    from_state: str | None
+    to: str
+    reason: str
+    since: dt.datetime
+
+
+# -- waivers ----------------------------------------------------------------------------------
+
+
+class WaiverRequest(_Model):
+    """A waiver for exactly one host and one directive."""
+
+    host: str = Field(description="One host identifier: there are no blanket waivers.")
+    directive: str
+    justification: str = Field(min_length=1, max_length=5000)
+    approver: str = Field(min_length=1, max_length=200)
+    expires: dt.date
+
+
+class WaiverModel(_Model):
+    """A waiver as stored."""
+
+    id: int
+    host: str
+    directive: str
+    justification: str
+    approver: str
+    expires: dt.date
+    created_at: dt.datetime
+    created_by: str
+    revoked: bool
+
+
+# -- directives -------------------------------------------------------------------------------
+
+
+class MilestoneModel(_Model):
+    """The milestone that matters today."""
+
+    name: str
+    due: dt.date
+    days_left: int
+
+
+class DirectiveModel(_Model):
+    """A directive as the caller's organisation follows it."""
+
+    id: str
+    title: str
+    authority: str
+    start: dt.date = Field(
+        description="The organisation's start date (adopted) or the directive's."
+    )
+    adopted: bool
+    milestone: MilestoneModel
+
+
+class SummaryModel(_Model):
+    """Counts for a directive: per state, per org unit, and overdue hosts and org units."""
+
+    directive: str
+    hosts: int
+    states: dict[str, int]
+    org_units: dict[str, dict[str, int]]
+    overdue: int
+    overdue_org_units: list[str]
+    milestone: str
+    due: dt.date | None
+    days_left: int | None
+
+
+class AdoptRequest(_Model):
+    """Adopt a directive on the organisation's own clock."""
+
+    start: dt.date
+
+
+# -- audit ------------------------------------------------------------------------------------
+
+
+class AuditEventModel(_Model):
+    """One event of the audit chain."""
+
+    seq: int
+    at: str
+    actor: str
+    action: str
+    subject: str
+    org: int | None
+    payload: dict[str, object]
+    prev_hash: str
+    hash: str
+
+
+class AuditPage(_Model):
+    """A page of events; pass ``next_after`` as ``after`` for the next."""
+
+    events: list[AuditEventModel]
+    next_after: int | None
+
+
+class ChainHead(_Model):
+    """The chain head."""
+
+    seq: int
+    hash: str
+
+
+class BadEvent(_Model):
+    """The first event that breaks the chain."""
+
+    seq: int | None
+    fault: str | None
+    message: str
+
+
+class VerifyResponse(_Model):
+    """The result of recomputing the chain."""
+
+    ok: bool
+    events: int
+    head: ChainHead
+    first_bad: BadEvent | None = None
+
+
+# -- organisations, users, tokens ----------------------------------------------------------------
+
+
+class UnitModel(_Model):
+    """An org unit."""
+
+    id: int
+    name: str
+
+
+class OrgModel(_Model):
+    """The caller's organisation."""
+
+    id: int
+    name: str
+    org_units: list[UnitModel]
+
+
+class UnitCreate(_Model):
+    """A new org unit."""
+
+    name: str = Field(min_length=1, max_length=200)
+
+
+class UnitCreated(_Model):
+    """The new org unit and its enrolment secret (shown once)."""
+
+    id: int
+    name: str
+    enroll_secret: str
+
+
+class UserCreate(_Model):
+    """A new user of the caller's organisation."""
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    password: str | None = Field(None, min_length=12, max_length=1000)
+    org_unit: str | None = Field(None, description="Restrict the user to one org unit.")
+
+
+class UserModel(_Model):
+    """A user."""
+
+    id: int
+    name: str
+    role: Role
+    org_unit_id: int | None
+
+
+class TokenCreate(_Model):
+    """A new API token."""
+
+    user: str | None = Field(None, description="Whose token (admins only); yourself by default.")
+    days: int | None = Field(90, ge=1, le=3650, description="Lifetime; null never expires.")
+    label: str = Field("", max_length=200)
+
+
+class TokenCreated(_Model):
+    """The token, shown once."""
+
+    id: int
+    user: str
+    token: str
+    expires_at: dt.datetime | None
+
+
+class TokenModel(_Model):
+    """A token's record."""
+
+    id: int
+    user: str
+    label: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked: bool
+
+
+class LoginRequest(_Model):
+    """A user's name and password."""
+
+    name: str = Field(max_length=200)
+    password: str = Field(max_length=1000)
+
+
+class HealthResponse(_Model):
+    """The server's state."""
+
+    status: Literal["ok"]
+    version: str
+    catalog_version: str
+    database: str
+    worker: dict[str, object] | None

@@ -1,0 +1,270 @@
+"""The matching worker: matches new distinct software and evaluates queued hosts, off the hot path.
+
+One pass (:meth:`MatchWorker.run_once`):
+
+1. If the catalog version changed, the store drops old match results and queues every host.
+2. Software rows with no result for this catalog version are matched in batches
+   (``Matcher.match_distinct``: tens of thousands of distinct rows, not the fleet's hundreds of
+   millions of host links) and their hits stored.
+3. Hosts whose waiver lapsed are queued.
+4. Queued hosts are evaluated in batches: their links to *matched* software (a small set) give
+   the findings per directive and whether approved protection is present, and
+   :func:`evict.compliance.lifecycle.observe` gives each directive's new state. Changes are
+   written with their audit events, and the hosts taken off the queue unless a newer inventory
+   arrived meanwhile.
+
+The server runs passes in a background thread (:class:`WorkerThread`), woken early by each
+ingested inventory; ``evict worker --once`` and the tests run one pass synchronously.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from evict.catalog.interface import Catalog, Confidence, ProductID, RuleID
+from evict.compliance.lifecycle import HostState, Observed, observe
+from evict.inventory.interface import HostID, Observation
+from evict.matching.engine import Matcher
+from evict.matching.interface import Hit
+from evict.store.interface import DirtyHost, StateChange
+from evict.store.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def protection_products(catalog: Catalog, configured: frozenset[str] | None) -> frozenset[str]:
+    """The product ids that count as approved protection.
+
+    :param configured: an explicit set (settings); None means every catalog product whose
+        category is ``protection``.
+    """
+    if configured is not None:
+        return configured
+    return frozenset(p.id for p in catalog.products if p.category == "protection")
+
+
+def hit_to_json(hit: Hit) -> dict[str, str]:
+    """A hit as stored in ``software_match.hits``."""
+    return {
+        "product": hit.product,
+        "rule": hit.rule,
+        "field": hit.field,
+        "confidence": hit.confidence.value,
+    }
+
+
+def hit_from_json(data: Mapping[str, str]) -> Hit:
+    """Inverse of :func:`hit_to_json`."""
+    return Hit(
+        ProductID(data["product"]),
+        RuleID(data["rule"]),
+        data["field"],
+        Confidence(data["confidence"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStats:
+    """What one pass did."""
+
+    catalog_changed: bool
+    matched: int
+    """Software rows matched."""
+    evaluated: int
+    """Hosts evaluated."""
+    changes: int
+    """State changes written."""
+
+    def to_json(self) -> dict[str, object]:
+        """Render for the health endpoint and ``evict worker``."""
+        return {
+            "catalog_changed": self.catalog_changed,
+            "matched": self.matched,
+            "evaluated": self.evaluated,
+            "changes": self.changes,
+        }
+
+
+MatchedSoftware = dict[int, tuple[Observation, tuple[Hit, ...]]]
+
+
+class MatchWorker:
+    """Matches and evaluates with one catalog.
+
+    :param store: the store.
+    :param matcher: the compiled catalog.
+    :param protection: product ids that count as approved protection.
+    :param batch: hosts per evaluation batch (one transaction each).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        matcher: Matcher,
+        *,
+        protection: frozenset[str] = frozenset(),
+        batch: int = 1000,
+        match_batch: int = 5000,
+    ) -> None:
+        self.store = store
+        self.matcher = matcher
+        self.protection = protection
+        self.batch = batch
+        self.match_batch = match_batch
+
+    @property
+    def catalog_version(self) -> str:
+        """The version of the catalog this worker matches with."""
+        return self.matcher.catalog.version
+
+    def run_once(self, *, now: dt.datetime, today: dt.date) -> WorkerStats:
+        """One full pass; returns what it did (nothing when another worker holds the lock)."""
+        with self.store.worker_lock() as mine:
+            if not mine:
+                return WorkerStats(False, 0, 0, 0)
+            changed = self.store.prepare_catalog(self.catalog_version, now=now)
+            matched = self.match_new_software()
+            self.store.queue_expired_waivers(today)
+            evaluated, changes = self.evaluate_queued(now=now, today=today)
+        return WorkerStats(changed, matched, evaluated, changes)
+
+    def match_new_software(self) -> int:
+        """Match every software row without a result for this catalog version."""
+        version, total, after = self.catalog_version, 0, 0
+        while True:
+            rows = self.store.unmatched_software(version, after=after, limit=self.match_batch)
+            if not rows:
+                return total
+            hits = self.matcher.match_distinct([o for _, o in rows])
+            self.store.save_matches(
+                version,
+                [
+                    (sid, [hit_to_json(h) for h in found])
+                    for (sid, _), found in zip(rows, hits, strict=True)
+                ],
+            )
+            total += len(rows)
+            after = rows[-1][0]
+
+    def evaluate_queued(self, *, now: dt.datetime, today: dt.date) -> tuple[int, int]:
+        """Evaluate every queued host; return (hosts evaluated, state changes written)."""
+        matched: MatchedSoftware = {
+            sid: (obs, tuple(hit_from_json(h) for h in hits))
+            for sid, (obs, hits) in self.store.matched_software(self.catalog_version).items()
+        }
+        evaluated = changes = after = 0
+        while True:
+            batch = self.store.dirty_hosts(after=after, limit=self.batch)
+            if not batch:
+                return evaluated, changes
+            decided = self.evaluate(batch, matched, now=now, today=today)
+            changes += self.store.apply_evaluation(batch, decided, now=now)
+            evaluated += len(batch)
+            after = batch[-1].id
+
+    def evaluate(
+        self,
+        batch: Sequence[DirtyHost],
+        matched: MatchedSoftware,
+        *,
+        now: dt.datetime,
+        today: dt.date,
+    ) -> list[StateChange]:
+        """Decide each host's new state per directive from its matched software."""
+        ids = [h.id for h in batch]
+        links = self.store.host_links(ids, matched.keys())
+        states = self.store.states(ids)
+        waived = self.store.active_waivers(ids, today)
+        directives = self.matcher.catalog.directives
+        out: list[StateChange] = []
+        for host in batch:
+            pairs = []
+            protected = False
+            for sid, version, source in links.get(host.id, ()):
+                base, hits = matched[sid]
+                observation = Observation(
+                    base.kind, base.name, version, base.publisher, base.identifiers, source
+                )
+                pairs.append((observation, hits))
+                protected = protected or any(h.product in self.protection for h in hits)
+            found: dict[str, set[str]] = defaultdict(set)
+            for finding in self.matcher.findings(HostID(str(host.id)), pairs):
+                found[finding.directive].add(finding.product)
+            current: Mapping[str, HostState] = states.get(host.id, {})
+            for directive in directives:
+                old = current.get(directive.id)
+                seen = Observed(frozenset(found.get(directive.id, ())), protected, host.checkin)
+                new = observe(old, seen, now=now, waiver_active=(host.id, directive.id) in waived)
+                if new is not old:
+                    out.append(StateChange(host.id, directive.id, old, new))
+        return out
+
+
+class WorkerThread:
+    """Runs :class:`MatchWorker` passes in a daemon thread until stopped.
+
+    :param worker: the worker.
+    :param interval: seconds between passes when nothing wakes it.
+    :param clock: returns the current UTC time (the one seam for time).
+    """
+
+    def __init__(
+        self,
+        worker: MatchWorker,
+        *,
+        interval: float,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self.worker = worker
+        self.interval = interval
+        self.clock = clock
+        self.last: WorkerStats | None = None
+        self.last_error: str = ""
+        self.passes = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="evict-worker", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Run a pass soon (an inventory was stored)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop after the current pass."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def status(self) -> dict[str, object]:
+        """The worker's state for the health endpoint."""
+        return {
+            "running": self._thread.is_alive(),
+            "passes": self.passes,
+            "last": self.last.to_json() if self.last else None,
+            "last_error": self.last_error,
+        }
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            now = self.clock()
+            try:
+                self.last = self.worker.run_once(now=now, today=now.date())
+                self.last_error = ""
+            except Exception as e:  # noqa: BLE001 - the thread must outlive one failed pass
+                # Partial failure is recorded and reported by /api/v1/health; the next pass
+                # retries, and nothing is lost because hosts stay queued until evaluated.
+                self.last_error = f"{type(e).__name__}: {e}"
+                log.exception("worker pass failed")
+            self.passes += 1
+            self._wake.wait(self.interval)
