@@ -35,6 +35,18 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("evict"))
 
 
+def _code_digest() -> str:
+    """A digest of the code that compiles the matcher: a change there invalidates the cache."""
+    import hashlib
+
+    from evict.matching import engine, normalize
+
+    digest = hashlib.sha256()
+    for module in (engine, normalize):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()[:8]
+
+
 def load_matcher(extra_dirs: Sequence[Path] = (), *, use_cache: bool | None = None) -> Matcher:
     """Return a matcher for the built-in catalog plus ``extra_dirs``."""
     if use_cache is None:
@@ -42,7 +54,9 @@ def load_matcher(extra_dirs: Sequence[Path] = (), *, use_cache: bool | None = No
     if not use_cache:
         return Matcher(load_catalog(extra_dirs))
     version = catalog_version(catalog_files(extra_dirs))
-    path = cache_dir() / f"matcher-{__version__}-{version.partition(':')[2]}.pickle"
+    path = (
+        cache_dir() / f"matcher-{__version__}-{version.partition(':')[2]}-{_code_digest()}.pickle"
+    )
     try:
         with path.open("rb") as f:
             matcher = pickle.load(f)

@@ -1,28 +1,33 @@
 """The matcher: the catalog compiled into indexes, run over distinct observations.
 
 Compilation builds, per observation field, a dict from normalised value to rules (``equals``
-rules) and one Aho-Corasick automaton holding every pattern rule's literal anchor. Matching works
-a column at a time: all names of a batch are normalised in one pass, looked up in the dict, and
-scanned by the automaton as one text; the regular expression of a pattern rule runs only on the
-few values where its anchor occurs. Nothing here reads a file or a clock.
+rules), and one Aho-Corasick automaton (ahocorasick-rs, over UTF-8 bytes) holding a key token of
+every rule: the value itself for an identifier, the most distinctive word of a name or anchor.
+Matching works a column at a time: all names of a batch are joined, lightly normalised (case
+folding, NFKC) in one pass and scanned by the automaton as one text; only the few values where
+a key token occurs are fully normalised and checked against the exact index or the rule's
+regular expression. Nothing here reads a file or a clock.
 """
 
 from __future__ import annotations
 
+import itertools
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import ahocorasick
+import ahocorasick_rs
 
 from evict.catalog.interface import Catalog, Directive, Product, ProductID, Rule, VendorID
 from evict.inventory.interface import HostID, HostInventory, Kind, Observation
 from evict.matching.interface import Evidence, Finding, Hit
 from evict.matching.normalize import key_token, light_normalize, normalize_many
 
-_CHUNK = 2048
-"""Values per automaton pass: small enough that locating a hit's line is cheap."""
+_NAME = operator.attrgetter("name")
+_PUBLISHER = operator.attrgetter("publisher")
+_IDENTIFIERS = operator.attrgetter("identifiers")
 
 _DistinctKey = tuple[Kind, str, str, tuple[tuple[str, str], ...]]
 
@@ -52,7 +57,6 @@ class Matcher:
         self._products = {p.id: p for p in catalog.products}
         self._compiled: list[_Compiled] = []
         self._exact: dict[str, dict[str, list[int]]] = defaultdict(dict)
-        self._automaton = ahocorasick.Automaton()
         words: dict[str, list[tuple[str, int]]] = defaultdict(list)
 
         def add(rule: Rule, product: ProductID | None, exclusion: int) -> None:
@@ -61,23 +65,38 @@ class Matcher:
             self._compiled.append(_Compiled(rule, product, exclusion, frozenset(rule.kinds), regex))
             for value in rule.equals:
                 self._exact[rule.field].setdefault(value, []).append(index)
-                words[key_token(value)].append((rule.field, index))
+                words[key_token(value, rule.field)].append((rule.field, index))
             if rule.anchor:
-                words[key_token(rule.anchor)].append((rule.field, index))
+                words[key_token(rule.anchor, rule.field)].append((rule.field, index))
 
         for product in catalog.products:
             for rule in product.rules:
                 add(rule, product.id, -1)
         for i, exclusion in enumerate(catalog.exclusions):
             add(exclusion.rule, None, i)
-        for word, payload in words.items():
-            self._automaton.add_word(word, tuple(dict.fromkeys(payload)))
-        if words:
-            self._automaton.make_automaton()
+        self._words = list(words)
+        self._payloads = [tuple(dict.fromkeys(words[w])) for w in self._words]
+        self._automaton = self._build_automaton()
         self._fields = sorted({f for p in words.values() for f, _ in p})
         self._ident_fields = frozenset(self._fields) - {"name", "publisher"}
         self._generic = {p.id for p in catalog.products if p.generic}
         self._vendor_of = {p.id: p.vendor for p in catalog.products}
+
+    def _build_automaton(self) -> ahocorasick_rs.BytesAhoCorasick | None:
+        if not self._words:
+            return None
+        return ahocorasick_rs.BytesAhoCorasick([w.encode("utf-8") for w in self._words])
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickle everything but the automaton, which is rebuilt (in milliseconds) on load."""
+        state = dict(self.__dict__)
+        state["_automaton"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Restore a pickled matcher and rebuild its automaton."""
+        self.__dict__.update(state)
+        self._automaton = self._build_automaton()
 
     @property
     def rule_count(self) -> int:
@@ -93,14 +112,15 @@ class Matcher:
         fired: dict[int, set[int]] = {}
         columns: dict[str, tuple[list[int] | None, list[str]]] = {}
         if "name" in self._fields:
-            columns["name"] = (None, [o.name for o in observations])
+            columns["name"] = (None, list(map(_NAME, observations)))
         if "publisher" in self._fields:
-            columns["publisher"] = (None, [o.publisher for o in observations])
+            columns["publisher"] = (None, list(map(_PUBLISHER, observations)))
         if self._ident_fields:
             wanted = self._ident_fields
             by_key: dict[str, tuple[list[int], list[str]]] = {}
-            for i, o in enumerate(observations):
-                for key, value in o.identifiers:
+            idents = list(map(_IDENTIFIERS, observations))
+            for i in itertools.compress(range(len(idents)), idents):
+                for key, value in idents[i]:
                     if key in wanted:
                         entry = by_key.get(key)
                         if entry is None:
@@ -131,36 +151,85 @@ class Matcher:
         few candidate values are then fully normalised and checked against the exact index or
         the rule's regular expression.
         """
-        if not values:
+        if not values or self._automaton is None:
             return
+        scanned, deduplicated = values, False
+        if field != "name":  # publishers, paths, ids repeat: scan each distinct value once
+            unique = list(dict.fromkeys(values))
+            if len(unique) * 4 < len(values) * 3:
+                scanned, deduplicated = unique, True
+        verified: dict[int, set[int]] = {}
+        blob = "\n".join(scanned)
+        if blob.count("\n") != len(scanned) - 1:
+            blob = "\n".join(v.replace("\n", " ") for v in scanned)
+        # ASCII case folding on UTF-8 bytes runs at memory speed and never touches multi-byte
+        # sequences; values with other characters get the full light pass separately.
+        data = blob.encode("utf-8", "surrogatepass").lower()
+        self._scan(data, None, field, scanned, verified)
+        if not blob.isascii():
+            odd = list(
+                itertools.compress(
+                    range(len(scanned)), map(operator.not_, map(str.isascii, scanned))
+                )
+            )
+            light = light_normalize("\n".join(scanned[i].replace("\n", " ") for i in odd))
+            self._scan(light.encode("utf-8", "surrogatepass"), odd, field, scanned, verified)
+        if not verified:
+            return
+        if deduplicated:
+            by_value = {scanned[j]: indexes for j, indexes in verified.items()}
+            targets = [(i, by_value[v]) for i, v in enumerate(values) if v in by_value]
+        else:
+            targets = list(verified.items())
+        compiled = self._compiled
+        for j, indexes in targets:
+            row = j if rows is None else rows[j]
+            kind = observations[row].kind
+            for index in indexes:
+                kinds = compiled[index].kinds
+                if not kinds or kind in kinds:
+                    fired.setdefault(row, set()).add(index)
+
+    def _scan(
+        self,
+        data: bytes,
+        lines: list[int] | None,
+        field: str,
+        values: list[str],
+        verified: dict[int, set[int]],
+    ) -> None:
+        """Run the automaton over newline-separated ``data`` and verify each candidate value.
+
+        ``lines`` maps a line of ``data`` to its index in ``values`` (identity when None).
+        Rules whose value test passes are added to ``verified`` under that index.
+        """
+        assert self._automaton is not None
+        hits = self._automaton.find_matches_as_indexes(data, overlapping=True)
+        if not hits:
+            return
+        hits.sort(key=lambda hit: hit[1])
         exact = self._exact.get(field, {})
         compiled = self._compiled
-        automaton = self._automaton
-        for offset in range(0, len(values), _CHUNK):
-            chunk = values[offset : offset + _CHUNK]
-            blob = "\n".join(chunk)
-            if blob.count("\n") != len(chunk) - 1:
-                blob = "\n".join(v.replace("\n", " ") for v in chunk)
-            light = blob.casefold() if blob.isascii() else light_normalize(blob)
-            full: dict[int, str] = {}
-            for end, payload in automaton.iter(light):
-                j = offset + light.count("\n", 0, end)
-                for rule_field, index in payload:
-                    if rule_field != field:
+        payloads = self._payloads
+        full: dict[int, str] = {}
+        line = position = 0
+        for pattern, start, _ in hits:
+            line += data.count(b"\n", position, start)
+            position = start
+            j = line if lines is None else lines[line]
+            for rule_field, index in payloads[pattern]:
+                if rule_field != field:
+                    continue
+                value = full.get(j)
+                if value is None:
+                    value = full[j] = normalize_many((values[j],), field)[0]
+                regex = compiled[index].regex
+                if regex is not None:
+                    if not regex.search(value):
                         continue
-                    row = j if rows is None else rows[j]
-                    c = compiled[index]
-                    if c.kinds and observations[row].kind.value not in c.kinds:
-                        continue
-                    value = full.get(j)
-                    if value is None:
-                        value = full[j] = normalize_many((values[j],), field)[0]
-                    if c.regex is not None:
-                        if not c.regex.search(value):
-                            continue
-                    elif index not in exact.get(value, ()):
-                        continue
-                    fired.setdefault(row, set()).add(index)
+                elif index not in exact.get(value, ()):
+                    continue
+                verified.setdefault(j, set()).add(index)
 
     def _resolve(self, indexes: set[int] | None) -> tuple[Hit, ...]:
         if not indexes:

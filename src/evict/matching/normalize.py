@@ -73,18 +73,38 @@ def normalize_many(values: Sequence[str], field: str = "name") -> list[str]:
 _WORD = re.compile(r"\w+")
 
 
-def light_normalize(blob: str) -> str:
-    """The cheap part of normalisation: NFKC and case folding, nothing that moves words.
+_DASH_CHARS = "\u2010\u2011\u2012\u2013\u2014\u2212"
+_COMMON_WORDS = frozenset(
+    "free control assistant service services setup console uninstall uninstaller android agent "
+    "security server windows linux mac macos for the and app apps com org net www update updater "
+    "plus pro premium standard total internet cloud safe kids network web tool tools manager "
+    "edition client desktop mobile lite".split()
+)
 
-    Every word (``\\w+``) of :func:`normalize`'s result appears unchanged in this one, which
-    is what lets the matcher find candidates in the light form and verify only those.
+
+def light_normalize(blob: str) -> str:
+    """The cheap part of normalisation: dashes, NFKC and case folding, nothing that moves words.
+
+    Every word (``\\w+``) of :func:`normalize`'s result, and every space-free identifier,
+    appears unchanged in this one, which is what lets the matcher find candidates in the light
+    form and verify only those.
     """
+    for dash in _DASH_CHARS:
+        if dash in blob:
+            blob = blob.replace(dash, "-")
     return unicodedata.normalize("NFKC", blob).casefold()
 
 
-def key_token(value: str) -> str:
-    """The longest word of a normalised value: the literal the automaton looks for."""
+def key_token(value: str, field: str = "name") -> str:
+    """The literal the automaton looks for to find candidates for a rule value or anchor.
+
+    A space-free identifier is its own key (``com.kms.free``, ``klif.sys``); otherwise the
+    longest word that is not a common one (``kaspersky`` rather than ``security``).
+    """
+    if " " not in value and field not in ("path", "registry_key", "publisher"):
+        return value
     words: list[str] = _WORD.findall(value)
     if not words:
         return value
-    return max(words, key=len)
+    distinctive = [w for w in words if w not in _COMMON_WORDS and not w.isdigit()]
+    return max(distinctive or words, key=len)
