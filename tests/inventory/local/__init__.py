@@ -1,0 +1,1 @@
+"""Tests of the collectors that read the running Linux host."""
