@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,9 @@ from evict.catalog.interface import (
     Vendor,
     VendorID,
 )
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+"""A catalog file larger than this is refused: the built-in catalog is a few hundred kilobytes."""
 
 
 def builtin_catalog_dir() -> Path:
@@ -76,11 +79,14 @@ def load_catalog(extra_dirs: Sequence[Path] = ()) -> Catalog:
 
     files = catalog_files(extra_dirs)
     models: list[tuple[Path, CatalogFileModel]] = []
+    nodes: dict[Path, Any] = {}
     for path in files:
-        text = path.read_text(encoding="utf-8")
+        text = _read_text(path)
         try:
+            _refuse_aliases(path, text)
             node = yaml.compose(text, Loader=_loader())
             data = yaml.load(text, Loader=_loader())
+            nodes[path] = node
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             line = f":{mark.line + 1}" if mark is not None else ""
@@ -96,7 +102,35 @@ def load_catalog(extra_dirs: Sequence[Path] = ()) -> Catalog:
             raise CatalogValidationError(
                 _describe(path, node, data, tuple(err["loc"]), err["msg"])
             ) from e
-    return _build(models, catalog_version(files))
+    return _build(models, catalog_version(files), nodes)
+
+
+def _read_text(path: Path) -> str:
+    """Read one catalog file as UTF-8, refusing one that is too large or not text."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise CatalogValidationError(
+                f"{path}: {size} bytes is more than a catalog file may hold ({MAX_FILE_BYTES})"
+            )
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CatalogValidationError(f"{path}: not UTF-8 text (byte {e.start})") from e
+    except OSError as e:
+        raise CatalogValidationError(f"{path}: cannot be read: {e.strerror or e}") from e
+
+
+def _refuse_aliases(path: Path, text: str) -> None:
+    """Refuse YAML aliases: catalog files never need them, and nested ones expand exponentially
+    in anything that walks the loaded data."""
+    import yaml
+
+    for event in yaml.parse(text, Loader=_loader()):
+        if isinstance(event, yaml.AliasEvent):
+            line = f":{event.start_mark.line + 1}" if event.start_mark is not None else ""
+            raise CatalogValidationError(
+                f"{path}{line}: YAML aliases (*{event.anchor}) are not allowed in catalog files"
+            )
 
 
 def _loader() -> Any:
@@ -162,33 +196,42 @@ def _rule(model: Any) -> Rule:
     )
 
 
-def _build(models: Sequence[tuple[Path, Any]], version: str) -> Catalog:
-    seen: dict[str, Path] = {}
+def _build(
+    models: Sequence[tuple[Path, Any]], version: str, nodes: Mapping[Path, Any] | None = None
+) -> Catalog:
+    seen: dict[str, str] = {}
 
-    def unique(kind: str, ident: str, path: Path) -> None:
+    def at(path: Path, *loc: str | int) -> str:
+        """``file:line`` of the entry at ``loc`` in ``path``, or just the file."""
+        node = (nodes or {}).get(path)
+        for key in loc:
+            node = _child(node, key)
+        return f"{path}:{node.start_mark.line + 1}" if node is not None else str(path)
+
+    def unique(kind: str, ident: str, where: str) -> None:
         key = f"{kind}:{ident}"
         if key in seen:
             raise CatalogValidationError(
-                f"{path}: {kind} {ident!r} is defined twice (also in {seen[key]})"
+                f"{where}: {kind} {ident!r} is defined twice (also in {seen[key]})"
             )
-        seen[key] = path
+        seen[key] = where
 
     directives: list[Directive] = []
     vendors: list[Vendor] = []
     products: list[Product] = []
     exclusions: list[Exclusion] = []
-    origin: dict[str, Path] = {}
+    origin: dict[str, str] = {}
     for path, m in models:
-        for v in m.vendors:
-            unique("vendor", v.id, path)
+        for i, v in enumerate(m.vendors):
+            unique("vendor", v.id, at(path, "vendors", i))
             vendors.append(
                 Vendor(
                     VendorID(v.id), v.name, tuple(v.aliases), tuple(v.entities), _sources(v.sources)
                 )
             )
-        for d in m.directives:
-            unique("directive", d.id, path)
-            origin[f"directive:{d.id}"] = path
+        for i, d in enumerate(m.directives):
+            origin[f"directive:{d.id}"] = at(path, "directives", i)
+            unique("directive", d.id, origin[f"directive:{d.id}"])
             directives.append(
                 Directive(
                     id=DirectiveID(d.id),
@@ -217,11 +260,11 @@ def _build(models: Sequence[tuple[Path, Any]], version: str) -> Catalog:
                     sources=_sources(d.sources),
                 )
             )
-        for p in m.products:
-            unique("product", p.id, path)
-            origin[f"product:{p.id}"] = path
-            for r in p.rules:
-                unique("rule", r.id, path)
+        for i, p in enumerate(m.products):
+            origin[f"product:{p.id}"] = at(path, "products", i)
+            unique("product", p.id, origin[f"product:{p.id}"])
+            for j, r in enumerate(p.rules):
+                unique("rule", r.id, at(path, "products", i, "rules", j))
             products.append(
                 Product(
                     id=ProductID(p.id),
@@ -237,9 +280,9 @@ def _build(models: Sequence[tuple[Path, Any]], version: str) -> Catalog:
                     extra={"removal": p.removal, "leftovers": p.leftovers, "network": p.network},
                 )
             )
-        for x in m.exclusions:
-            unique("rule", x.id, path)
-            origin[f"exclusion:{x.id}"] = path
+        for i, x in enumerate(m.exclusions):
+            origin[f"exclusion:{x.id}"] = at(path, "exclusions", i)
+            unique("rule", x.id, origin[f"exclusion:{x.id}"])
             exclusions.append(
                 Exclusion(
                     id=RuleID(x.id),
