@@ -69,3 +69,25 @@ def test_osquery_events_use_osquery_columns() -> None:
     assert programs["hostIdentifier"] == host.host and programs["action"] == "snapshot"
     assert {"name", "version", "publisher", "identifying_number"} <= set(programs["snapshot"][0])
     json.dumps(events)
+
+
+def test_osquery_format_reads_back_through_the_osquery_source(tmp_path) -> None:
+    from evict.inventory.osquery import OsquerySource
+
+    out = tmp_path / "fleet.log"
+    assert main(["simulate", "--hosts", "60", "--seed", "4", "--format", "osquery",
+                 "--out", str(out)]) == 0  # fmt: skip
+    original = {
+        h.host: h for h in fleet(60, seed=4) if h.platform not in (Platform.ANDROID, Platform.IOS)
+    }
+    read = {h.host: h for h in OsquerySource([out]).collect()}
+    assert read.keys() == original.keys()
+    matcher = load_matcher()
+    for host_id, inventory in read.items():
+        assert inventory.platform == original[host_id].platform
+        assert len(inventory.observations) == len(original[host_id].observations)
+    found_read = matcher.match_hosts(read.values())
+    found_original = matcher.match_hosts(original.values())
+    assert {h: {f.product for f in fs} for h, fs in found_read.items()} == {
+        h: {f.product for f in fs} for h, fs in found_original.items()
+    }

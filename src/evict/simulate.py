@@ -287,7 +287,7 @@ def _pools() -> dict[str, tuple[Observation, ...]]:
     def bundle(name: str, publisher: str) -> str:
         return f"com.{publisher.lower()}.{''.join(c for c in name if c.isalnum()).lower()}"
 
-    return {
+    pools = {
         "programs": tuple(_prog(n, v, p).observe() for n, v, p in wg),
         "mac_apps": tuple(
             Observation(Kind.APP, n, v, "", ((Ident.BUNDLE_ID.value, bundle(n, p)),), "osquery:apps")
@@ -318,6 +318,8 @@ def _pools() -> dict[str, tuple[Observation, ...]]:
             for cn, o in ROOT_CAS
         ),
     }
+    # The winget catalogue has a few identical entries; a host lists a program once.
+    return {name: tuple(dict.fromkeys(pool)) for name, pool in pools.items()}
 
 
 def _baseline(rng: random.Random, platform: Platform) -> list[Observation]:

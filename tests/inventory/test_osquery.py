@@ -105,7 +105,7 @@ MAPPINGS = [
     ("lnx-lab-01", "osquery:deb_packages", "kesl", Kind.PACKAGE, "12.1.0-1297",
      "AO Kaspersky Lab <support@kaspersky.com>",
      {"purl": "pkg:deb/ubuntu/kesl@12.1.0-1297?arch=amd64"}),
-    ("lnx-lab-01", "osquery:systemd_units", "kesl.service", Kind.SERVICE, "", "",
+    ("lnx-lab-01", "osquery:systemd_units", "kesl", Kind.SERVICE, "", "",
      {"path": "/usr/lib/systemd/system/kesl.service"}),
     ("lnx-lab-01", "osquery:kernel_modules", "nf_tables", Kind.KERNEL_MODULE, "", "", {}),
     ("lnx-lab-01", "osquery:python_packages", "requests", Kind.PACKAGE, "2.25.1", "Kenneth Reitz",

@@ -245,9 +245,11 @@ def _service(row: Row, distro: str) -> Observation | None:
 
 
 def _systemd_unit(row: Row, distro: str) -> Observation | None:
+    unit = _get(row, "id")
+    # Named like this host's own collector names units: without the .service suffix.
     return Observation.make(
         Kind.SERVICE,
-        _get(row, "id"),
+        unit.removesuffix(".service") or unit,
         identifiers={Ident.PATH: _get(row, "fragment_path", "source_path")},
         source="osquery:systemd_units",
     )
