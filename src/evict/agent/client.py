@@ -52,7 +52,9 @@ class FleetClient:
     :param server: the server's base URL.
     :param retries: attempts after the first, for transient failures.
     :param backoff: first delay in seconds; doubles each attempt, up to ``max_backoff``.
-    :param transport: an httpx transport (tests use ``httpx.MockTransport`` or an ASGI one).
+    :param transport: an httpx transport (tests use ``httpx.MockTransport``).
+    :param http: a ready httpx client to send through instead (tests pass the app's
+        ``TestClient``); its base URL must be the server's.
     :param sleep: how to wait (tests pass a no-op).
     """
 
@@ -65,6 +67,7 @@ class FleetClient:
         max_backoff: float = 30.0,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        http: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.server = server.rstrip("/")
@@ -72,7 +75,7 @@ class FleetClient:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.sleep = sleep
-        self._http = httpx.Client(
+        self._http = http or httpx.Client(
             base_url=self.server,
             timeout=timeout,
             transport=transport,

@@ -1,0 +1,158 @@
+"""The directive lifecycle: evidence moves hosts, operators move the rest, waivers expire."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from evict.compliance.lifecycle import (
+    HostState,
+    Observed,
+    State,
+    TransitionError,
+    Waiver,
+    WaiverError,
+    observe,
+    transition,
+    waive,
+)
+
+T0 = dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)
+T1 = T0 + dt.timedelta(days=1)
+T2 = T0 + dt.timedelta(days=2)
+KES = frozenset({"kaspersky-endpoint-security"})
+
+
+def seen(products: frozenset[str] = frozenset(), *, protected: bool = False, checkin: str = "r1"):
+    return Observed(products, protected, checkin)
+
+
+def identified() -> HostState:
+    return observe(None, seen(KES), now=T0)
+
+
+def test_a_first_inventory_identifies_or_attests_clean() -> None:
+    assert identified().state is State.IDENTIFIED
+    assert identified().products == ("kaspersky-endpoint-security",)
+    clean = observe(None, seen(), now=T0)
+    assert clean.state is State.CLEAN
+    assert clean.reason == "no covered product found"
+
+
+def test_a_later_inventory_without_the_product_means_removed() -> None:
+    removed = observe(identified(), seen(checkin="r2"), now=T1)
+    assert removed.state is State.REMOVED
+    assert removed.since == T1
+    assert removed.products == ("kaspersky-endpoint-security",), "what was removed stays visible"
+
+
+def test_protection_present_means_replaced_and_a_later_checkin_verifies() -> None:
+    removed = observe(identified(), seen(checkin="r2"), now=T1)
+    replaced = observe(removed, seen(protected=True, checkin="r3"), now=T1)
+    assert replaced.state is State.REPLACED
+    again = observe(replaced, seen(protected=True, checkin="r3"), now=T1)
+    assert again is replaced, "the same check-in does not confirm itself"
+    verified = observe(replaced, seen(protected=True, checkin="r4"), now=T2)
+    assert verified.state is State.VERIFIED
+
+
+def test_removal_with_protection_already_present_goes_straight_to_replaced() -> None:
+    state = observe(identified(), seen(protected=True, checkin="r2"), now=T1)
+    assert state.state is State.REPLACED
+    assert observe(state, seen(protected=True, checkin="r3"), now=T2).state is State.VERIFIED
+
+
+def test_losing_protection_before_verification_falls_back_to_removed() -> None:
+    replaced = observe(identified(), seen(protected=True, checkin="r2"), now=T1)
+    assert observe(replaced, seen(checkin="r3"), now=T2).state is State.REMOVED
+
+
+@pytest.mark.parametrize("start", ["removed", "verified", "clean"])
+def test_a_product_reappearing_identifies_the_host_again(start: str) -> None:
+    state = HostState(State(start), T0, checkin="r1")
+    again = observe(state, seen(KES, checkin="r9"), now=T2)
+    assert again.state is State.IDENTIFIED
+    assert again.products == tuple(KES)
+
+
+def test_an_unchanged_standing_returns_the_same_state_object() -> None:
+    state = identified()
+    assert observe(state, seen(KES, checkin="r2"), now=T1) is state
+    clean = observe(None, seen(), now=T0)
+    assert observe(clean, seen(checkin="r2"), now=T1) is clean
+
+
+def test_operators_plan_and_begin_removal() -> None:
+    planned = transition(identified(), State.PLANNED, now=T1, reason="ticket 42")
+    assert (planned.state, planned.reason) == (State.PLANNED, "ticket 42")
+    removing = transition(planned, State.REMOVING, now=T2)
+    assert removing.state is State.REMOVING
+    assert observe(removing, seen(KES, checkin="r2"), now=T2) is removing
+
+
+@pytest.mark.parametrize("target", [State.REMOVED, State.REPLACED, State.VERIFIED, State.CLEAN])
+def test_operators_cannot_claim_what_only_evidence_shows(target: State) -> None:
+    with pytest.raises(TransitionError, match="set by evidence"):
+        transition(identified(), target, now=T1)
+
+
+def test_nothing_to_plan_on_a_clean_host() -> None:
+    with pytest.raises(TransitionError, match="no covered product is open"):
+        transition(observe(None, seen(), now=T0), State.PLANNED, now=T1)
+
+
+def test_a_host_never_evaluated_cannot_be_moved() -> None:
+    with pytest.raises(TransitionError, match="no inventory"):
+        transition(None, State.PLANNED, now=T1)
+
+
+def test_waived_is_not_a_plain_transition() -> None:
+    with pytest.raises(TransitionError, match="waiver"):
+        transition(identified(), State.WAIVED, now=T1)
+
+
+def waiver(host: str = "hq-fin-ws-0142", expires: dt.date = dt.date(2026, 3, 1)) -> Waiver:
+    return Waiver(host, "bod-17-01", "air-gapped lab instrument", "CISO J. Doe", expires)
+
+
+def test_a_waiver_expires_back_to_the_state_it_interrupted() -> None:
+    planned = transition(identified(), State.PLANNED, now=T0)
+    waived = waive(planned, waiver(), today=T1.date(), now=T1)
+    assert (waived.state, waived.prior) == (State.WAIVED, State.PLANNED)
+    held = observe(waived, seen(KES, checkin="r2"), now=T2, waiver_active=True)
+    assert held is waived
+    lapsed = observe(waived, seen(KES, checkin="r3"), now=T2, waiver_active=False)
+    assert (lapsed.state, lapsed.reason, lapsed.prior) == (State.PLANNED, "waiver expired", None)
+
+
+def test_a_waived_host_whose_product_is_gone_is_removed() -> None:
+    waived = waive(identified(), waiver(), today=T1.date(), now=T1)
+    assert observe(waived, seen(checkin="r2"), now=T2, waiver_active=True).state is State.REMOVED
+
+
+@pytest.mark.parametrize("host", ["*", "all", "", "hq-*", "a,b"])
+def test_no_blanket_waivers(host: str) -> None:
+    with pytest.raises(WaiverError, match="exactly one host"):
+        waive(identified(), waiver(host=host), today=T1.date(), now=T1)
+
+
+def test_a_waiver_needs_a_future_expiry_justification_and_approver() -> None:
+    with pytest.raises(WaiverError, match="not in the future"):
+        waiver(expires=T1.date()).check(T1.date())
+    with pytest.raises(WaiverError, match="justification"):
+        Waiver("h", "bod-17-01", " ", "CISO", dt.date(2027, 1, 1)).check(T1.date())
+    with pytest.raises(WaiverError, match="approver"):
+        Waiver("h", "bod-17-01", "why", "", dt.date(2027, 1, 1)).check(T1.date())
+
+
+def test_a_clean_host_has_nothing_to_waive() -> None:
+    with pytest.raises(WaiverError, match="nothing to waive"):
+        waive(observe(None, seen(), now=T0), waiver(), today=T1.date(), now=T1)
+
+
+def test_renewing_a_waiver_keeps_the_interrupted_state() -> None:
+    planned = transition(identified(), State.PLANNED, now=T0)
+    waived = waive(planned, waiver(), today=T1.date(), now=T1)
+    renewed = waive(waived, waiver(expires=dt.date(2026, 6, 1)), today=T2.date(), now=T2)
+    assert renewed.prior is State.PLANNED

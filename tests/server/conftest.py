@@ -1,0 +1,24 @@
+"""Fixtures for the server tests: the app on each backend, with a clock set by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fleetkit import SERVER_ASSETS, Clock, Fleet, make_fleet
+
+from evict.catalog.interface import Catalog
+
+
+@pytest.fixture(scope="session")
+def server_catalog() -> Catalog:
+    """The built-in catalog plus an approved protection product (Microsoft Defender)."""
+    from evict.catalog.loader import load_catalog
+
+    return load_catalog([SERVER_ASSETS / "catalog"])
+
+
+@pytest.fixture
+def fleet(migrated_url: str, server_catalog: Catalog) -> Iterator[Fleet]:
+    """The app on each backend, its worker run by hand with :meth:`Fleet.work`."""
+    yield from make_fleet(migrated_url, server_catalog, Clock())
