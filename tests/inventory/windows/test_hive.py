@@ -155,6 +155,19 @@ def test_a_hive_windows_had_not_cleanly_unloaded_is_read_with_a_problem(tmp_path
     assert any("not cleanly unloaded" in p for p in source.statuses[0].problems)
 
 
+def test_a_value_the_parser_skips_leaves_the_host_partial_not_silently_short(
+    tmp_path: Path,
+) -> None:
+    data = bytearray((HOST / "SOFTWARE").read_bytes())
+    node = data.index(b"environment") - 4096 - 4 - 0x4C  # the nk cell of ...\KES\environment
+    values = struct.unpack_from("<I", data, 4096 + node + 4 + 0x28)[0]
+    struct.pack_into("<I", data, 4096 + values + 4, 0x20)  # first value -> the root key's cell
+    (tmp_path / "SOFTWARE").write_bytes(bytes(data))
+    [inv], source = read(tmp_path / "SOFTWARE")
+    assert not of_kind(inv, Kind.PROGRAM, "hive:kasperskylab")
+    assert any(p.startswith("hive parser: ") for p in source.statuses[0].problems)
+
+
 def test_an_empty_hive_is_a_host_with_nothing_on_it() -> None:
     [inv], _ = read(HIVES / "empty")
     assert (inv.host, inv.observations) == ("empty", ())

@@ -19,8 +19,10 @@ cleanly unloaded is read, with a problem in the source's status.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
+import logging
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -393,7 +395,9 @@ class HiveSource(InventorySource):
         self._statuses = []
         for group in self._groups():
             problems = Problems(f"{self.name}:{group.label}")
-            yield self._read(group, problems)
+            with parser_warnings(problems):
+                inventory = self._read(group, problems)
+            yield inventory
             self._statuses.append(problems.status())
 
     def _read(self, group: _Group, problems: Problems) -> HostInventory:
@@ -439,6 +443,45 @@ class HiveSource(InventorySource):
             observations=tuple(registry_observations(view, self.name)),
             source=self.name,
         )
+
+
+MAX_PARSER_WARNINGS = 20
+"""How many of the parser's warnings about one host's hives are kept as problems."""
+
+
+class _ProblemHandler(logging.Handler):
+    """Turns regipy's warnings (values it skipped in a damaged key) into problems."""
+
+    def __init__(self, problems: Problems) -> None:
+        super().__init__(logging.WARNING)
+        self.problems = problems
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+        if self.count <= MAX_PARSER_WARNINGS:
+            self.problems.add(f"hive parser: {record.getMessage()}")
+
+
+@contextlib.contextmanager
+def parser_warnings(problems: Problems) -> Iterator[None]:
+    """While reading, record regipy's warnings on ``problems`` rather than printing them.
+
+    regipy logs, and carries on, when it skips a value it cannot parse: the inventory is then
+    partial, and the status must say so.
+    """
+    logger = logging.getLogger("regipy")
+    handler = _ProblemHandler(problems)
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+        if handler.count > MAX_PARSER_WARNINGS:
+            problems.add(f"hive parser: {handler.count - MAX_PARSER_WARNINGS} more warnings")
 
 
 def _is_log(path: Path) -> bool:
