@@ -20,7 +20,7 @@ import pytest
 from evict.catalog.interface import Catalog
 from evict.catalog.loader import builtin_catalog_dir, load_catalog
 from evict.inventory.files import FileScanSource
-from evict.inventory.files.formats import Format, identify
+from evict.inventory.files.formats import Format, identify, read_pe
 from evict.inventory.files.rules import CompiledRules
 from evict.inventory.interface import HostInventory, Ident, Kind, Observation, SourceInputError
 from evict.matching.engine import Matcher
@@ -424,3 +424,42 @@ def test_formats_are_told_apart_by_their_first_bytes(
     header: bytes, expected: Format | None
 ) -> None:
     assert identify(header) is expected
+
+
+@pytest.mark.parametrize("name", ["svc32.sys", "avp.exe", "probe.exe"])
+def test_version_resource_reader_agrees_with_pefile(name: str) -> None:
+    import pefile
+
+    data = (ASSETS / name).read_bytes()
+    pe = pefile.PE(data=data, fast_load=True)
+    pe.parse_data_directories(
+        directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_RESOURCE"]]
+    )
+    expected = {
+        key.decode(): value.decode()
+        for info in pe.FileInfo
+        for entry in info
+        if entry.Key == b"StringFileInfo"
+        for table in entry.StringTable
+        for key, value in table.entries.items()
+    }
+    ours = read_pe(data, len(data))
+    assert dict(ours.strings) == expected
+    fixed = pe.VS_FIXEDFILEINFO[0]
+    assert ours.fixed_version == ".".join(
+        str(n)
+        for n in (
+            fixed.FileVersionMS >> 16,
+            fixed.FileVersionMS & 0xFFFF,
+            fixed.FileVersionLS >> 16,
+            fixed.FileVersionLS & 0xFFFF,
+        )
+    )
+
+
+def test_built_in_catalog_is_loaded_when_none_is_given(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVICT_CACHE_DIR", str(tmp_path / "user-cache"))
+    (inventory,) = list(FileScanSource([tree]).collect())
+    assert [o.source for o in of(inventory, "klif.kext")] == ["files:name"]

@@ -6,8 +6,8 @@ resource and the Authenticode signer are read; from a Mach-O the code signature'
 team ID. Everything here works on bytes already in memory (or a read-only mapping) and never
 raises on a malformed file: a parse that fails returns what it could read plus a problem string.
 
-``pefile`` and ``asn1crypto`` are imported inside the functions that need them, so that walking a
-tree of ELF files costs neither import.
+``asn1crypto`` is imported only when a signed PE turns up, so walking a tree of ELF files does
+not pay for it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 import os
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,119 +105,233 @@ class PeInfo:
 def read_pe(data: Any, size: int) -> PeInfo:
     """Read the version resource and Authenticode signer of a PE image.
 
-    Only the resource and security directories are parsed (``fast_load``), so a large PE costs
-    little more than a small one. A truncated or malformed file gives what could be read and a
+    Only what is needed is touched: the headers, the section table, the path through the
+    resource directory to ``RT_VERSION`` (not the icons, manifests and dialogs beside it) and
+    the certificate table. A truncated or malformed file gives what could be read and a
     ``problem``; nothing is raised.
+
+    This reader replaces ``pefile`` on the scan's hot path: ``pefile`` parses the whole resource
+    tree in Python (about 3 ms per small file, holding the GIL), which made a cold scan slower
+    than ``yara -r``. Its results agree with ``pefile``'s on the test samples (see the tests).
 
     :param data: the whole file: ``bytes`` or a read-only ``mmap``.
     :param size: the file's length in bytes.
     """
-    import pefile  # type: ignore[import-untyped]
-
     try:
-        pe = pefile.PE(data=data, fast_load=True)
-    except pefile.PEFormatError as e:
-        return PeInfo(problem=f"not a valid PE: {e.value}")
-    except Exception as e:  # pefile raises many types on hostile input; each is a problem value
-        return PeInfo(problem=f"not a valid PE: {type(e).__name__}: {e}")
-    try:
-        return _read_pe(pe, data, size)
-    except Exception as e:  # as above: a malformed file is reported, never fatal
-        return PeInfo(problem=f"malformed PE: {type(e).__name__}: {e}")
-    finally:
-        pe.close()
-
-
-def _read_pe(pe: Any, data: Any, size: int) -> PeInfo:
-    """The body of :func:`read_pe`, once the headers have parsed."""
-    import pefile
-
+        headers = _PeHeaders.parse(data, size)
+    except (struct.error, ValueError) as e:
+        return PeInfo(problem=f"not a valid PE: {e}")
     problems: list[str] = []
-    truncated = _truncation(pe, size)
-    if truncated:
-        problems.append(truncated)
+    if headers.truncated:
+        problems.append(headers.truncated)
+    strings: dict[str, str] = {}
+    fixed = ""
     try:
-        pe.parse_data_directories(
-            directories=[
-                pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_RESOURCE"],
-                pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"],
-            ]
-        )
-    except (pefile.PEFormatError, ValueError, struct.error, IndexError) as e:
-        problems.append(f"resource directory unreadable: {e}")
-    strings, fixed = _version_info(pe)
-    if not truncated:
-        resource_warnings = [w for w in pe.get_warnings() if "resource" in w.lower()]
-        if resource_warnings:
-            problems.append(resource_warnings[0][:MAX_STRING])
-        elif not strings and _has_version_resource(pe):
-            problems.append("version resource unreadable")
-    signer, signer_problem = _signer(pe, data, size)
+        blob = headers.version_resource(data)
+        if blob is not None:
+            strings, fixed = parse_version_info(blob)
+    except (struct.error, ValueError, UnicodeDecodeError) as e:
+        if not headers.truncated:
+            problems.append(f"version resource unreadable: {e}")
+    signer, signer_problem = _signer(headers, data, size)
     if signer_problem:
         problems.append(signer_problem)
     return PeInfo(strings, fixed, signer, "; ".join(problems))
 
 
-def _truncation(pe: Any, size: int) -> str:
-    """Name the first section whose raw data runs past the end of the file, if any."""
-    for section in pe.sections:
-        end = section.PointerToRawData + section.SizeOfRawData
-        if section.SizeOfRawData and end > size:
-            name = section.Name.rstrip(b"\0").decode("ascii", "replace")
-            return f"truncated: section {name} ends at byte {end} but the file has {size}"
-    return ""
+_RT_VERSION = 16
+_MAX_SECTIONS = 96 * 4
+_MAX_RESOURCE_ENTRIES = 4096
+_MAX_VERSION_RESOURCE = 64 << 10
+_IMAGE_DIRECTORY_ENTRY_RESOURCE = 2
+_IMAGE_DIRECTORY_ENTRY_SECURITY = 4
 
 
-def _has_version_resource(pe: Any) -> bool:
-    import pefile
+@dataclass(frozen=True, slots=True)
+class _PeHeaders:
+    """The parts of a PE's headers the reader needs."""
 
-    resources = getattr(pe, "DIRECTORY_ENTRY_RESOURCE", None)
-    if resources is None:
-        return False
-    version = pefile.RESOURCE_TYPE["RT_VERSION"]
-    return any(entry.id == version for entry in resources.entries)
+    directories: tuple[tuple[int, int], ...]
+    """(RVA or, for the security directory, file offset; size) per data directory."""
+    sections: tuple[tuple[int, int, int, int], ...]
+    """(VirtualAddress, VirtualSize, PointerToRawData, SizeOfRawData) per section."""
+    size_of_headers: int
+    size: int
+    truncated: str
+
+    @classmethod
+    def parse(cls, data: Any, size: int) -> _PeHeaders:
+        """Read the COFF and optional headers and the section table; raise on nonsense."""
+        e_lfanew = struct.unpack_from("<I", data, 0x3C)[0]
+        if e_lfanew > MAX_E_LFANEW or bytes(data[e_lfanew : e_lfanew + 4]) != b"PE\0\0":
+            raise ValueError("no PE signature")
+        count, optional_size = struct.unpack_from("<2xH12xH", data, e_lfanew + 4)
+        optional = e_lfanew + 24
+        magic = struct.unpack_from("<H", data, optional)[0]
+        if magic == 0x20B:
+            rva_count_at, directories_at = 108, 112
+        elif magic == 0x10B:
+            rva_count_at, directories_at = 92, 96
+        else:
+            raise ValueError(f"unknown optional header magic {magic:#x}")
+        file_alignment = struct.unpack_from("<I", data, optional + 36)[0]
+        size_of_headers = struct.unpack_from("<I", data, optional + 60)[0]
+        rva_count = struct.unpack_from("<I", data, optional + rva_count_at)[0]
+        rva_count = min(rva_count, 16, max(0, (optional_size - directories_at) // 8))
+        directories = tuple(
+            struct.unpack_from("<II", data, optional + directories_at + 8 * i)
+            for i in range(rva_count)
+        )
+        table = optional + optional_size
+        sections = []
+        truncated = ""
+        for i in range(min(count, _MAX_SECTIONS)):
+            at = table + 40 * i
+            if at + 40 > size:
+                truncated = truncated or f"truncated: section table ends past byte {size}"
+                break
+            name = bytes(data[at : at + 8]).rstrip(b"\0").decode("ascii", "replace")
+            vsize, vaddr, raw_size, raw_at = struct.unpack_from("<IIII", data, at + 8)
+            if file_alignment >= 0x200:
+                raw_at = raw_at // 0x200 * 0x200  # the loader rounds down, as pefile does
+            if raw_size and raw_at + raw_size > size and not truncated:
+                end = raw_at + raw_size
+                truncated = f"truncated: section {name} ends at byte {end} but the file has {size}"
+            sections.append((vaddr, vsize, raw_at, raw_size))
+        return cls(directories, tuple(sections), size_of_headers, size, truncated)
+
+    def directory(self, index: int) -> tuple[int, int]:
+        """(address, size) of a data directory, (0, 0) when absent."""
+        return self.directories[index] if index < len(self.directories) else (0, 0)
+
+    def offset(self, rva: int) -> int:
+        """The file offset of ``rva``; raise ``ValueError`` when no section maps it."""
+        for vaddr, vsize, raw_at, raw_size in self.sections:
+            if vaddr <= rva < vaddr + max(vsize, raw_size):
+                if rva - vaddr >= raw_size:
+                    raise ValueError(f"RVA {rva:#x} lies in a section's uninitialised part")
+                return raw_at + rva - vaddr
+        if rva < self.size_of_headers:
+            return rva
+        raise ValueError(f"RVA {rva:#x} is in no section")
+
+    def version_resource(self, data: Any) -> bytes | None:
+        """The bytes of the first ``RT_VERSION`` resource, or None when there is none."""
+        rva, length = self.directory(_IMAGE_DIRECTORY_ENTRY_RESOURCE)
+        if not rva or not length:
+            return None
+        root = self.offset(rva)
+        entry = self._entry(data, root, root, _RT_VERSION)
+        if entry is None:
+            return None
+        for _ in range(2):  # type -> name -> language -> data entry
+            if not entry & 0x80000000:
+                raise ValueError("resource directory ends early")
+            entry = self._entry(data, root, root + (entry & 0x7FFFFFFF), None)
+            if entry is None:
+                return None
+        if entry & 0x80000000:
+            raise ValueError("resource directory nests too deep")
+        data_rva, data_size = struct.unpack_from("<II", data, root + entry)
+        start = self.offset(data_rva)
+        if data_size > _MAX_VERSION_RESOURCE or start + data_size > self.size:
+            raise ValueError(f"version resource of {data_size} bytes at {start} is out of bounds")
+        return bytes(data[start : start + data_size])
+
+    def _entry(self, data: Any, root: int, at: int, wanted: int | None) -> int | None:
+        """The OffsetToData of the entry ``wanted`` (by id) or of the first entry, in the
+        resource directory at ``at``; None when there is no such entry."""
+        if at + 16 > self.size:
+            raise ValueError("resource directory out of bounds")
+        named, ids = struct.unpack_from("<HH", data, at + 12)
+        count = named + ids
+        if count > _MAX_RESOURCE_ENTRIES:
+            raise ValueError(f"{count} resource directory entries")
+        for i in range(count):
+            name, offset = struct.unpack_from("<II", data, at + 16 + 8 * i)
+            if wanted is None or (not name & 0x80000000 and name == wanted):
+                return int(offset)
+        return None
 
 
-def _version_info(pe: Any) -> tuple[dict[str, str], str]:
-    """The StringFileInfo strings (first table wins per key) and the fixed file version."""
+def parse_version_info(blob: bytes) -> tuple[dict[str, str], str]:
+    """The StringFileInfo strings and the fixed file version of a ``VS_VERSIONINFO`` block.
+
+    The block is a tree of ``{wLength, wValueLength, wType, szKey, padding, Value, padding,
+    Children}`` nodes, each aligned to 4 bytes. String values are read up to their first NUL
+    (some linkers count ``wValueLength`` in bytes, others in characters); the first value of a
+    key wins when several string tables (languages) carry it.
+    """
     strings: dict[str, str] = {}
-    for file_info in getattr(pe, "FileInfo", None) or ():
-        for entry in file_info:
-            if getattr(entry, "Key", b"") != b"StringFileInfo":
-                continue
-            for table in getattr(entry, "StringTable", ()):
-                for key, value in table.entries.items():
-                    name = _text(key)
-                    text = _text(value)
-                    if name and text and name not in strings:
-                        strings[name] = text
     fixed = ""
-    for info in getattr(pe, "VS_FIXEDFILEINFO", None) or ():
-        ms, ls = info.FileVersionMS, info.FileVersionLS
+    length, key, value, children = _node(blob, 0, len(blob))
+    if key != "VS_VERSION_INFO":
+        raise ValueError(f"version resource starts with {key!r}")
+    if len(value) >= 16 and struct.unpack_from("<I", value, 0)[0] == 0xFEEF04BD:
+        ms, ls = struct.unpack_from("<II", value, 8)
         if ms or ls:
             fixed = f"{ms >> 16}.{ms & 0xFFFF}.{ls >> 16}.{ls & 0xFFFF}"
-            break
+    for file_info in _children(blob, children, length):
+        _, info_key, _, info_children = _node(blob, file_info, length)
+        if info_key != "StringFileInfo":
+            continue
+        info_end = file_info + struct.unpack_from("<H", blob, file_info)[0]
+        for table in _children(blob, info_children, min(info_end, length)):
+            _, _, _, table_children = _node(blob, table, length)
+            table_end = table + struct.unpack_from("<H", blob, table)[0]
+            for string in _children(blob, table_children, min(table_end, info_end, length)):
+                _, name, raw, _ = _node(blob, string, length)
+                text = raw.decode("utf-16-le", "replace").split("\0", 1)[0].strip()
+                if name and text and name not in strings:
+                    strings[name[:MAX_STRING]] = text[:MAX_STRING]
     return strings, fixed
 
 
-def _text(value: bytes | str) -> str:
-    """A version-resource string, decoded, without NULs or edge spaces, and bounded."""
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return value.replace("\0", "").strip()[:MAX_STRING]
+def _align(position: int) -> int:
+    return (position + 3) & ~3
 
 
-def _signer(pe: Any, data: Any, size: int) -> tuple[str, str]:
+def _node(blob: bytes, at: int, limit: int) -> tuple[int, str, bytes, int]:
+    """One version-info node at ``at``: (end, key, value bytes, first child's offset)."""
+    length, value_length, kind = struct.unpack_from("<HHH", blob, at)
+    end = min(at + length, limit)
+    if length < 6 or end <= at:
+        raise ValueError(f"version node of length {length} at {at}")
+    key_end = at + 6
+    while True:  # the key's UTF-16 NUL: two zero bytes at an even distance from the key
+        key_end = blob.find(b"\0\0", key_end, end)
+        if key_end < 0:
+            key_end = end
+            break
+        if (key_end - at) % 2 == 0:
+            break
+        key_end += 1
+    key = blob[at + 6 : key_end].decode("utf-16-le", "replace")
+    value_at = _align(key_end + 2)
+    value_size = value_length * 2 if kind == 1 else value_length
+    if kind == 1:  # text: read to the node's end, cut at the first NUL
+        value = blob[value_at:end]
+        children = _align(value_at + value_size)
+    else:
+        value = blob[value_at : min(value_at + value_size, end)]
+        children = _align(value_at + value_size)
+    return end, key, value, children
+
+
+def _children(blob: bytes, at: int, end: int) -> Iterator[int]:
+    """The offsets of the nodes from ``at`` to ``end``, each one after the last."""
+    while at + 6 <= end:
+        length = struct.unpack_from("<H", blob, at)[0]
+        if length < 6:
+            return
+        yield at
+        at = _align(at + length)
+
+
+def _signer(headers: _PeHeaders, data: Any, size: int) -> tuple[str, str]:
     """The Authenticode leaf signer's subject from the certificate table, and any problem."""
-    import pefile
-
-    index = pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"]
-    directories = pe.OPTIONAL_HEADER.DATA_DIRECTORY
-    if len(directories) <= index:
-        return "", ""
-    offset = directories[index].VirtualAddress  # a file offset, unlike every other directory
-    length = directories[index].Size
-    if not offset or not length:
+    offset, length = headers.directory(_IMAGE_DIRECTORY_ENTRY_SECURITY)
+    if not offset or not length:  # the security directory holds a file offset, not an RVA
         return "", ""
     if offset + length > size:
         return "", "certificate table runs past the end of the file"

@@ -55,35 +55,51 @@ def rules_digest(files: Sequence[Path]) -> str:
 
 
 class CompiledRules:
-    """A set of YARA rules ready to match, with the formats they apply to.
+    """A set of YARA rules, compiled on first use, with the formats they apply to.
+
+    Reading the files and hashing them happens at once (the hash is part of the file-scan
+    cache key); compiling waits until a file actually needs the rules, so a scan answered from
+    the cache never pays for it. Call :meth:`compile` from one thread before matching from many.
 
     :param path: a rule file or a folder of them.
     """
 
     def __init__(self, path: Path) -> None:
-        import yara  # type: ignore[import-not-found]
-
+        self.path = path
         self.files = rule_files(path)
         if not self.files:
             raise SourceInputError(str(path), "no YARA rules (*.yar) in this folder")
         self.digest = rules_digest(self.files)
+        self._rules: Any = None
+        self._formats: frozenset[Format] = frozenset()
+
+    def compile(self) -> None:
+        """Compile the rules (once); raise :class:`SourceInputError` if they do not compile."""
+        if self._rules is not None:
+            return
+        import yara  # type: ignore[import-not-found]
+
         try:
-            self._rules: Any = yara.compile(
-                filepaths={f"r{i}": str(p) for i, p in enumerate(self.files)}
-            )
+            rules = yara.compile(filepaths={f"r{i}": str(p) for i, p in enumerate(self.files)})
         except yara.SyntaxError as e:
-            raise SourceInputError(str(path), f"YARA rules do not compile: {e}") from e
+            raise SourceInputError(str(self.path), f"YARA rules do not compile: {e}") from e
         except yara.Error as e:
-            raise SourceInputError(str(path), f"YARA rules cannot be loaded: {e}") from e
+            raise SourceInputError(str(self.path), f"YARA rules cannot be loaded: {e}") from e
         every = frozenset(Format)
         formats: set[Format] = set()
-        for rule in self._rules:
+        for rule in rules:
             if rule.is_private:
                 continue
             tagged = {Format(t) for t in rule.tags if t in every}
             formats |= tagged or every
-        self.formats = frozenset(formats)
+        self._formats = frozenset(formats)
+        self._rules = rules
+
+    @property
+    def formats(self) -> frozenset[Format]:
         """The formats at least one (public) rule applies to."""
+        self.compile()
+        return self._formats
 
     def applies_to(self, fmt: Format | None) -> bool:
         """Whether any rule targets files of ``fmt`` (named non-executables: never)."""
@@ -97,6 +113,7 @@ class CompiledRules:
         """
         import yara
 
+        self.compile()
         try:
             matches = self._rules.match(data=data, timeout=MATCH_TIMEOUT)
         except yara.TimeoutError as e:

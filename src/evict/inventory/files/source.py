@@ -23,15 +23,13 @@ import hashlib
 import json
 import mmap
 import os
-import socket
 import stat
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evict.catalog.interface import Catalog
 from evict.inventory.files.cache import CachedEntry, FileCache, FileCacheError
@@ -50,6 +48,9 @@ from evict.inventory.interface import (
     SourceStatus,
 )
 
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
 MiB = 1 << 20
 DEFAULT_MAX_FILE_SIZE = 256 * MiB
 """Files larger than this are not read (and, if they are executables, reported as skipped)."""
@@ -59,7 +60,7 @@ IN_MEMORY_LIMIT = 32 * MiB
 chunks and mapped read-only for parsing."""
 
 HASH_BUFFER = 1 * MiB
-SCAN_FORMAT = "1"
+SCAN_FORMAT = "2"
 """Part of the cache key: bump it when what a file yields changes."""
 
 PSEUDO_FILESYSTEMS = frozenset({"/proc", "/sys", "/dev"})
@@ -180,7 +181,8 @@ class FileScanSource(InventorySource):
     :param max_file_size: files larger than this many bytes are not read.
     :param hostname: the host's name (default: this machine's).
     :param catalog: the catalog whose name rules pick out non-executable files worth reporting;
-        by default the built-in catalog (plus ``EVICT_CATALOG``) is loaded when first needed.
+        by default the built-in catalog (plus ``EVICT_CATALOG``) is loaded when first needed,
+        through the compiled-catalog cache.
     :param workers: threads that hash and parse (default: 2 to 4, by CPU count).
     :param now: the collection time (the command line passes its clock in).
     """
@@ -205,7 +207,7 @@ class FileScanSource(InventorySource):
         self.progress = progress
         self.yara_rules = yara_rules
         self.max_file_size = max_file_size
-        self.hostname = hostname or socket.gethostname()
+        self.hostname = hostname or _this_hostname()
         self.catalog = catalog
         self.workers = workers or max(2, min(4, os.cpu_count() or 1))
         self.now = now
@@ -283,6 +285,8 @@ class _Scan:
         self._names: _NameIndex | None = None
         self._roots: list[str] = []
         self._visited: set[tuple[int, int]] = set()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: collections.deque[tuple[Future[_Examined], int]] = collections.deque()
         self.cache = self._open_cache()
 
     # -- setup ---------------------------------------------------------------------------
@@ -321,11 +325,13 @@ class _Scan:
         if self._names is None:
             catalog = self.source.catalog
             if catalog is None:
-                from evict.catalog.loader import extra_catalog_dirs, load_catalog
+                # The compiled-catalog cache the command line also uses: a pickle, not YAML.
+                from evict.catalog.loader import extra_catalog_dirs
                 from evict.errors import EvictError
+                from evict.matching.cache import load_matcher
 
                 try:
-                    catalog = load_catalog(extra_catalog_dirs())
+                    catalog = load_matcher(extra_catalog_dirs()).catalog
                 except EvictError as e:
                     self.problems.add(f"catalog unreadable, file names not checked: {e}")
             self._names = _NameIndex(catalog)
@@ -336,17 +342,15 @@ class _Scan:
     def run(self, roots: list[str]) -> list[Observation]:
         """Scan every root; return the observations, sorted by path."""
         self._roots = roots
-        pool = ThreadPoolExecutor(self.source.workers, thread_name_prefix="evict-files")
-        pending: collections.deque[tuple[Future[_Examined], int]] = collections.deque()
-        window = self.source.workers * 4
         try:
             for root in roots:
-                self._walk(root, pool, pending, window)
-            while pending:
-                self._absorb(pending.popleft()[0].result())
+                self._walk(root)
+            while self._pending:
+                self._absorb(self._pending.popleft()[0].result())
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-            for future, fd in pending:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+            for future, fd in self._pending:
                 if future.cancelled():
                     os.close(fd)
             if self.cache is not None:
@@ -358,13 +362,7 @@ class _Scan:
         self.observations.sort(key=lambda o: (o.ident(Ident.PATH) or "", o.source, o.name))
         return self.observations
 
-    def _walk(
-        self,
-        root: str,
-        pool: ThreadPoolExecutor,
-        pending: collections.deque[tuple[Future[_Examined], int]],
-        window: int,
-    ) -> None:
+    def _walk(self, root: str) -> None:
         if _under(root, PSEUDO_FILESYSTEMS):
             self.problems.add(f"did not scan {root}: a kernel pseudo-filesystem")
             return
@@ -375,7 +373,7 @@ class _Scan:
             return
         if not stat.S_ISDIR(st.st_mode):
             folder, name = os.path.split(root)
-            self._file(folder, name, st, self._cached(folder).get(name), pool, pending, window)
+            self._file(folder, name, st, self._cached(folder).get(name))
             return
         if (st.st_dev, st.st_ino) in self._visited:
             return  # already scanned as part of an earlier path
@@ -404,8 +402,7 @@ class _Scan:
                 elif stat.S_ISLNK(mode):
                     self._link(entry.path)
                 elif stat.S_ISREG(mode):
-                    entry_cached = cached.get(entry.name)
-                    self._file(folder, entry.name, entry_st, entry_cached, pool, pending, window)
+                    self._file(folder, entry.name, entry_st, cached.get(entry.name))
                 else:
                     self.counts["skipped_special"] += 1
             if self.cache is not None and cached:
@@ -466,9 +463,6 @@ class _Scan:
         name: str,
         st: os.stat_result,
         cached: CachedEntry | None,
-        pool: ThreadPoolExecutor,
-        pending: collections.deque[tuple[Future[_Examined], int]],
-        window: int,
     ) -> None:
         self.found += 1
         if cached is not None and cached.fresh(
@@ -502,9 +496,25 @@ class _Scan:
             self._tally("too_large", f"{path} ({st.st_size:,} bytes)")
             self._finish()
             return
-        if len(pending) >= window:
-            self._absorb(pending.popleft()[0].result())
-        pending.append((pool.submit(self._examine, fd, folder, name, st, fmt), fd))
+        if self.rules is not None:
+            try:
+                self.rules.compile()  # here, not in a worker: bad rules end the scan at once
+            except BaseException:
+                os.close(fd)
+                raise
+        self._submit(fd, folder, name, st, fmt)
+
+    def _submit(
+        self, fd: int, folder: str, name: str, st: os.stat_result, fmt: Format | None
+    ) -> None:
+        """Hand a file to the pool, first taking in the oldest result when enough are pending."""
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor  # only a scan that reads needs it
+
+            self._pool = ThreadPoolExecutor(self.source.workers, thread_name_prefix="evict-files")
+        if len(self._pending) >= self.source.workers * 4:
+            self._absorb(self._pending.popleft()[0].result())
+        self._pending.append((self._pool.submit(self._examine, fd, folder, name, st, fmt), fd))
 
     def _open(self, path: str, st: os.stat_result) -> int | None:
         """Open a regular file without following links or blocking; None if it cannot be."""
@@ -679,7 +689,7 @@ class _Scan:
         if self.cache is None:
             return
         payload = (
-            json.dumps([o.to_json() for o in observations], separators=(",", ":"))
+            json.dumps([_pack(o) for o in observations], separators=(",", ":"))
             if observations
             else ""
         )
@@ -694,7 +704,7 @@ class _Scan:
         if cached.observations:
             try:
                 rows = json.loads(cached.observations)
-                self.observations.extend(Observation.from_json(row) for row in rows)
+                self.observations.extend(_unpack(row) for row in rows)
             except (ValueError, TypeError, KeyError) as e:
                 self.problems.add(f"file-scan cache entry unreadable ({e}); clear the cache")
         for line in cached.problem.splitlines():
@@ -744,6 +754,27 @@ class _Scan:
             summary = template.format(n=tally.count, limit=limit)
             self.problems.add(f"{summary}, e.g. {'; '.join(tally.examples)}")
         return self.problems.status()
+
+
+def _this_hostname() -> str:
+    """This machine's name, without importing :mod:`socket` where ``uname`` gives it."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
+
+
+def _pack(o: Observation) -> list[Any]:
+    """An observation as the compact JSON row the cache stores (see :func:`_unpack`)."""
+    return [o.kind.value, o.name, o.version, o.publisher, o.identifiers, o.source]
+
+
+def _unpack(row: list[Any]) -> Observation:
+    """Rebuild an observation from :func:`_pack`'s row; identifiers are already sorted."""
+    kind, name, version, publisher, identifiers, source = row
+    idents = tuple((str(k), str(v)) for k, v in identifiers)
+    return Observation(Kind(kind), str(name), str(version), str(publisher), idents, str(source))
 
 
 def _under(path: str, parents: Sequence[str] | frozenset[str]) -> bool:
