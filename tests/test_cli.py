@@ -198,3 +198,22 @@ def test_catalog_validate_names_file_entry_and_field(capsys, tmp_path):
     assert code == 2
     assert str(broken) in err and "our-thing" in err and "rules[0]" in err
     assert "pattern does not compile" in err
+
+
+def test_lookalikes_are_shown_apart_and_not_counted(capsys, tmp_path):
+    inventory = {
+        "host": "lab-01",
+        "hostname": "lab-01",
+        "platform": "windows",
+        "observations": [
+            {"kind": "process", "name": "kavremover.exe", "source": "osquery:processes"},
+            {"kind": "process", "name": "klist.exe", "source": "osquery:processes"},
+        ],
+    }
+    path = tmp_path / "lab.jsonl"
+    path.write_text(json.dumps(inventory) + "\n")
+    code, out, _ = run_cli(capsys, "scan", "--from", "evict", str(path), "--format", "json")
+    host = json.loads(out)["hosts"][0]
+    assert code == 0 and host["findings"] == []
+    assert [a["name"] for a in host["look_alikes"]] == ["kavremover.exe"]
+    assert host["look_alikes"][0]["reason"]

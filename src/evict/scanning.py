@@ -10,9 +10,16 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from evict.catalog.interface import Directive
+from evict.catalog.interface import Directive, Exclusion
 from evict.errors import InputError
-from evict.inventory.interface import HostInventory, InventorySource, Platform, SourceStatus
+from evict.inventory.interface import (
+    HostID,
+    HostInventory,
+    InventorySource,
+    Observation,
+    Platform,
+    SourceStatus,
+)
 from evict.matching.engine import Matcher
 from evict.matching.interface import Finding
 
@@ -23,6 +30,8 @@ class HostResult:
 
     inventory: HostInventory
     findings: tuple[Finding, ...]
+    lookalikes: tuple[tuple[Observation, Exclusion], ...] = ()
+    """Observations a known look-alike rule set aside, with the rule: shown, not counted."""
 
 
 @dataclass
@@ -87,6 +96,10 @@ def scan(
             continue
         result.statuses.extend(source.statuses)
     inventories = merge_by_host(inventories)
-    findings = matcher.match_hosts(inventories, directives=directives)
-    result.hosts = [HostResult(inv, tuple(findings.get(inv.host, ()))) for inv in inventories]
+    lookalikes: dict[HostID, list[tuple[Observation, Exclusion]]] = {}
+    findings = matcher.match_hosts(inventories, directives=directives, lookalikes=lookalikes)
+    result.hosts = [
+        HostResult(inv, tuple(findings.get(inv.host, ())), tuple(lookalikes.get(inv.host, ())))
+        for inv in inventories
+    ]
     return result

@@ -20,7 +20,15 @@ from dataclasses import dataclass
 
 import ahocorasick_rs
 
-from evict.catalog.interface import Catalog, Directive, Product, ProductID, Rule, VendorID
+from evict.catalog.interface import (
+    Catalog,
+    Directive,
+    Exclusion,
+    Product,
+    ProductID,
+    Rule,
+    VendorID,
+)
 from evict.inventory.interface import HostID, HostInventory, Kind, Observation
 from evict.matching.interface import Evidence, Finding, Hit
 from evict.matching.normalize import key_token, light_normalize, normalize_many
@@ -103,11 +111,17 @@ class Matcher:
         """How many rules (product rules and exclusions) were compiled."""
         return len(self._compiled)
 
-    def match_distinct(self, observations: Sequence[Observation]) -> list[tuple[Hit, ...]]:
+    def match_distinct(
+        self,
+        observations: Sequence[Observation],
+        *,
+        lookalikes: dict[int, tuple[Exclusion, ...]] | None = None,
+    ) -> list[tuple[Hit, ...]]:
         """Match each observation once; the result lines up with ``observations``.
 
         Callers should pass distinct observations (see :func:`distinct_key`); duplicates cost
-        time but not correctness.
+        time but not correctness. When ``lookalikes`` is given, it receives, by position, the
+        exclusions (known look-alikes) that fired, so they can be reported apart.
         """
         fired: dict[int, set[int]] = {}
         columns: dict[str, tuple[list[int] | None, list[str]]] = {}
@@ -132,7 +146,9 @@ class Matcher:
             self._match_column(field, rows, values, observations, fired)
         result: list[tuple[Hit, ...]] = [()] * len(observations)
         for row, indexes in fired.items():
-            result[row] = self._resolve(indexes)
+            result[row], excluded = self._resolve(indexes)
+            if excluded and lookalikes is not None:
+                lookalikes[row] = excluded
         return result
 
     def _match_column(
@@ -231,10 +247,13 @@ class Matcher:
                     continue
                 verified.setdefault(j, set()).add(index)
 
-    def _resolve(self, indexes: set[int] | None) -> tuple[Hit, ...]:
-        if not indexes:
-            return ()
+    def _resolve(self, indexes: set[int]) -> tuple[tuple[Hit, ...], tuple[Exclusion, ...]]:
         compiled = self._compiled
+        excluded = tuple(
+            self.catalog.exclusions[compiled[i].exclusion]
+            for i in sorted(indexes)
+            if compiled[i].exclusion >= 0
+        )
         suppressed_vendors: set[VendorID] = set()
         suppressed_products: set[ProductID] = set()
         for index in indexes:
@@ -250,22 +269,38 @@ class Matcher:
             and c.product not in suppressed_products
             and self._vendor_of[c.product] not in suppressed_vendors
         ]
-        specific = {self._vendor_of[h.product] for h in hits if h.product not in self._generic}
-        if specific:
-            hits = [
-                h
-                for h in hits
-                if h.product not in self._generic or self._vendor_of[h.product] not in specific
-            ]
-        return tuple(hits)
+        specific: dict[VendorID, list[ProductID]] = defaultdict(list)
+        for h in hits:
+            if (
+                h.product not in self._generic
+                and h.product not in specific[self._vendor_of[h.product]]
+            ):
+                specific[self._vendor_of[h.product]].append(h.product)
+        if any(specific.values()):
+            kept: list[Hit] = []
+            for h in hits:
+                products = specific.get(self._vendor_of[h.product])
+                if h.product not in self._generic or not products:
+                    kept.append(h)
+                    continue
+                # A catch-all rule (a publisher, a registry key) that fired on the same
+                # observation still says something: it is evidence for the specific product.
+                kept.extend(Hit(p, h.rule, h.field, h.confidence) for p in products)
+            hits = kept
+        return tuple(hits), excluded
 
     def match_hosts(
         self,
         inventories: Iterable[HostInventory],
         *,
         directives: Sequence[Directive] | None = None,
+        lookalikes: dict[HostID, list[tuple[Observation, Exclusion]]] | None = None,
     ) -> dict[HostID, list[Finding]]:
-        """Match many hosts, each distinct observation once, and fan findings out per host."""
+        """Match many hosts, each distinct observation once, and fan findings out per host.
+
+        When ``lookalikes`` is given, it receives per host the observations a known look-alike
+        rule set aside (Kaspersky's own removal tool, a test framework), with the exclusion.
+        """
         inventories = list(inventories)
         index: dict[_DistinctKey, int] = {}
         distinct: list[Observation] = []
@@ -280,11 +315,20 @@ class Matcher:
                     distinct.append(o)
                 rows.append(i)
             per_host.append(rows)
-        hits = self.match_distinct(distinct)
+        excluded: dict[int, tuple[Exclusion, ...]] = {}
+        hits = self.match_distinct(distinct, lookalikes=excluded)
         result: dict[HostID, list[Finding]] = {}
         for inv, rows in zip(inventories, per_host, strict=True):
             pairs = [(o, hits[i]) for o, i in zip(inv.observations, rows, strict=True) if hits[i]]
             result[inv.host] = self.findings(inv.host, pairs, directives=directives)
+            if lookalikes is not None and excluded:
+                found = [
+                    (o, x)
+                    for o, i in zip(inv.observations, rows, strict=True)
+                    for x in excluded.get(i, ())
+                ]
+                if found:
+                    lookalikes.setdefault(inv.host, []).extend(found)
         return result
 
     def findings(

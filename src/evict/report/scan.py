@@ -67,6 +67,16 @@ def to_document(
                 "platform": h.inventory.platform.value,
                 "observations": len(h.inventory.observations),
                 "findings": [finding_json(f, clocks[f.directive]) for f in h.findings],
+                "look_alikes": [
+                    {
+                        "kind": o.kind.value,
+                        "name": o.name,
+                        "source": o.source,
+                        "exclusion": x.id,
+                        "reason": x.reason,
+                    }
+                    for o, x in h.lookalikes
+                ],
             }
             for h in result.hosts
         ],
@@ -194,6 +204,12 @@ def render_table(document: Mapping[str, Any], *, console: Any, max_hosts: int = 
                 _evidence_line({k: escape(str(v)) for k, v in e.items()} for e in f["evidence"]),
             )
         console.print(table)
+    set_aside = [(h, a) for h in hosts for a in h.get("look_alikes", [])]
+    for host, item in set_aside[:10]:
+        console.print(
+            f"[dim]{escape(host['hostname'])}: set aside {item['kind']} "
+            f"{escape(item['name'])!r} — {escape(item['reason'])} ({item['exclusion']})[/]"
+        )
     if len(affected) > max_hosts:
         console.print(f"[dim]… {len(affected) - max_hosts} more hosts with findings[/]")
     summary = summarize(document)
