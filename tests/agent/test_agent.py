@@ -1,0 +1,110 @@
+"""The agent against an in-process server on each backend: spool, enrol, digest first, retry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fleetkit import SERVER_ASSETS, Clock, Fleet, make_fleet
+
+from evict.agent.agent import Agent
+from evict.agent.client import FleetClient
+from evict.agent.spool import Spool
+from evict.catalog.interface import Catalog
+from evict.inventory.interface import HostInventory
+from evict.inventory.registry import open_source
+
+
+def inventories(log: str) -> list[HostInventory]:
+    return list(open_source("osquery", [SERVER_ASSETS / log]).collect())
+
+
+@pytest.fixture
+def fleet(migrated_url: str) -> Iterator[Fleet]:
+    from evict.catalog.loader import load_catalog
+
+    catalog: Catalog = load_catalog()
+    yield from make_fleet(migrated_url, catalog, Clock())
+
+
+def agent_for(fleet: Fleet, spool: Path, **client: object) -> Agent:
+    http = client.pop("http", fleet.client)
+    fleet_client = FleetClient(
+        "http://testserver",
+        http=http,
+        sleep=lambda s: None,
+        **client,  # type: ignore[arg-type]
+    )
+    return Agent(fleet_client, Spool(spool), fleet.secret)
+
+
+def test_a_multi_host_log_is_pushed_with_one_enrolment_per_host(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    agent = agent_for(fleet, tmp_path)
+    agent.queue(inventories("day1.osquery.log"), now=fleet.clock())
+    delivery = agent.deliver()
+    assert delivery.ok
+    assert sorted(delivery.stored) == ["lx-app-03", "mac-eng-04", "win-fin-01", "win-hr-02"]
+    enrolments = fleet.ctx.store.audit_events(action_prefix="host.")
+    assert len(enrolments) == 4
+    fleet.work()
+    assert fleet.state("win-fin-01") == "identified"
+    assert fleet.state("mac-eng-04") == "clean"
+
+
+def test_unchanged_hosts_only_check_in(fleet: Fleet, tmp_path: Path) -> None:
+    agent = agent_for(fleet, tmp_path)
+    agent.queue(inventories("day1.osquery.log"), now=fleet.clock())
+    agent.deliver()
+    fleet.clock.advance(days=14)
+    agent.queue(inventories("day2.osquery.log"), now=fleet.clock())
+    delivery = agent.deliver()
+    assert sorted(delivery.stored) == ["lx-app-03", "win-fin-01"]
+    assert sorted(delivery.unchanged) == ["mac-eng-04", "win-hr-02"]
+    assert len(fleet.ctx.store.audit_events(action_prefix="host.")) == 4, "no re-enrolment"
+    mac = fleet.ctx.store.host(fleet.ctx.store.org("DHS").id, "mac-eng-04")
+    assert mac.last_seen == fleet.clock()
+
+
+def test_reports_wait_in_the_spool_while_the_server_is_down(fleet: Fleet, tmp_path: Path) -> None:
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    offline = httpx.Client(base_url="http://testserver", transport=httpx.MockTransport(down))
+    agent = agent_for(fleet, tmp_path, http=offline, retries=1)
+    agent.queue(inventories("day1.osquery.log"), now=fleet.clock())
+    delivery = agent.deliver()
+    assert (delivery.ok, delivery.pending, delivery.stored) == (False, 4, [])
+    assert "connection refused" in delivery.error
+    assert len(Spool(tmp_path).pending()) == 4
+    later = agent_for(fleet, tmp_path).deliver()
+    assert later.ok and len(later.stored) == 4
+    assert Spool(tmp_path).pending() == []
+
+
+def test_a_retired_credential_is_replaced_by_enrolling_again(fleet: Fleet, tmp_path: Path) -> None:
+    agent = agent_for(fleet, tmp_path)
+    agent.queue(inventories("day1.osquery.log")[:1], now=fleet.clock())
+    assert agent.deliver().ok
+    fleet.enroll("win-fin-01")  # someone enrolled the host again elsewhere
+    agent.queue(inventories("day2.osquery.log")[:1], now=fleet.clock())
+    delivery = agent.deliver()
+    assert delivery.stored == ["win-fin-01"]
+
+
+def test_a_refused_report_is_set_aside_with_the_reason(migrated_url: str, tmp_path: Path) -> None:
+    from evict.catalog.loader import load_catalog
+
+    for fleet in make_fleet(migrated_url, load_catalog(), Clock(), max_observations=2):
+        agent = agent_for(fleet, tmp_path)
+        agent.queue(inventories("day1.osquery.log"), now=fleet.clock())
+        delivery = agent.deliver()
+        assert sorted(delivery.stored) == ["mac-eng-04"]
+        assert len(delivery.rejected) == 3
+        reasons = sorted((tmp_path / "rejected").glob("*.reason.txt"))
+        assert len(reasons) == 3
+        assert "at most 2 are accepted" in reasons[0].read_text()
+        assert Spool(tmp_path).pending() == []
