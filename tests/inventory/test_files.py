@@ -348,6 +348,16 @@ def test_deleted_files_leave_the_cache(tmp_path: Path, tree: Path, scan: Scan) -
     assert "avp.exe" not in names and "svc32.sys" in names
 
 
+def test_deleted_folders_leave_the_cache(tmp_path: Path, tree: Path, scan: Scan) -> None:
+    cache = tmp_path / "files.sqlite"
+    scan(tree, cache_path=cache)
+    shutil.rmtree(tree / "klif.kext")
+    scan(tree, cache_path=cache)
+    with sqlite3.connect(cache) as db:
+        folders = {folder for (folder,) in db.execute("SELECT DISTINCT dir FROM entries")}
+    assert folders == {str(tree)}
+
+
 def test_new_rules_make_the_cache_read_executables_again(
     tmp_path: Path, tree: Path, scan: Scan, monkeypatch: pytest.MonkeyPatch
 ) -> None:

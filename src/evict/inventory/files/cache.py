@@ -8,7 +8,7 @@ rules' content hash): a new catalog or new rules mean every file is read again.
 
 Rows are looked up a folder at a time (one query per folder) and written in batches, each batch in
 one transaction. Rows of entries that have vanished from a folder are deleted when that folder is
-scanned again.
+scanned again, and rows of folders that have vanished when a scan of a tree completes.
 """
 
 from __future__ import annotations
@@ -153,6 +153,26 @@ class FileCache:
         self._stale.extend((folder, name) for name in names)
         if len(self._stale) >= BATCH:
             self.flush()
+
+    def prune(self, root: str, folders: set[str]) -> None:
+        """Drop the rows of folders below ``root`` that a complete scan of it did not list.
+
+        :raises FileCacheError: when the cache cannot be read or written.
+        """
+        self.flush()
+        below = root.rstrip(os.sep) + os.sep
+        after = below[:-1] + chr(ord(os.sep) + 1)  # every path starting with ``below`` sorts before
+        try:
+            stored = self._db.execute(
+                "SELECT DISTINCT dir FROM entries WHERE dir = ? OR (dir >= ? AND dir < ?)",
+                (root, below, after),
+            ).fetchall()
+            gone = [(folder,) for (folder,) in stored if folder not in folders]
+            if gone:
+                with self._transaction():
+                    self._db.executemany("DELETE FROM entries WHERE dir = ?", gone)
+        except sqlite3.Error as e:
+            raise FileCacheError(f"{self.path}: {e}") from e
 
     def flush(self) -> None:
         """Write what :meth:`put` and :meth:`forget` collected, in one transaction.

@@ -52,6 +52,14 @@ _MAX_FAT_ARCHS = 30
 up) tells them apart from a universal binary's architecture count (``file(1)`` does the same)."""
 
 
+def pread(fd: int, length: int, offset: int) -> bytes:
+    """Read ``length`` bytes at ``offset`` (``os.pread`` where it exists, as on every Unix)."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, length, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, length)
+
+
 def identify(header: bytes, fd: int | None = None, size: int = 0) -> Format | None:
     """Say which executable format ``header`` (the first bytes of a file) starts, if any.
 
@@ -79,7 +87,7 @@ def identify(header: bytes, fd: int | None = None, size: int = 0) -> Format | No
             signature = header[e_lfanew : e_lfanew + 4]
         elif fd is not None:
             try:
-                signature = os.pread(fd, 4, e_lfanew)
+                signature = pread(fd, 4, e_lfanew)
             except OSError:
                 return None
         else:

@@ -33,7 +33,14 @@ from typing import TYPE_CHECKING, Any
 
 from evict.catalog.interface import Catalog
 from evict.inventory.files.cache import CachedEntry, FileCache, FileCacheError
-from evict.inventory.files.formats import HEADER_SIZE, Format, identify, read_macho, read_pe
+from evict.inventory.files.formats import (
+    HEADER_SIZE,
+    Format,
+    identify,
+    pread,
+    read_macho,
+    read_pe,
+)
 from evict.inventory.files.rules import CompiledRules, RulesMatchError
 from evict.inventory.interface import (
     HostID,
@@ -285,6 +292,8 @@ class _Scan:
         self._names: _NameIndex | None = None
         self._roots: list[str] = []
         self._visited: set[tuple[int, int]] = set()
+        self._folders: set[str] = set()
+        """Every folder listed, so cache rows of folders that are gone can be dropped."""
         self._pool: ThreadPoolExecutor | None = None
         self._pending: collections.deque[tuple[Future[_Examined], int]] = collections.deque()
         self.cache = self._open_cache()
@@ -347,6 +356,12 @@ class _Scan:
                 self._walk(root)
             while self._pending:
                 self._absorb(self._pending.popleft()[0].result())
+            if self.cache is not None:
+                try:
+                    for root in roots:
+                        self.cache.prune(root, self._folders)
+                except FileCacheError as e:
+                    self._cache_failed(e)
         finally:
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)
@@ -381,6 +396,7 @@ class _Scan:
         stack = [root]
         while stack:
             folder = stack.pop()
+            self._folders.add(folder)
             self.counts["folders"] += 1
             try:
                 with os.scandir(folder) as it:
@@ -478,7 +494,7 @@ class _Scan:
             self._finish()
             return
         try:
-            header = os.pread(fd, HEADER_SIZE, 0)
+            header = pread(fd, HEADER_SIZE, 0)
             fmt = identify(header, fd, st.st_size)
         except OSError as e:
             os.close(fd)
