@@ -91,3 +91,13 @@ def test_osquery_format_reads_back_through_the_osquery_source(tmp_path) -> None:
     assert {h: {f.product for f in fs} for h, fs in found_read.items()} == {
         h: {f.product for f in fs} for h, fs in found_original.items()
     }
+
+
+def test_observation_json_keeps_repeated_identifiers() -> None:
+    from evict.inventory.interface import Observation
+
+    obs = Observation.make(Kind.SBOM_COMPONENT, "kav sdk", identifiers={"cpe": "cpe:2.3:a:x"})
+    obs = Observation(obs.kind, obs.name, "", "", (("cpe", "a"), ("cpe", "b"), ("purl", "p")), "")
+    data = obs.to_json()
+    assert data["identifiers"] == {"cpe": ["a", "b"], "purl": "p"}
+    assert Observation.from_json(data) == obs

@@ -142,7 +142,7 @@ class Observation:
         if self.publisher:
             out["publisher"] = self.publisher
         if self.identifiers:
-            out["identifiers"] = dict(self.identifiers)
+            out["identifiers"] = identifiers_json(self.identifiers)
         out["source"] = self.source
         return out
 
@@ -153,14 +153,32 @@ class Observation:
         idents = data.get("identifiers") or {}
         if not isinstance(idents, Mapping):
             raise ValueError("identifiers must be an object")
-        return cls.make(
+        pairs: list[tuple[str, str]] = []
+        for key, value in idents.items():
+            values = value if isinstance(value, list) else [value]
+            pairs.extend((str(key), str(v)) for v in values if v is not None and v != "")
+        return cls(
             kind,
             str(data.get("name") or ""),
-            version=str(data.get("version") or ""),
-            publisher=str(data.get("publisher") or ""),
-            identifiers={str(k): str(v) for k, v in idents.items() if v is not None},
-            source=str(data.get("source") or ""),
+            str(data.get("version") or ""),
+            str(data.get("publisher") or ""),
+            tuple(sorted(pairs)),
+            str(data.get("source") or ""),
         )
+
+
+def identifiers_json(identifiers: tuple[tuple[str, str], ...]) -> dict[str, str | list[str]]:
+    """Identifiers as a JSON object; a key given more than once (several CPEs) maps to a list."""
+    out: dict[str, str | list[str]] = {}
+    for key, value in identifiers:
+        prior = out.get(key)
+        if prior is None:
+            out[key] = value
+        elif isinstance(prior, list):
+            prior.append(value)
+        else:
+            out[key] = [prior, value]
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evict.catalog.interface import Confidence, DirectiveID, ProductID, RuleID, VendorID
-from evict.inventory.interface import HostID, Kind, Observation
+from evict.inventory.interface import HostID, Kind, Observation, identifiers_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,7 @@ class Evidence:
         if o.publisher:
             out["publisher"] = o.publisher
         if o.identifiers:
-            out["identifiers"] = dict(o.identifiers)
+            out["identifiers"] = identifiers_json(o.identifiers)
         out["field"] = self.field
         return out
 
