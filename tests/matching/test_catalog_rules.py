@@ -54,6 +54,7 @@ ANY = "kaspersky-software"
 PF86 = r"C:\Program Files (x86)\Kaspersky Lab"
 PROGRAMDATA = r"C:\ProgramData\Kaspersky Lab"
 FAKE_CA = "(fake)Kaspersky Anti-Virus personal root certificate.cer"
+DEFENDER = "microsoft-defender"
 
 # fmt: off
 POSITIVE: dict[str, Case] = {
@@ -415,6 +416,36 @@ POSITIVE: dict[str, Case] = {
     "webull": hit(K.APP, "Webull", "webull", package_id="org.dayup.stocks"),
     "tiger": hit(K.APP, "Tiger Trade", "tiger-brokers", package_id="com.tigerbrokers.stock"),
     "moomoo": hit(K.APP, "moomoo", "moomoo", package_id="com.moomoo.trade"),
+    # --- Approved protection products (replacements): recognised, never findings
+    "defender-service": hit(K.SERVICE, "WinDefend", DEFENDER),
+    "defender-process": hit(K.PROCESS, "MsMpEng.exe", DEFENDER),
+    "defender-driver": hit(K.DRIVER, "WdFilter.sys", DEFENDER, "Microsoft"),
+    "defender-security-product": hit(K.PROGRAM, "Microsoft Defender Antivirus", DEFENDER),
+    "mdatp-package": hit(K.PACKAGE, "mdatp", "microsoft-defender-endpoint"),
+    "mdatp-service": hit(K.SERVICE, "mdatp", "microsoft-defender-endpoint"),
+    "wdav-launchd": hit(K.SERVICE, "com.microsoft.wdav.daemon", "microsoft-defender-endpoint"),
+    "clamav-package": hit(K.PACKAGE, "clamav-daemon", "clamav", "ClamAV Team"),
+    "clamav-unit": hit(K.SERVICE, "clamav-daemon", "clamav"),
+    "clamav-process": hit(K.PROCESS, "clamd", "clamav"),
+    "falcon-windows-service": hit(K.SERVICE, "CSFalconService", "crowdstrike-falcon"),
+    "falcon-process": hit(K.PROCESS, "CSFalconService.exe", "crowdstrike-falcon"),
+    "falcon-linux": hit(K.PACKAGE, "falcon-sensor", "crowdstrike-falcon"),
+    "falcon-macos": hit(K.SERVICE, "com.crowdstrike.falcond", "crowdstrike-falcon"),
+    "s1-process": hit(K.PROCESS, "SentinelAgent.exe", "sentinelone"),
+    "s1-windows-service": hit(K.SERVICE, "SentinelAgent", "sentinelone"),
+    "s1-macos": hit(K.SERVICE, "com.sentinelone.sentineld", "sentinelone"),
+    "s1-linux-path": hit(
+        K.FILE, "sentinelctl", "sentinelone", path="/opt/sentinelone/bin/sentinelctl"
+    ),
+    "eset-windows": hit(K.PROCESS, "ekrn.exe", "eset-endpoint"),
+    "eset-windows-service": hit(K.SERVICE, "ekrn", "eset-endpoint"),
+    "eset-linux": hit(K.SERVICE, "eea", "eset-endpoint"),
+    "eset-linux-path": hit(K.FILE, "lic", "eset-endpoint", path="/opt/eset/eea/sbin/lic"),
+    "sophos-windows": hit(K.PROCESS, "SophosHealth.exe", "sophos-endpoint"),
+    "sophos-linux-path": hit(
+        K.FILE, "avscanner", "sophos-endpoint", path="/opt/sophos-spl/plugins/av/bin/avscanner"
+    ),
+    "sophos-linux-service": hit(K.SERVICE, "sophos-spl", "sophos-endpoint"),
 }
 
 DECOYS: dict[str, Case] = {

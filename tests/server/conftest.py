@@ -12,7 +12,7 @@ from evict.catalog.interface import Catalog
 
 @pytest.fixture(scope="session")
 def server_catalog() -> Catalog:
-    """The built-in catalog plus an approved protection product (Microsoft Defender)."""
+    """The built-in catalog plus an organisation's own approved protection product."""
     from evict.catalog.loader import load_catalog
 
     return load_catalog([SERVER_ASSETS / "catalog"])

@@ -359,7 +359,7 @@ def test_a_catalog_change_rematches_software_and_reevaluates_hosts(
     MatchWorker(fleet.ctx.store, base).run_once(now=fleet.clock(), today=fleet.clock().date())
     fleet.push("ws-kes", DEFENDER)
     MatchWorker(fleet.ctx.store, base).run_once(now=fleet.clock(), today=fleet.clock().date())
-    assert fleet.state("ws-kes") == "removed", "the built-in catalog knows no protection product"
+    assert fleet.state("ws-kes") == "removed", "a worker given no protection products"
     stats = fleet.work()
     assert stats.catalog_changed and stats.matched == 2
     assert fleet.state("ws-kes") == "replaced"

@@ -140,6 +140,15 @@ class Exclusion:
 
 
 @dataclass(frozen=True, slots=True)
+class NetworkEndpoint:
+    """A host name (or ``*.domain``) a product talks to, with what for and where that is known."""
+
+    host: str
+    purpose: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class Product:
     """A covered product (or product family) and its recognition rules."""
 
@@ -156,6 +165,97 @@ class Product:
     aliases: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
     """Sections later stages read (removal recipes, leftovers, network endpoints)."""
+    network: tuple[NetworkEndpoint, ...] = ()
+    """Network endpoints: what DNS, hosts-file and proxy deny lists block."""
+
+
+PROTECTION_CATEGORY = "protection"
+"""The category of approved protection products (antivirus, EDR): replacements, not bans."""
+
+PROTECTIVE_CATEGORIES = frozenset({"endpoint-protection", "server-protection", "mobile-security"})
+"""Categories of covered products that protect the host: removing one needs a replacement."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecipeStep:
+    """One action of a removal recipe or of a replacement's installation.
+
+    ``action`` is ``package-remove``, ``package-install``, ``msi-uninstall``, ``command`` or
+    ``mdm-remove`` (see :class:`evict.catalog.schema.RecipeStepModel`).
+    """
+
+    action: str
+    source: str
+    packages: tuple[str, ...] = ()
+    properties: tuple[tuple[str, str], ...] = ()
+    """MSI property -> the environment variable that holds its value."""
+    run: str = ""
+    check: str = ""
+    app: str = ""
+    managers: tuple[str, ...] = ()
+    """Package managers this step applies to (empty: every one)."""
+    title: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Leftover:
+    """Something a product leaves behind that must be gone after its removal."""
+
+    kind: str
+    name: str
+    source: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Recipe:
+    """How to remove one covered product from one platform, and what to check after."""
+
+    product: ProductID
+    platform: str
+    remove: tuple[RecipeStep, ...]
+    sources: tuple[SourceRef, ...]
+    order: int = 50
+    """Removal order among the products of one host: lower first."""
+    leftovers: tuple[Leftover, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """How to install or enable an approved protection product, and how to see it protect."""
+
+    product: ProductID
+    platform: str
+    sources: tuple[SourceRef, ...]
+    built_in: bool = False
+    install: tuple[RecipeStep, ...] = ()
+    services: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
+    running: str = ""
+    takes_over: bool = False
+    """Turns itself on once the other antivirus is gone: confirmed right after the removal."""
+    enable: str = ""
+    """For one that takes over: the command that switches it on if it did not by itself."""
+
+
+@dataclass(frozen=True, slots=True)
+class Publisher:
+    """A code-signing subject as AppLocker's publisher conditions name it."""
+
+    name: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Blocking:
+    """A vendor's code-signing subjects and package globs for "discontinue future use"."""
+
+    vendor: VendorID
+    source: str
+    publishers: tuple[Publisher, ...] = ()
+    packages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +267,27 @@ class Catalog:
     vendors: tuple[Vendor, ...]
     products: tuple[Product, ...]
     exclusions: tuple[Exclusion, ...]
+    recipes: tuple[Recipe, ...] = ()
+    replacements: tuple[Replacement, ...] = ()
+    blocking: tuple[Blocking, ...] = ()
+
+    def recipe(self, product_id: str, platform: str) -> Recipe | None:
+        """The removal recipe of a product on a platform, if the catalog has one."""
+        for r in self.recipes:
+            if r.product == product_id and r.platform == platform:
+                return r
+        return None
+
+    def replacement(self, product_id: str, platform: str) -> Replacement | None:
+        """How to install an approved protection product on a platform, if the catalog says."""
+        for r in self.replacements:
+            if r.product == product_id and r.platform == platform:
+                return r
+        return None
+
+    def protection_products(self) -> tuple[Product, ...]:
+        """Every approved-protection product (category ``protection``)."""
+        return tuple(p for p in self.products if p.category == PROTECTION_CATEGORY)
 
     def directive(self, directive_id: str) -> Directive:
         """Look a directive up by id; raises :class:`CatalogLookupError` if unknown."""

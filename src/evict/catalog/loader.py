@@ -15,15 +15,23 @@ from pathlib import Path
 from typing import Any
 
 from evict.catalog.interface import (
+    PROTECTION_CATEGORY,
+    Blocking,
     Catalog,
     CatalogValidationError,
     Confidence,
     Directive,
     DirectiveID,
     Exclusion,
+    Leftover,
     Milestone,
+    NetworkEndpoint,
     Product,
     ProductID,
+    Publisher,
+    Recipe,
+    RecipeStep,
+    Replacement,
     Rule,
     RuleID,
     SourceRef,
@@ -196,6 +204,21 @@ def _rule(model: Any) -> Rule:
     )
 
 
+def _step(model: Any) -> RecipeStep:
+    return RecipeStep(
+        action=model.action,
+        source=model.source,
+        packages=tuple(model.packages),
+        properties=tuple(model.properties.items()),
+        run=model.run,
+        check=model.check,
+        app=model.app,
+        managers=tuple(model.managers),
+        title=model.title,
+        note=model.note,
+    )
+
+
 def _build(
     models: Sequence[tuple[Path, Any]], version: str, nodes: Mapping[Path, Any] | None = None
 ) -> Catalog:
@@ -220,6 +243,9 @@ def _build(
     vendors: list[Vendor] = []
     products: list[Product] = []
     exclusions: list[Exclusion] = []
+    recipes: list[Recipe] = []
+    replacements: list[Replacement] = []
+    blocking: list[Blocking] = []
     origin: dict[str, str] = {}
     for path, m in models:
         for i, v in enumerate(m.vendors):
@@ -277,7 +303,12 @@ def _build(
                     description=p.description,
                     sources=_sources(p.sources),
                     aliases=tuple(p.aliases),
-                    extra={"removal": p.removal, "leftovers": p.leftovers, "network": p.network},
+                    extra={
+                        "removal": p.removal,
+                        "leftovers": p.leftovers,
+                        "network": [n.model_dump() for n in p.network],
+                    },
+                    network=tuple(NetworkEndpoint(n.host, n.purpose, n.source) for n in p.network),
                 )
             )
         for i, x in enumerate(m.exclusions):
@@ -293,8 +324,75 @@ def _build(
                 )
             )
 
+        for i, r in enumerate(m.remediation):
+            where = at(path, "remediation", i)
+            unique("recipe", f"{r.product}@{r.platform}", where)
+            origin[f"recipe:{r.product}@{r.platform}"] = where
+            recipes.append(
+                Recipe(
+                    product=ProductID(r.product),
+                    platform=r.platform,
+                    remove=tuple(_step(s) for s in r.remove),
+                    sources=_sources(r.sources),
+                    order=r.order,
+                    leftovers=tuple(
+                        Leftover(x.kind, x.name, x.source, x.note) for x in r.leftovers
+                    ),
+                    warnings=tuple(r.warnings),
+                )
+            )
+        for i, r in enumerate(m.replacements):
+            where = at(path, "replacements", i)
+            unique("replacement", f"{r.product}@{r.platform}", where)
+            origin[f"replacement:{r.product}@{r.platform}"] = where
+            replacements.append(
+                Replacement(
+                    product=ProductID(r.product),
+                    platform=r.platform,
+                    sources=_sources(r.sources),
+                    built_in=r.built_in,
+                    install=tuple(_step(s) for s in r.install),
+                    services=tuple(r.services),
+                    packages=tuple(r.packages),
+                    running=r.running,
+                    takes_over=r.takes_over,
+                    enable=r.enable,
+                )
+            )
+        for i, b in enumerate(m.blocking):
+            where = at(path, "blocking", i)
+            unique("blocking", b.vendor, where)
+            origin[f"blocking:{b.vendor}"] = where
+            blocking.append(
+                Blocking(
+                    vendor=VendorID(b.vendor),
+                    source=b.source,
+                    publishers=tuple(Publisher(x.name, x.source) for x in b.publishers),
+                    packages=tuple(b.packages),
+                )
+            )
+
     vendor_ids = {v.id for v in vendors}
     product_ids = {p.id for p in products}
+    category = {p.id: p.category for p in products}
+    for r in recipes:
+        if r.product not in product_ids:
+            raise CatalogValidationError(
+                f"{origin[f'recipe:{r.product}@{r.platform}']}: remediation ({r.product}) -> "
+                f"product: unknown product {r.product!r}"
+            )
+    for rp in replacements:
+        if category.get(rp.product) != PROTECTION_CATEGORY:
+            raise CatalogValidationError(
+                f"{origin[f'replacement:{rp.product}@{rp.platform}']}: replacements "
+                f"({rp.product}) -> product: not a product of category {PROTECTION_CATEGORY!r}"
+            )
+    for b in blocking:
+        if b.vendor not in vendor_ids:
+            raise CatalogValidationError(
+                f"{origin[f'blocking:{b.vendor}']}: blocking ({b.vendor}) -> vendor: "
+                f"unknown vendor {b.vendor!r}"
+            )
     for p in products:
         if p.vendor not in vendor_ids:
             raise CatalogValidationError(
@@ -327,4 +425,13 @@ def _build(
                     f"{origin['exclusion:' + x.id]}: exclusions ({x.id}) -> "
                     f"suppresses_products: unknown product {pid!r}"
                 )
-    return Catalog(version, tuple(directives), tuple(vendors), tuple(products), tuple(exclusions))
+    return Catalog(
+        version,
+        tuple(directives),
+        tuple(vendors),
+        tuple(products),
+        tuple(exclusions),
+        recipes=tuple(recipes),
+        replacements=tuple(replacements),
+        blocking=tuple(blocking),
+    )

@@ -141,6 +141,18 @@ class ExclusionModel(_Strict):
         return self
 
 
+_HOST = r"^(\*\.)?[a-z0-9]([a-z0-9\-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9\-]*[a-z0-9])?)+$"
+
+
+class NetworkModel(_Strict):
+    """A network endpoint a product talks to: what DNS, hosts and proxy deny lists block."""
+
+    host: str = Field(pattern=_HOST)
+    """A host name, or ``*.domain`` for every name below a domain."""
+    purpose: str = Field(min_length=3)
+    source: str = Field(min_length=3)
+
+
 class ProductModel(_Strict):
     """A covered product with its rules and, for later stages, removal data."""
 
@@ -156,13 +168,133 @@ class ProductModel(_Strict):
     rules: list[RuleModel] = Field(min_length=1)
     removal: list[dict[str, Any]] = []
     leftovers: list[dict[str, Any]] = []
-    network: list[dict[str, Any]] = []
+    network: list[NetworkModel] = []
+
+
+class RecipeStepModel(_Strict):
+    """One action of a removal recipe or a replacement's installation.
+
+    ``package-remove`` and ``package-install`` name packages the host's package manager (apt,
+    dnf, zypper) handles; ``msi-uninstall`` removes a Windows Installer product by the product
+    code read from the host's own inventory, passing ``properties`` (MSI property -> the name
+    of the environment variable holding its value, for password-protected uninstalls);
+    ``command`` runs a vendor's documented tool (``run``) and is done when ``check`` succeeds
+    (POSIX sh on Linux and macOS, PowerShell on Windows); ``mdm-remove`` asks the device
+    management service to remove a mobile app.
+    """
+
+    action: Literal["package-remove", "package-install", "msi-uninstall", "command", "mdm-remove"]
+    packages: list[str] = []
+    properties: dict[str, str] = {}
+    run: str = ""
+    check: str = ""
+    app: str = ""
+    """``mdm-remove``: the app's package name or bundle id."""
+    managers: list[Literal["apt", "dnf", "zypper"]] = []
+    """Package managers this step applies to (empty: every one)."""
+    title: str = ""
+    note: str = ""
+    source: str = Field(min_length=3)
+
+    @model_validator(mode="after")
+    def _complete(self) -> RecipeStepModel:
+        if self.action in ("package-remove", "package-install") and not self.packages:
+            raise ValueError(f"{self.action} needs packages")
+        if self.action == "command" and not (self.run and self.check):
+            raise ValueError("a command needs run and check")
+        if self.action == "mdm-remove" and not self.app:
+            raise ValueError("mdm-remove needs app")
+        for name, variable in self.properties.items():
+            if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name) or not re.fullmatch(
+                r"[A-Z][A-Z0-9_]*", variable
+            ):
+                raise ValueError(
+                    f"property {name!r}: MSI property and environment variable names are "
+                    "upper-case words"
+                )
+        return self
+
+
+class LeftoverModel(_Strict):
+    """Something a product leaves behind that must be gone after its removal."""
+
+    kind: Literal[
+        "service", "driver", "kernel_module", "certificate", "browser_extension",
+        "scheduled_task", "path",
+    ]  # fmt: skip
+    name: str = Field(min_length=1)
+    """Service or unit name, driver or module name, certificate common name, extension id,
+    task name, or an absolute path."""
+    note: str = ""
+    source: str = Field(min_length=3)
+
+
+class RecipeModel(_Strict):
+    """How to remove one covered product from one platform, and what it leaves behind."""
+
+    product: str = Field(pattern=_ID)
+    platform: Literal["windows", "linux", "macos", "android", "ios"]
+    order: int = Field(default=50, ge=0, le=100)
+    """Removal order among the products on one host: lower first (an endpoint product before
+    the management agent that administers it)."""
+    remove: list[RecipeStepModel] = Field(min_length=1)
+    leftovers: list[LeftoverModel] = []
+    warnings: list[str] = []
+    sources: list[SourceModel] = Field(min_length=1)
+
+
+class ReplacementModel(_Strict):
+    """How to install (or enable) an approved protection product, and how to see it running."""
+
+    product: str = Field(pattern=_ID)
+    platform: Literal["windows", "linux", "macos", "android", "ios"]
+    built_in: bool = False
+    """Part of the operating system: a plan may enable it without the policy naming it."""
+    install: list[RecipeStepModel] = []
+    services: list[str] = []
+    """Services (units, Windows services, launchd labels) that run while it protects."""
+    packages: list[str] = []
+    """Packages whose presence shows it installed (used where services cannot be asked)."""
+    running: str = ""
+    """A command that succeeds only while it protects (overrides the service check)."""
+    takes_over: bool = False
+    """Turns itself on once the other antivirus is gone (Defender on Windows): a plan checks it
+    is installed before the removal and protecting right after it."""
+    enable: str = ""
+    """For one that takes over: the command that switches it on if it did not by itself."""
+    sources: list[SourceModel] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _checkable(self) -> ReplacementModel:
+        if not self.services and not self.running:
+            raise ValueError("give services or running: how to confirm it protects")
+        return self
+
+
+class PublisherModel(_Strict):
+    """A code-signing subject as AppLocker's publisher conditions name it."""
+
+    name: str = Field(pattern=r"^(CN|O)=.+")
+    source: str = Field(min_length=3)
+
+
+class BlockingModel(_Strict):
+    """What a vendor's "discontinue future use" outputs need beyond the product rules."""
+
+    vendor: str = Field(pattern=_ID)
+    publishers: list[PublisherModel] = []
+    packages: list[str] = []
+    """Extra package names or globs (``kesl*``) to pin away and exclude."""
+    source: str = Field(min_length=3)
 
 
 class CatalogFileModel(_Strict):
-    """One YAML file of the catalog: any of the four sections."""
+    """One YAML file of the catalog: any of its sections."""
 
     directives: list[DirectiveModel] = []
     vendors: list[VendorModel] = []
     products: list[ProductModel] = []
     exclusions: list[ExclusionModel] = []
+    remediation: list[RecipeModel] = []
+    replacements: list[ReplacementModel] = []
+    blocking: list[BlockingModel] = []

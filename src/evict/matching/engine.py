@@ -295,11 +295,14 @@ class Matcher:
         *,
         directives: Sequence[Directive] | None = None,
         lookalikes: dict[HostID, list[tuple[Observation, Exclusion]]] | None = None,
+        present: dict[HostID, set[ProductID]] | None = None,
     ) -> dict[HostID, list[Finding]]:
         """Match many hosts, each distinct observation once, and fan findings out per host.
 
         When ``lookalikes`` is given, it receives per host the observations a known look-alike
         rule set aside (Kaspersky's own removal tool, a test framework), with the exclusion.
+        When ``present`` is given, it receives per host every product recognised there, whether
+        a directive covers it or not (approved protection products among them).
         """
         inventories = list(inventories)
         index: dict[_DistinctKey, int] = {}
@@ -321,6 +324,10 @@ class Matcher:
         for inv, rows in zip(inventories, per_host, strict=True):
             pairs = [(o, hits[i]) for o, i in zip(inv.observations, rows, strict=True) if hits[i]]
             result[inv.host] = self.findings(inv.host, pairs, directives=directives)
+            if present is not None:
+                present.setdefault(inv.host, set()).update(
+                    h.product for _, row in pairs for h in row
+                )
             if lookalikes is not None and excluded:
                 found = [
                     (o, x)
@@ -330,6 +337,25 @@ class Matcher:
                 if found:
                     lookalikes.setdefault(inv.host, []).extend(found)
         return result
+
+    def present_products(
+        self, observations: Iterable[Observation]
+    ) -> dict[ProductID, list[Evidence]]:
+        """Every catalog product recognised among ``observations``, covered by a directive or
+        not (an approved protection product, say), with the evidence for each."""
+        index: dict[_DistinctKey, int] = {}
+        distinct: list[Observation] = []
+        for o in observations:
+            if distinct_key(o) not in index:
+                index[distinct_key(o)] = len(distinct)
+                distinct.append(o)
+        out: dict[ProductID, list[Evidence]] = {}
+        for observation, hits in zip(distinct, self.match_distinct(distinct), strict=True):
+            for h in hits:
+                items = out.setdefault(h.product, [])
+                if not any(e.observation == observation for e in items):
+                    items.append(Evidence(observation, h.rule, h.field, h.confidence))
+        return out
 
     def findings(
         self,
