@@ -7,7 +7,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fleetkit import SERVER_ASSETS, Clock, Fleet, make_fleet
 
 from evict.agent.agent import Agent
 from evict.agent.client import FleetClient
@@ -15,6 +14,7 @@ from evict.agent.spool import Spool
 from evict.catalog.interface import Catalog
 from evict.inventory.interface import HostInventory
 from evict.inventory.registry import open_source
+from tests.server.fleetkit import SERVER_ASSETS, Clock, Fleet, make_fleet
 
 
 def inventories(log: str) -> list[HostInventory]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fleetkit import SERVER_ASSETS, Clock, Fleet, make_fleet
 
 from evict.catalog.interface import Catalog
+from tests.server.fleetkit import SERVER_ASSETS, Clock, Fleet, make_fleet
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,8 @@ import gzip
 import io
 import json
 
-from fleetkit import DEFENDER, KES, ZIP, Clock, Fleet, make_fleet
-
 from evict.server.worker import MatchWorker
+from tests.server.fleetkit import DEFENDER, KES, ZIP, Clock, Fleet, make_fleet
 
 
 def rows(fleet: Fleet, directive: str = "bod-17-01", who: str = "auditor") -> dict[str, dict]:

@@ -7,7 +7,6 @@ import io
 import json
 
 import pytest
-from fleetkit import KES, ZIP
 
 from evict.agent.wire import inventory_digest
 from evict.cli import main
@@ -15,6 +14,7 @@ from evict.settings import normalise_database_url
 from evict.store.engine import make_engine
 from evict.store.interface import InventoryReport
 from evict.store.store import Store
+from tests.server.fleetkit import KES, ZIP
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

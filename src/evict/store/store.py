@@ -167,7 +167,7 @@ class Store:
         """Release the engine's connections."""
         self.engine.dispose()
 
-    # -- transactions -----------------------------------------------------------------------
+    # -- transactions ---------------------------------------------------------------------------
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -198,7 +198,7 @@ class Store:
         # SQLite serialises writers with BEGIN IMMEDIATE; PostgreSQL locks the row.
         return stmt.with_for_update() if self.dialect == "postgresql" else stmt
 
-    # -- audit --------------------------------------------------------------------------------
+    # -- audit ----------------------------------------------------------------------------------
 
     def _audit(self, conn: Connection, now: dt.datetime, specs: Sequence[AuditSpec]) -> None:
         """Append events to the chain, under the head row's lock, in this transaction."""
@@ -317,7 +317,7 @@ class Store:
         """Recompute the whole chain and compare it with the recorded head."""
         return verify_chain(self.iter_audit(), head=self.audit_head())
 
-    # -- organisations, units, users, tokens -----------------------------------------------------
+    # -- organisations, units, users, tokens ----------------------------------------------------
 
     def create_org(self, name: str, *, actor: str, now: dt.datetime) -> tuple[OrgInfo, str]:
         """Create an organisation and its first org unit, named after it.
@@ -553,7 +553,7 @@ class Store:
                 ApiToken.lookup == secrets.lookup_hash(token),
                 ApiToken.revoked_at.is_(None),
                 or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
-                User.disabled.is_(False),
+                ~User.disabled,
             )
         )
         with self._read() as conn:
@@ -572,7 +572,7 @@ class Store:
             return None
         return Principal(row.id, row.name, row.org_id, Role(row.role), row.org_unit_id)
 
-    # -- directives adopted -------------------------------------------------------------------
+    # -- directives adopted ---------------------------------------------------------------------
 
     def adopt(
         self, org_name: str, directive: str, start: dt.date, *, actor: str, now: dt.datetime
@@ -600,7 +600,7 @@ class Store:
             rows = conn.execute(select(Adoption).where(Adoption.org_id == org_id))
             return {r.directive: r.start for r in rows}
 
-    # -- enrolment and hosts ----------------------------------------------------------------------
+    # -- enrolment and hosts --------------------------------------------------------------------
 
     def enroll(
         self,
@@ -744,7 +744,7 @@ class Store:
             )
         return self._host_info(rows[0])
 
-    # -- ingestion -------------------------------------------------------------------------------
+    # -- ingestion ------------------------------------------------------------------------------
 
     def checkin_unchanged(
         self, host: HostInfo, report_id: str, digest: str, *, now: dt.datetime
@@ -810,8 +810,7 @@ class Store:
             if ack is not None:
                 return ack
             conn.execute(delete(HostSoftware).where(HostSoftware.host_id == host.id))
-            for chunk in _chunks(rows, 5000):
-                conn.execute(insert(HostSoftware), list(chunk))
+            self._insert_links(conn, rows)
             values: dict[str, object] = {
                 "last_seen": now,
                 "digest": report.digest,
@@ -854,6 +853,19 @@ class Store:
             now,
         )
 
+    def _insert_links(self, conn: Connection, rows: Sequence[Mapping[str, object]]) -> None:
+        """Insert host_software rows: COPY on PostgreSQL (2-3x faster), executemany on SQLite."""
+        if self.dialect != "postgresql":
+            for chunk in _chunks(rows, 5000):
+                conn.execute(insert(HostSoftware), list(chunk))
+            return
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        sql = "COPY host_software (host_id, software_id, version, source) FROM STDIN"
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:
+            for r in rows:
+                copy.write_row((r["host_id"], r["software_id"], r["version"], r["source"]))
+
     def _software_ids(self, distinct: Mapping[str, Observation]) -> dict[str, int]:
         """Upsert distinct software (sorted, so concurrent ingests lock in one order)."""
         keys = sorted(distinct)
@@ -886,7 +898,7 @@ class Store:
                 ids.update({r.key: r.id for r in found})
         return ids
 
-    # -- the matching worker -------------------------------------------------------------------
+    # -- the matching worker --------------------------------------------------------------------
 
     def prepare_catalog(self, version: str, *, now: dt.datetime) -> bool:
         """Note the catalog version the worker matches with; on a change, queue every host.
@@ -962,7 +974,7 @@ class Store:
         stmt = (
             select(Software, SoftwareMatch.hits)
             .join(SoftwareMatch, SoftwareMatch.software_id == Software.id)
-            .where(SoftwareMatch.catalog_version == version, SoftwareMatch.matched.is_(True))
+            .where(SoftwareMatch.catalog_version == version, SoftwareMatch.matched)
         )
         with self._read() as conn:
             return {
@@ -983,7 +995,7 @@ class Store:
         )
         with self._write() as conn:
             done = conn.execute(
-                update(Host).where(Host.id.in_(lapsed), Host.dirty.is_(False)).values(dirty=True)
+                update(Host).where(Host.id.in_(lapsed), ~Host.dirty).values(dirty=True)
             )
         return int(done.rowcount or 0)
 
@@ -991,7 +1003,7 @@ class Store:
         """Hosts queued for evaluation, in id order after ``after``."""
         stmt = (
             select(Host.id, Host.org_id, Host.inventory_version, Host.last_checkin)
-            .where(Host.dirty.is_(True), Host.id > after)
+            .where(Host.dirty, Host.id > after)
             .order_by(Host.id)
             .limit(limit)
         )
@@ -1066,9 +1078,15 @@ class Store:
             if not names:
                 names = self._identifiers(conn, [h.id for h in hosts])
             events: list[AuditSpec] = []
+            first = [c for c in changes if c.old is None]
+            if first and not self._insert_states(conn, first, org_of):
+                requeue.update(c.host_id for c in first)
             for change in changes:
-                if not self._write_state(conn, change, org_of[change.host_id]):
+                if change.old is not None and not self._write_state(
+                    conn, change, org_of[change.host_id]
+                ):
                     requeue.add(change.host_id)
+                if change.host_id in requeue:
                     continue
                 written += 1
                 old = change.old.state.value if change.old else None
@@ -1105,6 +1123,30 @@ class Store:
             out.update({r.id: r.identifier for r in rows})
         return out
 
+    def _insert_states(
+        self, conn: Connection, changes: Sequence[StateChange], org_of: Mapping[int, int]
+    ) -> bool:
+        """Insert first states in one batch; False if any already existed (none are kept then).
+
+        Only the worker creates states (an operator's move needs one to exist), and one worker
+        runs at a time, so a clash means a state appeared meanwhile: the caller requeues.
+        """
+        rows = [
+            {
+                "host_id": c.host_id,
+                "directive": c.directive,
+                "org_id": org_of[c.host_id],
+                **_state_values(c.new),
+            }
+            for c in changes
+        ]
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(HostStateRow), rows)
+        except IntegrityError:
+            return False
+        return True
+
     def _write_state(self, conn: Connection, change: StateChange, org_id: int) -> bool:
         """Write one state change if the stored state is still ``change.old``."""
         values = _state_values(change.new)
@@ -1125,7 +1167,7 @@ class Store:
         )
         return bool(done.rowcount)
 
-    # -- operators: transitions and waivers -------------------------------------------------
+    # -- operators: transitions and waivers -----------------------------------------------------
 
     def change_state(
         self,
@@ -1214,7 +1256,7 @@ class Store:
                 for r in conn.execute(stmt)
             ]
 
-    # -- reading for the API and reports -----------------------------------------------------------
+    # -- reading for the API and reports --------------------------------------------------------
 
     def list_hosts(
         self,
@@ -1264,7 +1306,7 @@ class Store:
                 .join(SoftwareMatch, SoftwareMatch.software_id == HostSoftware.software_id)
                 .where(
                     SoftwareMatch.catalog_version == catalog_version,
-                    SoftwareMatch.matched.is_(True),
+                    SoftwareMatch.matched,
                     SoftwareMatch.hits.contains(needle, autoescape=True),
                 )
             )

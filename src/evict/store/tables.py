@@ -142,7 +142,7 @@ class Host(Base):
             "ix_hosts_dirty",
             "id",
             postgresql_where=text("dirty"),
-            sqlite_where=text("dirty"),
+            sqlite_where=text("dirty = 1"),
         ),
     )
     id: Mapped[int] = mapped_column(BigID, primary_key=True)

@@ -23,7 +23,7 @@ from evict.server.models import (
     TimelineEntry,
 )
 from evict.server.worker import hit_from_json
-from evict.store.interface import HostInfo, Principal
+from evict.store.interface import HostInfo, InvalidValueError, Principal
 
 router = APIRouter(prefix="/api/v1/hosts", tags=["hosts"])
 
@@ -62,6 +62,8 @@ def list_hosts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> HostPage:
     """One page of the organisation's hosts in a stable order, with their states."""
+    if state and not directive:
+        raise InvalidValueError("filtering by state needs a directive")
     if directive:
         ctx.directive(directive)
     if product:

@@ -153,7 +153,7 @@ def upgrade() -> None:
             ["id"],
             unique=False,
             postgresql_where=sa.text("dirty"),
-            sqlite_where=sa.text("dirty"),
+            sqlite_where=sa.text("dirty = 1"),
         )
         batch_op.create_index("ix_hosts_org_id_hostname", ["org_id", "hostname"], unique=False)
         batch_op.create_index("ix_hosts_org_id_last_seen", ["org_id", "last_seen"], unique=False)
@@ -322,7 +322,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_hosts_org_id_last_seen")
         batch_op.drop_index("ix_hosts_org_id_hostname")
         batch_op.drop_index(
-            "ix_hosts_dirty", postgresql_where=sa.text("dirty"), sqlite_where=sa.text("dirty")
+            "ix_hosts_dirty", postgresql_where=sa.text("dirty"), sqlite_where=sa.text("dirty = 1")
         )
 
     op.drop_table("hosts")
