@@ -11,6 +11,11 @@ import sys
 from pathlib import Path
 
 
+def _planted(path: str) -> bool:
+    """Whether ``path`` is one of the Kaspersky PE files ``run.py`` puts in the tree."""
+    return Path(path).name.startswith(("svc", "avp-"))
+
+
 def main(tree: str, cache: str, rules: str) -> None:
     """Scan ``tree`` with the cache file ``cache`` and the YARA rules ``rules``."""
     from evict.inventory.files import FileScanSource
@@ -23,6 +28,9 @@ def main(tree: str, cache: str, rules: str) -> None:
         "observations": len(inventory.observations),
         "yara_matches": len(yara_hits),
         "kaspersky_files": len({o.ident("path") for o in yara_hits}),
+        "other_files_matched": len(
+            {o.ident("path") for o in yara_hits if not _planted(o.ident("path") or "")}
+        ),
         "files": stats.files,
         "opened": stats.opened,
         "cached": stats.cached,
