@@ -1230,8 +1230,10 @@ class Store:
             self._audit(conn, now, [(actor, action, subject, host.org_id, payload)])
         return change
 
-    def waivers(self, org_id: int, *, host: str | None = None) -> list[WaiverInfo]:
-        """An organisation's waivers, newest first."""
+    def waivers(
+        self, org_id: int, *, host: str | None = None, unit_id: int | None = None
+    ) -> list[WaiverInfo]:
+        """An organisation's waivers, newest first (of one host, or one org unit's hosts)."""
         stmt = (
             select(WaiverRow, Host.identifier)
             .join(Host, Host.id == WaiverRow.host_id)
@@ -1240,6 +1242,8 @@ class Store:
         )
         if host is not None:
             stmt = stmt.where(Host.identifier == host)
+        if unit_id is not None:
+            stmt = stmt.where(Host.org_unit_id == unit_id)
         with self._read() as conn:
             return [
                 WaiverInfo(
