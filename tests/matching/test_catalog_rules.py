@@ -88,6 +88,10 @@ POSITIVE: dict[str, Case] = {
     "kis-cpe": hit(
         K.SBOM_COMPONENT, "kis", KIS, cpe="cpe:/a:kaspersky_lab:kaspersky_internet_security:2013"
     ),
+    "renamed-driver": hit(
+        K.FILE, "svc32.sys", ANY, original_filename="klif.sys",
+        path=r"C:\Windows\Temp\svc32.sys",
+    ),
     "kis-hook-dll": hit(
         K.FILE, "kloehk.dll", KIS, original_filename="kloehk.dll",
         path=PF86 + r"\Kaspersky Internet Security 19\x64\kloehk.dll",
