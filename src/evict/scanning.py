@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from evict.catalog.interface import Directive, Exclusion
+from evict.catalog.interface import Directive, Exclusion, ProductID
 from evict.errors import InputError
 from evict.inventory.interface import (
     HostID,
@@ -32,6 +32,8 @@ class HostResult:
     findings: tuple[Finding, ...]
     lookalikes: tuple[tuple[Observation, Exclusion], ...] = ()
     """Observations a known look-alike rule set aside, with the rule: shown, not counted."""
+    present: frozenset[ProductID] = frozenset()
+    """Every catalog product recognised on the host, covered or not (protection among them)."""
 
 
 @dataclass
@@ -97,9 +99,17 @@ def scan(
         result.statuses.extend(source.statuses)
     inventories = merge_by_host(inventories)
     lookalikes: dict[HostID, list[tuple[Observation, Exclusion]]] = {}
-    findings = matcher.match_hosts(inventories, directives=directives, lookalikes=lookalikes)
+    present: dict[HostID, set[ProductID]] = {}
+    findings = matcher.match_hosts(
+        inventories, directives=directives, lookalikes=lookalikes, present=present
+    )
     result.hosts = [
-        HostResult(inv, tuple(findings.get(inv.host, ())), tuple(lookalikes.get(inv.host, ())))
+        HostResult(
+            inv,
+            tuple(findings.get(inv.host, ())),
+            tuple(lookalikes.get(inv.host, ())),
+            frozenset(present.get(inv.host, ())),
+        )
         for inv in inventories
     ]
     return result

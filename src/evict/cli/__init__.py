@@ -18,6 +18,7 @@ from evict import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "evict.cli.scan",
     "evict.cli.catalog",
+    "evict.cli.remediate",
     "evict.cli.fleet",
     "evict.cli.simulate",
     "evict.cli.demo",

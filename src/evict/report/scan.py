@@ -18,6 +18,7 @@ from evict import __version__
 from evict.catalog.interface import Catalog
 from evict.compliance.milestones import MilestoneStatus, current_milestone
 from evict.matching.interface import Finding
+from evict.remediation.policy import Policy, coverage_gap, protection_present
 from evict.scanning import ScanResult
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -53,9 +54,16 @@ def to_document(
     *,
     today: dt.date,
     starts: Mapping[str, dt.date] | None = None,
+    policy: Policy | None = None,
 ) -> dict[str, Any]:
-    """The scan as the JSON object of the command-line contract."""
+    """The scan as the JSON object of the command-line contract.
+
+    Each host also says which approved protection products it has (``protection``, by
+    ``policy``: every catalog protection product by default) and whether removing its covered
+    antivirus would leave it unprotected (``coverage_gap``).
+    """
     clocks = milestones_for(catalog, today=today, starts=starts)
+    policy = policy or Policy()
     return {
         "evict_version": __version__,
         "catalog_version": result.catalog_version,
@@ -77,6 +85,10 @@ def to_document(
                     }
                     for o, x in h.lookalikes
                 ],
+                "protection": list(protection_present(h.present, catalog, policy)),
+                "coverage_gap": coverage_gap(
+                    (f.product for f in h.findings), h.present, catalog, policy
+                ),
             }
             for h in result.hosts
         ],
@@ -100,6 +112,7 @@ def safe_cell(value: object) -> str:
 CSV_COLUMNS = (
     "host", "hostname", "platform", "directive", "vendor", "product", "product_name",
     "confidence", "embedded", "milestone", "due", "days_left", "evidence",
+    "protection", "coverage_gap",
 )  # fmt: skip
 
 
@@ -110,8 +123,10 @@ def render_csv(document: Mapping[str, Any]) -> str:
     writer.writerow(CSV_COLUMNS)
     for host in document["hosts"]:
         head = [host["host"], host["hostname"], host["platform"]]
+        tail = [" ".join(host.get("protection", ())), str(host.get("coverage_gap", False)).lower()]
         if not host["findings"]:
-            writer.writerow([safe_cell(v) for v in head] + [""] * (len(CSV_COLUMNS) - 3))
+            blanks = [""] * (len(CSV_COLUMNS) - len(head) - len(tail))
+            writer.writerow([safe_cell(v) for v in [*head, *blanks, *tail]])
             continue
         for f in host["findings"]:
             evidence = "; ".join(
@@ -121,7 +136,7 @@ def render_csv(document: Mapping[str, Any]) -> str:
             row = [
                 *head, f["directive"], f["vendor"], f["product"], f["product_name"],
                 f["confidence"], str(f["embedded"]).lower(), f["milestone"]["name"],
-                f["milestone"]["due"], f["milestone"]["days_left"], evidence,
+                f["milestone"]["due"], f["milestone"]["days_left"], evidence, *tail,
             ]  # fmt: skip
             writer.writerow([safe_cell(v) for v in row])
     return out.getvalue()
@@ -182,9 +197,16 @@ def render_table(document: Mapping[str, Any], *, console: Any, max_hosts: int = 
     hosts = document["hosts"]
     affected = [h for h in hosts if h["findings"]]
     for host in affected[:max_hosts]:
+        protection = ", ".join(host.get("protection", ())) or "none"
+        gap = (
+            "\n[bold red]coverage gap: no approved protection[/]"
+            if host.get("coverage_gap")
+            else ""
+        )
         table = Table(
             title=f"{escape(host['hostname'])} [dim]({escape(host['host'])}, "
-            f"{host['platform']}, {host['observations']} observations)[/]",
+            f"{host['platform']}, {host['observations']} observations; "
+            f"protection: {escape(protection)})[/]{gap}",
             title_justify="left",
             expand=False,
         )
