@@ -27,9 +27,8 @@ def list_waivers(
     ctx: Ctx, caller: Caller, host: Annotated[str | None, Query()] = None
 ) -> list[WaiverModel]:
     """The organisation's waivers, newest first (optionally for one host)."""
-    return [
-        WaiverModel.model_validate(w.to_json()) for w in ctx.store.waivers(caller.org_id, host=host)
-    ]
+    found = ctx.store.waivers(caller.org_id, host=host, unit_id=caller.org_unit_id)
+    return [WaiverModel.model_validate(w.to_json()) for w in found]
 
 
 @router.post(
