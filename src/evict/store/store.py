@@ -1,9 +1,11 @@
 """The store: the only code that writes SQL.
 
 :class:`Store` wraps an engine (SQLite or PostgreSQL) and offers what the server, the worker and
-the command line need, each method one transaction. It decides nothing: lifecycle rules come in
-as functions (``decide``) from :mod:`evict.compliance.lifecycle`, and the time comes in as
-``now``. Every change appends an event to the audit chain in the same transaction.
+the command line need; each change is one transaction, with its audit event appended in it. It
+decides nothing: lifecycle rules come in as functions (``decide``) from
+:mod:`evict.compliance.lifecycle`, and the time comes in as ``now``. An unchanged check-in (the
+digest matched) only moves ``last_seen`` and is not an audit event: at a million hosts checking in
+hourly the chain would otherwise grow by 24 million events a day without recording any change.
 
 Ingestion, the hot path, is shaped for a large fleet: distinct software is upserted in sorted
 batches in its own short transaction (``INSERT ... ON CONFLICT DO NOTHING``), then the host's
