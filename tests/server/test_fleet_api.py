@@ -351,15 +351,22 @@ def test_a_catalog_change_rematches_software_and_reevaluates_hosts(
     fleet: Fleet,
 ) -> None:
     from evict.catalog.loader import load_catalog
+    from evict.inventory.interface import Kind, Observation
     from evict.matching.engine import Matcher
+    from evict.server.worker import protection_products
 
+    acme = Observation.make(Kind.SERVICE, "AcmeEDRService", source="osquery:services")
+    builtin = load_catalog()
+    base = MatchWorker(
+        fleet.ctx.store, Matcher(builtin), protection=protection_products(builtin, None)
+    )
+    now = fleet.clock()
     fleet.push("ws-kes", KES)
-    base = Matcher(load_catalog())
-    MatchWorker(fleet.ctx.store, base).run_once(now=fleet.clock(), today=fleet.clock().date())
-    fleet.push("ws-kes", DEFENDER)
-    MatchWorker(fleet.ctx.store, base).run_once(now=fleet.clock(), today=fleet.clock().date())
-    assert fleet.state("ws-kes") == "removed", "a worker given no protection products"
-    stats = fleet.work()
+    base.run_once(now=now, today=now.date())
+    fleet.push("ws-kes", acme)
+    base.run_once(now=now, today=now.date())
+    assert fleet.state("ws-kes") == "removed", "the built-in catalog does not know Acme EDR"
+    stats = fleet.work()  # the organisation's catalog adds Acme EDR as approved protection
     assert stats.catalog_changed and stats.matched == 2
     assert fleet.state("ws-kes") == "replaced"
 
