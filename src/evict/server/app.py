@@ -104,6 +104,10 @@ def create_app(
     )
     for router in ROUTERS:
         app.include_router(router)
+    # The dashboard's pages, static files and HTML error pages (evict.server.views).
+    from evict.server.views import mount as mount_views
+
+    mount_views(app)
     app.add_exception_handler(EvictError, _handle_error)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
