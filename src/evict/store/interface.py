@@ -149,6 +149,20 @@ class InventoryReport:
 
 
 @dataclass(frozen=True, slots=True)
+class BulkHost:
+    """A host and its inventory for :meth:`evict.store.store.Store.bulk_load` (fleet imports)."""
+
+    identifier: str
+    hostname: str
+    platform: str
+    credential_hash: str
+    """The lookup hash of the host's credential (:func:`evict.store.secrets.lookup_hash`)."""
+    digest: str
+    observations: Sequence[Observation]
+    collected_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class IngestAck:
     """The server's answer to one report; a resend of the same report id gets the same one."""
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import threading
 from collections import defaultdict
@@ -49,6 +50,7 @@ from evict.report.fleet import PENDING, FleetRow
 from evict.store import secrets
 from evict.store.engine import WRITE, make_engine
 from evict.store.interface import (
+    BulkHost,
     ConflictError,
     DatabaseError,
     DirtyHost,
@@ -854,6 +856,98 @@ class Store:
             len(distinct),
             now,
         )
+
+    def bulk_load(
+        self,
+        unit_id: int,
+        hosts: Iterable[BulkHost],
+        *,
+        actor: str,
+        now: dt.datetime,
+        batch: int = 2000,
+    ) -> int:
+        """Add many new hosts with their inventories to an org unit, the fastest way the store has.
+
+        For fleet imports and benchmarks: hosts arrive already credentialed (their credential's
+        lookup hash) and queued for the worker. Each batch of ``batch`` hosts is one transaction:
+        its new distinct software is upserted first, then the hosts are inserted in one
+        multi-row statement and their software links written with COPY (PostgreSQL) or
+        ``executemany`` (SQLite); one audit event records the batch. Returns the hosts added.
+        An identifier already enrolled in the organisation fails its batch with
+        :class:`ConflictError` (earlier batches stay).
+        """
+        with self._read() as conn:
+            unit = conn.execute(
+                select(OrgUnit.id, OrgUnit.org_id, OrgUnit.name).where(OrgUnit.id == unit_id)
+            ).first()
+        if unit is None:
+            raise NotFoundError(f"no org unit {unit_id}")
+        keys: dict[object, str] = {}
+        ids: dict[str, int] = {}
+        total = 0
+        iterator = iter(hosts)
+        while chunk := list(itertools.islice(iterator, batch)):
+            fresh: dict[str, Observation] = {}
+            links: list[set[tuple[str, str, str]]] = []
+            for h in chunk:
+                seen: set[tuple[str, str, str]] = set()
+                for o in h.observations:
+                    identity = distinct_key(o)
+                    key = keys.get(identity)
+                    if key is None:
+                        key = keys[identity] = software_key(o)
+                    if key not in ids:
+                        fresh.setdefault(key, o)
+                    seen.add((key, o.version[:MAX_VERSION], o.source[:MAX_SOURCE]))
+                links.append(seen)
+            if fresh:
+                ids.update(self._software_ids(fresh))
+            values = [
+                {
+                    "org_id": unit.org_id,
+                    "org_unit_id": unit.id,
+                    "identifier": h.identifier,
+                    "hostname": h.hostname,
+                    "platform": h.platform,
+                    "credential_hash": h.credential_hash,
+                    "enrolled_at": now,
+                    "last_seen": h.collected_at or now,
+                    "collected_at": h.collected_at or now,
+                    "digest": h.digest,
+                    "last_checkin": "",
+                    "observations": len(h.observations),
+                    "inventory_version": 1,
+                    "dirty": True,
+                }
+                for h in chunk
+            ]
+            try:
+                with self._write() as conn:
+                    host_ids = (
+                        conn.execute(
+                            insert(Host).returning(Host.id, sort_by_parameter_order=True), values
+                        )
+                        .scalars()
+                        .all()
+                    )
+                    rows = [
+                        {"host_id": hid, "software_id": ids[k], "version": v, "source": s}
+                        for hid, seen in zip(host_ids, links, strict=True)
+                        for k, v, s in sorted(seen)
+                    ]
+                    self._insert_links(conn, rows)
+                    payload = {"hosts": len(chunk), "first": chunk[0].identifier}
+                    subject = f"unit:{unit.name}"
+                    self._audit(
+                        conn, now, [(actor, "host.bulk_load", subject, unit.org_id, payload)]
+                    )
+            except IntegrityError as e:
+                raise ConflictError(
+                    f"a host of the batch starting at {chunk[0].identifier!r} is already enrolled "
+                    f"(or its credential is in use): {e.orig}"
+                ) from e
+            total += len(chunk)
+        return total
 
     def _insert_links(self, conn: Connection, rows: Sequence[Mapping[str, object]]) -> None:
         """Insert host_software rows: COPY on PostgreSQL (2-3x faster), executemany on SQLite."""

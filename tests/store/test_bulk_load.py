@@ -1,0 +1,81 @@
+"""Bulk loading a fleet: hosts land credentialed, linked to shared software, and queued."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from evict.agent.wire import inventory_digest
+from evict.simulate import fleet
+from evict.store import secrets
+from evict.store.interface import BulkHost, ConflictError, NotFoundError
+from evict.store.store import Store
+from evict.store.tables import HostSoftware, Software
+
+NOW = dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC)
+
+
+def bulk(n: int, *, start: int = 0) -> list[BulkHost]:
+    hosts = []
+    for index, inv in enumerate(fleet(start + n, seed=3)):
+        if index < start:
+            continue
+        hosts.append(
+            BulkHost(
+                identifier=inv.host,
+                hostname=inv.hostname,
+                platform=inv.platform.value,
+                credential_hash=secrets.lookup_hash(f"evh_bulk{index}"),
+                digest=inventory_digest(inv.observations),
+                observations=inv.observations,
+                collected_at=inv.collected_at,
+            )
+        )
+    return hosts
+
+
+def scalar(store: Store, stmt) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(stmt).scalar_one())
+
+
+def test_bulk_load_stores_hosts_as_an_agent_report_would(fleet_store: Store) -> None:
+    org, _ = fleet_store.create_org("DOE", actor="cli:test", now=NOW)
+    unit = fleet_store.units(org.id)[0]
+    hosts = bulk(25)
+    assert fleet_store.bulk_load(unit.id, hosts, actor="cli:test", now=NOW, batch=10) == 25
+
+    links = sum(len({(o.name, o.version, o.source, o.kind) for o in h.observations}) for h in hosts)
+    assert scalar(fleet_store, select(func.count()).select_from(HostSoftware)) <= links
+    distinct = scalar(fleet_store, select(func.count()).select_from(Software))
+    assert 0 < distinct < sum(len(h.observations) for h in hosts)  # software stored once
+
+    # The host authenticates with its credential, and an unchanged check-in matches its digest.
+    found = fleet_store.host_for_credential("evh_bulk7")
+    assert found is not None and found.identifier == hosts[7].identifier
+    assert found.observations == len(hosts[7].observations)
+    assert fleet_store.checkin_unchanged(found, "report-0007", hosts[7].digest, now=NOW)
+    assert not fleet_store.checkin_unchanged(found, "report-0008", "0" * 64, now=NOW)
+
+    # Every host is queued for the worker; each batch is one audit event.
+    assert len(fleet_store.dirty_hosts(limit=100)) == 25
+    events = fleet_store.audit_events(action_prefix="host.bulk_load")
+    assert [e.payload["hosts"] for e in events] == [10, 10, 5]
+    assert fleet_store.verify_audit().ok
+
+
+def test_bulk_load_of_an_enrolled_identifier_is_a_conflict(fleet_store: Store) -> None:
+    org, _ = fleet_store.create_org("DOE", actor="cli:test", now=NOW)
+    unit = fleet_store.units(org.id)[0]
+    hosts = bulk(4)
+    fleet_store.bulk_load(unit.id, hosts[:2], actor="cli:test", now=NOW)
+    with pytest.raises(ConflictError, match="already enrolled"):
+        fleet_store.bulk_load(unit.id, hosts[1:], actor="cli:test", now=NOW)
+    assert len(fleet_store.dirty_hosts()) == 2  # the failed batch left nothing behind
+
+
+def test_bulk_load_into_an_unknown_unit_is_refused(fleet_store: Store) -> None:
+    with pytest.raises(NotFoundError):
+        fleet_store.bulk_load(999, bulk(1), actor="cli:test", now=NOW)
