@@ -144,3 +144,13 @@ def test_plan_json_carries_milestones_and_sources(matcher: Matcher) -> None:
     assert isinstance(steps, list)
     assert all(s["check"] for s in steps), "every step has a check"
     assert any("support.kaspersky.com" in s.get("source", "") for s in steps)
+
+
+def test_a_gap_withholds_the_antivirus_but_still_removes_unrelated_apps(matcher: Matcher) -> None:
+    tiktok = obs(K.APP, "TikTok", package_id="com.zhiliaoapp.musically")
+    kaspersky = obs(K.APP, "Kaspersky Security & VPN", package_id="com.kms.free")
+    p = plan(matcher, host(Platform.ANDROID, tiktok, kaspersky))
+    assert p.coverage_gap and "Kaspersky for Android" in p.refusal
+    (step,) = p.steps
+    assert step.operation.names == ("com.zhiliaoapp.musically",), "TikTok still goes"
+    assert any(w.startswith("withheld until a replacement") for w in p.warnings)

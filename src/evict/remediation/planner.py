@@ -589,23 +589,32 @@ def plan_host(
                     "the removal and that it protects right after"
                 )
             _confirm(b, replacement, name, after_removal=False)
+    withheld: set[ProductID] = set()
     if refusal:
-        return Plan(
-            host=inventory.host,
-            hostname=inventory.hostname,
-            platform=platform,
-            shell=shell,
-            catalog_version=catalog.version,
-            directives=directives,
-            products=tuple(covered),
-            protection=protection,
-            replacement=None,
-            coverage_gap=True,
-            steps=tuple(b.steps),
-            warnings=tuple(b.warnings),
-            refusal=refusal,
-            milestones=milestones,
-        )
+        # Everything of the at-risk products' vendors waits for the replacement (the endpoint
+        # product and the agent that manages it); other covered software is removed as usual.
+        vendors = {products[p].vendor for p in at_risk}
+        withheld = {p for p in covered if products[p].vendor in vendors}
+        if withheld != set(covered):
+            names = ", ".join(sorted(products[p].name for p in withheld))
+            b.warnings.append(f"withheld until a replacement protects the host: {names}")
+        if withheld == set(covered):
+            return Plan(
+                host=inventory.host,
+                hostname=inventory.hostname,
+                platform=platform,
+                shell=shell,
+                catalog_version=catalog.version,
+                directives=directives,
+                products=tuple(covered),
+                protection=protection,
+                replacement=None,
+                coverage_gap=True,
+                steps=tuple(b.steps),
+                warnings=tuple(b.warnings),
+                refusal=refusal,
+                milestones=milestones,
+            )
 
     def order(pid: ProductID) -> tuple[int, int, str]:
         product = products[pid]
@@ -614,7 +623,7 @@ def plan_host(
         return (1 if product.generic else 0, rank, pid)
 
     removed: list[tuple[Product, Recipe | None]] = []
-    for pid in sorted(covered, key=order):
+    for pid in sorted((p for p in covered if p not in withheld), key=order):
         product = products[pid]
         recipe = catalog.recipe(pid, platform.value)
         removed.append((product, recipe))
@@ -635,7 +644,7 @@ def plan_host(
                 product=pid,
                 source=source,
             )
-    if covered:
+    if covered and not withheld:
         if shell is Shell.MDM:
             b.warnings.append(
                 "the MDM removes apps when the device next checks in: collect a fresh "
@@ -660,6 +669,7 @@ def plan_host(
         coverage_gap=gap,
         steps=tuple(b.steps),
         warnings=tuple(dict.fromkeys(b.warnings)),
+        refusal=refusal,
         milestones=milestones,
     )
 
