@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -25,9 +25,9 @@ from evict.inventory.interface import (
     HostID,
     HostInventory,
     Ident,
-    InventorySource,
     Kind,
     Observation,
+    OfflineSource,
     Platform,
     SourceInputError,
     SourceStatus,
@@ -213,7 +213,7 @@ def _stanza(
     )
 
 
-class DpkgStatusSource(InventorySource):
+class DpkgStatusSource(OfflineSource):
     """dpkg status files copied off hosts: ``evict scan --from dpkg-status FILE...``.
 
     Each file is one host. The host is named after the file, by the part before ``--`` if there
@@ -226,15 +226,6 @@ class DpkgStatusSource(InventorySource):
     """
 
     name = "dpkg-status"
-
-    def __init__(self, paths: Sequence[Path]) -> None:
-        self.paths = [Path(p) for p in paths]
-        self._statuses: list[SourceStatus] = []
-
-    @property
-    def statuses(self) -> list[SourceStatus]:
-        """One ``ok`` status per file read."""
-        return list(self._statuses)
 
     def collect(self) -> Iterator[HostInventory]:
         """Yield one inventory per file; an unreadable file raises :class:`SourceInputError`."""

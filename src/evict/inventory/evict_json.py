@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from evict.inventory.interface import (
     HostID,
     HostInventory,
-    InventorySource,
     Observation,
+    OfflineSource,
     Platform,
     SourceInputError,
     SourceStatus,
@@ -78,19 +77,10 @@ def inventory_from_json(data: Mapping[str, Any], *, source: str = "evict") -> Ho
     )
 
 
-class EvictJsonSource(InventorySource):
+class EvictJsonSource(OfflineSource):
     """Files of evict-format inventories, one JSON object per line."""
 
     name = "evict"
-
-    def __init__(self, paths: Sequence[Path]) -> None:
-        self.paths = list(paths)
-        self._statuses: list[SourceStatus] = []
-
-    @property
-    def statuses(self) -> list[SourceStatus]:
-        """One status per file read."""
-        return list(self._statuses)
 
     def collect(self) -> Iterator[HostInventory]:
         """Yield each line's inventory, streaming the file."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal, NewType
@@ -266,6 +266,22 @@ class InventorySource(ABC):
     def statuses(self) -> list[SourceStatus]:  # pragma: no cover
         """How each part of this source was read, valid once :meth:`collect` is exhausted."""
         raise NotImplementedError
+
+
+class OfflineSource(InventorySource):
+    """A source over files another tool wrote, named on the command line (``--from KIND PATH…``).
+
+    :param paths: the files or folders to read.
+    """
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.paths = [Path(p) for p in paths]
+        self._statuses: list[SourceStatus] = []
+
+    @property
+    def statuses(self) -> list[SourceStatus]:
+        """How each path was read, valid once :meth:`collect` is exhausted."""
+        return list(self._statuses)
 
 
 class Collector(ABC):

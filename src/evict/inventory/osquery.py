@@ -75,13 +75,12 @@ from evict.inventory.interface import (
     HostID,
     HostInventory,
     Ident,
-    InventorySource,
     Kind,
     Observation,
+    OfflineSource,
     Platform,
     Problems,
     SourceInputError,
-    SourceStatus,
 )
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -870,7 +869,7 @@ def _inventory(host: _Host, rows: Iterable[tuple[str, Row]], collected: float) -
 # --- the source -------------------------------------------------------------------------------
 
 
-class OsquerySource(InventorySource):
+class OsquerySource(OfflineSource):
     """osqueryd results logs and directories of ``osqueryi --json`` outputs.
 
     :param paths: results-log files and ``osqueryi --json`` directories, in any mix; logs are
@@ -881,14 +880,8 @@ class OsquerySource(InventorySource):
     name: ClassVar[str] = "osquery"
 
     def __init__(self, paths: Sequence[Path], *, max_line_bytes: int = MAX_LINE_BYTES) -> None:
-        self.paths = [Path(p) for p in paths]
+        super().__init__(paths)
         self.max_line_bytes = max_line_bytes
-        self._statuses: list[SourceStatus] = []
-
-    @property
-    def statuses(self) -> list[SourceStatus]:
-        """One status per path, in the order given."""
-        return list(self._statuses)
 
     def collect(self) -> Iterator[HostInventory]:
         """Yield one inventory per host; then raise the first unreadable path's error, if any.

@@ -20,13 +20,12 @@ from evict.inventory.interface import (
     HostID,
     HostInventory,
     Ident,
-    InventorySource,
     Kind,
     Observation,
+    OfflineSource,
     Platform,
     Problems,
     SourceInputError,
-    SourceStatus,
 )
 
 MiB = 1024 * 1024
@@ -202,7 +201,7 @@ def file_stem(path: Path) -> str:
     return name
 
 
-class SbomSource(InventorySource):
+class SbomSource(OfflineSource):
     """An SBOM reader: each file one host, directories searched for files of the format.
 
     :param paths: SBOM files, or directories holding them.
@@ -215,14 +214,8 @@ class SbomSource(InventorySource):
     """File name endings picked up when a directory is given."""
 
     def __init__(self, paths: Sequence[Path], *, limits: SbomLimits | None = None) -> None:
-        self.paths = [Path(p) for p in paths]
+        super().__init__(paths)
         self.limits = limits or SbomLimits()
-        self._statuses: list[SourceStatus] = []
-
-    @property
-    def statuses(self) -> list[SourceStatus]:
-        """How each file was read: one status per file, named ``<format>:<path>``."""
-        return list(self._statuses)
 
     def collect(self) -> Iterator[HostInventory]:
         """Yield one inventory per SBOM file.

@@ -32,11 +32,10 @@ from typing import TYPE_CHECKING, Any
 from evict.inventory.interface import (
     HostID,
     HostInventory,
-    InventorySource,
+    OfflineSource,
     Platform,
     Problems,
     SourceInputError,
-    SourceStatus,
 )
 from evict.inventory.windows._keys import (
     KeyValues,
@@ -353,22 +352,13 @@ def _user_label(path: Path) -> str:
     return path.stem
 
 
-class HiveSource(InventorySource):
+class HiveSource(OfflineSource):
     """Offline registry hives: each folder (or set of hive files in one folder) is one host.
 
     :param paths: host folders and hive files.
     """
 
     name = "hive"
-
-    def __init__(self, paths: Sequence[Path]) -> None:
-        self.paths = [Path(p) for p in paths]
-        self._statuses: list[SourceStatus] = []
-
-    @property
-    def statuses(self) -> list[SourceStatus]:
-        """One status per host read."""
-        return list(self._statuses)
 
     def _groups(self) -> list[_Group]:
         groups: list[_Group] = []

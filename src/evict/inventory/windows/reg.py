@@ -31,11 +31,10 @@ from typing import TextIO
 from evict.inventory.interface import (
     HostID,
     HostInventory,
-    InventorySource,
+    OfflineSource,
     Platform,
     Problems,
     SourceInputError,
-    SourceStatus,
 )
 from evict.inventory.windows._keys import (
     KeyValues,
@@ -396,7 +395,7 @@ def read_reg(paths: Sequence[Path], tree: RegTree | None = None) -> RegTree:
     return tree
 
 
-class RegExportSource(InventorySource):
+class RegExportSource(OfflineSource):
     """Regedit exports: each ``.reg`` file, or each folder of them, is one Windows host.
 
     The host is named by the computer name in the export
@@ -406,15 +405,6 @@ class RegExportSource(InventorySource):
     """
 
     name = "reg"
-
-    def __init__(self, paths: Sequence[Path]) -> None:
-        self.paths = [Path(p) for p in paths]
-        self._statuses: list[SourceStatus] = []
-
-    @property
-    def statuses(self) -> list[SourceStatus]:
-        """One status per path read."""
-        return list(self._statuses)
 
     def collect(self) -> Iterator[HostInventory]:
         """Yield one inventory per ``.reg`` file or folder."""
