@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from remedykit import DEBS, SAMPLE_FLEET, need, need_tool
 
 from evict.catalog.loader import load_catalog
 from evict.inventory.interface import HostInventory
 from evict.matching.engine import Matcher
+from tests.remediation.remedykit import DEBS, SAMPLE_FLEET, need, need_tool
 
 
 @pytest.fixture(scope="session")

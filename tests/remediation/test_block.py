@@ -9,10 +9,10 @@ from pathlib import Path
 
 import defusedxml.ElementTree as ET
 import pytest
-from remedykit import need_tool
 
 from evict.matching.engine import Matcher
 from evict.remediation.block import BlockError, BlockList, block_list, render_block
+from tests.remediation.remedykit import need_tool
 
 SERIAL = 2026112701
 APPLOCKER_TYPES = {"Appx", "Dll", "Exe", "Msi", "Script"}

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from remedykit import NOW, TODAY
 
 from evict.cli import main
 from evict.inventory.interface import HostInventory
@@ -26,6 +25,7 @@ from evict.remediation.execute import execute
 from evict.remediation.planner import plan_inventory
 from evict.report.scan import to_document
 from evict.scanning import scan
+from tests.remediation.remedykit import NOW, TODAY
 
 COVERED = ("kesl", "kesl-gui", "klnagent64")
 REPLACEMENT = ("clamav", "clamav-daemon")

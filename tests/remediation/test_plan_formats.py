@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from remedykit import REMEDIATION_ASSETS, TODAY, need_tool
 
 from evict.inventory.interface import HostInventory
 from evict.inventory.osquery import OsquerySource
 from evict.matching.engine import Matcher
 from evict.remediation import Phase, Plan, PlanFormatError, Policy, renderer
 from evict.remediation.planner import plan_inventory
+from tests.remediation.remedykit import REMEDIATION_ASSETS, TODAY, need_tool
 
 WINDOWS, LINUX, MAC, MAC_FALCON = "hq-fin-ws-0142", "dc1-app-lx-017", "lgl-mbp-0231", "lgl-mbp-0232"
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from remedykit import TODAY
-
 from evict.inventory.interface import HostID, HostInventory, Kind, Observation, Platform
 from evict.matching.engine import Matcher
 from evict.remediation import Op, Phase, Policy
 from evict.remediation.planner import plan_inventory
+from tests.remediation.remedykit import TODAY
 
 K = Kind
 WHEN = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from remedykit import REMEDIATION_ASSETS
 
 from evict.catalog.interface import ProductID
 from evict.matching.engine import Matcher
 from evict.remediation import Policy, PolicyError, coverage_gap, load_policy, protection_present
+from tests.remediation.remedykit import REMEDIATION_ASSETS
 
 POLICIES = REMEDIATION_ASSETS / "policy"
 KES = ProductID("kaspersky-endpoint-security")

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from remedykit import NOW, REMEDIATION_ASSETS, SAMPLE_FLEET, TODAY
 
 from evict.cli import main
 from evict.inventory.interface import HostInventory
 from evict.matching.engine import Matcher
+from tests.remediation.remedykit import NOW, REMEDIATION_ASSETS, SAMPLE_FLEET, TODAY
 
 FROM = ["--from", "osquery", str(SAMPLE_FLEET)]
 
