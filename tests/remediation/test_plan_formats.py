@@ -14,9 +14,9 @@ import pytest
 from evict.inventory.interface import HostInventory
 from evict.inventory.osquery import OsquerySource
 from evict.matching.engine import Matcher
-from evict.remediation import Phase, Plan, PlanFormatError, Policy, renderer
+from evict.remediation import Op, Phase, Plan, PlanFormatError, Policy, renderer
 from evict.remediation.planner import plan_inventory
-from tests.remediation.remedykit import REMEDIATION_ASSETS, TODAY, need_tool
+from tests.remediation.remedykit import ASSETS, REMEDIATION_ASSETS, TODAY, need_tool
 
 WINDOWS, LINUX, MAC, MAC_FALCON = "hq-fin-ws-0142", "dc1-app-lx-017", "lgl-mbp-0231", "lgl-mbp-0232"
 
@@ -167,3 +167,39 @@ def test_a_format_refuses_a_platform_it_cannot_express(plans: dict[str, Plan]) -
     document = json.loads(renderer("json").render(list(plans.values())))
     assert {p["host"] for p in document["plans"]} == set(plans)
     assert document["plans"][0]["steps"][0]["check"]
+
+
+WINDOWS_ASSETS = [
+    ("reg", ASSETS / "windows" / "reg" / "wks-fin-0042"),
+    ("hive", ASSETS / "windows" / "hive" / "wks-fin-0042"),
+    ("powershell", ASSETS / "windows" / "powershell" / "wks-fin-0042"),
+]
+
+
+@pytest.mark.parametrize(("kind", "path"), WINDOWS_ASSETS, ids=[k for k, _ in WINDOWS_ASSETS])
+def test_windows_assets_get_defender_enabled_first_and_a_parsable_plan(
+    matcher: Matcher, kind: str, path: Path
+) -> None:
+    from evict.inventory.registry import open_source
+
+    (inventory,) = open_source(kind, [path]).collect()
+    plan = plan_inventory(inventory, matcher, policy=Policy(), today=TODAY)
+    assert plan.coverage_gap and plan.replacement == "microsoft-defender" and not plan.refusal
+    assert plan.steps[0].phase is Phase.REPLACE
+    assert [s.operation.op for s in plan.steps if s.phase is Phase.REMOVE].count(
+        Op.MSI_UNINSTALL
+    ) >= 2
+    assert powershell_errors(renderer("powershell").render([plan])) == []
+
+
+def test_macos_folder_asset_plan_passes_shellcheck(matcher: Matcher, tmp_path: Path) -> None:
+    from evict.inventory.registry import open_source
+
+    shellcheck = need_tool("shellcheck")
+    (inventory,) = open_source("macos", [ASSETS / "macos" / "kav-mac"]).collect()
+    plan = plan_inventory(inventory, matcher, policy=Policy(), today=TODAY)
+    assert plan.refusal, "no approved protection on this Mac: the plan refuses"
+    script = tmp_path / "mac.sh"
+    script.write_text(renderer("sh").render([plan]))
+    done = subprocess.run([shellcheck, "--shell=sh", str(script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
