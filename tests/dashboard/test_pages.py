@@ -526,7 +526,7 @@ def test_the_audit_log_filters_and_reports_a_broken_chain(
     dated = soup(client.get(f"/audit?since={day}&until={day}&action=inventory.")).select(
         "#events tbody tr"
     )
-    assert [r.select("td")[3].get_text(strip=True) for r in dated] == ["host:ws-kes-3"]
+    assert [r.select("td")[3].find(class_="ident").get_text() for r in dated] == ["host:ws-kes-3"]
     assert client.get("/audit?since=yesterday").status_code == 400
 
     from sqlalchemy import update

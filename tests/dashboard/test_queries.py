@@ -177,7 +177,8 @@ def test_hosts_of_other_organisations_or_units_are_not_found(fleet_store: Store,
         queries.host_by_id(other, ids["H-00"])
     with pytest.raises(NotFoundError):
         queries.host_by_id(dhs, ids["H-01"], unit_id=east)
-    assert queries.host_ids(other, ["H-00"]) == {}
+    assert queries.host_names(other, ["H-00"]) == {}
+    assert queries.host_names(dhs, ["H-00", "nope"]) == {"H-00": (ids["H-00"], "ws-0")}
 
 
 def test_the_burndown_changes_come_from_state_changes(fleet_store: Store, catalog) -> None:  # type: ignore[no-untyped-def]

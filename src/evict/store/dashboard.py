@@ -631,20 +631,20 @@ class DashboardQueries:
                 return str(found)
         return None
 
-    def host_ids(
+    def host_names(
         self, org_id: int, identifiers: Sequence[str], *, unit_id: int | None = None
-    ) -> dict[str, int]:
-        """The database ids of the organisation's hosts with these identifiers."""
-        out: dict[str, int] = {}
+    ) -> dict[str, tuple[int, str]]:
+        """``identifier -> (database id, hostname)`` of the organisation's hosts among these."""
+        out: dict[str, tuple[int, str]] = {}
         wanted = sorted(set(identifiers))
         with self._read() as conn:
             for i in range(0, len(wanted), 500):
-                stmt = select(Host.identifier, Host.id).where(
+                stmt = select(Host.identifier, Host.id, Host.hostname).where(
                     Host.org_id == org_id, Host.identifier.in_(wanted[i : i + 500])
                 )
                 if unit_id is not None:
                     stmt = stmt.where(Host.org_unit_id == unit_id)
-                out.update({r.identifier: r.id for r in conn.execute(stmt)})
+                out.update({r.identifier: (r.id, r.hostname) for r in conn.execute(stmt)})
         return out
 
     # -- sessions -------------------------------------------------------------------------------

@@ -98,7 +98,7 @@ def audit(
         ("verify",), head, ctx.store.verify_audit, now=ctx.now(), max_age=VERIFY_EVERY
     )
     identifiers = sorted({e.subject[5:] for e in events if e.subject.startswith("host:")})
-    host_ids = queries.host_ids(org_id, identifiers, unit_id=unit_id)
+    hosts = queries.host_names(org_id, identifiers, unit_id=unit_id)
     return dashboard.render(
         request,
         "audit.html",
@@ -109,7 +109,7 @@ def audit(
         params=params,
         actions=ACTIONS,
         host_missing=host_missing,
-        host_ids=host_ids,
+        hosts=hosts,
         verdict=verdict,
         next_url=page_url("/audit", params, before=events[-1].seq) if more and events else "",
         first_url=page_url("/audit", params) if before else "",

@@ -154,19 +154,21 @@ def burndown(
         area = f"{d} V{y(0):.1f} H{x(ordered[0][0]):.1f} Z"
         parts.append(f'<path class="series-area" d="{area}"/>')
         parts.append(f'<path class="series-line" d="{d}" data-points="{len(ordered)}"/>')
-    for i, m in enumerate(sorted(markers, key=lambda m: m.day)):
+    deadlines = 0
+    for m in sorted(markers, key=lambda m: m.day):
         mx = x(m.day)
         parts.append(
             f'<line class="marker marker-{m.kind}" x1="{mx:.1f}" x2="{mx:.1f}" '
             f'y1="{top}" y2="{top + inner_h}" data-day="{m.day.isoformat()}"/>'
         )
         anchor = "end" if mx > left + inner_w * 0.7 else "start"
-        dx = -4 if anchor == "end" else 4
-        parts.append(
-            _text(
-                mx + dx, top + 14 + 17 * (i % 3), m.label, f"marker-label marker-{m.kind}", anchor
-            )
-        )
+        dx = -5 if anchor == "end" else 5
+        if m.kind == "today":
+            label_y = top + inner_h - 8  # at the foot of its line, clear of the deadlines'
+        else:
+            label_y = top + 14 + 17 * (deadlines % 3)
+            deadlines += 1
+        parts.append(_text(mx + dx, label_y, m.label, f"marker-label marker-{m.kind}", anchor))
     legend_y = 18
     parts.append(
         f'<line class="series-line" x1="{left}" x2="{left + 24}" y1="{legend_y}" y2="{legend_y}"/>'

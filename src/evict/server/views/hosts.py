@@ -12,7 +12,7 @@ import csv
 import datetime as dt
 import functools
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -33,6 +33,7 @@ from evict.compliance.lifecycle import (
 from evict.inventory.interface import Platform
 from evict.server.api.hosts import get_host
 from evict.server.deps import Ctx, ServerContext
+from evict.server.models import EvidenceModel, FindingModel
 from evict.server.views.overview import default_directive
 from evict.server.views.plans import host_plan
 from evict.server.views.web import (
@@ -200,7 +201,7 @@ def _choices(ctx: ServerContext, viewer: Viewer) -> dict[str, Any]:
     return {
         "units": units,
         "directives": ctx.catalog.directives,
-        "state_choices": [("carrying", "carrying a covered product"), ("open", "open (work due)")]
+        "state_choices": [("carrying", "carrying (open or waived)"), ("open", "open (work due)")]
         + [(s, s) for s in STATE_ORDER],
         "products": products,
         "platforms": [p.value for p in Platform],
@@ -338,6 +339,36 @@ def _host(ctx: ServerContext, viewer: Viewer, host_id: int) -> HostInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ProductFinding:
+    """One covered product on a host with its evidence, and every directive that covers it."""
+
+    product: str
+    product_name: str
+    confidence: str
+    embedded: bool
+    directives: tuple[str, ...]
+    evidence: tuple[EvidenceModel, ...]
+
+
+def by_product(findings: Sequence[FindingModel]) -> list[ProductFinding]:
+    """The API's findings (one per product and directive) grouped by product."""
+    grouped: dict[str, list[FindingModel]] = {}
+    for f in findings:
+        grouped.setdefault(f.product, []).append(f)
+    return [
+        ProductFinding(
+            fs[0].product,
+            fs[0].product_name,
+            fs[0].confidence,
+            fs[0].embedded,
+            tuple(f.directive for f in fs),
+            tuple(fs[0].evidence),
+        )
+        for fs in grouped.values()
+    ]
+
+
+@dataclass(frozen=True, slots=True)
 class DirectiveActions:
     """What can be done to a host for one directive."""
 
@@ -387,6 +418,7 @@ def render_host(
         section="hosts",
         info=info,
         detail=detail,
+        findings=by_product(detail.findings),
         actions=actions,
         waivers=waivers,
         plan=host_plan(ctx, info, detail),

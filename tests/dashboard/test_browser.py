@@ -1,0 +1,264 @@
+"""The dashboard in a real browser: Debian's chromium driven by Playwright against a real server.
+
+One uvicorn server per module over the seeded fleet (:mod:`tests.dashboard.dashkit`), one
+browser, a fresh context (cookie jar) per test. Without chromium the tests are skipped, except
+under ``CI=true``, where they fail. ``EVICT_SCREENSHOTS=1`` also writes docs/screenshots/ from a
+demo fleet (``EVICT_SCREENSHOT_HOSTS``, default 2000).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from evict.catalog.interface import Catalog
+from evict.store.store import Store
+from tests.dashboard.dashkit import NOW, PASSWORD, Seeded, app_settings, seed
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+
+
+@dataclass
+class Served:
+    """A running server: its base URL and the fleet behind it."""
+
+    url: str
+    seeded: Seeded
+
+    def api(self, user: str, path: str) -> Any:
+        response = httpx.get(
+            self.url + path, headers={"Authorization": f"Bearer {self.seeded.tokens[user]}"}
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def audit_head(self) -> int:
+        store = Store.open(self.seeded.url)
+        try:
+            return store.audit_head()[0]
+        finally:
+            store.close()
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Run ``app`` with uvicorn on a free port of 127.0.0.1 in a thread; yield its URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Debian's chromium, headless (skipped when missing outside CI; a failure in CI)."""
+    executable = shutil.which("chromium")
+    if executable is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(
+                "chromium is missing: CI must run the browser tests (scripts/system-deps.sh)"
+            )
+        pytest.skip("chromium is not installed (scripts/system-deps.sh installs it as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, builtin_catalog: Catalog) -> Iterator[Served]:
+    """A real server over the seeded fleet (SQLite), with the clock at the fleet's today."""
+    from evict.server.app import create_app
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'evict.db'}"
+    seeded = seed(url, builtin_catalog)
+    app = create_app(app_settings(url), clock=lambda: NOW, catalog=builtin_catalog)
+    with serving(app) as base:
+        yield Served(base, seeded)
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    """A fresh browser context and page (no cookies), laptop-sized."""
+    context = chromium.new_context(viewport={"width": 1366, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def sign_in(page: Any, base: str, name: str, password: str = PASSWORD) -> None:
+    page.goto(base + "/login")
+    page.fill("#name", name)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/overview")
+
+
+def figure(page: Any, selector: str) -> int:
+    return int(page.inner_text(selector).replace(",", ""))
+
+
+def test_an_operator_goes_from_the_overview_to_a_waiver(page: Any, served: Served) -> None:
+    sign_in(page, served.url, "admin-1")
+    summary = served.api("admin-1", "/api/v1/directives/bod-17-01/summary")
+    assert figure(page, "[data-figure=hosts]") == summary["hosts"]
+    for state, count in summary["states"].items():
+        assert figure(page, f"[data-state={state}]") == count
+    identified = figure(page, "[data-state=identified]")
+    waived = figure(page, "[data-state=waived]")
+
+    page.click("nav >> text=Hosts")
+    page.select_option("#state", "identified")
+    page.click("text=Apply")
+    page.wait_for_url("**state=identified**")
+    names = page.locator("#hosts tbody th a").all_inner_texts()
+    assert "ws-kes-5" in names and "srv-clean-1" not in names
+    assert set(page.locator("#hosts tbody .badge").all_inner_texts()) == {"identified"}
+
+    page.click("text=ws-kes-5")
+    page.wait_for_url("**/hosts/*")
+    assert "Kaspersky Endpoint Security" in page.inner_text("#findings-title + article")
+    page.fill("#justification-bod-17-01", "Lab instrument controller, vendor swap on order")
+    page.fill("#approver-bod-17-01", "J. Rivera, CISO")
+    page.fill("#expires-bod-17-01", "2026-04-15")
+    page.click("text=Waive this host")
+    page.wait_for_url("**done=waiver")
+    assert "Waiver granted" in page.inner_text("main")
+
+    page.click("nav >> text=Overview")
+    assert figure(page, "[data-state=waived]") == waived + 1
+    assert figure(page, "[data-state=identified]") == identified - 1
+    after = served.api("admin-1", "/api/v1/directives/bod-17-01/summary")
+    assert after["states"]["waived"] == waived + 1
+
+    page.click("nav >> text=Audit log")
+    top = page.locator("#events tbody tr").first
+    assert top.get_attribute("data-action") == "waiver.create"
+    assert "user:admin-1" in top.inner_text() and "ws-kes-5" in top.inner_text()
+
+
+def test_an_auditor_has_no_waive_control_and_a_forged_post_is_refused(
+    page: Any, served: Served
+) -> None:
+    sign_in(page, served.url, "auditor-1")
+    host = served.seeded.ids["ws-kes-4"]
+    page.goto(f"{served.url}/hosts/{host}")
+    assert page.locator(f"form[action='/hosts/{host}/waive']").count() == 0
+    assert page.locator("text=Waive this host").count() == 0
+    assert "read-only" in page.inner_text("main")
+    csrf = page.input_value("form[action='/logout'] input[name=csrf]")
+    before = served.audit_head()
+    response = page.request.post(
+        f"{served.url}/hosts/{host}/waive",
+        form={
+            "csrf": csrf,
+            "directive": "bod-17-01",
+            "justification": "forged",
+            "approver": "nobody",
+            "expires": "2026-04-01",
+        },
+    )
+    assert response.status == 403
+    assert served.audit_head() == before
+
+
+def test_a_user_of_another_organisation_never_sees_its_hosts(page: Any, served: Served) -> None:
+    sign_in(page, served.url, "treasury-admin")
+    page.click("nav >> text=Hosts")
+    assert page.locator("#hosts tbody th a").all_inner_texts() == ["tr-secret-1"]
+    response = page.goto(f"{served.url}/hosts/{served.seeded.ids['ws-kes-1']}")
+    assert response is not None and response.status == 404
+    assert "ws-kes-1" not in page.content()
+
+
+def test_the_pages_work_from_the_keyboard_and_on_any_screen(chromium: Any, served: Served) -> None:
+    for width in (390, 1366, 2560):
+        context = chromium.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        sign_in(page, served.url, "operator-1")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "main"
+        for path in ("/overview", "/hosts", "/waivers", "/audit"):
+            page.goto(served.url + path)
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 1, f"{path} scrolls sideways at {width}px"
+        context.close()
+
+
+@pytest.mark.skipif(
+    os.environ.get("EVICT_SCREENSHOTS") != "1",
+    reason="writes docs/screenshots/: run with EVICT_SCREENSHOTS=1",
+)
+def test_screenshots_of_the_demo_fleet(chromium: Any, tmp_path: Path) -> None:
+    from evict._util import utcnow
+    from evict.cli.demo import ADMIN, build_demo
+    from evict.server.app import create_app
+    from evict.store.dashboard import DashboardQueries
+
+    hosts = int(os.environ.get("EVICT_SCREENSHOT_HOSTS", "2000"))
+    now = utcnow()
+    demo = build_demo(tmp_path, hosts=hosts, seed=1, now=now)
+    store = Store.open(demo.settings.database_url)
+    org = store.org("Demo Agency").id
+    waived = DashboardQueries(store).waivers(org)
+    host_id = waived[0].host_id if waived else 1
+    store.close()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    app = create_app(dataclasses.replace(demo.settings, run_worker=False))
+    with serving(app) as base:
+        context = chromium.new_context(viewport={"width": 1440, "height": 900})
+        page = context.new_page()
+        page.goto(base + "/login")
+        page.screenshot(path=str(SCREENSHOTS / "login.png"))
+        sign_in(page, base, ADMIN, demo.password)
+        shots = {
+            "overview": ("/overview", True),
+            "hosts": ("/hosts?directive=bod-17-01&state=carrying&sort=state", True),
+            "host": (f"/hosts/{host_id}", True),
+            "products": ("/products", True),
+            "waivers": ("/waivers", True),
+            "audit": ("/audit?action=state.", False),
+        }
+        for name, (path, full) in shots.items():
+            page.goto(base + path)
+            page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full)
+        context.close()
+    for name in [*shots, "login"]:
+        assert (SCREENSHOTS / f"{name}.png").stat().st_mtime >= now.timestamp() - 5
