@@ -1,0 +1,127 @@
+"""Ingestion over HTTP on loopback: full inventories/s and unchanged check-ins/s, p50/p99.
+
+For each backend (PostgreSQL in a fresh ``evict_bench_*`` database on 127.0.0.1:5432, and
+SQLite in a temporary file) the fleet grows through the store's bulk path to each size, the
+matching worker evaluates it once, and then the real server (uvicorn, the evict app, its
+matching worker thread running) takes:
+
+- full inventories: gzip JSON reports of simulated hosts (a later snapshot, fresh report ids),
+  each stored by the ingest path (distinct software upsert, links replaced, host queued);
+- unchanged check-ins: digest-only requests of other hosts, answered ``unchanged``.
+
+The load generator (:mod:`loadgen`) shares the machine's cores with the server and the
+database: it sends pre-built bodies over keep-alive connections from threads, and its own CPU
+use is reported beside each figure. Sizes: 10,000 hosts by default; ``--full`` grows to
+100,000 and 1,000,000 (``EVICT_BENCH_SIZES=10000,100000`` picks others,
+``EVICT_BENCH_BACKENDS=postgresql`` one backend).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import loadgen  # noqa: E402
+
+FULL_REQUESTS = (2000, 60.0)
+"""Full inventories per measurement, and the most seconds one may take."""
+DIGEST_REQUESTS = (20_000, 30.0)
+THREADS = 8
+WORKERS = {"postgresql": 2, "sqlite": 1}
+"""uvicorn processes: one per core on PostgreSQL; one on SQLite (a single writer)."""
+
+
+def sizes(full: bool) -> list[int]:
+    """The fleet sizes to measure at."""
+    chosen = os.environ.get("EVICT_BENCH_SIZES")
+    if chosen:
+        return [int(s) for s in chosen.split(",")]
+    return [10_000, 100_000, 1_000_000] if full else [10_000]
+
+
+def backends() -> list[str]:
+    """The backends to measure."""
+    return os.environ.get("EVICT_BENCH_BACKENDS", "postgresql,sqlite").split(",")
+
+
+def measure(url: str, backend: str, n: int) -> dict[str, Any]:
+    """Full inventories then unchanged check-ins against a fleet of ``n`` stored hosts."""
+    rng = random.Random(n)
+    picked = rng.sample(range(n), min(n, FULL_REQUESTS[0] + DIGEST_REQUESTS[0]))
+    full_hosts, digest_hosts = picked[: FULL_REQUESTS[0]], picked[FULL_REQUESTS[0] :]
+    full = loadgen.inventory_requests(full_hosts)
+    digests = loadgen.digest_requests(digest_hosts)
+    out: dict[str, Any] = {"backend": backend, "hosts": n, "server_workers": WORKERS[backend]}
+    with loadgen.Server(url, workers=WORKERS[backend]) as server:
+        loadgen.hammer(server.port, loadgen.digest_requests(rng.sample(range(n), 200)),
+                       threads=THREADS, max_seconds=10)  # fmt: skip
+        for name, requests, (_, limit) in (
+            ("full_inventory", full, FULL_REQUESTS),
+            ("unchanged_checkin", digests, DIGEST_REQUESTS),
+        ):
+            cpu0 = server.cpu_seconds()
+            result = loadgen.hammer(server.port, requests, threads=THREADS, max_seconds=limit)
+            figures = result.to_json()
+            figures["server_cpu_cores"] = round((server.cpu_seconds() - cpu0) / result.seconds, 2)
+            out[name] = figures
+        status, health = server.get("/api/v1/health")
+        out["worker_after"] = health.get("worker") if status == 200 else None
+        out["server_peak_rss_mib"] = round(server.peak_rss_mib(), 1)
+    return out
+
+
+def run(full: bool) -> dict[str, Any]:
+    """Grow the fleet to each size and measure both request kinds there, per backend."""
+    results: list[dict[str, Any]] = []
+    table: list[tuple[str, Any, str]] = []
+    for backend in backends():
+        with loadgen.database(backend) as url:
+            stored = 0
+            for n in sizes(full):
+                pre = loadgen.preload(url, n, start=stored, progress=full)
+                stored = n
+                first = loadgen.evaluate_all(url)
+                started = time.perf_counter()
+                figures = measure(url, backend, n)
+                figures["preload"] = {
+                    "hosts_per_second": round(pre.hosts_per_second, 1),
+                    "links": pre.links,
+                    "software": pre.software,
+                    "database_mib": round(pre.database_bytes / 2**20),
+                }
+                figures["first_evaluation"] = first
+                figures["measure_seconds"] = round(time.perf_counter() - started, 1)
+                results.append(figures)
+                tag = f"{backend}, {n:,} hosts"
+                f, u = figures["full_inventory"], figures["unchanged_checkin"]
+                pg = backend == "postgresql"
+                table += [
+                    (f"full inventories/s ({tag})", f"{f['per_second']:,.0f}",
+                     ">= 1,000" if pg else ""),
+                    ("  p50 / p99 ms; client, server CPU cores",
+                     f"{f['p50_ms']:.0f} / {f['p99_ms']:.0f}; "
+                     f"{f['client_cpu_cores']}, {f['server_cpu_cores']}", ""),
+                    (f"unchanged check-ins/s ({tag})", f"{u['per_second']:,.0f}",
+                     ">= 10,000" if pg else ""),
+                    ("  p50 / p99 ms; client, server CPU cores",
+                     f"{u['p50_ms']:.1f} / {u['p99_ms']:.1f}; "
+                     f"{u['client_cpu_cores']}, {u['server_cpu_cores']}", ""),
+                    (f"server peak RSS MiB ({tag})", figures["server_peak_rss_mib"], ""),
+                    (f"bulk pre-load hosts/s ({tag})",
+                     f"{figures['preload']['hosts_per_second']:,.0f}", ""),
+                ]  # fmt: skip
+                if f["errors"] or u["errors"]:
+                    table.append((f"  errors ({tag})", f"{f['errors']} / {u['errors']}", "0"))
+    return {
+        "load": os.getloadavg(),
+        "threads": THREADS,
+        "observations_per_inventory": "about 220 (evict.simulate)",
+        "results": results,
+        "table": table,
+    }
