@@ -19,7 +19,7 @@ from typing import Any
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
-BENCHMARKS = ("scan", "matching", "detection", "files/run", "server")
+BENCHMARKS = ("scan", "matching", "detection", "files/run", "server", "ingest", "reevaluate")
 
 
 def machine() -> dict[str, Any]:
