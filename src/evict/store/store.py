@@ -30,6 +30,7 @@ from sqlalchemy import (
     Engine,
     and_,
     bindparam,
+    case,
     delete,
     exists,
     func,
@@ -177,6 +178,23 @@ class Store:
     def _read(self) -> Iterator[Connection]:
         try:
             with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except OperationalError as e:
+            raise DatabaseError(f"database error: {e.orig}") from e
+
+    @contextmanager
+    def _read_one(self) -> Iterator[Connection]:
+        """A connection for one read statement: no BEGIN/COMMIT round trips on PostgreSQL.
+
+        A single statement sees one snapshot anyway; on the hot path (every agent request
+        authenticates) the two round trips saved are a third of the request's database time.
+        """
+        if self.dialect != "postgresql":
+            with self._read() as conn:
+                yield conn
+            return
+        try:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 yield conn
         except OperationalError as e:
             raise DatabaseError(f"database error: {e.orig}") from e
@@ -708,7 +726,7 @@ class Store:
         )
 
     def _host_where(self, *conditions: Any) -> HostInfo:
-        with self._read() as conn:
+        with self._read_one() as conn:
             row = conn.execute(self._host_select().where(*conditions)).first()
         if row is None:
             raise NotFoundError("no such host")
@@ -757,12 +775,17 @@ class Store:
 
         Only ``last_seen`` moves (and the host is queued when a ``replaced`` state waits for a
         later check-in to be verified); nothing else is written, so an unchanged fleet costs one
-        short UPDATE per host.
+        short UPDATE per host. On PostgreSQL it commits without waiting for the WAL flush.
         """
         waiting = exists().where(
             HostStateRow.host_id == Host.id, HostStateRow.state == State.REPLACED.value
         )
         with self._write() as conn:
+            if self.dialect == "postgresql":
+                # Losing the last moments of check-ins in a crash only leaves last_seen a little
+                # older (the agent checks in again); not waiting for the WAL flush lets one
+                # flush serve many check-ins.
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             done = conn.execute(
                 update(Host)
                 .where(Host.id == host.id, Host.digest == digest, Host.digest != "")
@@ -1525,6 +1548,38 @@ class Store:
             stmt = stmt.where(Host.org_unit_id == unit_id)
         with self._read() as conn:
             return [(r.name, r.state, int(r.n)) for r in conn.execute(stmt)]
+
+    def source_hosts(
+        self, org_id: int, *, unit_id: int | None = None
+    ) -> list[tuple[str, str, int]]:
+        """``(org_unit, source family, hosts)``: which inventory sources reported, for reports.
+
+        The family is a source name up to its first ``:`` (``osquery`` for ``osquery:programs``);
+        a host counts once per family. Reads every software link of the organisation's hosts, so
+        it is for reports, not for pages.
+        """
+        source = HostSoftware.source
+        if self.dialect == "postgresql":
+            family: Any = func.split_part(source, ":", 1)
+        else:
+            colon = func.instr(source, ":")
+            family = case((colon > 0, func.substr(source, 1, colon - 1)), else_=source)
+        stmt = (
+            select(
+                OrgUnit.name,
+                family.label("family"),
+                func.count(func.distinct(HostSoftware.host_id)).label("n"),
+            )
+            .select_from(HostSoftware)
+            .join(Host, Host.id == HostSoftware.host_id)
+            .join(OrgUnit, OrgUnit.id == Host.org_unit_id)
+            .where(Host.org_id == org_id)
+            .group_by(OrgUnit.name, family)
+        )
+        if unit_id is not None:
+            stmt = stmt.where(Host.org_unit_id == unit_id)
+        with self._read() as conn:
+            return [(r.name, r.family, int(r.n)) for r in conn.execute(stmt)]
 
     @contextmanager
     def worker_lock(self) -> Iterator[bool]:
