@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from evict.agent.wire import inventory_digest
 from evict.simulate import fleet
 from evict.store import secrets
-from evict.store.interface import BulkHost, ConflictError, NotFoundError
+from evict.store.interface import BulkHost, ConflictError, InventoryReport, NotFoundError
 from evict.store.store import Store
 from evict.store.tables import HostSoftware, Software
 
@@ -79,3 +79,22 @@ def test_bulk_load_of_an_enrolled_identifier_is_a_conflict(fleet_store: Store) -
 def test_bulk_load_into_an_unknown_unit_is_refused(fleet_store: Store) -> None:
     with pytest.raises(NotFoundError):
         fleet_store.bulk_load(999, bulk(1), actor="cli:test", now=NOW)
+
+
+def test_an_evaluated_batch_leaves_the_queue_unless_a_newer_inventory_arrived(
+    fleet_store: Store,
+) -> None:
+    org, _ = fleet_store.create_org("DOE", actor="cli:test", now=NOW)
+    unit = fleet_store.units(org.id)[0]
+    hosts = bulk(6)
+    fleet_store.bulk_load(unit.id, hosts, actor="cli:test", now=NOW)
+    queued = fleet_store.dirty_hosts()
+    # Host 2 sends a new inventory after the worker read the queue.
+    newer = fleet_store.host_for_credential("evh_bulk2")
+    assert newer is not None
+    later = NOW + dt.timedelta(hours=1)
+    fleet_store.ingest(
+        newer, InventoryReport("report-newer", "f" * 64, hosts[0].observations), now=later
+    )
+    fleet_store.apply_evaluation(queued, [], now=later)
+    assert [h.id for h in fleet_store.dirty_hosts()] == [newer.id]

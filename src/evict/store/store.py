@@ -1225,7 +1225,18 @@ class Store:
             done = [
                 {"hid": h.id, "seen": h.inventory_version} for h in hosts if h.id not in requeue
             ]
-            if done:
+            if done and self.dialect == "postgresql":
+                # One statement for the batch instead of one per host.
+                conn.execute(
+                    text(
+                        "UPDATE hosts SET dirty = false"
+                        " FROM unnest(CAST(:ids AS bigint[]), CAST(:seen AS integer[]))"
+                        " AS done(id, seen)"
+                        " WHERE hosts.id = done.id AND hosts.inventory_version = done.seen"
+                    ),
+                    {"ids": [d["hid"] for d in done], "seen": [d["seen"] for d in done]},
+                )
+            elif done:
                 conn.execute(
                     update(Host)
                     .where(Host.id == bindparam("hid"), Host.inventory_version == bindparam("seen"))
