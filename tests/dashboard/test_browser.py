@@ -132,6 +132,9 @@ def figure(page: Any, selector: str) -> int:
 
 
 def test_an_operator_goes_from_the_overview_to_a_waiver(page: Any, served: Served) -> None:
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
     sign_in(page, served.url, "admin-1")
     summary = served.api("admin-1", "/api/v1/directives/bod-17-01/summary")
     assert figure(page, "[data-figure=hosts]") == summary["hosts"]
@@ -168,6 +171,7 @@ def test_an_operator_goes_from_the_overview_to_a_waiver(page: Any, served: Serve
     top = page.locator("#events tbody tr").first
     assert top.get_attribute("data-action") == "waiver.create"
     assert "user:admin-1" in top.inner_text() and "ws-kes-5" in top.inner_text()
+    assert problems == [], "no Content-Security-Policy violation, no failed request"
 
 
 def test_an_auditor_has_no_waive_control_and_a_forged_post_is_refused(
@@ -257,7 +261,8 @@ def test_screenshots_of_the_demo_fleet(chromium: Any, tmp_path: Path) -> None:
             "audit": ("/audit?action=state.", False),
         }
         for name, (path, full) in shots.items():
-            page.goto(base + path)
+            response = page.goto(base + path)
+            assert response is not None and response.status == 200, path
             page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full)
         context.close()
     for name in [*shots, "login"]:

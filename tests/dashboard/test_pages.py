@@ -542,3 +542,24 @@ def test_the_audit_log_filters_and_reports_a_broken_chain(
     with store.engine.begin() as conn:
         conn.execute(update(AuditEventRow).where(AuditEventRow.seq == 3).values(actor="cli:test"))
     client.app.state.dashboard.cache.clear()  # type: ignore[attr-defined]
+
+
+def test_a_host_with_findings_shows_its_plan_when_remediation_is_installed(
+    client: TestClient, seeded: Seeded
+) -> None:
+    import importlib.util
+
+    login(client, "admin-1")
+    page = soup(client.get(f"/hosts/{seeded.ids['ws-kes-1']}"))
+    clean = soup(client.get(f"/hosts/{seeded.ids['srv-clean-1']}"))
+    assert clean.find(id="plan-title") is None  # nothing to remove, no plan
+    if importlib.util.find_spec("evict.remediation.planner") is None:
+        assert page.find(id="plan-title") is None
+        return
+    steps = page.select("#plan tbody tr")
+    assert steps, page.find(id="plan-title").parent.get_text(" ", strip=True)
+    phases = [row.select("td")[1].get_text() for row in steps]
+    assert "remove" in phases
+    # The removal never comes before the replacement is confirmed (or the plan refuses).
+    refused = "removes nothing" in page.find(id="plan-title").parent.get_text()
+    assert refused or phases.index("confirm") < phases.index("remove")

@@ -35,6 +35,7 @@ from sqlalchemy.exc import OperationalError
 
 from evict.compliance.audit import AuditEvent
 from evict.compliance.lifecycle import State
+from evict.inventory.interface import Observation
 from evict.report.fleet import PENDING
 from evict.store.engine import WRITE
 from evict.store.interface import DatabaseError, HostInfo, InvalidValueError, NotFoundError
@@ -46,6 +47,7 @@ from evict.store.tables import (
     HostStateRow,
     Meta,
     OrgUnit,
+    Software,
     SoftwareMatch,
     WaiverRow,
 )
@@ -234,6 +236,17 @@ class DashboardQueries:
             raise NotFoundError(f"no host {host_id}")
         return Store._host_info(row)
 
+    def host_observations(self, host_id: int) -> list[Observation]:
+        """A host's stored inventory as observations (for planning its removal)."""
+        stmt = (
+            select(Software, HostSoftware.version, HostSoftware.source)
+            .join(HostSoftware, HostSoftware.software_id == Software.id)
+            .where(HostSoftware.host_id == host_id)
+            .order_by(Software.id, HostSoftware.version, HostSoftware.source)
+        )
+        with self._read() as conn:
+            return [Store._software_observation(r, r.version, r.source) for r in conn.execute(stmt)]
+
     def _conditions(self, org_id: int, f: HostFilter) -> list[Any]:
         """The WHERE conditions of a filter (the state filter included)."""
         conditions: list[Any] = [Host.org_id == org_id]
@@ -248,20 +261,32 @@ class DashboardQueries:
         if f.seen_before is not None:
             conditions.append(or_(Host.last_seen < f.seen_before, Host.last_seen.is_(None)))
         if f.product and f.catalog_version:
-            needle = f'"product":{json.dumps(f.product)}'
-            with_product = (
-                select(HostSoftware.host_id)
-                .join(SoftwareMatch, SoftwareMatch.software_id == HostSoftware.software_id)
-                .where(
-                    SoftwareMatch.catalog_version == f.catalog_version,
-                    SoftwareMatch.matched.is_(True),
-                    SoftwareMatch.hits.contains(needle, autoescape=True),
+            software = self._product_software(f.product, f.catalog_version)
+            conditions.append(
+                Host.id.in_(
+                    select(HostSoftware.host_id).where(HostSoftware.software_id.in_(software))
                 )
+                if software
+                else literal(False)
             )
-            conditions.append(Host.id.in_(with_product))
         if f.directive and f.states:
             conditions.append(self._in_states(f.directive, f.states))
         return conditions
+
+    def _product_software(self, product: str, catalog_version: str) -> list[int]:
+        """The software rows the matcher fired ``product`` on (a few, whatever the fleet size).
+
+        Read first, so that the host query gets a short list of ids: the planner then goes
+        through the ``host_software`` index instead of guessing at a join on JSON text.
+        """
+        needle = f'"product":{json.dumps(product)}'
+        stmt = select(SoftwareMatch.software_id).where(
+            SoftwareMatch.catalog_version == catalog_version,
+            SoftwareMatch.matched.is_(True),
+            SoftwareMatch.hits.contains(needle, autoescape=True),
+        )
+        with self._read() as conn:
+            return sorted(int(r) for r in conn.execute(stmt).scalars())
 
     @staticmethod
     def _prefix(column: Any, prefix: str) -> Any:

@@ -1,39 +1,72 @@
 """A host's removal and replacement plan on its page, when :mod:`evict.remediation` can make one.
 
-The remediation package is optional to the dashboard: without it (or without a planner in it)
-the host page simply shows no plan.
+The remediation package is optional to the dashboard: without its planner the host page shows
+no plan. With it, the plan is made from the host's stored inventory, the server's catalog and
+its approved protection products, exactly as ``evict plan`` makes it from a scan.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
 
+from evict.inventory.interface import HostID, HostInventory, Platform
 from evict.server.deps import ServerContext
 from evict.server.models import HostDetail
+from evict.store.dashboard import DashboardQueries
 from evict.store.interface import HostInfo
 
 if TYPE_CHECKING:
     from evict.remediation.interface import Plan
 
 
-def _planner() -> Any | None:
-    """The remediation planner module, or None when this installation has none."""
+@dataclass(frozen=True, slots=True)
+class HostPlan:
+    """The plan, or why there is none although there is something to remove."""
+
+    plan: Plan | None
+    problem: str = ""
+
+
+def _planner() -> ModuleType | None:
+    """The remediation planner, or None when this installation has none."""
     try:
-        return importlib.import_module("evict.remediation.plan")
+        return importlib.import_module("evict.remediation.planner")
     except ModuleNotFoundError as e:
-        if e.name in ("evict.remediation", "evict.remediation.plan"):
+        if e.name in ("evict.remediation", "evict.remediation.planner"):
             return None
         raise
 
 
-def host_plan(ctx: ServerContext, info: HostInfo, detail: HostDetail) -> Plan | None:
-    """The plan for ``info`` from its findings, or None (no planner, or nothing to remove)."""
+def host_plan(ctx: ServerContext, info: HostInfo, detail: HostDetail) -> HostPlan | None:
+    """The plan for ``info`` (None without a planner, or with nothing found to remove)."""
     planner = _planner()
     if planner is None or not detail.findings:
         return None
-    make = getattr(planner, "plan_for_host", None)
-    if make is None:
-        return None
-    plan: Plan | None = make(ctx, info, detail)
-    return plan
+    from evict.catalog.interface import ProductID
+    from evict.remediation.interface import RemediationError
+    from evict.remediation.policy import Policy
+
+    try:
+        platform = Platform(info.platform)
+    except ValueError:
+        platform = Platform.UNKNOWN
+    inventory = HostInventory(
+        HostID(info.identifier),
+        info.hostname,
+        platform,
+        info.collected_at or ctx.now(),
+        tuple(DashboardQueries(ctx.store).host_observations(info.id)),
+        "store",
+        info.org_unit,
+    )
+    policy = Policy(approved=tuple(ProductID(p) for p in sorted(ctx.protection)))
+    try:
+        plan: Plan = planner.plan_inventory(
+            inventory, ctx.matcher, policy=policy, today=ctx.today()
+        )
+    except RemediationError as e:
+        return HostPlan(None, str(e))
+    return HostPlan(plan)
