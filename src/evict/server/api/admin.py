@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from evict import __version__
-from evict.server.deps import Admin, Caller, Ctx, client_address
+from evict.server.deps import Admin, Caller, Ctx, ServerContext, client_address
 from evict.server.errors import Forbidden, Unauthorized
 from evict.server.models import (
     ErrorResponse,
@@ -23,7 +23,7 @@ from evict.server.models import (
     UserCreate,
     UserModel,
 )
-from evict.store.interface import Role
+from evict.store.interface import Principal, Role
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -76,8 +76,15 @@ def list_users(ctx: Ctx, caller: Caller) -> list[UserModel]:
     "/users", response_model=UserModel, status_code=201, responses=ERRORS, summary="Create a user"
 )
 def create_user(body: UserCreate, ctx: Ctx, caller: Admin) -> UserModel:
-    """Create a user in the caller's organisation (password hashed with argon2id)."""
+    """Create a user in the caller's organisation (password hashed with argon2id).
+
+    An admin limited to one org unit creates users of that unit only.
+    """
     org = ctx.store.org_by_id(caller.org_id)
+    if caller.org_unit_id is not None and (
+        body.org_unit is None or ctx.store.unit_id(org.id, body.org_unit) != caller.org_unit_id
+    ):
+        raise Forbidden("an admin limited to one org unit creates users of that unit only")
     user = ctx.store.create_user(
         body.name,
         org=org.name,
@@ -117,8 +124,10 @@ def list_tokens(ctx: Ctx, caller: Caller) -> list[TokenModel]:
 def create_token(body: TokenCreate, ctx: Ctx, caller: Caller) -> TokenCreated:
     """Issue a token for yourself, or (admins) for a user of the organisation; shown once."""
     user = body.user or caller.name
-    if user != caller.name and caller.role is not Role.ADMIN:
-        raise Forbidden("only an admin may create tokens for other users")
+    if user != caller.name:
+        if caller.role is not Role.ADMIN:
+            raise Forbidden("only an admin may create tokens for other users")
+        _check_unit(ctx, caller, user)
     info, token = ctx.store.create_token(
         user,
         days=body.days,
@@ -139,7 +148,23 @@ def revoke_token(token_id: int, ctx: Ctx, caller: Caller) -> None:
         mine = {t.id for t in ctx.store.tokens(caller.org_id, caller.name)}
         if token_id not in mine:
             raise Forbidden("only an admin may revoke other users' tokens")
+    elif caller.org_unit_id is not None:
+        owners = {t.id: t.user for t in ctx.store.tokens(caller.org_id)}
+        if token_id in owners:
+            _check_unit(ctx, caller, owners[token_id])
     ctx.store.revoke_token(caller.org_id, token_id, actor=caller.actor, now=ctx.now())
+
+
+def _check_unit(ctx: ServerContext, caller: Principal, user: str) -> None:
+    """Refuse an admin limited to one org unit who acts on a user outside it.
+
+    A user of another organisation is left to the store, which answers 404 for it.
+    """
+    if caller.org_unit_id is None:
+        return
+    units = {u.name: u.org_unit_id for u in ctx.store.users(caller.org_id)}
+    if user in units and units[user] != caller.org_unit_id:
+        raise Forbidden("an admin limited to one org unit manages that unit's users only")
 
 
 def _limit_login(request: Request, ctx: Ctx) -> None:

@@ -7,11 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from evict.server.deps import Caller, Ctx
+from evict.server.errors import Forbidden
 from evict.server.models import AuditEventModel, AuditPage, ErrorResponse, VerifyResponse
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse},
+    403: {"model": ErrorResponse},
+}
 
 
 @router.get("", response_model=AuditPage, responses=ERRORS, summary="Read audit events")
@@ -23,7 +27,10 @@ def list_events(
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> AuditPage:
-    """The organisation's events in chain order."""
+    """The organisation's events in chain order (org-wide users only: events are not per unit;
+    a user limited to an org unit reads its hosts' timelines on the hosts themselves)."""
+    if caller.org_unit_id is not None:
+        raise Forbidden("the organisation's audit trail is for users not limited to an org unit")
     events = ctx.store.audit_events(
         org_id=caller.org_id, subject=subject, action_prefix=action, after=after, limit=limit
     )

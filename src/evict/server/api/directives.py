@@ -10,6 +10,7 @@ from evict.compliance.milestones import current_milestone
 from evict.report.fleet import summarise_counts
 from evict.server.api.hosts import unit_scope
 from evict.server.deps import Admin, Caller, Ctx
+from evict.server.errors import Forbidden
 from evict.server.models import (
     AdoptRequest,
     DirectiveModel,
@@ -76,6 +77,8 @@ def summary(
 )
 def adopt(directive: str, body: AdoptRequest, ctx: Ctx, caller: Admin) -> DirectiveModel:
     """Record the organisation's start date; its milestones become due from it."""
+    if caller.org_unit_id is not None:
+        raise Forbidden("an admin limited to one org unit cannot set the organisation's clock")
     d = ctx.directive(directive)
     org = ctx.store.org_by_id(caller.org_id)
     ctx.store.adopt(org.name, d.id, body.start, actor=caller.actor, now=ctx.now())
