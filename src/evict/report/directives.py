@@ -1,0 +1,1560 @@
+"""The directives' own reports, built from fleet data: one pure function per report.
+
+Each builder takes :class:`ReportInputs` (the hosts with their states and the directive's clock,
+the findings with evidence, the inventory sources that reported, the waivers, the organisation
+profile, ``today``) and returns a :class:`~evict.report.interface.Document` whose sections and
+fields carry the directive's own numbering and names:
+
+- :func:`day30`: BOD 17-01 §1 a-c, with a negative attestation per org unit and for the agency;
+- :func:`day60`: BOD 17-01 §2 a-n, the plan of action;
+- :func:`status`: BOD 17-01 §3, progress every 30 days after day 90;
+- :func:`exceptions`: every waiver, as OMB M-23-13 asks exceptions to be documented;
+- :func:`far_initial` and :func:`far_followup`: FAR 52.204-23(c)(2)(i) and (ii);
+- :func:`hosts`: the fleet report (one line per host) as a document.
+
+Counts of endpoints come from the same host lines as the fleet CSV (each host's state and the
+products it holds), so a report and the CSV never disagree. Nothing here reads a clock, a file or
+a database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from evict.catalog.interface import Catalog, CatalogLookupError, Directive, Milestone, ProductID
+from evict.compliance.lifecycle import OPEN_STATES, State
+from evict.compliance.milestones import current_milestone
+from evict.inventory.interface import Ident, Kind
+from evict.matching.interface import Finding
+from evict.remediation.policy import Policy, coverage_gap, protective
+from evict.report.fleet import ALL_STATES, CSV_COLUMNS, PENDING, ReportLine, report_json
+from evict.report.fleet import to_csv as fleet_csv
+from evict.report.interface import (
+    CATALOG_REPORTS,
+    EVERY_DIRECTIVE,
+    BlanketExceptionError,
+    Document,
+    Field,
+    Format,
+    ReportKind,
+    ReportNotAskedError,
+    Section,
+    Table,
+    Value,
+    missing,
+    render,
+)
+from evict.report.profile import Profile
+from evict.store.interface import WaiverInfo
+
+PRESENT = frozenset({*(s.value for s in OPEN_STATES), State.WAIVED.value})
+"""States in which a covered product is on the host (a waiver leaves it there)."""
+
+GONE = frozenset({State.REMOVED.value, State.REPLACED.value, State.VERIFIED.value})
+"""States in which a covered product was found and has been removed."""
+
+NOT_BEGUN = frozenset({State.IDENTIFIED.value, State.PLANNED.value})
+"""Open states in which removal has not begun."""
+
+ALL_UNITS = "all org units"
+
+BOD = "BOD 17-01"
+FAR = "FAR 52.204-23"
+
+
+@dataclass(frozen=True, slots=True)
+class MethodCount:
+    """How many endpoints of one org unit an inventory source reported for."""
+
+    org_unit: str
+    source: str
+    """A source family: ``osquery``, ``reg``, ``intune``, ``cyclonedx``, ``files``, ..."""
+    hosts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReportInputs:
+    """Everything a report is built from, for one directive and one organisation (or unit)."""
+
+    catalog: Catalog
+    directive: Directive
+    organisation: str
+    units: tuple[str, ...]
+    """Every org unit in scope, with hosts or not."""
+    lines: tuple[ReportLine, ...]
+    """One per host, as the fleet CSV has them."""
+    today: dt.date
+    generated_at: dt.datetime
+    findings: Mapping[str, tuple[Finding, ...]] = field(default_factory=dict)
+    """Host identifier -> this directive's findings in its current inventory, with evidence."""
+    protection: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Host identifier -> approved protection products present."""
+    approved: frozenset[str] = frozenset()
+    """The product ids that count as approved protection (the replacement policy)."""
+    methods: tuple[MethodCount, ...] = ()
+    waivers: tuple[WaiverInfo, ...] = ()
+    """This directive's waivers, revoked and expired ones included."""
+    start: dt.date | None = None
+    """The organisation's own start date for the directive, if it adopted it late."""
+    scope: str | None = None
+    """The org unit reported on; None for the whole organisation."""
+    profile: Profile = field(default_factory=Profile)
+
+
+# -- which report, and when -----------------------------------------------------------------------
+
+
+def available(directive: Directive) -> tuple[ReportKind, ...]:
+    """The reports ``directive`` has: those its milestones ask for, then hosts and exceptions."""
+    asked = [
+        CATALOG_REPORTS[m.report]
+        for m in directive.milestones
+        if m.report and m.report in CATALOG_REPORTS
+    ]
+    return tuple(dict.fromkeys([*asked, *sorted(EVERY_DIRECTIVE)]))
+
+
+def default_kind(
+    directive: Directive, *, today: dt.date, start: dt.date | None = None
+) -> ReportKind:
+    """The report due now: the current milestone's; else the next one that asks for a report;
+    else the last one that did; else the hosts report."""
+    status = current_milestone(directive, today=today, start=start)
+    if status.milestone.report in CATALOG_REPORTS:
+        return CATALOG_REPORTS[status.milestone.report]
+    dated = sorted(
+        ((m.first_due(start or directive.start), m) for m in directive.milestones),
+        key=lambda pair: pair[0],
+    )
+    asking = [(due, m) for due, m in dated if m.report in CATALOG_REPORTS]
+    ahead = [m for due, m in asking if due >= today]
+    if ahead:
+        return CATALOG_REPORTS[ahead[0].report]
+    if asking:
+        return CATALOG_REPORTS[asking[-1][1].report]
+    return ReportKind.HOSTS
+
+
+def build(kind: ReportKind, inputs: ReportInputs) -> Document:
+    """Build the report ``kind``; raise :class:`ReportNotAskedError` if the directive has none."""
+    if kind not in available(inputs.directive):
+        names = ", ".join(k.value for k in available(inputs.directive))
+        raise ReportNotAskedError(
+            f"{inputs.directive.id} asks for no {kind.value} report (its reports: {names})"
+        )
+    return BUILDERS[kind](inputs)
+
+
+def render_report(kind: ReportKind, fmt: Format, inputs: ReportInputs) -> bytes:
+    """Build the report ``kind`` and render it in ``fmt``.
+
+    The hosts report's CSV and JSON are the fleet report's own (:mod:`evict.report.fleet`: one
+    line per host, the contract scripts rely on); every other rendering is the document's.
+    """
+    if kind is ReportKind.HOSTS and fmt is Format.CSV:
+        return "".join(fleet_csv(inputs.lines)).encode()
+    if kind is ReportKind.HOSTS and fmt is Format.JSON:
+        body = report_json(
+            inputs.lines,
+            inputs.directive,
+            today=inputs.today,
+            generated_at=inputs.generated_at,
+            start=inputs.start,
+        )
+        return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode()
+    return render(build(kind, inputs), fmt)
+
+
+def _milestone(directive: Directive, kind: ReportKind) -> Milestone | None:
+    for m in directive.milestones:
+        if CATALOG_REPORTS.get(m.report) is kind:
+            return m
+    return None
+
+
+def _due(m: Milestone, inputs: ReportInputs) -> dt.date:
+    """A milestone's due date on the organisation's clock; a recurring one's next occurrence."""
+    due = m.first_due(inputs.start or inputs.directive.start)
+    if m.repeat_days and due < inputs.today:
+        periods = -(-(inputs.today - due).days // m.repeat_days)
+        due += dt.timedelta(days=periods * m.repeat_days)
+    return due
+
+
+def add_business_days(day: dt.date, days: int) -> dt.date:
+    """``day`` plus ``days`` business days (Monday to Friday; federal holidays are not known)."""
+    out = day
+    while days > 0:
+        out += dt.timedelta(days=1)
+        if out.weekday() < 5:
+            days -= 1
+    return out
+
+
+def _document(
+    inputs: ReportInputs, kind: ReportKind, title: str, submit_to: str, sections: list[Section]
+) -> Document:
+    m = _milestone(inputs.directive, kind)
+    if m is not None:
+        milestone, due = m.name, _due(m, inputs)
+    else:
+        status = current_milestone(inputs.directive, today=inputs.today, start=inputs.start)
+        milestone, due = str(status.to_json()["name"]), status.due
+    return Document(
+        kind=kind,
+        title=title,
+        directive=inputs.directive.id,
+        directive_title=inputs.directive.title,
+        authority=" ".join(inputs.directive.authority.split()),
+        organisation=inputs.profile.agency or inputs.organisation,
+        scope=inputs.scope or ALL_UNITS,
+        today=inputs.today,
+        generated_at=inputs.generated_at,
+        milestone=milestone,
+        due=due,
+        catalog_version=inputs.catalog.version,
+        submit_to=submit_to,
+        sections=tuple(sections),
+    )
+
+
+# -- counting, shared by the reports -------------------------------------------------------------
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split())
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _product_name(catalog: Catalog, product: str) -> str:
+    for p in catalog.products:
+        if p.id == product:
+            return p.name
+    return product
+
+
+def _category(catalog: Catalog, product: str) -> str:
+    for p in catalog.products:
+        if p.id == product:
+            return p.category
+    return "unidentified"
+
+
+def _branded(inputs: ReportInputs) -> str:
+    names = []
+    for vendor in inputs.directive.vendors:
+        try:
+            names.append(inputs.catalog.vendor(vendor).name)
+        except CatalogLookupError:
+            names.append(str(vendor))
+    return " / ".join(names) + "-branded products"
+
+
+def assessed(line: ReportLine) -> bool:
+    """Whether an inventory of the host has been evaluated (a host enrolled but never
+    inventoried is not assessed, whatever its state says)."""
+    return line.row.state != PENDING and line.row.last_seen is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    name: str
+    hosts: int
+    assessed: int
+    impacted: int
+    """Endpoints where a covered product is present."""
+    cleared: int
+    """Endpoints where one was found and has been removed."""
+
+
+def _units(inputs: ReportInputs) -> list[_Unit]:
+    """Per org unit in scope: endpoints, assessed, with a product present, cleared."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for line in inputs.lines:
+        unit = counts[line.row.org_unit]
+        unit["hosts"] += 1
+        unit["assessed"] += assessed(line)
+        unit["impacted"] += line.row.state in PRESENT
+        unit["cleared"] += line.row.state in GONE
+    names = sorted(set(inputs.units) | set(counts))
+    return [
+        _Unit(
+            n,
+            counts[n]["hosts"],
+            counts[n]["assessed"],
+            counts[n]["impacted"],
+            counts[n]["cleared"],
+        )
+        for n in names
+    ]
+
+
+def _present(inputs: ReportInputs) -> dict[str, Counter[str]]:
+    """Product -> org unit -> endpoints where it is present now."""
+    out: dict[str, Counter[str]] = defaultdict(Counter)
+    for line in inputs.lines:
+        if line.row.state in PRESENT:
+            for product in line.row.products:
+                out[product][line.row.org_unit] += 1
+    return out
+
+
+def _removed(inputs: ReportInputs) -> Counter[str]:
+    """Product -> endpoints from which it has been removed."""
+    out: Counter[str] = Counter()
+    for line in inputs.lines:
+        if line.row.state in GONE:
+            out.update(line.row.products)
+    return out
+
+
+def _products_found(inputs: ReportInputs) -> list[str]:
+    """Products present or removed, by name."""
+    found = set(_present(inputs)) | set(_removed(inputs))
+    return sorted(found, key=lambda p: (_product_name(inputs.catalog, p), p))
+
+
+def _attestation(unit: _Unit, term: str) -> str:
+    """What can be stated for a group of endpoints: products found, or that none were."""
+    if unit.hosts == 0:
+        return "No endpoints reported: no statement can be made"
+    if unit.impacted or unit.cleared:
+        said = f"{term} found on {unit.impacted + unit.cleared} of {unit.hosts} endpoints"
+        if unit.cleared:
+            said += f" ({unit.cleared} since cleared)"
+        return said
+    if unit.assessed == 0:
+        return "No endpoint assessed yet: no statement can be made"
+    if unit.assessed < unit.hosts:
+        return (
+            f"No {term} were found on the {unit.assessed} endpoints assessed; "
+            f"{unit.hosts - unit.assessed} not yet assessed"
+        )
+    return f"No {term} were found"
+
+
+def _products_section(inputs: ReportInputs, sid: str, title: str) -> Section:
+    """The list of products found, and the attestation per org unit and for the agency."""
+    term = _branded(inputs)
+    present = _present(inputs)
+    rows: list[tuple[Value, ...]] = [
+        (
+            _product_name(inputs.catalog, p),
+            p,
+            _category(inputs.catalog, p),
+            ", ".join(sorted(present.get(p, Counter()))) or "none (removed)",
+        )
+        for p in _products_found(inputs)
+    ]
+    units = _units(inputs)
+    agency = inputs.profile.agency or inputs.organisation
+    total = _Unit(
+        f"{agency} (agency)",
+        *(sum(getattr(u, k) for u in units) for k in ("hosts", "assessed", "impacted", "cleared")),
+    )
+    attest: list[tuple[Value, ...]] = [
+        (u.name, u.hosts, u.assessed, u.impacted, u.cleared, _attestation(u, term))
+        for u in [*units, total]
+    ]
+    return Section(
+        sid,
+        title,
+        statements=(f"{agency}: {_attestation(total, term)}.",),
+        tables=(
+            Table(
+                "products",
+                "Products found",
+                ("Product", "Catalog id", "Category", "Org units where present"),
+                tuple(rows),
+            ),
+            Table(
+                "attestation",
+                "Per org unit and for the agency",
+                (
+                    "Org unit",
+                    "Endpoints",
+                    "Endpoints assessed",
+                    "Endpoints impacted",
+                    "Endpoints cleared",
+                    "Statement",
+                ),
+                tuple(attest),
+            ),
+        ),
+    )
+
+
+def _endpoints_section(inputs: ReportInputs, sid: str, title: str) -> Section:
+    """Endpoints impacted by each product, in all and per org unit."""
+    present = _present(inputs)
+    removed = _removed(inputs)
+    products = _products_found(inputs)
+    totals: list[tuple[Value, ...]] = [
+        (
+            _product_name(inputs.catalog, p),
+            p,
+            sum(present.get(p, Counter()).values()),
+            removed.get(p, 0),
+        )
+        for p in products
+    ]
+    by_unit: list[tuple[Value, ...]] = [
+        (f"{unit} / {_product_name(inputs.catalog, p)}", unit, p, n)
+        for p in products
+        for unit, n in sorted(present.get(p, Counter()).items())
+    ]
+    impacted = sum(1 for line in inputs.lines if line.row.state in PRESENT)
+    return Section(
+        sid,
+        title,
+        fields=(Field("Endpoints impacted (any product)", impacted),),
+        tables=(
+            Table(
+                "endpoints",
+                "Endpoints per product",
+                ("Product", "Catalog id", "Endpoints impacted", "Endpoints where removed"),
+                tuple(totals),
+                note="An endpoint holding two products counts once per product.",
+            ),
+            Table(
+                "endpoints_by_unit",
+                "Endpoints per org unit and product",
+                ("Org unit / product", "Org unit", "Catalog id", "Endpoints impacted"),
+                tuple(by_unit),
+            ),
+        ),
+    )
+
+
+METHODS: dict[str, tuple[str, str]] = {
+    "osquery": (
+        "Endpoint agent",
+        "osquery tables (programs, apps, packages, services, drivers, ...)",
+    ),
+    "local": (
+        "Endpoint agent",
+        "evict on the endpoint (packages, services, processes, modules, ...)",
+    ),
+    "reg": ("Windows registry", "regedit export (.reg) of the Uninstall and service keys"),
+    "hive": ("Windows registry", "registry hive files (SOFTWARE, SYSTEM)"),
+    "powershell": (
+        "Windows registry",
+        "PowerShell inventory export (Uninstall keys, services, ...)",
+    ),
+    "intune": ("Mobile device management", "Microsoft Intune discovered apps"),
+    "jamf": ("Mobile device management", "Jamf Pro inventory"),
+    "cyclonedx": ("Software bill of materials", "CycloneDX SBOM (components, embedded code)"),
+    "spdx": ("Software bill of materials", "SPDX SBOM (packages, embedded code)"),
+    "files": ("Files on disk", "executables' version resources, signatures and hashes; YARA"),
+    "macos": ("macOS bundles", "application bundles (Info.plist), pkg receipts, system_profiler"),
+    "dpkg-status": ("Package database", "dpkg status file"),
+    "evict": ("evict inventory", "evict JSON inventory from another scan"),
+}
+"""Source family -> (method, what it reads), for the methodology a report states."""
+
+
+def _family(source: str) -> str:
+    return source.split(":", 1)[0]
+
+
+def _rule_counts(inputs: ReportInputs) -> tuple[int, int, int]:
+    """Products, recognition rules and look-alike exclusions the directive's matching uses."""
+    d = inputs.directive
+    products = [
+        p
+        for p in inputs.catalog.products
+        if p.vendor in d.vendors and p.id not in d.excluded_products
+    ]
+    ids = {p.id for p in products}
+    exclusions = [
+        x
+        for x in inputs.catalog.exclusions
+        if set(x.suppresses_vendors) & set(d.vendors) or set(x.suppresses_products) & ids
+    ]
+    return len(products), sum(len(p.rules) for p in products), len(exclusions)
+
+
+def _methods_section(inputs: ReportInputs, sid: str, title: str) -> Section:
+    """The methodology: the inventory sources that reported, the catalog, what found what."""
+    per_source: Counter[str] = Counter()
+    for m in inputs.methods:
+        per_source[m.source] += m.hosts
+    methods: list[tuple[Value, ...]] = [
+        (
+            source,
+            METHODS.get(source, ("Other source", source))[0],
+            METHODS.get(source, ("Other source", source))[1],
+            n,
+        )
+        for source, n in sorted(per_source.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    identified: Counter[str] = Counter()
+    for findings in inputs.findings.values():
+        sources = {e.observation.source for f in findings for e in f.evidence}
+        identified.update(sources)
+    found_by: list[tuple[Value, ...]] = [
+        (source, n) for source, n in sorted(identified.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    products, rules, exclusions = _rule_counts(inputs)
+    pending = sum(1 for line in inputs.lines if not assessed(line))
+    statements = [
+        "Each endpoint's inventory was matched against the evict catalog "
+        f"{inputs.catalog.version}: {rules} recognition rules for {products} products, with "
+        f"{exclusions} exclusions that keep look-alike software from matching. Every finding "
+        "keeps the evidence (what the source reported) and the rule that recognised it."
+    ]
+    if not methods:
+        statements.append("No inventory source has reported yet.")
+    if pending:
+        statements.append(f"{_count(pending, 'endpoint')} enrolled but not yet assessed.")
+    return Section(
+        sid,
+        title,
+        fields=(
+            Field("Catalog version", inputs.catalog.version),
+            Field("Products in scope", products),
+            Field("Recognition rules", rules),
+            Field("Look-alike exclusions", exclusions),
+        ),
+        statements=tuple(statements),
+        tables=(
+            Table(
+                "methods",
+                "Inventory sources that reported",
+                ("Source", "Method", "What it reads", "Endpoints reporting"),
+                tuple(methods),
+                note="An endpoint reported by two sources counts under each.",
+            ),
+            Table(
+                "identified_by",
+                "Sources of the evidence behind current findings",
+                ("Source", "Endpoints with findings"),
+                tuple(found_by),
+            ),
+        ),
+    )
+
+
+# -- BOD 17-01 day 30 -----------------------------------------------------------------------------
+
+
+def day30(inputs: ReportInputs) -> Document:
+    """BOD 17-01 §1: the products found (or that none were), endpoints per product, methods."""
+    term = _branded(inputs)
+    sections = [
+        _products_section(
+            inputs,
+            "1.a",
+            f"A list of {term} found on agency information systems; if none were found, "
+            f"the statement that no {term} were found",
+        ),
+        _endpoints_section(inputs, "1.b", "The number of endpoints impacted by each product"),
+        _methods_section(
+            inputs,
+            "1.c",
+            "The methodologies employed to identify the use or presence of the products",
+        ),
+    ]
+    return _document(
+        inputs,
+        ReportKind.DAY30,
+        f"{BOD} report: use or presence of {term} (day 30)",
+        "FNR.BOD@hq.dhs.gov",
+        sections,
+    )
+
+
+# -- BOD 17-01 day 60 -----------------------------------------------------------------------------
+
+FISMA_CAPABILITIES: tuple[tuple[str, str], ...] = (
+    ("Data loss prevention (DLP)", ""),
+    ("Network access control (NAC)", ""),
+    ("Mobile device management (MDM)", "AC-19"),
+    ("Sandboxing / detonation", "SC-44"),
+    ("Web reputation / web content filtering", ""),
+    ("Hardware / software whitelisting", "CM-7(5)"),
+    ("Vulnerability and patch management", "RA-5, SI-2"),
+    ("Anti-malware", "SI-3"),
+    ("Anti-exploit", "SI-16"),
+    ("Spam filtering", "SI-8"),
+    ("Data encryption", "SC-13, SC-28"),
+    ("Other", ""),
+)
+"""BOD 17-01 §2.j's list of capabilities, with the NIST SP 800-53 controls they serve."""
+
+CATEGORY_CAPABILITIES: dict[str, tuple[str, ...]] = {
+    "endpoint-protection": (
+        "Anti-malware",
+        "Anti-exploit",
+        "Web reputation / web content filtering",
+    ),
+    "server-protection": ("Anti-malware",),
+    "mobile-security": ("Anti-malware", "Web reputation / web content filtering"),
+    "management": ("Vulnerability and patch management", "Mobile device management (MDM)"),
+    "management-agent": ("Vulnerability and patch management",),
+    "network-security": ("Sandboxing / detonation",),
+    "vpn": ("Data encryption",),
+    "password-manager": ("Data encryption",),
+    "parental-control": ("Web reputation / web content filtering",),
+}
+"""Catalog product category -> the §2.j capabilities its removal takes away; others: Other."""
+
+
+def _plan_row(inputs: ReportInputs, line: ReportLine, policy: Policy) -> tuple[Value, ...]:
+    """One impacted endpoint's plan: how each product goes, what replaces it, risks."""
+    row = line.row
+    catalog = inputs.catalog
+    methods = []
+    warnings: list[str] = []
+    for product in row.products:
+        recipe = catalog.recipe(product, row.platform)
+        if recipe is None:
+            how = (
+                "MDM removal"
+                if row.platform in ("android", "ios")
+                else f"manual (no {row.platform} recipe in the catalog)"
+            )
+        else:
+            how = ", ".join(dict.fromkeys(s.title or s.action for s in recipe.remove))
+            warnings.extend(recipe.warnings)
+        methods.append(f"{_product_name(catalog, product)}: {how}")
+    present = inputs.protection.get(row.host, ())
+    covered = [ProductID(p) for p in row.products]
+    gap = coverage_gap(covered, [ProductID(p) for p in present], catalog, policy)
+    if present:
+        replacement = "in place: " + ", ".join(_product_name(catalog, p) for p in present)
+    elif gap:
+        replacement = "needed before removal: no approved protection present"
+    elif protective(covered, catalog):
+        replacement = "needed"
+    else:
+        replacement = "none needed (no protective product removed)"
+    risks = []
+    if gap:
+        risks.append("Coverage gap: removal would leave the endpoint unprotected.")
+    if row.state == State.WAIVED.value:
+        risks.append("Waived.")
+    if line.overdue:
+        risks.append("Overdue.")
+    risks.extend(dict.fromkeys(_sentence(w) for w in warnings))
+    return (
+        row.host,
+        row.hostname,
+        row.org_unit,
+        row.platform,
+        row.state,
+        "; ".join(methods),
+        replacement,
+        " ".join(risks) or "none noted",
+    )
+
+
+def _begin_removal(inputs: ReportInputs) -> dt.date | None:
+    """Day 90: BOD 17-01's status reports start one period after it."""
+    m = _milestone(inputs.directive, ReportKind.STATUS)
+    if m is None or not m.repeat_days:
+        return None
+    return m.first_due(inputs.start or inputs.directive.start) - dt.timedelta(days=m.repeat_days)
+
+
+def _text_field(name: str, value: str | None, required_by: str) -> Field:
+    return Field(name, " ".join(value.split()) if value is not None else None, required_by)
+
+
+def day60(inputs: ReportInputs) -> Document:
+    """BOD 17-01 §2: the plan of action, elements a to n."""
+    term = _branded(inputs)
+    profile = inputs.profile
+    req = f"{BOD} §2"
+    impacted = [line for line in inputs.lines if line.row.state in PRESENT]
+    units = _units(inputs)
+    hit_units = [u for u in units if u.impacted]
+    policy = Policy(approved=tuple(ProductID(p) for p in sorted(inputs.approved)))
+    sections: list[Section] = [
+        Section(
+            "2.a",
+            "Agency name",
+            fields=(Field("Agency name", profile.agency or inputs.organisation),),
+        ),
+        Section(
+            "2.b",
+            "Point of contact (name, telephone number, email address)",
+            fields=(
+                _text_field("Name", profile.poc.name, f"{req}.b"),
+                _text_field("Telephone number", profile.poc.telephone, f"{req}.b"),
+                _text_field("Email address", profile.poc.email, f"{req}.b"),
+            ),
+        ),
+    ]
+    products = _products_section(inputs, "2.c", "List of identified products")
+    sections.append(
+        Section(
+            products.id, products.title, statements=products.statements, tables=products.tables[:1]
+        )
+    )
+    sections.append(_endpoints_section(inputs, "2.d", "Number of endpoints impacted"))
+    sections.append(
+        _methods_section(
+            inputs, "2.e", "Methodologies employed to identify the use or presence of the products"
+        )
+    )
+    sections.append(
+        Section(
+            "2.f",
+            "List of Agencies (components) impacted within Department",
+            statements=() if hit_units else ("No component is impacted.",),
+            tables=(
+                Table(
+                    "components",
+                    "Components impacted",
+                    ("Component (org unit)", "Endpoints", "Endpoints impacted"),
+                    tuple((u.name, u.hosts, u.impacted) for u in hit_units),
+                ),
+            ),
+        )
+    )
+    sections.append(
+        Section(
+            "2.g",
+            "Mission function of impacted endpoints and/or systems",
+            fields=tuple(
+                _text_field(u.name, profile.mission_functions.get(u.name), f"{req}.g")
+                for u in hit_units
+            ),
+            statements=() if hit_units else ("No endpoint is impacted.",),
+        )
+    )
+    sections.append(_agreements_section(inputs, req))
+    sections.append(_removal_timeline_section(inputs, impacted, req))
+    sections.append(_fisma_section(inputs, req))
+    sections.append(_replacement_section(inputs, impacted, policy, req))
+    sections.append(
+        Section(
+            "2.l",
+            "If applicable, timeline for implementing replacement products/capabilities",
+            fields=(
+                Field(
+                    "Order of work",
+                    "Each endpoint's plan installs or enables the approved replacement and "
+                    "confirms it runs before the covered product is removed.",
+                ),
+                _text_field("Agency timeline", profile.replacement_timeline, f"{req}.l"),
+            ),
+        )
+    )
+    sections.append(_challenges_section(inputs, impacted, policy, req))
+    sections.append(
+        Section(
+            "2.n",
+            "Associated costs related to licenses, maintenance, and replacement",
+            fields=(
+                _text_field("Licenses", profile.costs.licenses, f"{req}.n"),
+                _text_field("Maintenance", profile.costs.maintenance, f"{req}.n"),
+                _text_field("Replacement", profile.costs.replacement, f"{req}.n"),
+                _text_field("Notes (coordinated with the CFO)", profile.costs.notes, f"{req}.n"),
+            ),
+        )
+    )
+    sections.append(
+        Section(
+            "annex",
+            "Plan per impacted endpoint: products and how each is removed, replacement, risks",
+            statements=() if impacted else ("No endpoint is impacted.",),
+            tables=(
+                Table(
+                    "plan",
+                    "Impacted endpoints",
+                    (
+                        "Host",
+                        "Hostname",
+                        "Org unit",
+                        "Platform",
+                        "State",
+                        "Removal",
+                        "Replacement",
+                        "Risks",
+                    ),
+                    tuple(_plan_row(inputs, line, policy) for line in impacted),
+                ),
+            ),
+        )
+    )
+    return _document(
+        inputs,
+        ReportKind.DAY60,
+        f"{BOD} plan of action to remove and discontinue use of {term} (day 60)",
+        "FNR.BOD@hq.dhs.gov",
+        sections,
+    )
+
+
+def _agreements_section(inputs: ReportInputs, req: str) -> Section:
+    title = (
+        "All contracts, service-level agreements, or other agreements your agency has entered "
+        "into with " + " / ".join(_branded(inputs).removesuffix("-branded products").split(" / "))
+    )
+    agreements = inputs.profile.vendor_agreements
+    if agreements is None:
+        return Section("2.h", title, fields=(Field("Agreements", None, f"{req}.h"),))
+    if not agreements:
+        return Section(
+            "2.h", title, statements=("None: the agency states it has no such agreement.",)
+        )
+    return Section(
+        "2.h",
+        title,
+        tables=(
+            Table(
+                "agreements",
+                "Agreements",
+                ("Reference", "Kind", "Description", "Ends"),
+                tuple(
+                    (a.reference or f"agreement {n}", a.kind, a.description, a.ends)
+                    for n, a in enumerate(agreements, 1)
+                ),
+            ),
+        ),
+    )
+
+
+def _state_counts(lines: Iterable[ReportLine]) -> Counter[str]:
+    return Counter(line.row.state for line in lines)
+
+
+def _removal_timeline_section(
+    inputs: ReportInputs, impacted: Sequence[ReportLine], req: str
+) -> Section:
+    begin = _begin_removal(inputs)
+    status = _milestone(inputs.directive, ReportKind.STATUS)
+    found = [line for line in inputs.lines if line.row.state in PRESENT | GONE]
+    counts = _state_counts(found)
+    fields = [
+        Field("Removal begins (day 90)", begin.isoformat() if begin else ""),
+        Field(
+            "Status reports",
+            f"every {status.repeat_days} days from "
+            f"{status.first_due(inputs.start or inputs.directive.start).isoformat()}"
+            if status is not None and status.repeat_days
+            else "",
+        ),
+        Field("Endpoints still to clear", len(impacted)),
+        _text_field("Agency timeline", inputs.profile.removal_timeline, f"{req}.i"),
+    ]
+    rows: list[tuple[Value, ...]] = [
+        (state, counts[state])
+        for state in (
+            "identified",
+            "planned",
+            "removing",
+            "waived",
+            "removed",
+            "replaced",
+            "verified",
+        )
+    ]
+    return Section(
+        "2.i",
+        "Timeline to remove identified products",
+        fields=tuple(fields),
+        tables=(
+            Table(
+                "removal_progress",
+                "Endpoints where a product was found, by state",
+                ("State", "Endpoints"),
+                tuple(rows),
+            ),
+        ),
+    )
+
+
+def _fisma_section(inputs: ReportInputs, req: str) -> Section:
+    present = _present(inputs)
+    products: dict[str, list[str]] = defaultdict(list)
+    endpoints: dict[str, set[str]] = defaultdict(set)
+    hosts_with: dict[str, set[str]] = defaultdict(set)
+    for line in inputs.lines:
+        if line.row.state in PRESENT:
+            for p in line.row.products:
+                hosts_with[p].add(line.row.host)
+    for p in sorted(present):
+        for capability in CATEGORY_CAPABILITIES.get(_category(inputs.catalog, p), ("Other",)):
+            products[capability].append(_product_name(inputs.catalog, p))
+            endpoints[capability] |= hosts_with[p]
+    rows: list[tuple[Value, ...]] = [
+        (
+            name,
+            "yes" if name in products else "no",
+            ", ".join(products.get(name, ())),
+            len(endpoints.get(name, ())),
+            controls,
+        )
+        for name, controls in FISMA_CAPABILITIES
+    ]
+    return Section(
+        "2.j",
+        "If applicable, FISMA performance requirements or security controls that product "
+        "removal would impact",
+        statements=(
+            "Derived from the categories of the products present: an endpoint protection suite "
+            "provides anti-malware, anti-exploit and web filtering; a management server or agent "
+            "provides vulnerability and patch management.",
+        ),
+        tables=(
+            Table(
+                "capabilities",
+                "Capabilities the removal takes away",
+                ("Capability", "Impacted", "Products", "Endpoints", "NIST SP 800-53 controls"),
+                tuple(rows),
+            ),
+        ),
+    )
+
+
+def _replacement_section(
+    inputs: ReportInputs, impacted: Sequence[ReportLine], policy: Policy, req: str
+) -> Section:
+    catalog = inputs.catalog
+    running: Counter[str] = Counter()
+    unprotected = gaps = 0
+    for line in impacted:
+        present = inputs.protection.get(line.row.host, ())
+        running.update(present)
+        if not present:
+            unprotected += 1
+            covered = [ProductID(p) for p in line.row.products]
+            if coverage_gap(covered, [], catalog, policy):
+                gaps += 1
+    approved = ", ".join(sorted(_product_name(catalog, p) for p in inputs.approved)) or "none"
+    return Section(
+        "2.k",
+        "If applicable, chosen or proposed replacement products/capabilities",
+        fields=(
+            Field("Approved replacements (replacement policy)", approved),
+            Field("Impacted endpoints without approved protection", unprotected),
+            Field("Impacted endpoints whose antivirus would go with no replacement", gaps),
+            _text_field("Agency's chosen replacements", inputs.profile.replacements, f"{req}.k"),
+        ),
+        tables=(
+            Table(
+                "protection_present",
+                "Approved protection already running on impacted endpoints",
+                ("Protection product", "Catalog id", "Impacted endpoints"),
+                tuple(
+                    (_product_name(catalog, p), p, n)
+                    for p, n in sorted(running.items(), key=lambda kv: (-kv[1], kv[0]))
+                ),
+            ),
+        ),
+    )
+
+
+def _challenges_section(
+    inputs: ReportInputs, impacted: Sequence[ReportLine], policy: Policy, req: str
+) -> Section:
+    statements = []
+    pending = sum(1 for line in inputs.lines if not assessed(line))
+    if pending:
+        statements.append(f"{_count(pending, 'endpoint')} enrolled but not yet assessed.")
+    gaps = sum(
+        1
+        for line in impacted
+        if coverage_gap(
+            [ProductID(p) for p in line.row.products],
+            [ProductID(p) for p in inputs.protection.get(line.row.host, ())],
+            inputs.catalog,
+            policy,
+        )
+    )
+    if gaps:
+        statements.append(
+            f"{_count(gaps, 'endpoint')} would be left without protection: a replacement must be "
+            "installed on them first."
+        )
+    mobile = sum(1 for line in impacted if line.row.platform in ("android", "ios"))
+    if mobile:
+        statements.append(f"{_count(mobile, 'mobile device')} to clear through device management.")
+    waived = sum(1 for line in impacted if line.row.state == State.WAIVED.value)
+    if waived:
+        statements.append(f"{_count(waived, 'endpoint')} under a waiver.")
+    challenges = inputs.profile.challenges
+    return Section(
+        "2.m",
+        "Foreseeable challenges not otherwise addressed in this plan",
+        fields=(
+            _text_field(
+                "Challenges the agency foresees",
+                None if challenges is None else " ".join(map(_sentence, challenges)) or "none",
+                f"{req}.m",
+            ),
+        ),
+        statements=tuple(statements),
+    )
+
+
+# -- BOD 17-01 status -----------------------------------------------------------------------------
+
+
+def _state_table(inputs: ReportInputs, tid: str, title: str) -> Table:
+    by_unit: dict[str, Counter[str]] = {u.name: Counter() for u in _units(inputs)}
+    for line in inputs.lines:
+        by_unit.setdefault(line.row.org_unit, Counter())[line.row.state] += 1
+    total: Counter[str] = Counter()
+    rows: list[tuple[Value, ...]] = []
+    for unit, counts in sorted(by_unit.items()):
+        total.update(counts)
+        rows.append((unit, *(counts[s] for s in ALL_STATES), sum(counts.values())))
+    rows.append((ALL_UNITS, *(total[s] for s in ALL_STATES), sum(total.values())))
+    return Table(tid, title, ("Org unit", *ALL_STATES, "Endpoints"), tuple(rows))
+
+
+def _waiver_status(w: WaiverInfo, today: dt.date) -> str:
+    if w.revoked:
+        return "revoked"
+    return "EXPIRED" if w.expires <= today else "active"
+
+
+def status(inputs: ReportInputs) -> Document:
+    """BOD 17-01 §3: progress against day 90, every 30 days until full removal."""
+    term = _branded(inputs)
+    begin = _begin_removal(inputs) or (inputs.start or inputs.directive.start)
+    m = _milestone(inputs.directive, ReportKind.STATUS)
+    repeat = m.repeat_days if m is not None and m.repeat_days else 30
+    if inputs.today <= begin:
+        previous, number = begin, 0
+    else:
+        # the latest occurrence strictly before today (day 90 is occurrence 0), and the number
+        # of the report due next
+        elapsed = (inputs.today - begin).days - 1
+        previous = begin + dt.timedelta(days=elapsed // repeat * repeat)
+        number = elapsed // repeat + 1
+    since: Counter[str] = Counter(
+        line.row.state
+        for line in inputs.lines
+        if line.row.state in GONE
+        and line.row.since is not None
+        and line.row.since.date() > previous
+    )
+    behind = [line for line in inputs.lines if line.row.state in NOT_BEGUN and inputs.today > begin]
+    present = sum(1 for line in inputs.lines if line.row.state in PRESENT)
+    waivers = list(inputs.waivers)
+    statements = []
+    if present == 0 and any(line.row.state in GONE for line in inputs.lines):
+        statements.append(f"Full removal achieved: no endpoint holds {term}.")
+    elif present == 0:
+        statements.append(f"No endpoint holds {term}.")
+    else:
+        statements.append(f"{_count(present, 'endpoint')} still holding {term}.")
+    if inputs.today <= begin:
+        statements.append(f"Removal begins on {begin.isoformat()} (day 90); this report is early.")
+    sections = [
+        Section(
+            "3",
+            "Status of the implementation of the plan of action, every 30 calendar days after "
+            "day 90, until full removal and discontinuance of use",
+            fields=(
+                Field("Removal began (day 90)", begin.isoformat()),
+                Field("Status report number", number),
+                Field("Reporting period", f"{previous.isoformat()} to {inputs.today.isoformat()}"),
+                Field("Endpoints still holding a product", present),
+                Field("Endpoints where removal has not begun after day 90", len(behind)),
+            ),
+            statements=tuple(statements),
+            tables=(_state_table(inputs, "states", "Endpoints by state and org unit"),),
+        ),
+        Section(
+            "3.progress",
+            "Removed, replaced and verified since the last report",
+            tables=(
+                Table(
+                    "since_last_report",
+                    f"Endpoints that reached each state after {previous.isoformat()}",
+                    ("State", "Endpoints"),
+                    tuple((s, since[s]) for s in ("removed", "replaced", "verified")),
+                ),
+            ),
+        ),
+        Section(
+            "3.overdue",
+            "Endpoints where removal has not begun after day 90",
+            statements=() if behind else ("None.",),
+            tables=(
+                Table(
+                    "overdue",
+                    "Removal not begun",
+                    (
+                        "Host",
+                        "Hostname",
+                        "Org unit",
+                        "State",
+                        "Products",
+                        "In this state since",
+                        "Days past day 90",
+                    ),
+                    tuple(
+                        (
+                            line.row.host,
+                            line.row.hostname,
+                            line.row.org_unit,
+                            line.row.state,
+                            "; ".join(line.row.products),
+                            line.row.since.date().isoformat() if line.row.since else "",
+                            (inputs.today - begin).days,
+                        )
+                        for line in behind
+                    ),
+                ),
+            ),
+        ),
+        Section(
+            "3.waivers",
+            "Waivers",
+            fields=(
+                Field(
+                    "Active", sum(1 for w in waivers if _waiver_status(w, inputs.today) == "active")
+                ),
+                Field(
+                    "Expired",
+                    sum(1 for w in waivers if _waiver_status(w, inputs.today) == "EXPIRED"),
+                ),
+            ),
+            tables=(
+                Table(
+                    "waivers",
+                    "Waivers of this directive",
+                    ("Host", "Approver", "Expires", "Status"),
+                    tuple(
+                        (w.host, w.approver, w.expires.isoformat(), _waiver_status(w, inputs.today))
+                        for w in waivers
+                    ),
+                ),
+            ),
+        ),
+    ]
+    return _document(
+        inputs,
+        ReportKind.STATUS,
+        f"{BOD} status report: removal of {term}",
+        "FNR.BOD@hq.dhs.gov",
+        sections,
+    )
+
+
+# -- OMB M-23-13 exceptions -----------------------------------------------------------------------
+
+GROUNDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("law enforcement", ("law enforcement", "law-enforcement", "investigation")),
+    ("national security", ("national security", "national-security", "intelligence")),
+    ("security research", ("security research", "security-research", "research")),
+)
+"""The grounds M-23-13 allows an exception on, and words of a justification that state each."""
+
+
+def grounds(justification: str) -> str:
+    """The M-23-13 grounds a justification states, or ``""`` when it states none."""
+    text = justification.lower()
+    found = [name for name, words in GROUNDS if any(w in text for w in words)]
+    return ", ".join(found)
+
+
+def _one_host(w: WaiverInfo, hosts: Mapping[str, ReportLine]) -> None:
+    name = w.host.strip()
+    if not name or any(c in name for c in "*?,") or name.lower() in {"all", "any"}:
+        raise BlanketExceptionError(
+            f"waiver {w.id} names {w.host!r}, not one host: blanket exceptions are not permitted"
+        )
+    if name not in hosts:
+        raise BlanketExceptionError(
+            f"waiver {w.id} names {w.host!r}, which is not an enrolled host"
+        )
+
+
+def exceptions(inputs: ReportInputs) -> Document:
+    """Every exception (waiver) with its host, grounds, approver and expiry; expired ones flagged.
+
+    Raise :class:`BlanketExceptionError` if a waiver does not name exactly one enrolled host.
+    """
+    hosts = {line.row.host: line for line in inputs.lines}
+    approvers = inputs.profile.exception_approvers
+    rows: list[tuple[Value, ...]] = []
+    for w in sorted(inputs.waivers, key=lambda w: (w.host, w.created_at, w.id)):
+        _one_host(w, hosts)
+        line = hosts[w.host]
+        if approvers is None:
+            on_record = missing("OMB M-23-13 (agency head or designee)")
+        else:
+            on_record = (
+                "yes"
+                if w.approver.strip().lower() in {a.strip().lower() for a in approvers}
+                else "NO"
+            )
+        rows.append(
+            (
+                w.host,
+                line.row.hostname,
+                line.row.org_unit,
+                " ".join(w.justification.split()),
+                grounds(w.justification)
+                or "NOT STATED (allowed: law enforcement, national security, security research)",
+                w.approver,
+                on_record,
+                w.created_at.date().isoformat(),
+                w.created_by,
+                w.expires.isoformat(),
+                _waiver_status(w, inputs.today),
+            )
+        )
+    status_of = Counter(_waiver_status(w, inputs.today) for w in inputs.waivers)
+    statements = (
+        [
+            f"No blanket exceptions: each of the {_count(len(rows), 'exception')} names exactly "
+            f"one host ({_count(len({r[0] for r in rows}), 'host')})."
+        ]
+        if rows
+        else ["No exceptions have been granted."]
+    )
+    if status_of["EXPIRED"]:
+        statements.append(
+            f"{_count(status_of['EXPIRED'], 'exception')} expired: their hosts are back under the "
+            "directive's deadlines."
+        )
+    section = Section(
+        "exceptions",
+        "Exceptions: limited, per device, for law enforcement activities, national security "
+        "interests and activities, and security research; granted by the agency head or a "
+        "designee; no blanket exceptions",
+        fields=(
+            Field("Exceptions", len(rows)),
+            Field("Active", status_of["active"]),
+            Field("Expired", status_of["EXPIRED"]),
+            Field("Revoked", status_of["revoked"]),
+            Field(
+                "Agency head and designees on record",
+                ", ".join(approvers) if approvers else None,
+                "OMB M-23-13 (exceptions granted by the agency head or designee)",
+            ),
+        ),
+        statements=tuple(statements),
+        tables=(
+            Table(
+                "exceptions",
+                "Exceptions",
+                (
+                    "Host",
+                    "Hostname",
+                    "Org unit",
+                    "Justification",
+                    "Grounds",
+                    "Approver",
+                    "Approver is agency head or designee on record",
+                    "Granted",
+                    "Recorded by",
+                    "Expires",
+                    "Status",
+                ),
+                tuple(rows),
+            ),
+        ),
+    )
+    return _document(
+        inputs,
+        ReportKind.EXCEPTIONS,
+        f"{inputs.directive.id} exceptions report",
+        "",
+        [section],
+    )
+
+
+# -- FAR 52.204-23 --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    product: str
+    name: str
+    version: str
+    supplier: str
+    brand: str
+    model: str
+    embedded: bool
+    hosts: tuple[ReportLine, ...]
+
+
+_ARTICLE_KINDS = (Kind.PROGRAM, Kind.PACKAGE, Kind.APP, Kind.SBOM_COMPONENT)
+_MODEL_KEYS = (Ident.PRODUCT_CODE, Ident.PACKAGE_ID, Ident.BUNDLE_ID, Ident.PURL, Ident.CPE)
+
+
+def _items(inputs: ReportInputs) -> list[_Item]:
+    """Covered articles: one per product and installed name and version, with its endpoints."""
+    lines = {line.row.host: line for line in inputs.lines}
+    grouped: dict[tuple[str, str, str], list[tuple[Finding, ReportLine]]] = defaultdict(list)
+    details: dict[tuple[str, str, str], tuple[str, str, bool]] = {}
+    for host, findings in sorted(inputs.findings.items()):
+        line = lines.get(host)
+        if line is None:
+            continue
+        for f in findings:
+            evidence = sorted(
+                f.evidence,
+                key=lambda e: (
+                    e.observation.kind not in _ARTICLE_KINDS,
+                    not e.observation.version,
+                    e.observation.name,
+                ),
+            )
+            o = evidence[0].observation
+            key = (str(f.product), o.name, o.version)
+            grouped[key].append((f, line))
+            idents = dict(o.identifiers)
+            supplier = idents.get(Ident.SUPPLIER) or o.publisher
+            model = next((idents[k] for k in _MODEL_KEYS if k in idents), "")
+            details.setdefault(key, (supplier, model, f.embedded))
+    out = []
+    for key, pairs in sorted(grouped.items()):
+        product, name, version = key
+        supplier, model, embedded = details[key]
+        vendor = pairs[0][0].vendor
+        try:
+            brand = inputs.catalog.vendor(vendor).name
+        except CatalogLookupError:
+            brand = str(vendor)
+        hosts = tuple({line.row.host: line for _, line in pairs}.values())
+        out.append(_Item(product, name, version, supplier or brand, brand, model, embedded, hosts))
+    return out
+
+
+def _contracts_for(inputs: ReportInputs, item: _Item) -> tuple[str, str]:
+    """The contract numbers and order numbers an item is reported under."""
+    contracts = inputs.profile.contracts
+    required = f"{FAR}(c)(2)(i)"
+    if not contracts:
+        return missing(required), missing(required)
+    units = {line.row.org_unit for line in item.hosts}
+    chosen = [c for c in contracts if not c.org_units or units & set(c.org_units)]
+    if not chosen:
+        return missing(required), missing(required)
+    orders = [o for c in chosen for o in c.orders]
+    return ", ".join(c.number for c in chosen), ", ".join(orders) or "none"
+
+
+def _mitigation(item: _Item) -> str:
+    counts = Counter(line.row.state for line in item.hosts)
+    states = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    return f"endpoints by removal state: {states}"
+
+
+def _item_rows(inputs: ReportInputs) -> tuple[tuple[Value, ...], ...]:
+    rows = []
+    for n, item in enumerate(_items(inputs), 1):
+        contract, orders = _contracts_for(inputs, item)
+        description = f"{_product_name(inputs.catalog, item.product)}: {item.name}"
+        if item.version:
+            description += f" {item.version}"
+        if item.embedded:
+            inside = ", ".join(sorted({line.row.hostname or line.row.host for line in item.hosts}))
+            description += f" (component embedded in {inside})"
+        mitigation = _mitigation(item)
+        if inputs.profile.far.mitigation:
+            mitigation += "; " + " ".join(inputs.profile.far.mitigation.split())
+        rows.append(
+            (
+                f"item {n}",
+                contract,
+                orders,
+                item.supplier,
+                item.brand,
+                item.model or (f"version {item.version}" if item.version else ""),
+                description,
+                mitigation,
+                len(item.hosts),
+                "yes" if item.embedded else "no",
+            )
+        )
+    return tuple(rows)
+
+
+ITEM_COLUMNS = (
+    "Item",
+    "Contract number",
+    "Order number(s)",
+    "Supplier name",
+    "Brand",
+    "Model number (OEM number, manufacturer part number, or wholesaler number)",
+    "Item description",
+    "Mitigation actions undertaken or recommended",
+    "Endpoints",
+    "Embedded in another product",
+)
+
+
+def _report_to(inputs: ReportInputs) -> Section:
+    return Section(
+        "(c)(1)",
+        "Report in writing to the Contracting Officer or, for the Department of Defense, to "
+        "https://dibnet.dod.mil; for indefinite delivery contracts, to the Contracting Officer "
+        "of the contract and of each affected order",
+        fields=(
+            _text_field("Contractor", inputs.profile.contractor, f"{FAR}(c)"),
+            Field(
+                "Contracting Officer(s)",
+                ", ".join(
+                    c.contracting_officer
+                    for c in inputs.profile.contracts or ()
+                    if c.contracting_officer
+                )
+                or None,
+                f"{FAR}(c)(1)",
+            ),
+        ),
+    )
+
+
+def far_initial(inputs: ReportInputs) -> Document:
+    """FAR 52.204-23(c)(2)(i): the covered articles found, within 3 business days."""
+    identified = inputs.start or inputs.directive.start
+    rows = _item_rows(inputs)
+    section = Section(
+        "(c)(2)(i)",
+        "Within 3 business days from the date of identification or notification: the contract "
+        "number; the order number(s), if applicable; supplier name; brand; model number; item "
+        "description; and any readily available information about mitigation actions",
+        fields=(
+            Field(
+                "Identified on (the organisation's start date for the directive)",
+                identified.isoformat(),
+            ),
+            Field("Due (3 business days)", add_business_days(identified, 3).isoformat()),
+            Field("Covered articles", len(rows)),
+        ),
+        statements=() if rows else ("No covered article was identified.",),
+        tables=(Table("items", "Covered articles", ITEM_COLUMNS, rows),),
+    )
+    return _document(
+        inputs,
+        ReportKind.FAR_INITIAL,
+        f"{FAR} initial report of covered articles",
+        "the Contracting Officer (DoD: https://dibnet.dod.mil)",
+        [_report_to(inputs), section],
+    )
+
+
+def far_followup(inputs: ReportInputs) -> Document:
+    """FAR 52.204-23(c)(2)(ii): further mitigation and prevention, within 10 business days."""
+    far = inputs.profile.far
+    req = f"{FAR}(c)(2)(ii)"
+    identified = inputs.start or inputs.directive.start
+    initial = far.initial_reported or add_business_days(identified, 3)
+    found = [line for line in inputs.lines if line.row.state in PRESENT | GONE]
+    counts = _state_counts(found)
+    items = _items(inputs)
+    section = Section(
+        "(c)(2)(ii)",
+        "Within 10 business days of submitting the initial report: any further available "
+        "information about mitigation actions undertaken or recommended; the efforts undertaken "
+        "to prevent use or submission of the covered article, any reasons that led to the use or "
+        "submission, and any additional efforts that will be incorporated to prevent future use "
+        "or submission",
+        fields=(
+            Field(
+                "Initial report made",
+                far.initial_reported.isoformat() if far.initial_reported else None,
+                f"{FAR}(c)(2)(i)",
+            ),
+            Field(
+                "Due (10 business days after the initial report)",
+                add_business_days(initial, 10).isoformat(),
+            ),
+            Field("Endpoints where a covered article was found", len(found)),
+            Field(
+                "Endpoints cleared (removed, replaced or verified)", sum(counts[s] for s in GONE)
+            ),
+            _text_field("Further mitigation actions", far.further_mitigation, req),
+            _text_field(
+                "Efforts undertaken to prevent use or submission", far.prevention_efforts, req
+            ),
+            _text_field("Reasons that led to the use or submission", far.reasons_for_use, req),
+            _text_field(
+                "Additional efforts to prevent future use or submission",
+                far.additional_prevention,
+                req,
+            ),
+        ),
+        tables=(
+            Table(
+                "mitigation",
+                "Endpoints where a covered article was found, by removal state",
+                ("State", "Endpoints"),
+                tuple(
+                    (s, counts[s])
+                    for s in (
+                        "identified",
+                        "planned",
+                        "removing",
+                        "waived",
+                        "removed",
+                        "replaced",
+                        "verified",
+                    )
+                ),
+            ),
+            Table(
+                "items",
+                "Covered articles still present (from the initial report)",
+                ("Item", "Item description", "Endpoints"),
+                tuple((r[0], r[6], r[8]) for r in _item_rows(inputs)),
+            ),
+        ),
+        statements=() if items else ("No covered article is present any more.",),
+    )
+    return _document(
+        inputs,
+        ReportKind.FAR_FOLLOWUP,
+        f"{FAR} follow-up report",
+        "the Contracting Officer (DoD: https://dibnet.dod.mil)",
+        [_report_to(inputs), section],
+    )
+
+
+# -- the fleet report as a document ---------------------------------------------------------------
+
+
+def hosts(inputs: ReportInputs) -> Document:
+    """The fleet report: counts by state and org unit, then one line per host."""
+    overdue = sum(1 for line in inputs.lines if line.overdue)
+    rows = tuple(tuple[Value, ...](line.csv_cells()) for line in inputs.lines)
+    return _document(
+        inputs,
+        ReportKind.HOSTS,
+        f"{inputs.directive.id}: every host's state",
+        "",
+        [
+            Section(
+                "summary",
+                "Endpoints by state and org unit",
+                fields=(Field("Endpoints", len(inputs.lines)), Field("Overdue", overdue)),
+                tables=(_state_table(inputs, "states", "Endpoints by state and org unit"),),
+            ),
+            Section(
+                "hosts", "One line per host", tables=(Table("hosts", "Hosts", CSV_COLUMNS, rows),)
+            ),
+        ],
+    )
+
+
+BUILDERS: dict[ReportKind, Callable[[ReportInputs], Document]] = {
+    ReportKind.HOSTS: hosts,
+    ReportKind.DAY30: day30,
+    ReportKind.DAY60: day60,
+    ReportKind.STATUS: status,
+    ReportKind.EXCEPTIONS: exceptions,
+    ReportKind.FAR_INITIAL: far_initial,
+    ReportKind.FAR_FOLLOWUP: far_followup,
+}
+"""One builder per report kind."""

@@ -1,0 +1,125 @@
+"""Read what a directive's reports are built from out of the fleet store.
+
+The one place the reports touch the store: the host lines (the same rows as the fleet CSV, with
+the directive's clock), each host's current findings with their evidence (its links to matched
+software, grouped by the matcher as the host page does), the approved protection present, the
+inventory sources that reported, and the directive's waivers. Everything after this is pure
+(:mod:`evict.report.directives`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from evict.catalog.interface import Directive
+from evict.inventory.interface import HostID, Observation
+from evict.matching.engine import Matcher
+from evict.matching.interface import Finding, Hit
+from evict.report.directives import MethodCount, ReportInputs
+from evict.report.fleet import report_lines
+from evict.report.profile import Profile
+from evict.server.worker import hit_from_json
+from evict.store.store import Store
+
+PAGE = 5000
+"""Hosts read per page."""
+
+
+def gather(
+    store: Store,
+    matcher: Matcher,
+    directive: Directive,
+    *,
+    org_id: int,
+    unit_id: int | None = None,
+    protection: frozenset[str],
+    today: dt.date,
+    generated_at: dt.datetime,
+    profile: Profile | None = None,
+) -> ReportInputs:
+    """Everything the reports of ``directive`` need, for an organisation or one of its units.
+
+    :param matcher: the compiled catalog the worker matched with: findings come from its stored
+        matches for this catalog version.
+    :param protection: product ids that count as approved protection.
+    """
+    catalog = matcher.catalog
+    org = store.org_by_id(org_id)
+    units = store.units(org_id)
+    scope = next((u.name for u in units if u.id == unit_id), None) if unit_id else None
+    lines = tuple(
+        report_lines(
+            store.fleet_rows(directive.id, org_id=org_id, unit_id=unit_id), directive, today=today
+        )
+    )
+    findings, present = _findings(store, matcher, directive, org_id, unit_id, protection)
+    methods = tuple(
+        MethodCount(unit, family, n)
+        for unit, family, n in sorted(store.source_hosts(org_id, unit_id=unit_id))
+    )
+    waivers = tuple(
+        w for w in store.waivers(org_id, unit_id=unit_id) if w.directive == directive.id
+    )
+    return ReportInputs(
+        catalog=catalog,
+        directive=directive,
+        organisation=org.name,
+        units=tuple(u.name for u in units if unit_id is None or u.id == unit_id),
+        lines=lines,
+        today=today,
+        generated_at=generated_at,
+        findings=findings,
+        protection=present,
+        approved=protection,
+        methods=methods,
+        waivers=waivers,
+        start=store.adoptions(org_id).get(directive.id),
+        scope=scope,
+        profile=profile or Profile(),
+    )
+
+
+def _findings(
+    store: Store,
+    matcher: Matcher,
+    directive: Directive,
+    org_id: int,
+    unit_id: int | None,
+    protection: frozenset[str],
+) -> tuple[dict[str, tuple[Finding, ...]], dict[str, tuple[str, ...]]]:
+    """Per host: this directive's findings with evidence, and the approved protection present."""
+    matched: dict[int, tuple[Observation, tuple[Hit, ...]]] = {
+        sid: (obs, tuple(hit_from_json(h) for h in hits))
+        for sid, (obs, hits) in store.matched_software(matcher.catalog.version).items()
+    }
+    findings: dict[str, tuple[Finding, ...]] = {}
+    present: dict[str, tuple[str, ...]] = {}
+    if not matched:
+        return findings, present
+    after = 0
+    while True:
+        page = store.list_hosts(org_id, unit_id=unit_id, after=after, limit=PAGE)
+        if not page:
+            break
+        names = {h.id: h.identifier for h in page}
+        links = store.host_links(list(names), matched.keys())
+        for host_id, host_links in links.items():
+            pairs = []
+            protected: set[str] = set()
+            for sid, version, source in host_links:
+                base, hits = matched[sid]
+                observation = Observation(
+                    base.kind, base.name, version, base.publisher, base.identifiers, source
+                )
+                pairs.append((observation, hits))
+                protected.update(h.product for h in hits if h.product in protection)
+            identifier = names[host_id]
+            found = matcher.findings(HostID(identifier), pairs, directives=[directive])
+            if found:
+                findings[identifier] = tuple(found)
+            if protected:
+                present[identifier] = tuple(sorted(protected))
+        if len(page) < PAGE:
+            break
+        after = page[-1].id
+    return findings, present
