@@ -1,7 +1,8 @@
 """Fleet commands: the server, its database, organisations and users, the agent, the lifecycle.
 
 ``serve``, ``db upgrade``, ``org create``, ``org unit create``, ``user create``, ``token create``,
-``agent``, ``worker``, ``host state``, ``waive``, ``adopt``, ``audit verify`` and ``report``.
+``agent``, ``worker``, ``host state``, ``waive``, ``adopt``, ``audit verify``, ``report`` and
+``evidence``.
 Commands that take ``--db URL`` work on the server machine directly on the database (default:
 ``EVICT_DB``, else SQLite in the user data directory); ``report`` can also ask a running server
 (``--server URL --token T``). Secrets that are shown once (an enrolment secret, an API token)
@@ -228,16 +229,31 @@ def _register_lifecycle(subparsers: Any) -> None:
 
 
 def _register_report(subparsers: Any) -> None:
+    from evict.report.interface import Format, ReportKind
+
     p = subparsers.add_parser(
         "report",
-        help="a directive's fleet report: one line per host",
-        description="Report every host's state for a directive, from the database (--db) or "
-        "a running server (--server URL --token T).",
+        help="a directive's reports: one line per host, or the directive's own reports",
+        description="Report on a directive, from the database (--db) or a running server "
+        "(--server URL --token T). --format csv and json give one line per host unless --report "
+        "names another report; html and pdf give the report the current milestone asks for.",
     )
     p.add_argument("directive")
     p.add_argument("--org", help="only this organisation (with --db)")
     p.add_argument("--unit", help="only this org unit")
-    p.add_argument("--format", choices=("csv", "json"), default="csv")
+    p.add_argument("--format", choices=[f.value for f in Format], default="csv")
+    p.add_argument(
+        "--report",
+        choices=[k.value for k in ReportKind],
+        help="which report (default: hosts for csv and json; the current milestone's for html "
+        "and pdf)",
+    )
+    p.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="organisation profile YAML: point of contact, contracts, costs... (docs/reports.md)",
+    )
     p.add_argument("--today", type=iso_date, metavar="DATE", help="evaluate as of this date")
     p.add_argument("-o", "--output", type=Path, help="write to this file")
     _add_db(p)
@@ -245,6 +261,24 @@ def _register_report(subparsers: Any) -> None:
     p.add_argument("--token", metavar="TOKEN", help="API token for --server (or EVICT_TOKEN)")
     add_catalog_options(p)
     p.set_defaults(func=run_report)
+
+    ev = subparsers.add_parser(
+        "evidence",
+        help="write a directive's evidence bundle (zip): reports, findings, audit chain, catalog",
+        description="Write every report of the directive in csv, json, html and pdf, the "
+        "findings with their evidence, the audit chain with its head hash, and the catalog, "
+        "with a MANIFEST.json of SHA-256 sums. Exit 0: written, audit chain intact; 1: written, "
+        "audit chain broken.",
+    )
+    ev.add_argument("directive")
+    ev.add_argument("--org", help="the organisation (needed when the database holds several)")
+    ev.add_argument("--unit", help="only this org unit")
+    ev.add_argument("--out", required=True, type=Path, metavar="FILE.zip")
+    ev.add_argument("--profile", type=Path, metavar="FILE", help="organisation profile YAML")
+    ev.add_argument("--today", type=iso_date, metavar="DATE", help="evaluate as of this date")
+    _add_db(ev)
+    add_catalog_options(ev)
+    ev.set_defaults(func=run_evidence)
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -558,29 +592,47 @@ def run_report(args: argparse.Namespace) -> int:
     if args.server:
         if not token:
             raise EvictError("--server needs --token (or EVICT_TOKEN)")
-        text = _report_from_server(args, token)
+        data = _report_from_server(args, token)
+    elif _fleet_listing(args):
+        data = _report_from_db(args).encode()
     else:
-        text = _report_from_db(args)
+        data = _document_from_db(args)
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        args.output.write_bytes(data)
+    elif args.format == "pdf":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(data.decode("utf-8"))
     return 0
 
 
-def _report_from_server(args: argparse.Namespace, token: str) -> str:
+def _fleet_listing(args: argparse.Namespace) -> bool:
+    """Whether the report asked for is the one-line-per-host CSV or JSON (the contract)."""
+    return args.format in ("csv", "json") and args.report in (None, "hosts")
+
+
+def _report_from_server(args: argparse.Namespace, token: str) -> bytes:
     from evict.agent.client import FleetClient
 
     client = FleetClient(args.server, retries=2)
+    params = {"org_unit": args.unit or ""}
     try:
-        response = client.get(
-            f"/api/v1/reports/{args.directive}.{args.format}",
-            token=token,
-            params={"org_unit": args.unit or ""},
-        )
+        if _fleet_listing(args):
+            path = f"/api/v1/reports/{args.directive}.{args.format}"
+            response = client.get(path, token=token, params=params)
+        else:
+            path = f"/api/v1/reports/{args.directive}/{args.report or 'current'}.{args.format}"
+            if args.profile:
+                body = {"profile": _profile(args).to_json()}
+                wanted = {k: v for k, v in params.items() if v}
+                response = client.request("POST", path, token=token, json=body, params=wanted)
+            else:
+                response = client.get(path, token=token, params=params)
     finally:
         client.close()
-    return response.text if args.format == "csv" else response.text + "\n"
+    return response.content if args.format != "json" else response.content + b"\n"
 
 
 def _report_from_db(args: argparse.Namespace) -> str:
@@ -608,3 +660,88 @@ def _report_from_db(args: argparse.Namespace) -> str:
         return "".join(to_csv(lines))
     body = report_json(lines, directive, today=day, generated_at=_now(), start=start)
     return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+
+
+# -- the directives' own reports and the evidence bundle ---------------------------------------
+
+
+def _profile(args: argparse.Namespace) -> Any:
+    from evict.report.profile import Profile, load_profile
+
+    return load_profile(args.profile) if args.profile else Profile()
+
+
+def _report_inputs(args: argparse.Namespace) -> Any:
+    """Read everything the directive's reports need from the database named by ``--db``."""
+    from evict._util import today
+    from evict.catalog.loader import load_catalog
+    from evict.errors import EvictError
+    from evict.matching.engine import Matcher
+    from evict.report.inputs import gather
+    from evict.server.worker import protection_products
+
+    profile = _profile(args)
+    settings = _settings(args)
+    catalog = load_catalog(settings.catalog_dirs)
+    directive = catalog.directive(args.directive)
+    store = _store(args)
+    if args.org:
+        org = store.org(args.org)
+    else:
+        orgs = store.orgs()
+        if len(orgs) != 1:
+            names = ", ".join(o.name for o in orgs) or "none yet"
+            raise EvictError(f"give --org: this report is of one organisation ({names})")
+        org = orgs[0]
+    unit_id = store.unit_id(org.id, args.unit) if args.unit else None
+    return gather(
+        store,
+        Matcher(catalog),
+        directive,
+        org_id=org.id,
+        unit_id=unit_id,
+        protection=protection_products(catalog, settings.protection_products),
+        today=args.today or today(),
+        generated_at=_now(),
+        profile=profile,
+    )
+
+
+def _document_from_db(args: argparse.Namespace) -> bytes:
+    from evict.report.directives import default_kind, render_report
+    from evict.report.interface import Format, ReportKind
+
+    inputs = _report_inputs(args)
+    if args.report:
+        kind = ReportKind(args.report)
+    else:
+        kind = default_kind(inputs.directive, today=inputs.today, start=inputs.start)
+    data: bytes = render_report(kind, Format(args.format), inputs)
+    return data
+
+
+def run_evidence(args: argparse.Namespace) -> int:
+    """Run ``evict evidence``."""
+    from evict.report.bundle import catalog_entries, write_bundle
+
+    inputs = _report_inputs(args)
+    store = _store(args)
+    head = store.audit_head()
+    bundle = write_bundle(
+        args.out,
+        inputs,
+        audit_events=store.iter_audit(),
+        audit_head=head,
+        catalog_files=catalog_entries(_settings(args).catalog_dirs),
+    )
+    files = len(bundle.entries)
+    print(f"wrote {bundle.path}: {files} files, manifest sha256 {bundle.manifest_sha256}")
+    if not bundle.audit.ok:
+        print(
+            f"audit chain BROKEN at event {bundle.audit.seq} ({bundle.audit.fault}): "
+            f"{bundle.audit.message}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"audit chain intact: {bundle.audit.events} events, head {head[1]}")
+    return 0

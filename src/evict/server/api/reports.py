@@ -1,16 +1,22 @@
-"""Reports of one directive: CSV (one line per host) and JSON (summary and hosts)."""
+"""Reports of one directive: CSV (one line per host) and JSON (summary and hosts); and the
+directive's own reports (day 30, day 60, status, exceptions, FAR 52.204-23) in csv, json, html and
+pdf, built as :mod:`evict.report.directives` builds them for ``evict report``."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
 
 from evict.report.fleet import report_json, report_lines, to_csv
+from evict.report.interface import Format, ReportKind, ReportNotAskedError
+from evict.report.profile import Profile, profile_from_data
 from evict.server.api.hosts import unit_scope
-from evict.server.deps import Caller, Ctx
+from evict.server.deps import Caller, Ctx, ServerContext
 from evict.server.models import ErrorResponse
+from evict.store.interface import Principal
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -71,3 +77,109 @@ def report_as_json(
         start=start,
     )
     return JSONResponse(body)
+
+
+class ReportRequest(BaseModel):
+    """What a caller may add to a directive's report: the organisation profile."""
+
+    profile: dict[str, Any] | None = Field(
+        None,
+        description="The organisation profile (point of contact, contracts, costs...), with the "
+        "keys of the profile YAML file (docs/reports.md).",
+    )
+
+
+REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    400: {"model": ErrorResponse},
+    200: {
+        "content": {f.media_type.split(";")[0]: {} for f in Format},
+        "description": "The report in the format asked for.",
+    },
+}
+
+REPORT_DESCRIPTION = (
+    "`report` is `current` (the report the directive's current milestone asks for) or one of "
+    + ", ".join(f"`{k.value}`" for k in ReportKind)
+    + "; `fmt` is csv, json, html or pdf."
+)
+
+
+def _directive_report(
+    directive: str,
+    report: str,
+    fmt: Format,
+    ctx: ServerContext,
+    caller: Principal,
+    org_unit: str | None,
+    profile: Profile,
+) -> Response:
+    from evict.report.directives import default_kind, render_report
+    from evict.report.inputs import gather
+
+    d = ctx.directive(directive)
+    inputs = gather(
+        ctx.store,
+        ctx.matcher,
+        d,
+        org_id=caller.org_id,
+        unit_id=unit_scope(ctx, caller, org_unit),
+        protection=ctx.protection,
+        today=ctx.today(),
+        generated_at=ctx.now(),
+        profile=profile,
+    )
+    if report == "current":
+        kind = default_kind(d, today=inputs.today, start=inputs.start)
+    else:
+        try:
+            kind = ReportKind(report)
+        except ValueError:
+            raise ReportNotAskedError(f"no report named {report!r}") from None
+    disposition = "inline" if fmt in (Format.HTML, Format.JSON) else "attachment"
+    return Response(
+        render_report(kind, fmt, inputs),
+        media_type=fmt.media_type,
+        headers={"Content-Disposition": f'{disposition}; filename="{d.id}-{kind.value}.{fmt}"'},
+    )
+
+
+@router.get(
+    "/{directive}/{report}.{fmt}",
+    response_class=Response,
+    responses=REPORT_RESPONSES,
+    summary="One of the directive's own reports",
+    description=REPORT_DESCRIPTION,
+)
+def directive_report(
+    directive: str,
+    report: str,
+    fmt: Format,
+    ctx: Ctx,
+    caller: Caller,
+    org_unit: Annotated[str | None, Query(description="Org unit name.")] = None,
+) -> Response:
+    """The directive's report (day 30, day 60, status, exceptions, FAR...) in csv, json, html or
+    pdf; fields only the organisation knows show as NOT PROVIDED (POST a profile to fill them)."""
+    return _directive_report(directive, report, fmt, ctx, caller, org_unit, Profile())
+
+
+@router.post(
+    "/{directive}/{report}.{fmt}",
+    response_class=Response,
+    responses={**REPORT_RESPONSES, 422: {"model": ErrorResponse}},
+    summary="One of the directive's own reports, with the organisation profile",
+    description=REPORT_DESCRIPTION,
+)
+def directive_report_with_profile(
+    directive: str,
+    report: str,
+    fmt: Format,
+    body: ReportRequest,
+    ctx: Ctx,
+    caller: Caller,
+    org_unit: Annotated[str | None, Query(description="Org unit name.")] = None,
+) -> Response:
+    """The directive's report, with the organisation profile given in the body."""
+    profile = profile_from_data(body.profile, "profile")
+    return _directive_report(directive, report, fmt, ctx, caller, org_unit, profile)
