@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages evict's tests and benchmarks drive for real: chromium (dashboard tests through
 # Playwright), shellcheck (plan scripts), bind9-utils (named-checkzone for RPZ output), yara and
-# clamav (file-scan benchmark). Installs what is missing when run as root on Debian; otherwise
-# says what is missing and leaves it to the tests to report.
+# clamav (file-scan benchmark), poppler-utils (pdftotext reads the PDF reports back). Installs
+# what is missing when run as root on Debian; otherwise says what is missing and leaves it to the
+# tests to report.
 set -u
-packages=(chromium shellcheck bind9-utils yara clamav)
+packages=(chromium shellcheck bind9-utils yara clamav poppler-utils)
 declare -A probe=([chromium]=chromium [shellcheck]=shellcheck [bind9-utils]=named-checkzone
-                  [yara]=yara [clamav]=clamscan)
+                  [yara]=yara [clamav]=clamscan [poppler-utils]=pdftotext)
 missing=()
 for p in "${packages[@]}"; do
   command -v "${probe[$p]}" >/dev/null 2>&1 || missing+=("$p")
