@@ -734,7 +734,7 @@ def day60(inputs: ReportInputs) -> Document:
     )
     sections.append(_agreements_section(inputs, req))
     sections.append(_removal_timeline_section(inputs, impacted, req))
-    sections.append(_fisma_section(inputs, req))
+    sections.append(_fisma_section(inputs))
     sections.append(_replacement_section(inputs, impacted, policy, req))
     sections.append(
         Section(
@@ -875,8 +875,8 @@ def _removal_timeline_section(
     )
 
 
-def _fisma_section(inputs: ReportInputs, req: str) -> Section:
-    present = _present(inputs)
+def _fisma_section(inputs: ReportInputs) -> Section:
+    """§2.j: the capabilities the removal takes away, from the categories of products present."""
     products: dict[str, list[str]] = defaultdict(list)
     endpoints: dict[str, set[str]] = defaultdict(set)
     hosts_with: dict[str, set[str]] = defaultdict(set)
@@ -884,7 +884,7 @@ def _fisma_section(inputs: ReportInputs, req: str) -> Section:
         if line.row.state in PRESENT:
             for p in line.row.products:
                 hosts_with[p].add(line.row.host)
-    for p in sorted(present):
+    for p in sorted(hosts_with):
         for capability in CATEGORY_CAPABILITIES.get(_category(inputs.catalog, p), ("Other",)):
             products[capability].append(_product_name(inputs.catalog, p))
             endpoints[capability] |= hosts_with[p]
@@ -1528,7 +1528,7 @@ def far_followup(inputs: ReportInputs) -> Document:
 def hosts(inputs: ReportInputs) -> Document:
     """The fleet report: counts by state and org unit, then one line per host."""
     overdue = sum(1 for line in inputs.lines if line.overdue)
-    rows = tuple(tuple[Value, ...](line.csv_cells()) for line in inputs.lines)
+    rows = tuple(tuple(line.csv_cells()) for line in inputs.lines)
     return _document(
         inputs,
         ReportKind.HOSTS,
