@@ -161,8 +161,14 @@ class World:
             return {str(name): int(n) for name, n in conn.execute(query)}
 
 
-def make_world(url: str, catalog: Catalog, **settings: Any) -> Iterator[World]:
-    """Start the app on ``url`` and build the world described in the module docstring."""
+def make_world(
+    url: str, catalog: Catalog, *, passwords: bool = False, **settings: Any
+) -> Iterator[World]:
+    """Start the app on ``url`` and build the world described in the module docstring.
+
+    :param passwords: also create ``dhs-login`` and ``rival-login`` with :data:`PASSWORD`
+        (argon2 makes each cost a few tenths of a second).
+    """
     clock = Clock()
     config = Settings(
         database_url=normalise_database_url(url),
@@ -192,12 +198,11 @@ def make_world(url: str, catalog: Catalog, **settings: Any) -> Iterator[World]:
         world.user("east-extra", "DHS", Role.AUDITOR, "East")
         world.users["west-extra"] = "west-extra"
         world.user("west-extra", "DHS", Role.AUDITOR, "West")
-        store.create_user(
-            "dhs-login", org="DHS", role=Role.AUDITOR, password=PASSWORD, actor=ACTOR, now=now
-        )
-        store.create_user(
-            "rival-login", org="Rival", role=Role.AUDITOR, password=PASSWORD, actor=ACTOR, now=now
-        )
+        if passwords:
+            for name, org in (("dhs-login", "DHS"), ("rival-login", "Rival")):
+                store.create_user(
+                    name, org=org, role=Role.AUDITOR, password=PASSWORD, actor=ACTOR, now=now
+                )
         world.users["expired"] = world.users["revoked"] = "dhs-admin"
         world.tokens["expired"] = store.create_token(
             "dhs-admin", days=1, actor=ACTOR, now=now - dt.timedelta(days=2)

@@ -490,7 +490,11 @@ def test_the_access_matrix_holds_for_every_route_caller_and_target(
     migrated_url: str, security_catalog: Catalog
 ) -> None:
     world_iter = make_world(
-        migrated_url, security_catalog, login_rate=(1000.0, 1000.0), enroll_rate=(1000.0, 1000.0)
+        migrated_url,
+        security_catalog,
+        passwords=True,
+        login_rate=(1000.0, 1000.0),
+        enroll_rate=(1000.0, 1000.0),
     )
     world = next(world_iter)
     for target, host in WAIVER_HOSTS.items():

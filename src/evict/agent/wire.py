@@ -34,6 +34,12 @@ REPORT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_IDENTIFIER = 255
 """Longest host identifier accepted."""
 
+MAX_TEXT = 4096
+"""Longest string of an observation (name, version, publisher, source, identifier)."""
+
+MAX_IDENTIFIERS = 256
+"""Most identifier values one observation may carry."""
+
 
 class WireError(EvictError):
     """A body that does not follow the protocol; says where (``observations[12].kind``)."""
@@ -115,6 +121,17 @@ def check_host_identifier(value: object, where: str = "host") -> str:
     return value.strip()
 
 
+def check_hostname(value: object, where: str = "hostname") -> str:
+    """Return ``value`` if it can be a hostname (possibly empty), else raise :class:`WireError`."""
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > MAX_IDENTIFIER:
+        raise WireError(f"must be a string of at most {MAX_IDENTIFIER} characters", where)
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise WireError("must not contain control characters", where)
+    return value
+
+
 def check_platform(value: object, where: str = "platform") -> str:
     """Return a known platform name (``unknown`` when missing)."""
     if value in (None, ""):
@@ -140,9 +157,7 @@ def parse_report(data: object, *, max_observations: int) -> ParsedReport:
     if not isinstance(host, Mapping):
         raise WireError("must be an object with id, hostname and platform", "host")
     identifier = check_host_identifier(host.get("id"), "host.id")
-    hostname = host.get("hostname") or ""
-    if not isinstance(hostname, str) or len(hostname) > MAX_IDENTIFIER:
-        raise WireError(f"must be a string of at most {MAX_IDENTIFIER} characters", "host.hostname")
+    hostname = check_hostname(host.get("hostname") or "", "host.hostname")
     platform = check_platform(host.get("platform"), "host.platform")
     collected_at = None
     if data.get("collected_at"):
@@ -175,13 +190,27 @@ def _observations(items: Sequence[object]) -> tuple[Observation, ...]:
             value = item.get(key, "")
             if value is not None and not isinstance(value, str):
                 raise WireError("must be a string", f"{where}.{key}")
-        idents = item.get("identifiers") or {}
-        if not isinstance(idents, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in idents.items()
-        ):
-            raise WireError("must be an object of strings", f"{where}.identifiers")
+            if value and len(value) > MAX_TEXT:
+                raise WireError(f"must be at most {MAX_TEXT} characters", f"{where}.{key}")
+        _check_identifiers(item.get("identifiers") or {}, f"{where}.identifiers")
         out.append(Observation.from_json(item))
     return tuple(out)
+
+
+def _check_identifiers(idents: object, where: str) -> None:
+    """Identifiers: an object of strings, or of lists of strings (several CPEs, say)."""
+    if not isinstance(idents, Mapping):
+        raise WireError("must be an object of strings", where)
+    count = 0
+    for key, value in idents.items():
+        values = value if isinstance(value, list) else [value]
+        if not isinstance(key, str) or not all(isinstance(v, str) for v in values):
+            raise WireError("must be an object of strings (or lists of strings)", where)
+        count += len(values)
+        if len(key) > MAX_TEXT or any(len(v) > MAX_TEXT for v in values):
+            raise WireError(f"identifiers must be at most {MAX_TEXT} characters", where)
+    if count > MAX_IDENTIFIERS:
+        raise WireError(f"at most {MAX_IDENTIFIERS} identifiers per observation", where)
 
 
 class TooManyObservations(WireError):

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from evict import __version__
 from evict._util import utcnow
@@ -110,6 +111,10 @@ def create_app(
     mount_views(app)
     app.add_exception_handler(EvictError, _handle_error)
     app.add_exception_handler(RequestValidationError, _handle_validation)
+    app.add_exception_handler(HTTPException, _handle_http)
+    from evict.server.limits import SMALL_BODY_BYTES, BodyLimit
+
+    app.add_middleware(BodyLimit, limit=SMALL_BODY_BYTES, exempt={"/api/v1/inventory"})
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -129,6 +134,15 @@ async def _handle_error(request: Request, exc: Exception) -> Any:
     if status >= 500:
         log.error("%s %s: %s", request.method, request.url.path, exc)
     return _error(status, type(exc).__name__, str(exc), headers)
+
+
+async def _handle_http(request: Request, exc: Exception) -> Any:
+    """Errors the framework raises itself (unknown path, unreadable body) in evict's format."""
+    assert isinstance(exc, HTTPException)
+    message = str(exc.detail)
+    if message == "There was an error parsing the body":
+        message = "the body cannot be read as JSON (malformed, or nested too deeply)"
+    return _error(exc.status_code, "HTTPError", message, dict(exc.headers or {}) or None)
 
 
 async def _handle_validation(request: Request, exc: Exception) -> Any:

@@ -41,7 +41,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 
 from evict.compliance.audit import AuditEvent, ChainVerdict, canonical_json, seal, verify_chain
 from evict.compliance.lifecycle import HostState, State
@@ -117,6 +117,12 @@ def _clean_name(value: str, what: str, limit: int = 200) -> str:
     return value
 
 
+def _unstorable(error: DataError) -> InvalidValueError:
+    """A value the database refuses (PostgreSQL: a NUL character, a string over its column)."""
+    reason = str(error.orig).splitlines()[0] if error.orig else "invalid value"
+    return InvalidValueError(f"a value the database cannot store: {reason}")
+
+
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
@@ -181,6 +187,8 @@ class Store:
                 yield conn
         except OperationalError as e:
             raise DatabaseError(f"database error: {e.orig}") from e
+        except DataError as e:
+            raise _unstorable(e) from e
 
     @contextmanager
     def _read_one(self) -> Iterator[Connection]:
@@ -198,6 +206,8 @@ class Store:
                 yield conn
         except OperationalError as e:
             raise DatabaseError(f"database error: {e.orig}") from e
+        except DataError as e:
+            raise _unstorable(e) from e
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -206,6 +216,8 @@ class Store:
                 yield conn
         except OperationalError as e:
             raise DatabaseError(f"database error: {e.orig}") from e
+        except DataError as e:
+            raise _unstorable(e) from e
 
     def _insert_ignore(self, table: Any, index_elements: Sequence[str]) -> Any:
         if self.dialect == "postgresql":

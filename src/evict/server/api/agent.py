@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from evict.agent.wire import (
     check_host_identifier,
+    check_hostname,
     check_platform,
     inventory_digest,
     parse_report,
@@ -52,8 +53,9 @@ def enroll(body: EnrollRequest, ctx: Ctx) -> EnrollResponse:
     """Issue a host credential; enrolling the same host again replaces its credential."""
     identifier = check_host_identifier(body.host)
     platform = check_platform(body.platform)
+    hostname = check_hostname(body.hostname)
     host, credential = ctx.store.enroll(
-        body.secret, identifier, hostname=body.hostname, platform=platform, now=ctx.now()
+        body.secret, identifier, hostname=hostname, platform=platform, now=ctx.now()
     )
     org = ctx.store.org_by_id(host.org_id)
     return EnrollResponse(
