@@ -44,5 +44,13 @@ bench: $(STAMP) system-deps
 bench-full: $(STAMP) system-deps
 	$(BIN)/python bench/run.py --full
 
+## soak: the long crash and soak tests on loopback, SQLite and PostgreSQL if
+## EVICT_TEST_DATABASE_URL is set (100 SIGKILLs per backend; SOAK_SECONDS of load, default 300;
+## figures printed as "crash-test:" and "soak:" lines; see docs/security.md)
+SOAK_SECONDS ?= 300
+soak: $(STAMP)
+	EVICT_SOAK=1 EVICT_SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m pytest \
+		tests/security/test_crash.py tests/security/test_soak.py -q -s --timeout=0
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
