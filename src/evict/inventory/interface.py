@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,21 @@ from typing import ClassVar, Literal, NewType
 from evict.errors import EvictError, InputError
 
 HostID = NewType("HostID", str)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    """``value`` with lone surrogates replaced by U+FFFD, so that it encodes as UTF-8.
+
+    JSON escapes (``"\\ud800"``) and file names that are not UTF-8 (decoded with
+    ``surrogateescape``) give Python strings no output can encode: the report, the agent's body
+    and the database would all fail on them. Text that is ASCII, as most is, is returned as is.
+    """
+    if value.isascii():
+        return value
+    return _SURROGATE.sub("\ufffd", value)
 
 
 class Kind(enum.StrEnum):
@@ -121,11 +137,22 @@ class Observation:
         identifiers: Mapping[str, str | None] | None = None,
         source: str = "",
     ) -> Observation:
-        """Build an observation, dropping empty identifiers and sorting the rest."""
+        """Build an observation, dropping empty identifiers and sorting the rest.
+
+        Every value goes through :func:`clean_text`, so what a hostile file says can always be
+        written out.
+        """
         idents: tuple[tuple[str, str], ...] = ()
         if identifiers:
-            idents = tuple(sorted((str(k), v) for k, v in identifiers.items() if v))
-        return cls(kind, name or "", version or "", publisher or "", idents, source)
+            idents = tuple(sorted((str(k), clean_text(v)) for k, v in identifiers.items() if v))
+        return cls(
+            kind,
+            clean_text(name or ""),
+            clean_text(version or ""),
+            clean_text(publisher or ""),
+            idents,
+            source,
+        )
 
     def ident(self, key: str) -> str | None:
         """Return the first identifier stored under ``key``, or None."""
@@ -156,14 +183,18 @@ class Observation:
         pairs: list[tuple[str, str]] = []
         for key, value in idents.items():
             values = value if isinstance(value, list) else [value]
-            pairs.extend((str(key), str(v)) for v in values if v is not None and v != "")
+            pairs.extend(
+                (clean_text(str(key)), clean_text(str(v)))
+                for v in values
+                if v is not None and v != ""
+            )
         return cls(
             kind,
-            str(data.get("name") or ""),
-            str(data.get("version") or ""),
-            str(data.get("publisher") or ""),
+            clean_text(str(data.get("name") or "")),
+            clean_text(str(data.get("version") or "")),
+            clean_text(str(data.get("publisher") or "")),
             tuple(sorted(pairs)),
-            str(data.get("source") or ""),
+            clean_text(str(data.get("source") or "")),
         )
 
 
@@ -194,6 +225,12 @@ class HostInventory:
     source: str = ""
     org_unit: str = ""
     """The org unit the source places the host in, when it knows (MDM groups, simulations)."""
+
+    def __post_init__(self) -> None:
+        for name in ("host", "hostname", "org_unit"):
+            value = getattr(self, name)
+            if isinstance(value, str) and not value.isascii():
+                object.__setattr__(self, name, clean_text(value))
 
 
 SourceState = Literal["ok", "partial", "failed"]
