@@ -87,6 +87,8 @@ MAX_LINE_BYTES = 64 * 1024 * 1024
 """The longest results-log line read; osquery writes one event a line, far below this."""
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """The largest ``osqueryi --json`` file read (it is parsed whole)."""
+MAX_PROBLEMS = 50
+"""Skipped queries and hosts listed one by one per file; the rest are counted in one problem."""
 
 Row = Mapping[str, str]
 _RowKey = tuple[tuple[str, str], ...]
@@ -906,16 +908,31 @@ class OsquerySource(OfflineSource):
                 status.fail(str(e))
                 first_error = first_error or e
         for path_name, unknown in fleet.unknown.items():
-            for query, count in sorted(unknown.items()):
+            queries = sorted(unknown.items())
+            for query, count in queries[:MAX_PROBLEMS]:
                 problems[path_name].add(
                     f"query {query!r}: not a table evict reads; {count} event(s) skipped"
                 )
+            if len(queries) > MAX_PROBLEMS:
+                problems[path_name].add(
+                    f"{len(queries) - MAX_PROBLEMS} more queries evict does not read; skipped"
+                )
+        unreported: Counter[str] = Counter()
         for host in fleet.committed.values():
             if not host.queries:
-                problems[host.path].add(f"host {host.host!r}: no query evict reads; not reported")
+                unreported[host.path] += 1
+                if unreported[host.path] <= MAX_PROBLEMS:
+                    problems[host.path].add(
+                        f"host {host.host!r}: no query evict reads; not reported"
+                    )
                 continue
             rows = ((q.table, dict(key)) for q in host.queries.values() for key in q.rows)
             yield _inventory(host, rows, host.collected_at or self._mtime(Path(host.path)))
+        for path_name, count in unreported.items():
+            if count > MAX_PROBLEMS:
+                problems[path_name].add(
+                    f"{count - MAX_PROBLEMS} more hosts with no query evict reads; not reported"
+                )
         self._statuses = [problems[str(p)].status() for p in self.paths]
         if first_error is not None:
             raise first_error
