@@ -261,8 +261,10 @@ _NOT_HOSTS = frozenset({"dpkg", "lib", "var", "tmp", "data", "status", "inventor
 def _status_file(given: Path) -> tuple[Path, Path | None]:
     """The status file to read for ``given``, and the copied root it sits in (if any)."""
     if given.is_dir():
-        candidate = given.joinpath(*_DPKG_DIR, "status")
-        if candidate.is_file():
+        # Links in a copied root name the host's own paths: resolved inside the copy, never on
+        # the machine running the scan (whose own packages they would otherwise report).
+        candidate = resolve_in_root(given, "/var/lib/dpkg/status")
+        if candidate is not None and candidate.is_file():
             return candidate, given
         raise SourceInputError(str(given), "a directory without var/lib/dpkg/status")
     parents = given.parent.parts

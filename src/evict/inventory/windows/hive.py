@@ -334,7 +334,10 @@ def discover(folder: Path) -> list[Path]:
             ntuser = _casefold_child(home, "ntuser.dat") if home.is_dir() else None
             if ntuser is not None and ntuser.is_file():
                 files.append(ntuser)
-    return [p for p in files if _starts_with_regf(p)]
+    # A mounted drive's links name that machine's paths: one leading out of the folder is not
+    # followed (it would read the hives of whatever the scanning machine has there).
+    inside = folder.resolve()
+    return [p for p in files if p.resolve().is_relative_to(inside) and _starts_with_regf(p)]
 
 
 def _starts_with_regf(path: Path) -> bool:
