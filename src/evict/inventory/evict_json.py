@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, BinaryIO
 
 from evict.inventory.interface import (
     HostID,
@@ -91,7 +91,7 @@ class EvictJsonSource(OfflineSource):
             except OSError as e:
                 raise SourceInputError(str(path), f"cannot open: {e.strerror}") from e
             with f:
-                for number, raw in enumerate(f, start=1):
+                for number, raw in enumerate(_bounded_lines(f), start=1):
                     if len(raw) > MAX_LINE:
                         raise SourceInputError(str(path), "line longer than 64 MiB", line=number)
                     if not raw.strip():
@@ -101,3 +101,10 @@ class EvictJsonSource(OfflineSource):
                     except (ValueError, RecursionError) as e:
                         raise SourceInputError(str(path), str(e), line=number) from e
             self._statuses.append(SourceStatus(f"evict:{path}", "ok"))
+
+
+def _bounded_lines(f: BinaryIO) -> Iterator[bytes]:
+    """The lines of ``f``, each read no further than one byte past :data:`MAX_LINE`: a file
+    without line breaks must not be read into memory whole."""
+    while line := f.readline(MAX_LINE + 1):
+        yield line
