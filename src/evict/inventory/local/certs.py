@@ -127,7 +127,9 @@ class TrustStoreCollector(Collector):
                     try:
                         cert = x509.load_der_x509_certificate(der)
                         observation = _observation(cert, der, where, f"local:{self.name}")
-                    except ValueError as e:
+                    except (ValueError, TypeError) as e:
+                        # NOTE: cryptography parses names lazily, and a subject attribute of a
+                        # type its OID never has raises TypeError from ``cert.subject``.
                         note(problems, f"{where}: certificate {index} is corrupt: {e}")
                         continue
                     fingerprint = observation.ident(Ident.CERT_FINGERPRINT) or ""

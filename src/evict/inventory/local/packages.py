@@ -199,15 +199,20 @@ class RpmCollector(Collector):
         import sqlite3  # ~15 ms to import; only rpm hosts pay for it
 
         uri = path.resolve().as_uri()
+        query = "SELECT hnum, blob FROM Packages"
         try:
             try:
                 conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=2.0)
-                rows = conn.execute("SELECT hnum, blob FROM Packages").fetchall()
+                # A damaged row whose blob reads as text must not sink the database: as bytes,
+                # it is refused below as a header like any other.
+                conn.text_factory = bytes
+                rows = conn.execute(query).fetchall()
             except sqlite3.OperationalError:
                 # NOTE: a read-only user cannot create the -shm file a WAL database needs;
                 # immutable=1 reads the main file as it is, which is what an audit wants.
                 conn = sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=2.0)
-                rows = conn.execute("SELECT hnum, blob FROM Packages").fetchall()
+                conn.text_factory = bytes
+                rows = conn.execute(query).fetchall()
             conn.close()
         except sqlite3.DatabaseError as e:
             raise SourceInputError(str(path), f"not a readable rpm database: {e}") from e

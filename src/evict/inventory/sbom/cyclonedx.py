@@ -192,6 +192,8 @@ class CycloneDxSource(SbomSource):
             raise self.error(
                 str(path), f"not well-formed XML: {e.msg}", line=line, where=f"column {column}"
             ) from e
+        except LookupError as e:  # the XML declaration names an encoding Python does not know
+            raise self.error(str(path), f"not readable XML: {e}", line=1) from e
         namespace, _, local = root.tag[1:].partition("}") if root.tag[:1] == "{" else ("", "", "")
         if local != "bom" or not namespace.startswith(_NAMESPACE):
             raise self.error(

@@ -213,8 +213,13 @@ class _Parser:
             if encoding != "utf-8" or bom:
                 raise self.error(f"not valid {encoding} text: {e.reason}", None) from e
             # NOTE: without a BOM, regedit's own format is ANSI (REGEDIT4, or files saved by an
-            # editor as "ANSI"); Windows-1252 decodes every byte.
-            self._parse_text("cp1252", 0)
+            # editor as "ANSI"): Windows-1252, in which only five bytes mean nothing.
+            try:
+                self._parse_text("cp1252", 0)
+            except UnicodeDecodeError as e2:
+                raise self.error(
+                    f"neither UTF-8 nor Windows-1252 text: byte {e2.object[e2.start]:#04x}", None
+                ) from e2
 
     def _lines(self, stream: TextIO) -> Iterator[tuple[int, str]]:
         """Physical lines without their line ending, numbered from 1, each length-checked."""
