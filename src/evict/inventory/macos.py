@@ -67,6 +67,10 @@ MAX_JSON_BYTES = 64 * 1024 * 1024
 """The largest ``system_profiler`` output read; a Mac with a thousand apps writes about 1 MB."""
 MAX_TAR_MEMBERS = 5_000_000
 """Tar members looked at before giving up on the rest of a tarball."""
+MAX_UNPACKED_RATIO = 100
+"""A compressed tarball is unpacked up to this many times its own size (and at least
+:data:`MIN_UNPACKED_BYTES`): past that it is a decompression bomb, and the rest is not read."""
+MIN_UNPACKED_BYTES = 1024**3
 MAX_DIR_ENTRIES = 100_000
 """Entries listed in any one folder of a tree."""
 MAX_PROBLEMS = 50
@@ -297,6 +301,7 @@ def _read_tarball(path: Path, notes: _Notes) -> _Tree:
     with tar:
         last = ""
         count = 0
+        unpack_limit = _unpack_limit(path)
         while True:
             count += 1
             if count > MAX_TAR_MEMBERS:
@@ -309,6 +314,15 @@ def _read_tarball(path: Path, notes: _Notes) -> _Tree:
                 raise MacosInputError(str(path), f"corrupt tarball ({e})", where=where) from e
             if member is None:
                 break
+            if member.offset_data + member.size > unpack_limit:
+                # Checked before the next member is asked for: skipping this one's data means
+                # decompressing all of it.
+                notes.add(
+                    f"member {member.name!r}: the tarball unpacks to more than {unpack_limit} "
+                    f"bytes, {MAX_UNPACKED_RATIO} times its size (a decompression bomb?); "
+                    "the rest was not read"
+                )
+                break
             # TarFile keeps every header it has read (in the undocumented ``members`` list); a
             # tree of millions of files must not cost memory for each, and nothing here looks
             # a member up again.
@@ -320,6 +334,22 @@ def _read_tarball(path: Path, notes: _Notes) -> _Tree:
             if found is not None:
                 tree.found.append(found)
     return tree
+
+
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
+def _unpack_limit(path: Path) -> float:
+    """How many bytes the tarball ``path`` may unpack to (unlimited when not compressed)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(6)
+        size = path.stat().st_size
+    except OSError as e:
+        raise MacosInputError(str(path), f"cannot read ({e.strerror or e})") from e
+    if not head.startswith(_COMPRESSED_MAGIC):
+        return float("inf")
+    return max(MIN_UNPACKED_BYTES, MAX_UNPACKED_RATIO * size)
 
 
 def _tar_member(

@@ -80,6 +80,8 @@ MAX_CSV_BYTES = 2 * 1024**3
 """The largest CSV read; it is streamed, so memory stays flat. Raw data of 8M rows is ~1 GB."""
 MAX_DOCUMENT_BYTES = 256 * 1024**2
 """The largest JSON or XML document read; these are parsed whole."""
+MAX_LINE_CHARS = 1024 * 1024
+"""The longest CSV line read; the cells of one app on one device are a few hundred characters."""
 MAX_BAD_ROWS = 10_000
 """Unreadable rows tolerated in one file before it is called unreadable."""
 MAX_PROBLEMS = 50
@@ -363,8 +365,11 @@ def _read_csv(
         except UnicodeDecodeError as e:
             raise _undecodable(path, encoding, e) from e
         f.seek(0)
-        reader = csv.reader(f, delimiter=_delimiter(first))
-        header = _next_row(reader, path, encoding, skip_blank=True)
+        reader = csv.reader(_bounded_lines(f, path), delimiter=_delimiter(first))
+        try:
+            header = _next_row(reader, path, encoding, skip_blank=True)
+        except csv.Error as e:
+            raise MdmInputError(str(path), f"unreadable header row ({e})", line=1) from e
         if header is None:
             raise MdmInputError(str(path), "empty file: a header row is required", line=1)
         header = [h.strip().lstrip("\ufeff") for h in header]
@@ -374,6 +379,19 @@ def _read_csv(
         f.close()
         raise
     return header, _rows(f, reader, path, encoding, header, columns, notes)
+
+
+def _bounded_lines(f: IO[str], path: Path) -> Iterator[str]:
+    """The lines of ``f``, none read further than :data:`MAX_LINE_CHARS` (a file without line
+    breaks must not be read into memory whole)."""
+    number = 0
+    while line := f.readline(MAX_LINE_CHARS + 1):
+        number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise MdmInputError(
+                str(path), f"a line longer than {MAX_LINE_CHARS} characters", line=number
+            )
+        yield line
 
 
 def _check_columns(path: Path, header: list[str], columns: dict[str, int], layout: Layout) -> None:
@@ -483,6 +501,8 @@ def _load_xml(path: Path) -> Element:
         raise MdmInputError(
             str(path), f"not well-formed XML ({e})", line=line, where=f"column {column}"
         ) from e
+    except LookupError as e:  # the XML declaration names an encoding Python does not know
+        raise MdmInputError(str(path), f"not readable XML ({e})", line=1) from e
     return root
 
 

@@ -136,6 +136,8 @@ def parse_json(path: Path, text: str) -> list[Row]:
         ) from e
     except RecursionError as e:
         raise PowerShellFileError(str(path), "JSON nested too deeply to be cmdlet output") from e
+    except ValueError as e:  # an integer of more digits than Python converts
+        raise PowerShellFileError(str(path), f"not valid JSON: {e}") from e
     if (
         isinstance(data, dict)
         and set(data) == {"value", "Count"}
