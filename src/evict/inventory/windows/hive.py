@@ -160,6 +160,7 @@ def _hive_errors() -> tuple[type[BaseException], ...]:
         OverflowError,
         EOFError,
         RecursionError,
+        StopIteration,  # regipy calls next() on a hive bin that holds no cell
     )
 
 
