@@ -2,10 +2,14 @@
 
 One pass (:meth:`MatchWorker.run_once`):
 
-1. If the catalog version changed, the store drops old match results and queues every host.
+1. If the catalog version changed, the store notes it. When only the rules changed (same
+   :func:`catalog_shape`), the previous version's matches are kept for step 2; otherwise they
+   are dropped and every host is queued.
 2. Software rows with no result for this catalog version are matched in batches
    (``Matcher.match_distinct``: tens of thousands of distinct rows, not the fleet's hundreds of
-   millions of host links) and their hits stored.
+   millions of host links) and their hits stored. After a rules-only change, the hosts linked
+   to software whose hits differ from the previous version's are queued — for a typical
+   catalog update a few hosts, not the whole fleet.
 3. Hosts whose waiver lapsed are queued.
 4. Queued hosts are evaluated in batches: their links to *matched* software (a small set) give
    the findings per directive and whether approved protection is present, and
@@ -19,7 +23,9 @@ ingested inventory; ``evict worker --once`` and the tests run one pass synchrono
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 import logging
 import threading
 import time
@@ -47,6 +53,18 @@ def protection_products(catalog: Catalog, configured: frozenset[str] | None) -> 
     if configured is not None:
         return configured
     return frozenset(p.id for p in catalog.products if p.category == "protection")
+
+
+def catalog_shape(catalog: Catalog, protection: frozenset[str]) -> str:
+    """A fingerprint of what decides states besides the rules: directives, vendors, products
+    (without their rules) and the protection products.
+
+    Two catalogs with the same shape differ only in which software their rules recognise, so
+    a change between them needs only the hosts whose matched software changed evaluated again.
+    """
+    products = tuple(dataclasses.replace(p, rules=()) for p in catalog.products)
+    text = repr((catalog.directives, catalog.vendors, products, sorted(protection)))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def hit_to_json(hit: Hit) -> dict[str, str]:
@@ -117,6 +135,7 @@ class MatchWorker:
         self.protection = protection
         self.batch = batch
         self.match_batch = match_batch
+        self.shape = catalog_shape(matcher.catalog, protection)
 
     @property
     def catalog_version(self) -> str:
@@ -128,8 +147,9 @@ class MatchWorker:
         with self.store.worker_lock() as mine:
             if not mine:
                 return WorkerStats(False, 0, 0, 0)
-            changed = self.store.prepare_catalog(self.catalog_version, now=now)
+            changed = self.store.prepare_catalog(self.catalog_version, now=now, shape=self.shape)
             matched = self.match_new_software()
+            self.store.queue_changed_matches(self.catalog_version)
             self.store.queue_expired_waivers(today)
             evaluated, changes = self.evaluate_queued(now=now, today=today)
         return WorkerStats(changed, matched, evaluated, changes)

@@ -1031,27 +1031,91 @@ class Store:
 
     # -- the matching worker --------------------------------------------------------------------
 
-    def prepare_catalog(self, version: str, *, now: dt.datetime) -> bool:
-        """Note the catalog version the worker matches with; on a change, queue every host.
+    def prepare_catalog(self, version: str, *, now: dt.datetime, shape: str = "") -> bool:
+        """Note the catalog version the worker matches with; on a change, queue hosts.
 
-        Returns True when the version changed (old matches are dropped: each software row is
-        matched again, which is cheap, and every host is evaluated again in batches).
+        Returns True when the version changed. Each software row is then matched again (cheap:
+        distinct software, not host links). Which hosts are evaluated again depends on
+        ``shape``, a fingerprint of everything in the catalog except its recognition rules
+        (directives, products, protection): when it is the same as the previous catalog's, only
+        the rules changed, and :meth:`queue_changed_matches` later queues just the hosts linked
+        to software whose hits changed; the previous version's matches are kept until then.
+        Otherwise (or with no ``shape``) old matches are dropped and every host is queued.
         """
         with self._write() as conn:
-            current = conn.execute(select(Meta.value).where(Meta.key == "catalog_version")).scalar()
+            meta = dict(
+                conn.execute(
+                    select(Meta.key, Meta.value).where(
+                        Meta.key.in_(["catalog_version", "catalog_shape", "catalog_previous"])
+                    )
+                ).all()
+            )
+            current = meta.get("catalog_version")
             if current == version:
                 return False
-            conn.execute(delete(SoftwareMatch).where(SoftwareMatch.catalog_version != version))
-            conn.execute(update(Host).values(dirty=True))
-            if current is None:
-                conn.execute(insert(Meta).values(key="catalog_version", value=version))
+            compare = (
+                bool(shape)
+                and current is not None
+                and meta.get("catalog_shape") == shape
+                and "catalog_previous" not in meta
+            )
+            if compare:
+                assert current is not None
+                self._set_meta(conn, meta, "catalog_previous", current)
             else:
-                conn.execute(
-                    update(Meta).where(Meta.key == "catalog_version").values(value=version)
-                )
-            payload = {"from": current, "to": version}
+                conn.execute(delete(SoftwareMatch).where(SoftwareMatch.catalog_version != version))
+                conn.execute(delete(Meta).where(Meta.key == "catalog_previous"))
+                # A host enrolled but never inventoried has nothing to evaluate: marking it
+                # would record it as clean, a "none found" nobody looked for.
+                conn.execute(update(Host).where(Host.collected_at.is_not(None)).values(dirty=True))
+            self._set_meta(conn, meta, "catalog_version", version)
+            self._set_meta(conn, meta, "catalog_shape", shape)
+            payload = {"from": current, "to": version, "requeue": "changed" if compare else "all"}
             self._audit(conn, now, [("worker", "catalog.change", "catalog", None, payload)])
         return True
+
+    @staticmethod
+    def _set_meta(conn: Connection, meta: Mapping[str, str], key: str, value: str) -> None:
+        if key in meta:
+            conn.execute(update(Meta).where(Meta.key == key).values(value=value))
+        else:
+            conn.execute(insert(Meta).values(key=key, value=value))
+
+    def queue_changed_matches(self, version: str) -> int | None:
+        """After a rules-only catalog change, queue the hosts whose matched software changed.
+
+        Compares the hits stored under the previous version with those under ``version``
+        (every software row must have been matched with ``version`` first), queues the hosts
+        linked to software whose hits differ, and drops the previous version's matches.
+        Returns the number of software rows whose hits changed, or None when no comparison was
+        pending.
+        """
+        with self._write() as conn:
+            previous = conn.execute(
+                select(Meta.value).where(Meta.key == "catalog_previous")
+            ).scalar()
+            if previous is None:
+                return None
+            hits: dict[str, dict[int, str]] = {previous: {}, version: {}}
+            rows = conn.execute(
+                select(
+                    SoftwareMatch.software_id, SoftwareMatch.catalog_version, SoftwareMatch.hits
+                ).where(
+                    SoftwareMatch.catalog_version.in_([previous, version]), SoftwareMatch.matched
+                )
+            )
+            for r in rows:
+                hits[r.catalog_version][r.software_id] = r.hits
+            old, new = hits[previous], hits[version]
+            changed = sorted(sid for sid in old.keys() | new.keys() if old.get(sid) != new.get(sid))
+            for chunk in _chunks(changed):
+                linked = select(HostSoftware.host_id).where(HostSoftware.software_id.in_(chunk))
+                conn.execute(
+                    update(Host).where(Host.id.in_(linked), ~Host.dirty).values(dirty=True)
+                )
+            conn.execute(delete(SoftwareMatch).where(SoftwareMatch.catalog_version != version))
+            conn.execute(delete(Meta).where(Meta.key == "catalog_previous"))
+        return len(changed)
 
     def unmatched_software(
         self, version: str, *, after: int = 0, limit: int = 5000
