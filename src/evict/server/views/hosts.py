@@ -60,8 +60,9 @@ router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
 """Hosts per page."""
-COUNT_CAP = 10_000
-"""Matching hosts are counted up to this many; past it the page says "10,000+"."""
+COUNT_CAP = 2_000
+"""Matching hosts are counted up to this many; past it the page says "2,000+" (counting costs
+a row visit per host, so the cap bounds it at any fleet size; the overview has exact counts)."""
 CSV_PAGE = 1000
 """Hosts read per query while streaming a CSV export."""
 
