@@ -96,7 +96,7 @@ def run(full: bool) -> dict[str, Any]:
                     "database_mib": round(pre.database_bytes / 2**20),
                 }
                 figures["first_evaluation"] = first
-                figures["catalog_change"] = loadgen.reevaluate(url)
+                figures["catalog_change"] = loadgen.reevaluate(url, "all")
                 figures["measure_seconds"] = round(time.perf_counter() - started, 1)
                 results.append(figures)
                 tag = f"{backend}, {n:,} hosts"
@@ -119,7 +119,7 @@ def run(full: bool) -> dict[str, Any]:
                 ]  # fmt: skip
                 again = figures["catalog_change"]
                 table.append(
-                    (f"re-evaluation after a catalog change, s ({tag})", again["seconds"],
+                    (f"re-evaluation of every host, catalog change, s ({tag})", again["seconds"],
                      "<= 30 at 1,000,000" if pg else "")
                 )  # fmt: skip
                 if f["errors"] or u["errors"]:

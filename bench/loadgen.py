@@ -190,8 +190,18 @@ def evaluate_all(url: str) -> dict[str, Any]:
     return {"seconds": round(seconds, 2), **stats.to_json()}
 
 
-def reevaluate(url: str) -> dict[str, Any]:
-    """Change the catalog version and time one worker pass over the whole fleet, by part."""
+RULES_CHANGE_PRODUCT = "kaspersky-endpoint-security"
+"""The product whose rules a rules-only catalog change drops (as an update that edits one
+product's rules would): the hosts carrying it are evaluated again."""
+
+
+def reevaluate(url: str, change: str = "all") -> dict[str, Any]:
+    """Change the catalog and time one worker pass, by part, until every host is up to date.
+
+    :param change: ``all`` — something beyond the rules changes, so every host is evaluated
+        again (the most work a catalog change causes); ``rules`` — one product's
+        recognition rules change, so only the hosts linked to software whose hits changed are.
+    """
     import dataclasses
 
     from evict.catalog.loader import load_catalog
@@ -201,18 +211,32 @@ def reevaluate(url: str) -> dict[str, Any]:
     from evict.store.store import Store
 
     base = load_catalog()
-    catalog = dataclasses.replace(base, version=f"{base.version}-bench-{time.time_ns()}")
+    version = f"{base.version}-bench-{change}-{time.time_ns()}"
+    protection = protection_products(base, None)
+    if change == "rules":
+        products = tuple(
+            dataclasses.replace(p, rules=()) if p.id == RULES_CHANGE_PRODUCT else p
+            for p in base.products
+        )
+        catalog = dataclasses.replace(base, version=version, products=products)
+    else:
+        # Anything beyond the rules (here a product's description, unique to this version)
+        # changes the catalog's shape, and every host is evaluated again.
+        first, *rest = base.products
+        products = (dataclasses.replace(first, description=version), *rest)
+        catalog = dataclasses.replace(base, version=version, products=products)
     store = Store(make_engine(url))
-    worker = MatchWorker(store, Matcher(catalog), protection=protection_products(catalog, None))
+    worker = MatchWorker(store, Matcher(catalog), protection=protection)
     now, today = NOW, NOW.date()
     parts: dict[str, float] = {}
     started = time.perf_counter()
     with store.worker_lock():
         t = time.perf_counter()
-        store.prepare_catalog(catalog.version, now=now)
+        store.prepare_catalog(catalog.version, now=now, shape=worker.shape)
         parts["queue_seconds"] = time.perf_counter() - t
         t = time.perf_counter()
         matched = worker.match_new_software()
+        store.queue_changed_matches(catalog.version)
         parts["match_seconds"] = time.perf_counter() - t
         t = time.perf_counter()
         store.queue_expired_waivers(today)
@@ -221,6 +245,7 @@ def reevaluate(url: str) -> dict[str, Any]:
     total = time.perf_counter() - started
     store.close()
     return {
+        "change": change,
         "seconds": round(total, 2),
         **{k: round(v, 2) for k, v in parts.items()},
         "software_matched": matched,
