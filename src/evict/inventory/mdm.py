@@ -501,7 +501,9 @@ def _load_xml(path: Path) -> Element:
         raise MdmInputError(
             str(path), f"not well-formed XML ({e})", line=line, where=f"column {column}"
         ) from e
-    except LookupError as e:  # the XML declaration names an encoding Python does not know
+    except (LookupError, ValueError) as e:
+        # The XML declaration names an encoding expat cannot use (unknown, or UTF-7 and other
+        # multi-byte ones): LookupError or ValueError, not ParseError.
         raise MdmInputError(str(path), f"not readable XML ({e})", line=1) from e
     return root
 

@@ -192,7 +192,9 @@ class CycloneDxSource(SbomSource):
             raise self.error(
                 str(path), f"not well-formed XML: {e.msg}", line=line, where=f"column {column}"
             ) from e
-        except LookupError as e:  # the XML declaration names an encoding Python does not know
+        except (LookupError, ValueError) as e:
+            # The XML declaration names an encoding expat cannot use (unknown, or UTF-7 and
+            # other multi-byte ones): LookupError or ValueError, not ParseError.
             raise self.error(str(path), f"not readable XML: {e}", line=1) from e
         namespace, _, local = root.tag[1:].partition("}") if root.tag[:1] == "{" else ("", "", "")
         if local != "bom" or not namespace.startswith(_NAMESPACE):
