@@ -904,10 +904,11 @@ class Store:
         """Add many new hosts with their inventories to an org unit, the fastest way the store has.
 
         For fleet imports and benchmarks: hosts arrive already credentialed (their credential's
-        lookup hash) and queued for the worker. Each batch of ``batch`` hosts is one transaction:
-        its new distinct software is upserted first, then the hosts are inserted in one
-        multi-row statement and their software links written with COPY (PostgreSQL) or
-        ``executemany`` (SQLite); one audit event records the batch. Returns the hosts added.
+        lookup hash) and queued for the worker. For each batch of ``batch`` hosts, its new
+        distinct software is upserted first (a short transaction of its own, as in
+        :meth:`ingest`); then one transaction inserts the hosts in multi-row statements, writes
+        their software links with COPY (PostgreSQL) or ``executemany`` (SQLite) and appends one
+        audit event for the batch. Returns the hosts added.
         An identifier already enrolled in the organisation fails its batch with
         :class:`ConflictError` (earlier batches stay).
         """
