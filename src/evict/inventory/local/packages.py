@@ -216,6 +216,11 @@ class RpmCollector(Collector):
             conn.close()
         except sqlite3.DatabaseError as e:
             raise SourceInputError(str(path), f"not a readable rpm database: {e}") from e
+        except UnicodeDecodeError as e:
+            # NOTE: SQLite's message about a damaged schema quotes the schema's own bytes, and
+            # Python decodes messages as UTF-8: the error becomes a UnicodeDecodeError.
+            message = bytes(e.object).decode("utf-8", "replace")
+            raise SourceInputError(str(path), f"not a readable rpm database: {message}") from e
         observations: list[Observation] = []
         for hnum, blob in rows:
             try:

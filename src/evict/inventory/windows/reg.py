@@ -363,7 +363,12 @@ class _Parser:
             raise self.error(f"bad hex byte {bad.strip()[:20]!r}", number)
         if not keep:
             return b""
-        return bytes(int(token, 16) for token in text.split(","))
+        try:
+            return bytes(int(token, 16) for token in text.split(","))
+        except ValueError as e:
+            # ``\s`` in the pattern also matches control characters (\x1c-\x1f) that int()
+            # does not take for spaces.
+            raise self.error(f"bad hex data: {str(e)[:80]}", number) from e
 
     def _typed(self, kind: int, data: bytes) -> RegValue:
         """Turn ``hex(kind):`` bytes into the value Windows would see."""
