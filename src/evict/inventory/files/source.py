@@ -53,6 +53,7 @@ from evict.inventory.interface import (
     Problems,
     SourceInputError,
     SourceStatus,
+    clean_text,
 )
 
 if TYPE_CHECKING:
@@ -721,7 +722,7 @@ class _Scan:
             try:
                 rows = json.loads(cached.observations)
                 self.observations.extend(_unpack(row) for row in rows)
-            except (ValueError, TypeError, KeyError) as e:
+            except (ValueError, TypeError, KeyError, RecursionError) as e:
                 self.problems.add(f"file-scan cache entry unreadable ({e}); clear the cache")
         for line in cached.problem.splitlines():
             category, _, example = line.partition("\t")
@@ -789,8 +790,17 @@ def _pack(o: Observation) -> list[Any]:
 def _unpack(row: list[Any]) -> Observation:
     """Rebuild an observation from :func:`_pack`'s row; identifiers are already sorted."""
     kind, name, version, publisher, identifiers, source = row
-    idents = tuple((str(k), str(v)) for k, v in identifiers)
-    return Observation(Kind(kind), str(name), str(version), str(publisher), idents, str(source))
+    # The cache is a file like any other: what it holds must still be text every output encodes.
+    text = clean_text
+    idents = tuple((text(str(k)), text(str(v))) for k, v in identifiers)
+    return Observation(
+        Kind(kind),
+        text(str(name)),
+        text(str(version)),
+        text(str(publisher)),
+        idents,
+        text(str(source)),
+    )
 
 
 def _under(path: str, parents: Sequence[str] | frozenset[str]) -> bool:
