@@ -26,6 +26,7 @@ from evict.inventory.interface import (
     Platform,
     Problems,
     SourceInputError,
+    clean_text,
 )
 
 MiB = 1024 * 1024
@@ -181,7 +182,16 @@ def component_observation(
     pairs.extend((str(Ident.CPE), cpe) for cpe in dict.fromkeys(c for c in cpes if c))
     if supplier:
         pairs.append((str(Ident.SUPPLIER), supplier))
-    return Observation(kind, name, version, publisher, tuple(sorted(pairs)), source)
+    # Built directly (several CPEs share a key), so the text is cleaned here as make() would.
+    pairs = [(key, clean_text(value)) for key, value in pairs]
+    return Observation(
+        kind,
+        clean_text(name),
+        clean_text(version),
+        clean_text(publisher),
+        tuple(sorted(pairs)),
+        source,
+    )
 
 
 _SBOM_SUFFIXES = (".json", ".xml", ".spdx", ".cdx", ".bom", ".sbom", ".tv", ".cyclonedx")
