@@ -114,9 +114,9 @@ class Server:
                 return int(line.split()[1]) * 1024
         raise AssertionError("no VmRSS in /proc")
 
-    def tail(self) -> str:
-        """The end of the server's output."""
-        return self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+    def tail(self, size: int = 2000) -> str:
+        """The end of the server's output (``size`` characters)."""
+        return self.log.read_text(errors="replace")[-size:] if self.log.exists() else ""
 
 
 class RecordingClient(FleetClient):

@@ -93,6 +93,10 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_report(
     assert not any(left.values()), f"reports still spooled after the last restart: {left}"
     assert queued <= acked, "every spooled report was delivered in the end"
     assert len(acked) > KILLS, "the agents kept pushing between the kills"
+    credentials = [a.spool.credential(server.base, a.name) for a in agents]
+    assert all(credentials) and not [c for c in credentials if c and c in server.tail(10**7)], (
+        "a credential in the server's output"
+    )
     verdict = audit_verify(migrated_url)
     assert verdict.returncode == 0, verdict.stdout + verdict.stderr
     assert "audit chain intact" in verdict.stdout
