@@ -362,9 +362,6 @@ API: dict[tuple[str, str], Spec] = {
     ),
     ("GET", "/api/v1/health"): Spec(get("/api/v1/health"), public, targets=ONE),
     ("GET", "/openapi.json"): Spec(get("/openapi.json"), public, targets=ONE),
-    ("GET", "/docs"): Spec(get("/docs"), public, targets=ONE),
-    ("GET", "/docs/oauth2-redirect"): Spec(get("/docs/oauth2-redirect"), public, targets=ONE),
-    ("GET", "/redoc"): Spec(get("/redoc"), public, targets=ONE),
 }
 """Every API and documentation route: how to call it and who may."""
 

@@ -102,6 +102,10 @@ def create_app(
         version=__version__,
         summary="Find, report, plan, remove and replace, and verify banned vendor software.",
         lifespan=lifespan,
+        # Swagger UI and ReDoc load their scripts from a CDN: nothing on an air-gapped network
+        # may. The OpenAPI document itself stays at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     for router in ROUTERS:
         app.include_router(router)
