@@ -36,6 +36,18 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
+## fuzz: every parser under atheris, FUZZ_SECONDS each (default 60; FUZZ_JOBS at a time,
+## default 1; FUZZ_TARGETS to pick, e.g. "reg hive"); crashes in fuzz/crashes/<target>/,
+## logs and fuzz/logs/summary.json (see docs/security.md)
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
+fuzz: $(STAMP) $(VENV)/.fuzz-installed
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) $(BIN)/python fuzz/run.py $(FUZZ_TARGETS)
+
+$(VENV)/.fuzz-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
+	touch $@
+
 ## bench: benchmarks at reduced size (minutes); results under bench/results/
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/run.py

@@ -52,9 +52,9 @@ from evict.inventory.interface import (
     HostID,
     HostInventory,
     Ident,
-    InventorySource,
     Kind,
     Observation,
+    OfflineSource,
     Platform,
     Problems,
     SourceInputError,
@@ -602,7 +602,7 @@ def _stem(path: Path) -> str:
     return name
 
 
-class MacosSource(InventorySource):
+class MacosSource(OfflineSource):
     """Macs read from copied folder trees, tarballs of them, or system_profiler JSON.
 
     :param paths: one host per path: a folder, a ``.tar``/``.tar.gz``/``.tgz`` of one, or a
@@ -610,15 +610,6 @@ class MacosSource(InventorySource):
     """
 
     name = "macos"
-
-    def __init__(self, paths: Sequence[Path]) -> None:
-        self.paths = [Path(p) for p in paths]
-        self._statuses: list[SourceStatus] = []
-
-    @property
-    def statuses(self) -> list[SourceStatus]:
-        """One status per path read."""
-        return list(self._statuses)
 
     def collect(self) -> Iterator[HostInventory]:
         """Yield one inventory per path; raise :class:`MacosInputError` for an unreadable one."""

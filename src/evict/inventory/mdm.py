@@ -64,9 +64,9 @@ from evict.inventory.interface import (
     HostID,
     HostInventory,
     Ident,
-    InventorySource,
     Kind,
     Observation,
+    OfflineSource,
     Platform,
     Problems,
     SourceInputError,
@@ -516,17 +516,8 @@ def _collected_at(path: Path) -> dt.datetime:
     return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
 
 
-class _MdmSource(InventorySource):
+class _MdmSource(OfflineSource):
     """Files of one MDM, each read on its own; one inventory per device per file."""
-
-    def __init__(self, paths: Sequence[Path]) -> None:
-        self.paths = [Path(p) for p in paths]
-        self._statuses: list[SourceStatus] = []
-
-    @property
-    def statuses(self) -> list[SourceStatus]:
-        """One status per file read."""
-        return list(self._statuses)
 
     def collect(self) -> Iterator[HostInventory]:
         """Yield every device of every file; raise :class:`MdmInputError` for an unreadable one."""

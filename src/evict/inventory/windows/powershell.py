@@ -39,13 +39,12 @@ from evict.inventory.interface import (
     HostID,
     HostInventory,
     Ident,
-    InventorySource,
     Kind,
     Observation,
+    OfflineSource,
     Platform,
     Problems,
     SourceInputError,
-    SourceStatus,
 )
 from evict.inventory.windows._keys import DRIVER_TYPES, canonical_root, image_file_name
 
@@ -426,7 +425,7 @@ def read_file(path: Path) -> FileResult:
     return FileResult(cmdlet, {k: tuple(v) for k, v in by_host.items()})
 
 
-class PowerShellSource(InventorySource):
+class PowerShellSource(OfflineSource):
     """PowerShell JSON and CSV output: each file or folder of files is one host (or one per
     ``PSComputerName`` when the output covers several computers).
 
@@ -434,15 +433,6 @@ class PowerShellSource(InventorySource):
     """
 
     name = "powershell"
-
-    def __init__(self, paths: Sequence[Path]) -> None:
-        self.paths = [Path(p) for p in paths]
-        self._statuses: list[SourceStatus] = []
-
-    @property
-    def statuses(self) -> list[SourceStatus]:
-        """One status per path read."""
-        return list(self._statuses)
 
     def _files(self, path: Path) -> list[Path]:
         if path.is_dir():
