@@ -17,6 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import ahocorasick_rs
 
@@ -31,7 +32,12 @@ from evict.catalog.interface import (
 )
 from evict.inventory.interface import HostID, HostInventory, Kind, Observation
 from evict.matching.interface import Evidence, Finding, Hit
-from evict.matching.normalize import key_token, light_normalize, normalize_many
+from evict.matching.normalize import (
+    key_token,
+    light_normalize,
+    normalize_many,
+    word_frequency,
+)
 
 _NAME = operator.attrgetter("name")
 _PUBLISHER = operator.attrgetter("publisher")
@@ -51,6 +57,20 @@ class _Compiled:
     regex: re.Pattern[str] | None
 
 
+def _software_word_frequency() -> dict[str, int]:
+    """Word counts over 14,586 real Windows package names (the winget catalogue, shipped)."""
+    import csv
+    from importlib import resources
+
+    path = Path(str(resources.files("evict.sample_data") / "winget-index.csv"))
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            names = [row["Name"] for row in csv.DictReader(f)]
+    except (OSError, KeyError):
+        return {}
+    return word_frequency(names)
+
+
 def distinct_key(observation: Observation) -> _DistinctKey:
     """What matching depends on: two observations with the same key get the same hits."""
     o = observation
@@ -66,6 +86,7 @@ class Matcher:
         self._compiled: list[_Compiled] = []
         self._exact: dict[str, dict[str, list[int]]] = defaultdict(dict)
         words: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        frequency = _software_word_frequency()
 
         def add(rule: Rule, product: ProductID | None, exclusion: int) -> None:
             index = len(self._compiled)
@@ -73,9 +94,9 @@ class Matcher:
             self._compiled.append(_Compiled(rule, product, exclusion, frozenset(rule.kinds), regex))
             for value in rule.equals:
                 self._exact[rule.field].setdefault(value, []).append(index)
-                words[key_token(value, rule.field)].append((rule.field, index))
+                words[key_token(value, rule.field, frequency)].append((rule.field, index))
             if rule.anchor:
-                words[key_token(rule.anchor, rule.field)].append((rule.field, index))
+                words[key_token(rule.anchor, rule.field, frequency)].append((rule.field, index))
 
         for product in catalog.products:
             for rule in product.rules:

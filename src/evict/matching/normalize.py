@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 _DASHES = str.maketrans(
     {
@@ -95,16 +95,27 @@ def light_normalize(blob: str) -> str:
     return unicodedata.normalize("NFKC", blob).casefold()
 
 
-def key_token(value: str, field: str = "name") -> str:
+def key_token(value: str, field: str = "name", frequency: Mapping[str, int] | None = None) -> str:
     """The literal the automaton looks for to find candidates for a rule value or anchor.
 
     A space-free identifier is its own key (``com.kms.free``, ``klif.sys``); otherwise the
-    longest word that is not a common one (``kaspersky`` rather than ``security``).
+    rarest word in real software names (``frequency``, word -> count), longest first on a tie,
+    that is not a common one: ``kaspersky`` rather than ``security``, ``defender`` rather than
+    ``microsoft``.
     """
     if " " not in value and field not in ("path", "registry_key", "publisher"):
         return value
     words: list[str] = _WORD.findall(value)
     if not words:
         return value
-    distinctive = [w for w in words if w not in _COMMON_WORDS and not w.isdigit()]
-    return max(distinctive or words, key=len)
+    distinctive = [w for w in words if w not in _COMMON_WORDS and not w.isdigit()] or words
+    counts = frequency or {}
+    return min(distinctive, key=lambda w: (counts.get(w, 0), -len(w)))
+
+
+def word_frequency(names: Iterable[str]) -> dict[str, int]:
+    """How often each word occurs in ``names`` (lightly normalised), to pick rare key tokens."""
+    counts: dict[str, int] = {}
+    for word in _WORD.findall(light_normalize("\n".join(names))):
+        counts[word] = counts.get(word, 0) + 1
+    return counts
