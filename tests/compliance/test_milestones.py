@@ -57,3 +57,17 @@ def test_fixed_dates_all_past_is_overdue() -> None:
 def test_an_organisation_adopting_late_gets_its_own_clock() -> None:
     status = current_milestone(BOD, today=D(2026, 11, 20), start=D(2026, 11, 1))
     assert (status.milestone.id, status.due, status.days_left) == ("identify", D(2026, 12, 1), 11)
+
+
+def test_open_hosts_are_late_once_a_one_off_deadline_has_passed() -> None:
+    from evict.compliance.milestones import last_deadline_passed
+    from evict.report.fleet import summarise_counts
+
+    assert last_deadline_passed(BOD, today=D(2017, 10, 1)) is None
+    assert last_deadline_passed(BOD, today=D(2026, 11, 27)).id == "remove"
+    counts = [("HQ", "identified", 3), ("HQ", "clean", 10), ("Field", "verified", 2)]
+    summary = summarise_counts(counts, BOD, today=D(2026, 11, 27))
+    assert summary.days_left >= 0, "the recurring status report is still ahead"
+    assert summary.overdue == 3 and summary.overdue_units == ("HQ",)
+    early = summarise_counts(counts, BOD, today=D(2017, 9, 20))
+    assert early.overdue == 0

@@ -35,9 +35,7 @@ class MilestoneStatus:
 def schedule(directive: Directive, start: dt.date | None = None) -> list[tuple[Milestone, dt.date]]:
     """Every milestone with its first due date, in date order, for a clock starting at ``start``."""
     begin = start or directive.start
-    return sorted(
-        ((m, m.first_due(begin)) for m in directive.milestones), key=lambda pair: pair[1]
-    )
+    return sorted(((m, m.first_due(begin)) for m in directive.milestones), key=lambda pair: pair[1])
 
 
 def current_milestone(
@@ -66,3 +64,17 @@ def current_milestone(
         return min(upcoming, key=lambda s: s.due)
     assert last is not None, "a directive has at least one milestone (schema)"
     return last
+
+
+def last_deadline_passed(
+    directive: Directive, *, today: dt.date, start: dt.date | None = None
+) -> Milestone | None:
+    """The latest one-off milestone already past on ``today``, if any.
+
+    A host still carrying a covered product after such a date is overdue, even while a
+    recurring milestone (BOD 17-01's status report every 30 days) keeps the next date ahead.
+    """
+    passed = [
+        (m, due) for m, due in schedule(directive, start) if not m.repeat_days and due < today
+    ]
+    return max(passed, key=lambda pair: pair[1])[0] if passed else None

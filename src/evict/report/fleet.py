@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from evict.catalog.interface import Directive
 from evict.compliance.lifecycle import OPEN_STATES, State
-from evict.compliance.milestones import current_milestone
+from evict.compliance.milestones import current_milestone, last_deadline_passed
 
 PENDING = "pending"
 """The state shown for a host enrolled but not evaluated yet (no inventory, or not matched)."""
@@ -182,10 +182,13 @@ def summarise_counts(
     """Summarise ``(org_unit, state, hosts)`` counts (the store computes them in SQL).
 
     ``start`` is the organisation's own clock (the directive's start date by default). Hosts in
-    an open state (a covered product still present) are overdue once the milestone has passed;
-    org units holding any are flagged.
+    an open state (a covered product still present) are overdue once a one-off milestone has
+    passed (or the current one, when nothing recurs); org units holding any are flagged.
     """
     status = current_milestone(directive, today=today, start=start)
+    late = status.days_left < 0 or (
+        last_deadline_passed(directive, today=today, start=start) is not None
+    )
     states: Counter[str] = Counter()
     units: dict[str, Counter[str]] = {}
     overdue = 0
@@ -193,7 +196,7 @@ def summarise_counts(
     for unit, state, n in counts:
         states[state] += n
         units.setdefault(unit, Counter())[state] += n
-        if status.days_left < 0 and is_open(state) and n:
+        if late and is_open(state) and n:
             overdue += n
             overdue_units.add(unit)
     return Summary(
