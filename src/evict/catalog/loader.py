@@ -99,6 +99,10 @@ def load_catalog(extra_dirs: Sequence[Path] = ()) -> Catalog:
             mark = getattr(e, "problem_mark", None)
             line = f":{mark.line + 1}" if mark is not None else ""
             raise CatalogValidationError(f"{path}{line}: not valid YAML: {e}") from e
+        except (ValueError, RecursionError) as e:
+            # PyYAML's constructors let Python's own errors through: an integer of more digits
+            # than Python converts, or nesting past the interpreter's recursion limit.
+            raise CatalogValidationError(f"{path}: not valid YAML: {str(e)[:200]}") from e
         if data is None:
             data = {}
         if not isinstance(data, dict):
