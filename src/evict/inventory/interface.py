@@ -259,27 +259,40 @@ class SourceInputError(InventoryError, InputError):
 
 @dataclass
 class Problems:
-    """Collects the problems one source meets, and turns them into a :class:`SourceStatus`."""
+    """Collects the problems one source meets, and turns them into a :class:`SourceStatus`.
+
+    :param source: the status's name, e.g. ``macos:/evidence/mac.tgz``.
+    :param limit: keep at most this many problems (hostile input can make millions); the rest
+        are counted and summarised in one line.
+    """
 
     source: str
     problems: list[str] = field(default_factory=list)
     failed: bool = False
+    limit: int | None = None
+    dropped: int = 0
 
     def add(self, problem: str) -> None:
         """Record a problem that left the result partial."""
+        if self.limit is not None and len(self.problems) >= self.limit:
+            self.dropped += 1
+            return
         self.problems.append(problem)
 
     def fail(self, problem: str) -> None:
-        """Record a problem that left no usable result."""
+        """Record a problem that left no usable result (always kept)."""
         self.problems.append(problem)
         self.failed = True
 
     def status(self) -> SourceStatus:
-        """Summarise as a :class:`SourceStatus`."""
+        """Summarise as a :class:`SourceStatus`, counting the problems that were not kept."""
+        problems = list(self.problems)
+        if self.dropped:
+            problems.append(f"... and {self.dropped} more problems")
         if self.failed:
-            return SourceStatus(self.source, "failed", tuple(self.problems))
-        if self.problems:
-            return SourceStatus(self.source, "partial", tuple(self.problems))
+            return SourceStatus(self.source, "failed", tuple(problems))
+        if problems:
+            return SourceStatus(self.source, "partial", tuple(problems))
         return SourceStatus(self.source, "ok")
 
 

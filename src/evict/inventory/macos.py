@@ -58,7 +58,6 @@ from evict.inventory.interface import (
     Platform,
     Problems,
     SourceInputError,
-    SourceStatus,
 )
 
 MAX_PLIST_BYTES = 4 * 1024 * 1024
@@ -143,28 +142,6 @@ def _role_of(parts: Sequence[str]) -> _Role | None:
     return None
 
 
-@dataclass
-class _Notes:
-    """The problems of one path, capped at :data:`MAX_PROBLEMS` so hostile input stays small."""
-
-    problems: Problems
-    dropped: int = 0
-
-    def add(self, problem: str) -> None:
-        """Record a problem that left the result partial."""
-        if len(self.problems.problems) < MAX_PROBLEMS:
-            self.problems.add(problem)
-        else:
-            self.dropped += 1
-
-    def status(self) -> SourceStatus:
-        """Summarise, counting the problems that were not kept."""
-        if self.dropped:
-            self.problems.add(f"... and {self.dropped} more problems")
-            self.dropped = 0
-        return self.problems.status()
-
-
 @dataclass(frozen=True, slots=True)
 class _Found:
     """One file of a tree that is read: its role, its absolute path on the Mac, its bytes."""
@@ -185,7 +162,7 @@ class _Tree:
 # -- folder trees ------------------------------------------------------------------------------
 
 
-def _read_folder(root: Path, notes: _Notes) -> _Tree:
+def _read_folder(root: Path, notes: Problems) -> _Tree:
     """Find and read every file of :data:`PATTERNS` below ``root``, never leaving it."""
     tree = _Tree()
     real_root = os.path.realpath(root)
@@ -203,7 +180,7 @@ def _expand(
     parts: tuple[str, ...],
     here: str,
     segments: Sequence[str],
-    notes: _Notes,
+    notes: Problems,
 ) -> Iterator[tuple[tuple[str, ...], str]]:
     """Yield ``(parts, real path)`` of every entry below ``here`` matching ``segments``."""
     if not segments:
@@ -227,7 +204,7 @@ def _expand(
         yield from _expand(real_root, (*parts, name), real, rest, notes)
 
 
-def _listdir(here: str, parts: tuple[str, ...], notes: _Notes) -> list[str]:
+def _listdir(here: str, parts: tuple[str, ...], notes: Problems) -> list[str]:
     names: list[str] = []
     try:
         with os.scandir(here) as entries:
@@ -241,7 +218,7 @@ def _listdir(here: str, parts: tuple[str, ...], notes: _Notes) -> list[str]:
     return names
 
 
-def _read_regular(real: str, shown: str, notes: _Notes) -> bytes | None:
+def _read_regular(real: str, shown: str, notes: Problems) -> bytes | None:
     """Read a regular file of at most :data:`MAX_PLIST_BYTES`, or note why not."""
     try:
         st = os.stat(real)
@@ -291,7 +268,7 @@ def _link_escapes(parts: tuple[str, ...], target: str, *, hard: bool) -> bool:
     return False
 
 
-def _read_tarball(path: Path, notes: _Notes) -> _Tree:
+def _read_tarball(path: Path, notes: Problems) -> _Tree:
     """Read the files of :data:`PATTERNS` from a tarball in one pass, extracting nothing."""
     tree = _Tree()
     try:
@@ -353,7 +330,7 @@ def _unpack_limit(path: Path) -> float:
 
 
 def _tar_member(
-    tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path, tree: _Tree, notes: _Notes
+    tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path, tree: _Tree, notes: Problems
 ) -> _Found | None:
     parts = _member_parts(member.name)
     if parts is None:
@@ -391,7 +368,7 @@ def _tar_member(
 # -- plists ------------------------------------------------------------------------------------
 
 
-def _load_plist(found: _Found, notes: _Notes) -> Mapping[str, Any] | None:
+def _load_plist(found: _Found, notes: Problems) -> Mapping[str, Any] | None:
     """Parse one plist, XML or binary; a bad one is a noted problem, never an exception."""
     try:
         value = plistlib.loads(found.data)
@@ -422,7 +399,7 @@ def _bundle(found: _Found) -> tuple[str, str]:
     return bundle_path, bundle_path.rsplit("/", 1)[-1]
 
 
-def _observe(found: _Found, plist: Mapping[str, Any], notes: _Notes) -> Observation | None:
+def _observe(found: _Found, plist: Mapping[str, Any], notes: Problems) -> Observation | None:
     """Turn one parsed plist into an observation, by the role of its file."""
     source = f"macos:{found.role.value}"
     if found.role is _Role.APP:
@@ -505,7 +482,7 @@ def signer_and_team(signed_by: object) -> tuple[str, str]:
     return m.group("name").strip(), m.group("team") or ""
 
 
-def _read_profiler(path: Path, notes: _Notes) -> tuple[str, list[Observation]]:
+def _read_profiler(path: Path, notes: Problems) -> tuple[str, list[Observation]]:
     """Read ``system_profiler -json SPApplicationsDataType``: the host name and its apps."""
     data = _read_bounded(path, MAX_JSON_BYTES)
     try:
@@ -615,13 +592,13 @@ class MacosSource(OfflineSource):
         """Yield one inventory per path; raise :class:`MacosInputError` for an unreadable one."""
         self._statuses = []
         for path in self.paths:
-            notes = _Notes(Problems(f"macos:{path}"))
+            notes = Problems(f"macos:{path}", limit=MAX_PROBLEMS)
             inventory = self._read(path, notes)
             self._statuses.append(notes.status())
             if inventory is not None:
                 yield inventory
 
-    def _read(self, path: Path, notes: _Notes) -> HostInventory | None:
+    def _read(self, path: Path, notes: Problems) -> HostInventory | None:
         kind = _kind_of(path)
         hostname = ""
         if kind == "json":
@@ -629,7 +606,7 @@ class MacosSource(OfflineSource):
         else:
             tree = _read_folder(path, notes) if kind == "tree" else _read_tarball(path, notes)
             if not tree.has_roots:
-                notes.problems.fail(
+                notes.fail(
                     f"no Applications/, Library/, System/, Users/ or var/ at the top of {path}; "
                     "not a folder tree copied from a Mac"
                 )

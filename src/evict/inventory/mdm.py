@@ -70,7 +70,6 @@ from evict.inventory.interface import (
     Platform,
     Problems,
     SourceInputError,
-    SourceStatus,
 )
 
 if TYPE_CHECKING:
@@ -211,28 +210,6 @@ def app_observation(
 
 
 @dataclass
-class _Notes:
-    """The problems of one file, capped at :data:`MAX_PROBLEMS`."""
-
-    problems: Problems
-    dropped: int = 0
-
-    def add(self, problem: str) -> None:
-        """Record a problem that left the result partial."""
-        if len(self.problems.problems) < MAX_PROBLEMS:
-            self.problems.add(problem)
-        else:
-            self.dropped += 1
-
-    def status(self) -> SourceStatus:
-        """Summarise, counting the problems that were not kept."""
-        if self.dropped:
-            self.problems.add(f"... and {self.dropped} more problems")
-            self.dropped = 0
-        return self.problems.status()
-
-
-@dataclass
 class _Device:
     host: str
     hostname: str
@@ -348,7 +325,7 @@ def _delimiter(line: str) -> str:
 
 
 def _read_csv(
-    path: Path, layout: Layout, notes: _Notes
+    path: Path, layout: Layout, notes: Problems
 ) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
     """Check the header of a CSV export; return it and a stream of ``(line, {field: cell})``.
 
@@ -436,7 +413,7 @@ def _rows(
     encoding: str,
     header: list[str],
     columns: dict[str, int],
-    notes: _Notes,
+    notes: Problems,
 ) -> Iterator[tuple[int, dict[str, str]]]:
     bad = 0
 
@@ -526,12 +503,12 @@ class _MdmSource(OfflineSource):
             if not path.is_file():
                 what = "a folder, not an export file" if path.is_dir() else "no such file"
                 raise MdmInputError(str(path), what)
-            notes = _Notes(Problems(f"{self.name}:{path}"))
+            notes = Problems(f"{self.name}:{path}", limit=MAX_PROBLEMS)
             fleet = self._read(path, notes)
             self._statuses.append(notes.status())
             yield from fleet.inventories(_collected_at(path), self.name)
 
-    def _read(self, path: Path, notes: _Notes) -> _Fleet:  # pragma: no cover - abstract
+    def _read(self, path: Path, notes: Problems) -> _Fleet:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
@@ -547,7 +524,7 @@ class IntuneSource(_MdmSource):
 
     name = "intune"
 
-    def _read(self, path: Path, notes: _Notes) -> _Fleet:
+    def _read(self, path: Path, notes: Problems) -> _Fleet:
         kind, _ = _sniff(path)
         if kind == "json":
             return self._read_graph(path, notes)
@@ -555,7 +532,7 @@ class IntuneSource(_MdmSource):
             raise MdmInputError(str(path), "XML is not an Intune export; expected CSV or JSON")
         return self._read_csv(path, notes)
 
-    def _read_csv(self, path: Path, notes: _Notes) -> _Fleet:
+    def _read_csv(self, path: Path, notes: Problems) -> _Fleet:
         fleet = _Fleet()
         _, rows = _read_csv(path, INTUNE_CSV, notes)
         for line, row in rows:
@@ -578,7 +555,7 @@ class IntuneSource(_MdmSource):
             device.observations[observation] = None
         return fleet
 
-    def _read_graph(self, path: Path, notes: _Notes) -> _Fleet:
+    def _read_graph(self, path: Path, notes: Problems) -> _Fleet:
         doc = _load_json(path)
         if isinstance(doc, dict) and isinstance(doc.get("value"), list):
             items: list[Any] = doc["value"]
@@ -612,7 +589,7 @@ class IntuneSource(_MdmSource):
         return fleet
 
     def _graph_pair(
-        self, fleet: _Fleet, device: object, app: object, where: str, notes: _Notes
+        self, fleet: _Fleet, device: object, app: object, where: str, notes: Problems
     ) -> None:
         if not isinstance(device, dict) or not isinstance(app, dict):
             notes.add(f"{where}: not an object; skipped")
@@ -653,7 +630,7 @@ class JamfSource(_MdmSource):
 
     name = "jamf"
 
-    def _read(self, path: Path, notes: _Notes) -> _Fleet:
+    def _read(self, path: Path, notes: Problems) -> _Fleet:
         kind, _ = _sniff(path)
         if kind == "xml":
             return self._read_xml(path, notes)
@@ -663,7 +640,7 @@ class JamfSource(_MdmSource):
             )
         return self._read_csv(path, notes)
 
-    def _read_csv(self, path: Path, notes: _Notes) -> _Fleet:
+    def _read_csv(self, path: Path, notes: Problems) -> _Fleet:
         fleet = _Fleet()
         header, rows = _read_csv(path, JAMF_CSV, notes)
         computers = any("computer" in _header_key(h) for h in header)
@@ -691,7 +668,7 @@ class JamfSource(_MdmSource):
             device.observations[observation] = None
         return fleet
 
-    def _read_xml(self, path: Path, notes: _Notes) -> _Fleet:
+    def _read_xml(self, path: Path, notes: Problems) -> _Fleet:
         root = _load_xml(path)
         if root.tag in ("computer", "mobile_device"):
             records = [root]
@@ -712,7 +689,7 @@ class JamfSource(_MdmSource):
                 self._mobile_device(fleet, record, index, notes)
         return fleet
 
-    def _computer(self, fleet: _Fleet, record: Element, index: int, notes: _Notes) -> None:
+    def _computer(self, fleet: _Fleet, record: Element, index: int, notes: Problems) -> None:
         device_id = _find(record, "general/serial_number") or _find(record, "general/udid")
         name = _find(record, "general/name")
         if not (device_id or name):
@@ -734,7 +711,7 @@ class JamfSource(_MdmSource):
             )
             device.observations[observation] = None
 
-    def _mobile_device(self, fleet: _Fleet, record: Element, index: int, notes: _Notes) -> None:
+    def _mobile_device(self, fleet: _Fleet, record: Element, index: int, notes: Problems) -> None:
         device_id = _find(record, "general/serial_number") or _find(record, "general/udid")
         name = (
             _find(record, "general/name")
