@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from evict.catalog.interface import Directive
 from evict.compliance.lifecycle import OPEN_STATES, State
 from evict.compliance.milestones import current_milestone, last_deadline_passed
+from evict.report.cells import safe_cell
 
 PENDING = "pending"
 """The state shown for a host enrolled but not evaluated yet (no inventory, or not matched)."""
@@ -139,7 +140,7 @@ def to_csv(lines: Iterable[ReportLine]) -> Iterator[str]:
     for line in lines:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(line.csv_cells())
+        writer.writerow([safe_cell(cell) for cell in line.csv_cells()])
         yield buffer.getvalue()
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from evict._util import assert_never
 from evict.errors import EvictError, InputError
+from evict.report.cells import safe_cell
 
 NOT_PROVIDED = "NOT PROVIDED"
 """How a value the organisation has not given is shown."""
@@ -230,14 +231,6 @@ class Document:
 CSV_COLUMNS: tuple[str, ...] = ("section", "table", "row", "field", "value")
 """The header of a document's CSV: one fact per line."""
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: str) -> str:
-    # A spreadsheet runs a cell that starts like a formula; host and product names come from
-    # the hosts themselves, so quote them as text.
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
 
 def to_csv(document: Document) -> str:
     """Render as CSV, one fact per line: ``section, table, row, field, value``.
@@ -250,18 +243,18 @@ def to_csv(document: Document) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for f in document.header():
-        writer.writerow(("report", "", "", f.name, _cell(f.text())))
+        writer.writerow(("report", "", "", f.name, safe_cell(f.text())))
     for s in document.sections:
         for f in s.fields:
-            writer.writerow((s.id, "", "", f.name, _cell(f.text())))
+            writer.writerow((s.id, "", "", f.name, safe_cell(f.text())))
         for statement in s.statements:
-            writer.writerow((s.id, "", "", "statement", _cell(statement)))
+            writer.writerow((s.id, "", "", "statement", safe_cell(statement)))
         for t in s.tables:
             for row in t.rows:
                 key = "" if row[0] is None else str(row[0])
                 for column, value in zip(t.columns[1:], row[1:], strict=True):
                     text = "" if value is None else str(value)
-                    writer.writerow((s.id, t.id, _cell(key), column, _cell(text)))
+                    writer.writerow((s.id, t.id, safe_cell(key), column, safe_cell(text)))
     return buffer.getvalue()
 
 

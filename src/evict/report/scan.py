@@ -19,9 +19,8 @@ from evict.catalog.interface import Catalog
 from evict.compliance.milestones import MilestoneStatus, current_milestone
 from evict.matching.interface import Finding
 from evict.remediation.policy import Policy, coverage_gap, protection_present
+from evict.report.cells import safe_cell
 from evict.scanning import ScanResult
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def milestones_for(
@@ -99,14 +98,6 @@ def to_document(
 def render_json(document: Mapping[str, Any]) -> str:
     """Serialise the contract document."""
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-
-
-def safe_cell(value: object) -> str:
-    """Neutralise spreadsheet formula injection: a cell never starts with = + - @."""
-    text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
 
 
 CSV_COLUMNS = (

@@ -31,6 +31,7 @@ from evict.compliance.lifecycle import (
     waive,
 )
 from evict.inventory.interface import Platform
+from evict.report.cells import safe_cell
 from evict.server.api.hosts import get_host
 from evict.server.deps import Ctx, ServerContext
 from evict.server.models import EvidenceModel, FindingModel
@@ -91,13 +92,6 @@ CSV_COLUMNS = (
     "last_seen",
 )
 """The export's header; ``host`` and ``state`` as in the fleet report."""
-
-
-def csv_cell(value: str) -> str:
-    """A cell that a spreadsheet will not run as a formula (OWASP's CSV injection advice)."""
-    if value and value[0] in "=+-@\t\r":
-        return "'" + value
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +283,7 @@ def hosts_csv(
         def line(cells: list[str]) -> str:
             buffer.seek(0)
             buffer.truncate()
-            writer.writerow([csv_cell(c) for c in cells])
+            writer.writerow([safe_cell(c) for c in cells])
             return buffer.getvalue()
 
         yield line(list(CSV_COLUMNS))
