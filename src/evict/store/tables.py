@@ -175,16 +175,17 @@ class Software(Base):
 
 
 class HostSoftware(Base):
-    """A host has a software identity, in a version, as a source reported it."""
+    """A host has a software identity, in a version, as a source reported it.
+
+    No foreign keys (migration 0002): they were most of the cost of writing links, and the
+    store, the only writer, links a host only to software ids it has just read or created and
+    never deletes hosts or software.
+    """
 
     __tablename__ = "host_software"
     __table_args__ = (Index("ix_host_software_software_id", "software_id"),)
-    host_id: Mapped[int] = mapped_column(
-        BigID, ForeignKey("hosts.id", ondelete="CASCADE"), primary_key=True
-    )
-    software_id: Mapped[int] = mapped_column(
-        BigID, ForeignKey("software.id", ondelete="CASCADE"), primary_key=True
-    )
+    host_id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    software_id: Mapped[int] = mapped_column(BigID, primary_key=True)
     version: Mapped[str] = mapped_column(String(200), primary_key=True, default="")
     source: Mapped[str] = mapped_column(String(100), primary_key=True, default="")
 
