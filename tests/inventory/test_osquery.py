@@ -529,3 +529,25 @@ def test_sample_fleet_mixes_platforms_and_has_findings_where_expected(matcher):
     assert {"kaspersky-endpoint-security", "kaspersky-network-agent"} <= found["hq-fin-ws-0142"]
     assert {"kaspersky-endpoint-security", "kaspersky-network-agent"} <= found["dc1-app-lx-017"]
     assert "tiktok" in found["mktg-mbp-0419"]
+
+
+def test_a_rotated_gzip_log_reads_as_the_plain_one(matcher, tmp_path):
+    import gzip
+
+    plain = ASSETS / "acceptance.log"
+    rotated = tmp_path / "osqueryd.results.log.1.gz"
+    rotated.write_bytes(gzip.compress(plain.read_bytes()))
+    assert products_by_hostname(matcher, rotated) == products_by_hostname(matcher, plain)
+
+
+def test_a_truncated_gzip_log_names_the_file_and_line(tmp_path):
+    import gzip
+
+    data = gzip.compress((ASSETS / "acceptance.log").read_bytes())
+    cut = tmp_path / "osqueryd.results.log.2.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    source = OsquerySource([cut])
+    with pytest.raises(
+        SourceInputError, match=r"osqueryd\.results\.log\.2\.gz:\d+: read failed: truncated gzip"
+    ):
+        list(source.collect())

@@ -63,13 +63,15 @@ only the current rows of each host.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import re
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar, cast
 
 from evict.inventory.interface import (
     HostID,
@@ -83,6 +85,8 @@ from evict.inventory.interface import (
     SourceInputError,
 )
 
+GZIP_MAGIC = b"\x1f\x8b"
+"""The first two bytes of a gzip stream."""
 MAX_LINE_BYTES = 64 * 1024 * 1024
 """The longest results-log line read; osquery writes one event a line, far below this."""
 MAX_FILE_BYTES = 256 * 1024 * 1024
@@ -945,12 +949,26 @@ class OsquerySource(OfflineSource):
             return 0.0
 
     def _open(self, path: Path) -> BinaryIO:
+        """Open a results log; a gzip-compressed one (a rotated ``.gz``) is read through gzip.
+
+        Decompression streams line by line under the same line-length limit, so a
+        decompression bomb costs time, never more than one line of memory.
+        """
         try:
-            return path.open("rb")
+            f = path.open("rb")
         except FileNotFoundError as e:
             raise OsqueryInputError(str(path), "no such file or directory") from e
         except OSError as e:
             raise OsqueryInputError(str(path), f"cannot open: {e.strerror or e}") from e
+        try:
+            magic = f.read(2)
+            f.seek(0)
+        except OSError as e:
+            f.close()
+            raise OsqueryInputError(str(path), f"read failed: {e}") from e
+        if magic == GZIP_MAGIC:
+            return cast(BinaryIO, gzip.GzipFile(fileobj=f, mode="rb"))
+        return f
 
     def _read_log(self, path: Path, fleet: _Fleet) -> None:
         """Apply every event of one results log to ``fleet`` (its working overlay)."""
@@ -960,8 +978,12 @@ class OsquerySource(OfflineSource):
             while True:
                 try:
                     raw = f.readline(limit + 1)
-                except OSError as e:
-                    raise OsqueryInputError(str(path), f"read failed: {e}", line=number + 1) from e
+                except (OSError, EOFError, zlib.error) as e:
+                    # gzip: BadGzipFile is an OSError; a truncated stream is an EOFError.
+                    what = "truncated gzip stream" if isinstance(e, EOFError) else str(e)
+                    raise OsqueryInputError(
+                        str(path), f"read failed: {what}", line=number + 1
+                    ) from e
                 if not raw:
                     break
                 number += 1
