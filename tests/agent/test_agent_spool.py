@@ -32,7 +32,9 @@ def test_a_new_spool_survives_a_restart(tmp_path: Path) -> None:
     assert len(Spool(tmp_path).pending()) == 1
 
 
-def test_the_outbox_is_bounded_dropping_the_oldest(tmp_path: Path) -> None:
+def test_the_outbox_is_bounded_dropping_the_oldest_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     spool = Spool(tmp_path, max_reports=3)
     for i in range(5):
         spool.add(body(f"aaaaaaaa{i:02d}"), stamp=f"2026010{i}")
@@ -40,6 +42,25 @@ def test_the_outbox_is_bounded_dropping_the_oldest(tmp_path: Path) -> None:
         "aaaaaaaa02",
         "aaaaaaaa03",
         "aaaaaaaa04",
+    ]
+    assert spool.dropped == 2
+    assert "dropped 1 oldest unsent report(s)" in caplog.text
+
+
+def test_the_agent_says_when_its_full_spool_dropped_reports(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from evict.agent.agent import Agent
+    from evict.inventory.interface import HostInventory, Platform
+
+    lines: list[str] = []
+    agent = Agent(None, Spool(tmp_path, max_reports=2), "eve_x", log=lines.append)  # type: ignore[arg-type]
+    now = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
+    hosts = [HostInventory(f"ws-{i}", f"ws-{i}", Platform.LINUX, now, ()) for i in range(3)]
+    queued = agent.queue(hosts, now=now)
+    assert len(queued) == 2 and len(agent.spool.pending()) == 2
+    assert lines == [
+        f"warning: spool full (2 reports): dropped the 1 oldest unsent report(s) in {tmp_path}"
     ]
 
 

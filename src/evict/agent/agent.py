@@ -72,9 +72,16 @@ class Agent:
     def queue(self, inventories: Iterable[HostInventory], *, now: dt.datetime) -> list[Path]:
         """Write one report per inventory to the spool."""
         stamp = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-        return [
+        before = self.spool.dropped
+        paths = [
             self.spool.add(report_body(inv, new_report_id()), stamp=stamp) for inv in inventories
         ]
+        if self.spool.dropped > before:
+            self.log(
+                f"warning: spool full ({self.spool.max_reports} reports): dropped the "
+                f"{self.spool.dropped - before} oldest unsent report(s) in {self.spool.root}"
+            )
+        return [p for p in paths if p.exists()]
 
     def deliver(self) -> Delivery:
         """Send every spooled report, oldest first; stop at the first unreachable server."""

@@ -9,19 +9,23 @@ Layout (everything private to the user running the agent, mode 0700/0600)::
 Every report is written to the outbox before it is sent and removed only once the server has
 acknowledged it, so a crash or an unreachable server loses nothing. The outbox is bounded
 (:attr:`Spool.max_reports`): past it the oldest reports are dropped, each superseded by a newer
-full inventory of the same host.
+full inventory, and a warning is logged; :attr:`Spool.dropped` counts them so that the agent
+says so in its output.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from evict.errors import EvictError
+
+log = logging.getLogger(__name__)
 
 
 class SpoolError(EvictError):
@@ -41,6 +45,8 @@ class Spool:
         self.outbox = root / "outbox"
         self.rejected = root / "rejected"
         self._seq = 0
+        self.dropped = 0
+        """Unsent reports this spool dropped to stay within ``max_reports``."""
 
     def _ensure(self) -> None:
         try:
@@ -150,8 +156,15 @@ class Spool:
 
     def _bound(self) -> None:
         waiting = self.pending()
-        for path in waiting[: max(0, len(waiting) - self.max_reports)]:
+        excess = waiting[: max(0, len(waiting) - self.max_reports)]
+        for path in excess:
             path.unlink(missing_ok=True)
+        if excess:
+            self.dropped += len(excess)
+            log.warning(
+                "spool %s full (%d reports): dropped %d oldest unsent report(s), e.g. %s",
+                self.root, self.max_reports, len(excess), excess[0].name,
+            )  # fmt: skip
 
     @staticmethod
     def _atomic_write(path: Path, data: bytes) -> None:
