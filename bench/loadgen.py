@@ -39,6 +39,8 @@ HERE = Path(__file__).parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SEED = 7
 ORG = "Department of Benchmarks"
+ADMIN = "bench-admin"
+PASSWORD = "bench password, not a secret"
 NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
 
 
@@ -63,7 +65,17 @@ def fake_digest(index: int, snapshot: int = 0) -> str:
 
 @contextmanager
 def database(backend: str) -> Iterator[str]:
-    """A fresh, empty database URL for ``backend`` (``postgresql`` or ``sqlite``), dropped after."""
+    """A fresh, empty database URL for ``backend`` (``postgresql`` or ``sqlite``), dropped after.
+
+    ``EVICT_BENCH_DATABASE`` names a PostgreSQL database to use instead (a fleet loaded by an
+    earlier run, grown further if the sizes ask for more); it is left in place.
+    ``EVICT_BENCH_KEEP=1`` leaves the fresh PostgreSQL database in place too and prints its URL,
+    so that a million-host fleet is loaded once and measured as often as needed.
+    """
+    reuse = os.environ.get("EVICT_BENCH_DATABASE", "")
+    if backend == "postgresql" and reuse:
+        yield reuse.replace("postgresql://", "postgresql+psycopg://", 1)
+        return
     if backend == "sqlite":
         with tempfile.TemporaryDirectory(prefix="evict-bench-") as tmp:
             yield f"sqlite:///{tmp}/fleet.db"
@@ -73,8 +85,13 @@ def database(backend: str) -> Iterator[str]:
     name = f"evict_bench_{secrets.token_hex(4)}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    if os.environ.get("EVICT_BENCH_KEEP") == "1":
+        print(f"  database kept: EVICT_BENCH_DATABASE={url}", file=sys.stderr)
+        yield url
+        return
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        yield url
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -96,16 +113,26 @@ def database_bytes(url: str) -> int:
 # -- pre-loading ---------------------------------------------------------------------------------
 
 
-def _generate(span: tuple[int, int]) -> list[Any]:
+_STORE: Any = None
+"""The store of a pre-loading child process (one engine per process, made on first use)."""
+
+
+def _load_span(url: str, span: tuple[int, int], units: dict[str, int]) -> int:
+    """Generate hosts ``span`` and bulk-load them, each into its simulated org unit."""
+    global _STORE
     from evict.simulate import generate_host
+    from evict.store.engine import make_engine
     from evict.store.interface import BulkHost
     from evict.store.secrets import lookup_hash
+    from evict.store.store import Store
 
+    if _STORE is None:
+        _STORE = Store(make_engine(url))
     start = dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.UTC)
-    out = []
+    by_unit: dict[str, list[Any]] = {}
     for index in range(*span):
         inv = generate_host(SEED, index, at=start)
-        out.append(
+        by_unit.setdefault(inv.org_unit or ORG, []).append(
             BulkHost(
                 identifier=inv.host,
                 hostname=inv.hostname,
@@ -116,7 +143,10 @@ def _generate(span: tuple[int, int]) -> list[Any]:
                 collected_at=inv.collected_at,
             )
         )
-    return out
+    loaded = 0
+    for unit, hosts in sorted(by_unit.items()):
+        loaded += _STORE.bulk_load(units[unit], hosts, actor="cli:bench", now=NOW, batch=len(hosts))
+    return loaded
 
 
 @dataclass
@@ -131,15 +161,39 @@ class Preloaded:
     database_bytes: int
 
 
-def preload(url: str, stop: int, *, start: int = 0, progress: bool = False) -> Preloaded:
-    """Load simulated hosts ``start`` to ``stop`` (one org unit) through the bulk path.
+def stored_hosts(url: str) -> int:
+    """How many hosts the database at ``url`` holds (0 before its schema exists)."""
+    from sqlalchemy import func, inspect, select
 
-    With ``start`` 0 the schema and the organisation are created first; later calls grow the
-    same fleet.
+    from evict.store.engine import make_engine
+    from evict.store.tables import Host
+
+    engine = make_engine(url)
+    try:
+        if not inspect(engine).has_table("hosts"):
+            return 0
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(Host)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def preload(
+    url: str, stop: int, *, start: int = 0, progress: bool = False, processes: int = 0
+) -> Preloaded:
+    """Load simulated hosts ``start`` to ``stop`` through the bulk path, into their org units.
+
+    With ``start`` 0 the schema, the organisation with the simulated org units, an admin
+    (:data:`ADMIN`) and the BOD 17-01 adoption are created first; later calls grow the same
+    fleet. Hosts are generated and loaded by ``processes`` child processes (default: one per
+    core), each with its own connection, in spans of 2,000 hosts.
     """
     from sqlalchemy import func, select
 
+    from evict.catalog.loader import load_catalog
+    from evict.simulate import ORG_UNITS
     from evict.store.engine import make_engine, upgrade
+    from evict.store.interface import Role
     from evict.store.store import Store
     from evict.store.tables import HostSoftware, Software
 
@@ -148,19 +202,42 @@ def preload(url: str, stop: int, *, start: int = 0, progress: bool = False) -> P
     if start == 0:
         upgrade(engine)
         store.create_org(ORG, actor="cli:bench", now=NOW)
-    unit = store.units(store.org(ORG).id)[0]
+        for name in ORG_UNITS:
+            store.create_unit(ORG, name, actor="cli:bench", now=NOW)
+        store.create_user(
+            ADMIN, org=ORG, role=Role.ADMIN, password=PASSWORD, actor="cli:bench", now=NOW
+        )
+        bod = load_catalog().directive("bod-17-01")
+        store.adopt(ORG, bod.id, bod.start, actor="cli:bench", now=NOW)
+    org = store.org(ORG)
+    units = {u.name: u.id for u in store.units(org.id)}
+    store.close()
     step = 2000
     spans = [(i, min(i + step, stop)) for i in range(start, stop, step)]
     started = time.perf_counter()
     loaded = 0
-    with ProcessPoolExecutor(max_workers=1) as pool:
-        for hosts in pool.map(_generate, spans):
-            loaded += store.bulk_load(unit.id, hosts, actor="cli:bench", now=NOW, batch=step)
+    workers = processes or os.cpu_count() or 1
+    # A large load into PostgreSQL builds the software_id index once at the end instead of
+    # maintaining it row by row (the same index, under the same name, afterwards).
+    rebuild = engine.dialect.name == "postgresql" and stop - start >= 200_000
+    if rebuild:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP INDEX IF EXISTS ix_host_software_software_id")
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        jobs = [pool.submit(_load_span, url, span, units) for span in spans]
+        for job in jobs:
+            loaded += job.result()
             if progress and loaded % 50_000 < step:
                 rate = loaded / (time.perf_counter() - started)
                 print(
                     f"  preload {start + loaded:,}/{stop:,} hosts ({rate:,.0f}/s)", file=sys.stderr
                 )
+    if rebuild:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
+            conn.exec_driver_sql(
+                "CREATE INDEX ix_host_software_software_id ON host_software (software_id)"
+            )
     seconds = time.perf_counter() - started
     with engine.connect() as conn:
         links = int(conn.execute(select(func.count()).select_from(HostSoftware)).scalar_one())
@@ -168,7 +245,7 @@ def preload(url: str, stop: int, *, start: int = 0, progress: bool = False) -> P
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE")
-    store.close()
+    engine.dispose()
     return Preloaded(loaded, seconds, loaded / seconds, links, software, database_bytes(url))
 
 
@@ -232,11 +309,13 @@ def reevaluate(url: str, change: str = "all") -> dict[str, Any]:
     started = time.perf_counter()
     with store.worker_lock():
         t = time.perf_counter()
-        store.prepare_catalog(catalog.version, now=now, shape=worker.shape)
+        store.prepare_catalog(
+            catalog.version, now=now, shape=worker.shape, directives=worker.directives
+        )
         parts["queue_seconds"] = time.perf_counter() - t
         t = time.perf_counter()
         matched = worker.match_new_software()
-        store.queue_changed_matches(catalog.version)
+        store.queue_changed_matches(catalog.version, covered=worker.covered)
         parts["match_seconds"] = time.perf_counter() - t
         t = time.perf_counter()
         store.queue_expired_waivers(today)

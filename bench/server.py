@@ -278,8 +278,14 @@ def _percentiles(samples: Sequence[float]) -> dict[str, float]:
     }
 
 
-def time_dashboard(url: str, *, runs: int) -> dict[str, Any]:
-    """Time the overview and filtered host pages against the database at ``url``."""
+def time_dashboard(
+    url: str, *, runs: int, org: str = ORG, user: str = ADMIN, password: str = PASSWORD
+) -> dict[str, Any]:
+    """Time the overview and filtered host pages against the database at ``url``.
+
+    ``org`` is the organisation whose dashboard is timed, ``user`` and ``password`` one of its
+    admins.
+    """
     import re
 
     from fastapi.testclient import TestClient
@@ -294,18 +300,18 @@ def time_dashboard(url: str, *, runs: int) -> dict[str, Any]:
         login_rate=(1000.0, 1000.0),
     )
     store = _store(url)
-    org_id = store.org(ORG).id
+    org_id = store.org(org).id
     counts = store.state_counts("bod-17-01", org_id)
     hosts = sum(n for _, _, n in counts)
     biggest = max({u for u, _, _ in counts}, key=lambda u: sum(n for x, _, n in counts if x == u))
-    token = store.create_token(ADMIN, days=1, actor="bench", now=dt.datetime.now(dt.UTC))[1]
+    token = store.create_token(user, days=1, actor="bench", now=dt.datetime.now(dt.UTC))[1]
     store.close()
     app = create_app(settings)
     pages: dict[str, dict[str, float]] = {}
     with TestClient(app) as client:
         nonce = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
         assert nonce is not None
-        client.post("/login", data={"name": ADMIN, "password": PASSWORD, "csrf": nonce.group(1)})
+        client.post("/login", data={"name": user, "password": password, "csrf": nonce.group(1)})
         dashboard = app.state.dashboard
 
         def timed(path: str, *, cold: bool = False, **headers: str) -> float:

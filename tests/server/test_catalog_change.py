@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from evict.catalog.interface import Catalog
+from evict.catalog.interface import Catalog, ProductID
 from evict.catalog.loader import load_catalog
 from evict.matching.engine import Matcher
 from evict.server.worker import MatchWorker, WorkerStats, protection_products
@@ -16,7 +17,7 @@ from evict.simulate import fleet
 from evict.store import secrets
 from evict.store.interface import BulkHost
 from evict.store.store import Store
-from evict.store.tables import HostSoftware, Meta, SoftwareMatch
+from evict.store.tables import Host, HostSoftware, Meta, SoftwareMatch
 
 NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
 HOSTS = 300
@@ -92,12 +93,96 @@ def test_a_rules_only_change_reevaluates_just_the_hosts_whose_software_matched_d
     assert fleet_store.verify_audit().ok
 
 
-def test_a_change_beyond_the_rules_reevaluates_every_host(fleet_store: Store) -> None:
+def hosts_a_wider_change_can_affect(store: Store, catalog: Catalog) -> int:
+    """Hosts carrying a covered product under ``catalog``, or whose state is not settled."""
+    from evict.store.tables import HostStateRow
+
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(SoftwareMatch.software_id, SoftwareMatch.hits).where(
+                SoftwareMatch.catalog_version == catalog.version, SoftwareMatch.matched
+            )
+        ).all()
+        covered = [
+            sid
+            for sid, hits in rows
+            if any(
+                catalog.directives_for(catalog.product(h["product"]), embedded=True)
+                for h in json.loads(hits)
+            )
+        ]
+        carrying = set(
+            conn.execute(
+                select(HostSoftware.host_id).where(HostSoftware.software_id.in_(covered))
+            ).scalars()
+        )
+        unsettled = set(
+            conn.execute(
+                select(HostStateRow.host_id).where(HostStateRow.state.not_in(["clean", "verified"]))
+            ).scalars()
+        )
+    return len(carrying | unsettled)
+
+
+def test_a_change_beyond_the_rules_reevaluates_the_hosts_it_can_affect(fleet_store: Store) -> None:
     load_fleet(fleet_store)
     builtin = load_catalog()
     run(fleet_store, builtin)
-    # A protection product no longer counted as approved protection changes host states
-    # without any rule changing: every host is evaluated again.
-    fewer = protection_products(builtin, None) - {"microsoft-defender"}
-    stats = run(fleet_store, dataclasses.replace(builtin, version="other"), fewer)
+    protection = protection_products(builtin, None)
+    affected = hosts_a_wider_change_can_affect(fleet_store, builtin)
+    assert 0 < affected < HOSTS
+    # Kaspersky Endpoint Security taken out of every directive's scope, no rule changed: the
+    # hosts carrying a covered product (or removed/replaced/waived) are evaluated again, and
+    # those carrying only that product are no longer identified. A host with nothing covered,
+    # clean or verified, cannot change and is left alone.
+    kes = "kaspersky-endpoint-security"
+    narrower = dataclasses.replace(
+        builtin,
+        version="other",
+        directives=tuple(
+            dataclasses.replace(d, excluded_products=(*d.excluded_products, ProductID(kes)))
+            for d in builtin.directives
+        ),
+    )
+    stats = run(fleet_store, narrower, protection)
+    assert stats.catalog_changed and stats.evaluated == affected and stats.changes > 0
+
+    # The same states as evaluating every host: a forced pass over the whole fleet with the
+    # same catalog changes nothing.
+    with fleet_store.engine.begin() as conn:
+        conn.execute(update(Host).values(dirty=True))
+    again = run(fleet_store, narrower, protection)
+    assert not again.catalog_changed and again.evaluated == HOSTS and again.changes == 0
+    events = fleet_store.audit_events(action_prefix="catalog.")
+    assert events[-1].payload["requeue"] == "covered"
+
+
+def test_a_directive_added_or_withdrawn_reevaluates_every_host(fleet_store: Store) -> None:
+    load_fleet(fleet_store)
+    builtin = load_catalog()
+    run(fleet_store, builtin)
+    withdrawn = dataclasses.replace(builtin, version="fewer", directives=builtin.directives[:-1])
+    stats = run(fleet_store, withdrawn)
     assert stats.catalog_changed and stats.evaluated == HOSTS
+    assert fleet_store.audit_events(action_prefix="catalog.")[-1].payload["requeue"] == "all"
+
+
+def test_a_first_evaluation_that_finds_nothing_is_one_audit_event_per_host(
+    fleet_store: Store,
+) -> None:
+    load_fleet(fleet_store)
+    builtin = load_catalog()
+    run(fleet_store, builtin)
+    directives = [d.id for d in builtin.directives]
+    events = fleet_store.audit_events(action_prefix="state.", limit=100_000)
+    per_host: dict[str, list[dict[str, object]]] = {}
+    for e in events:
+        per_host.setdefault(e.subject, []).append(dict(e.payload))
+    assert len(per_host) == HOSTS
+    clean = [p for p in per_host.values() if len(p) == 1 and p[0]["to"] == "clean"]
+    assert clean and all(p[0]["directives"] == directives for p in clean)
+    # A host with a finding keeps one event per directive, each naming its directive.
+    found = [p for p in per_host.values() if any(x["to"] == "identified" for x in p)]
+    assert found and all(len(p) == len(directives) for p in found)
+    assert all(x["directive"] in directives for p in found for x in p)
+    assert fleet_store.verify_audit().ok

@@ -2,14 +2,17 @@
 
 One pass (:meth:`MatchWorker.run_once`):
 
-1. If the catalog version changed, the store notes it. When only the rules changed (same
-   :func:`catalog_shape`), the previous version's matches are kept for step 2; otherwise they
-   are dropped and every host is queued.
+1. If the catalog version changed, the store notes it. When the directives stayed the same,
+   the previous version's matches are kept for step 2; when a directive was added or
+   withdrawn, they are dropped and every host is queued.
 2. Software rows with no result for this catalog version are matched in batches
    (``Matcher.match_distinct``: tens of thousands of distinct rows, not the fleet's hundreds of
-   millions of host links) and their hits stored. After a rules-only change, the hosts linked
-   to software whose hits differ from the previous version's are queued — for a typical
-   catalog update a few hosts, not the whole fleet.
+   millions of host links) and their hits stored. After a rules-only change (same
+   :func:`catalog_shape`), the hosts linked to software whose hits differ from the previous
+   version's are queued — for a typical catalog update a few hosts, not the whole fleet. After
+   a wider change, the hosts carrying a covered product under either version, and those whose
+   state is neither clean nor verified: the others have no finding under either catalog, and
+   their state cannot change (:meth:`evict.store.store.Store.prepare_catalog`).
 3. Hosts whose waiver lapsed are queued.
 4. Queued hosts are evaluated in batches: their links to *matched* software (a small set) give
    the findings per directive and whether approved protection is present, and
@@ -136,6 +139,13 @@ class MatchWorker:
         self.batch = batch
         self.match_batch = match_batch
         self.shape = catalog_shape(matcher.catalog, protection)
+        self.directives = tuple(d.id for d in matcher.catalog.directives)
+        catalog = matcher.catalog
+        self.covered = frozenset(
+            p.id for p in catalog.products if catalog.directives_for(p, embedded=True)
+        )
+        """Products some directive covers (embedded presence included): the only ones that
+        can make a finding."""
 
     @property
     def catalog_version(self) -> str:
@@ -147,9 +157,11 @@ class MatchWorker:
         with self.store.worker_lock() as mine:
             if not mine:
                 return WorkerStats(False, 0, 0, 0)
-            changed = self.store.prepare_catalog(self.catalog_version, now=now, shape=self.shape)
+            changed = self.store.prepare_catalog(
+                self.catalog_version, now=now, shape=self.shape, directives=self.directives
+            )
             matched = self.match_new_software()
-            self.store.queue_changed_matches(self.catalog_version)
+            self.store.queue_changed_matches(self.catalog_version, covered=self.covered)
             self.store.queue_expired_waivers(today)
             evaluated, changes = self.evaluate_queued(now=now, today=today)
         return WorkerStats(changed, matched, evaluated, changes)

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from sqlalchemy import (
     Connection,
     Engine,
@@ -85,6 +86,7 @@ from evict.store.tables import (
     Software,
     SoftwareMatch,
     User,
+    UTCDateTime,
     WaiverRow,
 )
 
@@ -127,6 +129,19 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
+SOFTWARE_CACHE = 500_000
+"""Software ids a store remembers (about 100 bytes each) before starting over."""
+
+
+def _covered_hit(hits: str | None, covered: frozenset[str] | None) -> bool:
+    """Whether stored hits (``software_match.hits``) name a product in ``covered``."""
+    if hits is None:
+        return False
+    if covered is None:
+        return True
+    return any(h.get("product") in covered for h in json.loads(hits))
+
+
 def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -141,6 +156,13 @@ def _state_from_row(row: Any) -> HostState:
         checkin=row.checkin,
         prior=State(row.prior) if row.prior else None,
     )
+
+
+def _naive_utc(value: object) -> object:
+    """What :class:`UTCDateTime` stores for ``value``: aware datetimes as naive UTC."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
 
 
 def _state_values(state: HostState) -> dict[str, object]:
@@ -168,6 +190,12 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        # Software rows are never updated or deleted, so their ids (committed before use) can
+        # be remembered; bounded, and shared by this store's threads (dict operations are
+        # atomic). Distinct software grows slowly: ~30,000 rows for 100,000 simulated hosts.
+        self._software_cache: dict[str, int] = {}
+        self._key_cache: dict[object, str] = {}
+        """:func:`software_key` by :func:`distinct_key`, for bulk loads."""
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -268,7 +296,7 @@ class Store:
                 }
             )
             seq, prev = event.seq, event.hash
-        conn.execute(insert(AuditEventRow), rows)
+        self._insert_rows(conn, AuditEventRow.__table__, rows)
         conn.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
 
     def audit(
@@ -918,7 +946,9 @@ class Store:
             ).first()
         if unit is None:
             raise NotFoundError(f"no org unit {unit_id}")
-        keys: dict[object, str] = {}
+        keys = self._key_cache
+        if len(keys) > SOFTWARE_CACHE:
+            keys.clear()
         ids: dict[str, int] = {}
         total = 0
         iterator = iter(hosts)
@@ -987,20 +1017,59 @@ class Store:
 
     def _insert_links(self, conn: Connection, rows: Sequence[Mapping[str, object]]) -> None:
         """Insert host_software rows: COPY on PostgreSQL (2-3x faster), executemany on SQLite."""
-        if self.dialect != "postgresql":
-            for chunk in _chunks(rows, 5000):
-                conn.execute(insert(HostSoftware), list(chunk))
+        self._insert_rows(conn, HostSoftware.__table__, rows)
+
+    def _insert_rows(
+        self, conn: Connection, table: Any, rows: Sequence[Mapping[str, object]]
+    ) -> None:
+        """Insert many rows of one shape in this transaction, the fastest way the backend has.
+
+        PostgreSQL takes them by COPY (psycopg's executemany sends one statement per row);
+        SQLite by executemany in chunks. For tables whose rows cannot clash with stored ones
+        (the caller holds the lock or made the keys); a clash still fails the transaction.
+        """
+        if not rows:
             return
+        if self.dialect != "postgresql" or len(rows) < 20:
+            for chunk in _chunks(rows, 5000):
+                conn.execute(insert(table), list(chunk))
+            return
+        columns = list(rows[0])
         raw = conn.connection.driver_connection
         assert raw is not None
-        sql = "COPY host_software (host_id, software_id, version, source) FROM STDIN"
+        sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+        # Timestamps go in as the naive UTC the column type would store (UTCDateTime).
+        timed = any(isinstance(table.c[c].type, UTCDateTime) for c in columns)
         with raw.cursor() as cursor, cursor.copy(sql) as copy:
             for r in rows:
-                copy.write_row((r["host_id"], r["software_id"], r["version"], r["source"]))
+                if timed:
+                    copy.write_row(tuple(_naive_utc(r[c]) for c in columns))
+                else:
+                    copy.write_row(tuple(r[c] for c in columns))
 
     def _software_ids(self, distinct: Mapping[str, Observation]) -> dict[str, int]:
         """Upsert distinct software (sorted, so concurrent ingests lock in one order)."""
-        keys = sorted(distinct)
+        cache = self._software_cache
+        ids: dict[str, int] = {}
+        keys = []
+        for k in sorted(distinct):
+            known = cache.get(k)
+            if known is None:
+                keys.append(k)
+            else:
+                ids[k] = known
+        if not keys:
+            return ids
+        found_ids = self._upsert_software(keys, distinct)
+        if len(cache) + len(found_ids) > SOFTWARE_CACHE:
+            cache.clear()
+        cache.update(found_ids)
+        ids.update(found_ids)
+        return ids
+
+    def _upsert_software(
+        self, keys: Sequence[str], distinct: Mapping[str, Observation]
+    ) -> dict[str, int]:
         ids: dict[str, int] = {}
         with self._write() as conn:
             for chunk in _chunks(keys):
@@ -1032,46 +1101,64 @@ class Store:
 
     # -- the matching worker --------------------------------------------------------------------
 
-    def prepare_catalog(self, version: str, *, now: dt.datetime, shape: str = "") -> bool:
+    def prepare_catalog(
+        self,
+        version: str,
+        *,
+        now: dt.datetime,
+        shape: str = "",
+        directives: Sequence[str] = (),
+    ) -> bool:
         """Note the catalog version the worker matches with; on a change, queue hosts.
 
         Returns True when the version changed. Each software row is then matched again (cheap:
-        distinct software, not host links). Which hosts are evaluated again depends on
-        ``shape``, a fingerprint of everything in the catalog except its recognition rules
-        (directives, products, protection): when it is the same as the previous catalog's, only
-        the rules changed, and :meth:`queue_changed_matches` later queues just the hosts linked
-        to software whose hits changed; the previous version's matches are kept until then.
-        Otherwise (or with no ``shape``) old matches are dropped and every host is queued.
+        distinct software, not host links). Which hosts are evaluated again depends on what
+        changed, from narrowest to widest:
+
+        - ``shape`` (a fingerprint of everything in the catalog except its recognition rules:
+          directives, products, protection) is the previous catalog's: only the rules changed,
+          and :meth:`queue_changed_matches` later queues just the hosts linked to software whose
+          hits changed.
+        - ``directives`` (the catalog's directive ids) are the previous catalog's: products,
+          vendors, scopes or the protection products changed, which can change the state only
+          of a host that carries a covered product under either catalog, or whose state is not
+          ``clean`` or ``verified`` (every other host has no finding under either catalog, and
+          :func:`evict.compliance.lifecycle.observe` leaves such a state as it is);
+          :meth:`queue_changed_matches` queues those hosts.
+        - Otherwise (a directive added or withdrawn, or nothing to compare) every host is queued.
+
+        In the first two cases the previous version's matches are kept until
+        :meth:`queue_changed_matches` has compared them; in the last they are dropped.
         """
+        keys = ["catalog_version", "catalog_shape", "catalog_previous", "catalog_directives"]
+        scope = ",".join(sorted(directives))
         with self._write() as conn:
-            meta = dict(
-                conn.execute(
-                    select(Meta.key, Meta.value).where(
-                        Meta.key.in_(["catalog_version", "catalog_shape", "catalog_previous"])
-                    )
-                ).all()
-            )
+            meta = dict(conn.execute(select(Meta.key, Meta.value).where(Meta.key.in_(keys))).all())
             current = meta.get("catalog_version")
             if current == version:
                 return False
-            compare = (
-                bool(shape)
-                and current is not None
-                and meta.get("catalog_shape") == shape
-                and "catalog_previous" not in meta
-            )
-            if compare:
+            comparable = current is not None and "catalog_previous" not in meta
+            requeue = "all"
+            if comparable and shape and meta.get("catalog_shape") == shape:
+                requeue = "changed"
+            elif comparable and scope and meta.get("catalog_directives") == scope:
+                requeue = "covered"
+            if requeue != "all":
                 assert current is not None
                 self._set_meta(conn, meta, "catalog_previous", current)
+                self._set_meta(conn, meta, "catalog_requeue", requeue)
             else:
                 conn.execute(delete(SoftwareMatch).where(SoftwareMatch.catalog_version != version))
-                conn.execute(delete(Meta).where(Meta.key == "catalog_previous"))
+                conn.execute(
+                    delete(Meta).where(Meta.key.in_(["catalog_previous", "catalog_requeue"]))
+                )
                 # A host enrolled but never inventoried has nothing to evaluate: marking it
                 # would record it as clean, a "none found" nobody looked for.
                 conn.execute(update(Host).where(Host.collected_at.is_not(None)).values(dirty=True))
             self._set_meta(conn, meta, "catalog_version", version)
             self._set_meta(conn, meta, "catalog_shape", shape)
-            payload = {"from": current, "to": version, "requeue": "changed" if compare else "all"}
+            self._set_meta(conn, meta, "catalog_directives", scope)
+            payload = {"from": current, "to": version, "requeue": requeue}
             self._audit(conn, now, [("worker", "catalog.change", "catalog", None, payload)])
         return True
 
@@ -1082,19 +1169,30 @@ class Store:
         else:
             conn.execute(insert(Meta).values(key=key, value=value))
 
-    def queue_changed_matches(self, version: str) -> int | None:
-        """After a rules-only catalog change, queue the hosts whose matched software changed.
+    def queue_changed_matches(
+        self, version: str, *, covered: frozenset[str] | None = None
+    ) -> int | None:
+        """After a catalog change that kept the directives, queue the hosts it can affect.
 
-        Compares the hits stored under the previous version with those under ``version``
-        (every software row must have been matched with ``version`` first), queues the hosts
-        linked to software whose hits differ, and drops the previous version's matches.
-        Returns the number of software rows whose hits changed, or None when no comparison was
-        pending.
+        Every software row must have been matched with ``version`` first. After a rules-only
+        change, the hosts linked to software whose hits differ between the previous version
+        and ``version`` are queued. After a wider change (see :meth:`prepare_catalog`), the
+        hosts linked to software with a hit, under either version, on a product in ``covered``
+        (the products some directive of the new catalog covers; every matched row when
+        ``covered`` is None) are queued, with every host whose state for some directive is
+        neither ``clean`` nor ``verified`` (only such a host can have had a finding under the
+        previous catalog). The previous version's matches are dropped. Returns the number of
+        software rows that decided the queue, or None when no comparison was pending.
         """
         with self._write() as conn:
-            previous = conn.execute(
-                select(Meta.value).where(Meta.key == "catalog_previous")
-            ).scalar()
+            meta = dict(
+                conn.execute(
+                    select(Meta.key, Meta.value).where(
+                        Meta.key.in_(["catalog_previous", "catalog_requeue"])
+                    )
+                ).all()
+            )
+            previous = meta.get("catalog_previous")
             if previous is None:
                 return None
             hits: dict[str, dict[int, str]] = {previous: {}, version: {}}
@@ -1108,15 +1206,29 @@ class Store:
             for r in rows:
                 hits[r.catalog_version][r.software_id] = r.hits
             old, new = hits[previous], hits[version]
-            changed = sorted(sid for sid in old.keys() | new.keys() if old.get(sid) != new.get(sid))
-            for chunk in _chunks(changed):
+            if meta.get("catalog_requeue", "changed") == "changed":
+                chosen = sorted(
+                    sid for sid in old.keys() | new.keys() if old.get(sid) != new.get(sid)
+                )
+            else:
+                chosen = sorted(
+                    sid
+                    for sid in old.keys() | new.keys()
+                    if _covered_hit(old.get(sid), covered) or _covered_hit(new.get(sid), covered)
+                )
+                settled = (State.CLEAN.value, State.VERIFIED.value)
+                unsettled = select(HostStateRow.host_id).where(HostStateRow.state.not_in(settled))
+                conn.execute(
+                    update(Host).where(Host.id.in_(unsettled), ~Host.dirty).values(dirty=True)
+                )
+            for chunk in _chunks(chosen):
                 linked = select(HostSoftware.host_id).where(HostSoftware.software_id.in_(chunk))
                 conn.execute(
                     update(Host).where(Host.id.in_(linked), ~Host.dirty).values(dirty=True)
                 )
             conn.execute(delete(SoftwareMatch).where(SoftwareMatch.catalog_version != version))
-            conn.execute(delete(Meta).where(Meta.key == "catalog_previous"))
-        return len(changed)
+            conn.execute(delete(Meta).where(Meta.key.in_(["catalog_previous", "catalog_requeue"])))
+        return len(chosen)
 
     def unmatched_software(
         self, version: str, *, after: int = 0, limit: int = 5000
@@ -1294,6 +1406,16 @@ class Store:
             first = [c for c in changes if c.old is None]
             if first and not self._insert_states(conn, first, org_of):
                 requeue.update(c.host_id for c in first)
+            # A host's first evaluation that finds nothing anywhere is one event, not one per
+            # directive: most of a fleet, most of the log otherwise.
+            by_host: dict[int, list[StateChange]] = defaultdict(list)
+            for c in changes:
+                by_host[c.host_id].append(c)
+            collapsed = {
+                hid
+                for hid, mine in by_host.items()
+                if len(mine) > 1 and all(c.old is None and c.new.state is State.CLEAN for c in mine)
+            }
             for change in changes:
                 if change.old is not None and not self._write_state(
                     conn, change, org_of[change.host_id]
@@ -1303,6 +1425,8 @@ class Store:
                     continue
                 written += 1
                 old = change.old.state.value if change.old else None
+                if change.host_id in collapsed:
+                    continue
                 if old != change.new.state.value:
                     subject = f"host:{names.get(change.host_id, change.host_id)}"
                     payload = {
@@ -1316,6 +1440,19 @@ class Store:
                     events.append(
                         ("worker", "state.change", subject, org_of[change.host_id], payload)
                     )
+            for hid in sorted(collapsed - requeue):
+                mine = by_host[hid]
+                payload = {
+                    "directive": "every directive",
+                    "directives": [c.directive for c in mine],
+                    "from": None,
+                    "to": State.CLEAN.value,
+                    "reason": mine[0].new.reason,
+                    "products": [],
+                    "checkin": mine[0].new.checkin,
+                }
+                subject = f"host:{names.get(hid, hid)}"
+                events.append(("worker", "state.change", subject, org_of[hid], payload))
             done = [
                 {"hid": h.id, "seen": h.inventory_version} for h in hosts if h.id not in requeue
             ]
@@ -1366,8 +1503,8 @@ class Store:
         ]
         try:
             with conn.begin_nested():
-                conn.execute(insert(HostStateRow), rows)
-        except IntegrityError:
+                self._insert_rows(conn, HostStateRow.__table__, rows)
+        except (IntegrityError, psycopg.IntegrityError):
             return False
         return True
 
