@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -144,6 +145,22 @@ def test_a_waiver_needs_a_future_expiry_justification_and_approver() -> None:
         Waiver("h", "bod-17-01", " ", "CISO", dt.date(2027, 1, 1)).check(T1.date())
     with pytest.raises(WaiverError, match="approver"):
         Waiver("h", "bod-17-01", "why", "", dt.date(2027, 1, 1)).check(T1.date())
+
+
+def test_a_directive_with_exception_grounds_needs_one_of_them() -> None:
+    m23 = ("law-enforcement", "national-security", "security-research")
+    granted = Waiver("p1", "omb-m-23-13", "open investigation", "DepSec", dt.date(2027, 1, 1),
+                     "law-enforcement")  # fmt: skip
+    granted.check(T1.date(), allowed_grounds=m23)
+    for grounds, said in (("", "none were given"), ("convenience", "'convenience' is not one")):
+        bad = dataclasses.replace(granted, grounds=grounds)
+        with pytest.raises(WaiverError, match=f"only on the grounds of .*; {said}"):
+            bad.check(T1.date(), allowed_grounds=m23)
+        with pytest.raises(WaiverError, match="only on the grounds"):
+            waive(identified(), bad, today=T1.date(), now=T1, allowed_grounds=m23)
+    # A directive listing no grounds takes none.
+    with pytest.raises(WaiverError, match="lists no exception grounds"):
+        dataclasses.replace(granted, directive="bod-17-01").check(T1.date())
 
 
 def test_a_clean_host_has_nothing_to_waive() -> None:

@@ -495,6 +495,40 @@ def test_waiving_a_host_changes_the_overview_and_the_audit_log(
     assert top["data-action"] == "waiver.create" and "user:admin-1" in top.get_text()
 
 
+def test_an_m_23_13_waiver_is_granted_only_on_its_grounds(
+    client: TestClient, seeded: Seeded
+) -> None:
+    login(client, "admin-1")
+    host = seeded.ids["phone-tiktok"]
+    response = client.get(f"/hosts/{host}")
+    page = soup(response)
+    select = page.find("select", id="grounds-omb-m-23-13")
+    assert select is not None and page.find("label", attrs={"for": "grounds-omb-m-23-13"})
+    assert [o["value"] for o in select.find_all("option")][1:] == [
+        "law-enforcement",
+        "national-security",
+        "security-research",
+    ]
+    form = {
+        "csrf": csrf_of(response.text),
+        "directive": "omb-m-23-13",
+        "justification": "Covert account in an open investigation",
+        "approver": "Deputy Secretary",
+        "expires": "2026-04-01",
+    }
+    refused = client.post(f"/hosts/{host}/waive", data=form)
+    assert refused.status_code == 422 and "only on the grounds of" in refused.text
+    done = client.post(
+        f"/hosts/{host}/waive", data={**form, "grounds": "law-enforcement"}, follow_redirects=False
+    )
+    assert done.status_code == 303
+    row = next(
+        r for r in soup(client.get("/waivers")).select("#waivers tbody tr")
+        if "phone-tiktok" in r.get_text()
+    )  # fmt: skip
+    assert "law enforcement" in row.get_text()
+
+
 # -- products, waivers, audit --------------------------------------------------------------------
 
 

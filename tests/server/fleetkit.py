@@ -39,6 +39,13 @@ ZIP = Observation.make(
     publisher="Igor Pavlov",
     source="osquery:programs",
 )
+TIKTOK = Observation.make(
+    Kind.APP,
+    "TikTok",
+    version="34.1.2",
+    identifiers={"package_id": "com.zhiliaoapp.musically"},
+    source="mdm:intune",
+)
 DEFENDER = Observation.make(
     Kind.PROGRAM,
     "Microsoft Defender Antivirus",

@@ -9,7 +9,7 @@ import io
 import json
 
 from evict.server.worker import MatchWorker
-from tests.server.fleetkit import DEFENDER, KES, ZIP, Clock, Fleet, make_fleet
+from tests.server.fleetkit import DEFENDER, KES, TIKTOK, ZIP, Clock, Fleet, make_fleet
 
 
 def rows(fleet: Fleet, directive: str = "bod-17-01", who: str = "auditor") -> dict[str, dict]:
@@ -188,6 +188,40 @@ def test_a_waiver_names_one_host_and_lapses_back(fleet: Fleet) -> None:
     assert fleet.state("ws-kes") == "identified"
     listed = fleet.client.get("/api/v1/waivers", headers=fleet.auth("auditor")).json()
     assert [w["host"] for w in listed] == ["ws-kes"]
+
+
+def test_an_m_23_13_exception_names_its_grounds(fleet: Fleet) -> None:
+    fleet.push("phone-1", TIKTOK)
+    fleet.work()
+    assert fleet.state("phone-1", "omb-m-23-13") == "identified"
+    waiver = {
+        "host": "phone-1",
+        "directive": "omb-m-23-13",
+        "justification": "undercover account used in an open investigation",
+        "approver": "Deputy Secretary (designee of the agency head)",
+        "expires": (fleet.clock().date() + dt.timedelta(days=30)).isoformat(),
+    }
+    for grounds in ("", "marketing"):
+        refused = fleet.client.post(
+            "/api/v1/waivers", json={**waiver, "grounds": grounds}, headers=fleet.auth("operator")
+        )
+        assert refused.status_code == 409, refused.text
+        message = refused.json()["error"]["message"]
+        assert "law-enforcement, national-security, security-research" in message
+    assert fleet.state("phone-1", "omb-m-23-13") == "identified"
+    made = fleet.client.post(
+        "/api/v1/waivers",
+        json={**waiver, "grounds": "law-enforcement"},
+        headers=fleet.auth("operator"),
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["grounds"] == "law-enforcement"
+    assert fleet.state("phone-1", "omb-m-23-13") == "waived"
+    report = fleet.client.get(
+        "/api/v1/reports/omb-m-23-13/exceptions.csv", headers=fleet.auth("auditor")
+    )
+    assert report.status_code == 200, report.text
+    assert "law enforcement" in report.text and "NOT STATED" not in report.text
 
 
 def test_host_detail_shows_findings_with_evidence_and_a_timeline(fleet: Fleet) -> None:

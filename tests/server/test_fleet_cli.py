@@ -168,6 +168,12 @@ def test_lifecycle_commands_and_the_csv_report(
         migrated_url,
     )
     assert code == 2 and "no blanket waivers" in err
+    code, _, err = run(
+        capsys, "waive", "ws-clean", "--directive", "bod-17-01", "--justification", "lab",
+        "--grounds", "national-security", "--approver", "CISO", "--expires", expires,
+        "--db", migrated_url,
+    )  # fmt: skip
+    assert code == 2 and "bod-17-01 lists no exception grounds" in err
 
     code, out, _ = run(
         capsys, "report", "bod-17-01", "--format", "json", "--org", "DHS", "--db", migrated_url

@@ -85,6 +85,8 @@ class Directive:
     milestones: tuple[Milestone, ...]
     excluded_products: tuple[ProductID, ...] = ()
     exceptions: str = ""
+    exception_grounds: tuple[str, ...] = ()
+    """The only grounds a waiver may be granted on (OMB M-23-13's three); empty: unrestricted."""
     sources: tuple[SourceRef, ...] = ()
 
 

@@ -287,6 +287,7 @@ def _build(
                     ),
                     excluded_products=tuple(ProductID(x) for x in d.scope.excluded_products),
                     exceptions=d.exceptions,
+                    exception_grounds=tuple(d.exception_grounds),
                     sources=_sources(d.sources),
                 )
             )

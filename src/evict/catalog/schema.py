@@ -70,6 +70,9 @@ class DirectiveModel(_Strict):
     scope: ScopeModel
     milestones: list[MilestoneModel] = Field(min_length=1)
     exceptions: str = ""
+    exception_grounds: list[str] = []
+    """The only grounds an exception (waiver) may be granted on; empty: none are listed, and a
+    waiver needs none."""
     sources: list[SourceModel] = Field(min_length=1)
 
 

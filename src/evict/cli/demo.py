@@ -386,9 +386,8 @@ def _plan_removals(store: Store, moment: dt.datetime, *, seed: int) -> None:
 
 def _grant_waivers(store: Store, moment: dt.datetime, now: dt.datetime, *, seed: int) -> None:
     """Waivers granted last week: one expiring soon, one already expired, one for months."""
-    import functools
 
-    from evict.compliance.lifecycle import OPEN_STATES, Waiver, waive
+    from evict.compliance.lifecycle import OPEN_STATES, Waiver
 
     org_id, rows = _open(store, seed, "waive", frozenset(s.value for s in OPEN_STATES))
     waivers = [
@@ -398,13 +397,12 @@ def _grant_waivers(store: Store, moment: dt.datetime, now: dt.datetime, *, seed:
     ]
     for row, (expires, why) in zip(rows, waivers, strict=False):
         waiver = Waiver(row.host, "bod-17-01", why, "J. Rivera, CISO", expires.date())
-        store.change_state(
+        store.waive(
             store.host(org_id, row.host),
-            "bod-17-01",
-            functools.partial(waive, waiver=waiver, today=moment.date(), now=moment),
+            waiver,
             actor=f"user:{ADMIN}",
             now=moment,
-            waiver={"justification": why, "approver": waiver.approver, "expires": waiver.expires},
+            today=moment.date(),
         )
 
 

@@ -204,6 +204,12 @@ def _register_lifecycle(subparsers: Any) -> None:
     waive.add_argument("host", help="host identifier (or hostname): one host, never all")
     waive.add_argument("--directive", required=True, metavar="ID")
     waive.add_argument("--justification", required=True)
+    waive.add_argument(
+        "--grounds",
+        default="",
+        help="the exception's grounds, where the directive lists them "
+        "(omb-m-23-13: law-enforcement, national-security, security-research)",
+    )
     waive.add_argument("--approver", required=True)
     waive.add_argument("--expires", required=True, type=iso_date, metavar="DATE")
     waive.add_argument("--org")
@@ -529,30 +535,19 @@ def run_host_state(args: argparse.Namespace) -> int:
 
 def run_waive(args: argparse.Namespace) -> int:
     """Run ``evict waive``."""
-    import functools
-
-    from evict._util import today
-    from evict.compliance.lifecycle import Waiver, waive
+    from evict.catalog.loader import load_catalog
+    from evict.compliance.lifecycle import Waiver
 
     store = _store(args)
     directive = _directive(args, args.directive)
-    waiver = Waiver(args.host, directive, args.justification, args.approver, args.expires)
-    waiver.check(today())
-    host = store.find_host(args.host, org=args.org)
-    now = _now()
-    decide = functools.partial(waive, waiver=waiver, today=now.date(), now=now)
-    store.change_state(
-        host,
-        directive,
-        decide,
-        actor=_actor(),
-        now=now,
-        waiver={
-            "justification": waiver.justification,
-            "approver": waiver.approver,
-            "expires": waiver.expires,
-        },
+    allowed = load_catalog(_settings(args).catalog_dirs).directive(directive).exception_grounds
+    waiver = Waiver(
+        args.host, directive, args.justification, args.approver, args.expires, args.grounds
     )
+    now = _now()
+    waiver.check(now.date(), allowed_grounds=allowed)
+    host = store.find_host(args.host, org=args.org)
+    store.waive(host, waiver, actor=_actor(), now=now, today=now.date(), allowed_grounds=allowed)
     print(f"{host.identifier}: {directive}: waived until {args.expires.isoformat()}")
     return 0
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,9 +125,16 @@ class Waiver:
     justification: str
     approver: str
     expires: dt.date
+    grounds: str = ""
+    """The grounds it is granted on, one of the directive's ``exception_grounds`` (OMB M-23-13:
+    ``law-enforcement``, ``national-security``, ``security-research``)."""
 
-    def check(self, today: dt.date) -> None:
-        """Raise :class:`WaiverError` unless this waiver may be granted on ``today``."""
+    def check(self, today: dt.date, *, allowed_grounds: Sequence[str] = ()) -> None:
+        """Raise :class:`WaiverError` unless this waiver may be granted on ``today``.
+
+        :param allowed_grounds: the directive's ``exception_grounds``; when there are some, the
+            waiver must name one of them.
+        """
         host = self.host.strip()
         if not host or any(c in host for c in "*?,") or host.lower() in {"all", "any"}:
             raise WaiverError(
@@ -139,6 +146,14 @@ class Waiver:
             raise WaiverError("a waiver needs an approver")
         if self.expires <= today:
             raise WaiverError(f"the expiry date {self.expires.isoformat()} is not in the future")
+        if allowed_grounds and self.grounds not in allowed_grounds:
+            said = f"{self.grounds!r} is not one" if self.grounds else "none were given"
+            raise WaiverError(
+                f"{self.directive} allows exceptions only on the grounds of "
+                f"{', '.join(allowed_grounds)}; {said}"
+            )
+        if self.grounds and not allowed_grounds:
+            raise WaiverError(f"{self.directive} lists no exception grounds to choose from")
 
 
 def _products(found: Iterable[str]) -> tuple[str, ...]:
@@ -265,13 +280,19 @@ def transition(
 
 
 def waive(
-    current: HostState | None, waiver: Waiver, *, today: dt.date, now: dt.datetime
+    current: HostState | None,
+    waiver: Waiver,
+    *,
+    today: dt.date,
+    now: dt.datetime,
+    allowed_grounds: Sequence[str] = (),
 ) -> HostState:
     """Put a host under ``waiver``; raise :class:`WaiverError` when it cannot be granted.
 
-    Only a host with a covered product open (or already waived, to renew) can be waived.
+    Only a host with a covered product open (or already waived, to renew) can be waived;
+    ``allowed_grounds`` are the directive's exception grounds (see :meth:`Waiver.check`).
     """
-    waiver.check(today)
+    waiver.check(today, allowed_grounds=allowed_grounds)
     if current is None or (current.state not in OPEN_STATES and current.state is not State.WAIVED):
         state = "not evaluated" if current is None else current.state.value
         raise WaiverError(f"nothing to waive: the host is {state} for {waiver.directive}")

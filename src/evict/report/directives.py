@@ -1157,8 +1157,11 @@ GROUNDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 """The grounds M-23-13 allows an exception on, and words of a justification that state each."""
 
 
-def grounds(justification: str) -> str:
-    """The M-23-13 grounds a justification states, or ``""`` when it states none."""
+def grounds(justification: str, recorded: str = "") -> str:
+    """The M-23-13 grounds of a waiver: the ones recorded with it (``law-enforcement``...), else
+    those its justification states (waivers granted before grounds were recorded), or ``""``."""
+    if recorded:
+        return recorded.replace("-", " ")
     text = justification.lower()
     found = [name for name, words in GROUNDS if any(w in text for w in words)]
     return ", ".join(found)
@@ -1201,7 +1204,7 @@ def exceptions(inputs: ReportInputs) -> Document:
                 line.row.hostname,
                 line.row.org_unit,
                 " ".join(w.justification.split()),
-                grounds(w.justification)
+                grounds(w.justification, w.grounds)
                 or "NOT STATED (allowed: law enforcement, national security, security research)",
                 w.approver,
                 on_record,

@@ -222,6 +222,12 @@ class WaiverRequest(_Model):
     host: str = Field(description="One host identifier: there are no blanket waivers.")
     directive: str
     justification: str = Field(min_length=1, max_length=5000)
+    grounds: str = Field(
+        default="",
+        max_length=64,
+        description="The grounds, one of the directive's exception_grounds when it lists some "
+        "(OMB M-23-13: law-enforcement, national-security, security-research); else empty.",
+    )
     approver: str = Field(min_length=1, max_length=200)
     expires: dt.date
 
@@ -233,6 +239,7 @@ class WaiverModel(_Model):
     host: str
     directive: str
     justification: str
+    grounds: str
     approver: str
     expires: dt.date
     created_at: dt.datetime

@@ -160,6 +160,7 @@ class WaiverView:
     created_at: dt.datetime
     created_by: str
     revoked: bool
+    grounds: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -634,6 +635,7 @@ class DashboardQueries:
                     r.created_at,
                     r.created_by,
                     r.revoked_at is not None,
+                    r.grounds,
                 )
                 for r in conn.execute(stmt)
             ]

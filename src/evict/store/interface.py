@@ -235,6 +235,7 @@ class WaiverInfo:
     created_at: dt.datetime
     created_by: str
     revoked: bool = False
+    grounds: str = ""
 
     def to_json(self) -> dict[str, object]:
         """Render for the API."""
@@ -243,6 +244,7 @@ class WaiverInfo:
             "host": self.host,
             "directive": self.directive,
             "justification": self.justification,
+            "grounds": self.grounds,
             "approver": self.approver,
             "expires": self.expires.isoformat(),
             "created_at": self.created_at.isoformat(),

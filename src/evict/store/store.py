@@ -16,6 +16,7 @@ one transaction. It never runs the matcher.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import json
@@ -45,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 
 from evict.compliance.audit import AuditEvent, ChainVerdict, canonical_json, seal, verify_chain
-from evict.compliance.lifecycle import HostState, State
+from evict.compliance.lifecycle import HostState, State, Waiver, waive
 from evict.inventory.interface import Kind, Observation
 from evict.matching.engine import distinct_key
 from evict.report.fleet import PENDING, FleetRow
@@ -1545,7 +1546,7 @@ class Store:
         :param decide: the lifecycle rule to apply (e.g. a ``lifecycle.transition`` partial); it
             raises when the move is not allowed, and nothing is written.
         :param waiver: when the decision is a waiver, its record (justification, approver,
-            expires as a date), stored beside the state change.
+            expires as a date, optionally grounds), stored beside the state change.
         """
         with self._write() as conn:
             row = conn.execute(
@@ -1576,6 +1577,7 @@ class Store:
                         host_id=host.id,
                         directive=directive,
                         justification=str(waiver["justification"]),
+                        grounds=str(waiver.get("grounds", "")),
                         approver=str(waiver["approver"]),
                         expires=expires,
                         created_at=now,
@@ -1588,8 +1590,41 @@ class Store:
                     approver=str(waiver["approver"]),
                     expires=expires.isoformat(),
                 )
+                if waiver.get("grounds"):
+                    payload["grounds"] = str(waiver["grounds"])
             self._audit(conn, now, [(actor, action, subject, host.org_id, payload)])
         return change
+
+    def waive(
+        self,
+        host: HostInfo,
+        waiver: Waiver,
+        *,
+        actor: str,
+        now: dt.datetime,
+        today: dt.date,
+        allowed_grounds: Sequence[str] = (),
+    ) -> StateChange:
+        """Grant ``waiver`` on ``host``: checked, the state moved to ``waived``, the record and
+        its audit event written together.
+
+        :param allowed_grounds: the directive's ``exception_grounds`` (see
+            :meth:`evict.compliance.lifecycle.Waiver.check`).
+        Raises :class:`~evict.compliance.lifecycle.WaiverError` when it cannot be granted.
+        """
+        waiver.check(today, allowed_grounds=allowed_grounds)
+        decide = functools.partial(
+            waive, waiver=waiver, today=today, now=now, allowed_grounds=allowed_grounds
+        )
+        record = {
+            "justification": waiver.justification,
+            "approver": waiver.approver,
+            "expires": waiver.expires,
+            "grounds": waiver.grounds,
+        }
+        return self.change_state(
+            host, waiver.directive, decide, actor=actor, now=now, waiver=record
+        )
 
     def waivers(
         self, org_id: int, *, host: str | None = None, unit_id: int | None = None
@@ -1617,6 +1652,7 @@ class Store:
                     r.created_at,
                     r.created_by,
                     r.revoked_at is not None,
+                    r.grounds,
                 )
                 for r in conn.execute(stmt)
             ]

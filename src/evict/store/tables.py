@@ -234,6 +234,8 @@ class WaiverRow(Base):
     host_id: Mapped[int] = mapped_column(BigID, ForeignKey("hosts.id", ondelete="CASCADE"))
     directive: Mapped[str] = mapped_column(String(64))
     justification: Mapped[str] = mapped_column(Text)
+    grounds: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    """The exception's grounds (OMB M-23-13's three), empty where the directive lists none."""
     approver: Mapped[str] = mapped_column(String(200))
     expires: Mapped[dt.date] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from evict.compliance.lifecycle import Waiver, waive
+from evict.compliance.lifecycle import Waiver
 from evict.server.api.hosts import find_host
 from evict.server.deps import Caller, Ctx, Writer
 from evict.server.models import ErrorResponse, WaiverModel, WaiverRequest
@@ -36,23 +35,17 @@ def list_waivers(
 )
 def create_waiver(body: WaiverRequest, ctx: Ctx, caller: Writer) -> WaiverModel:
     """Put one host under a waiver for one directive; a blanket waiver is refused."""
-    ctx.directive(body.directive)
-    waiver = Waiver(body.host, body.directive, body.justification, body.approver, body.expires)
-    waiver.check(ctx.today())
+    d = ctx.directive(body.directive)
+    waiver = Waiver(body.host, d.id, body.justification, body.approver, body.expires, body.grounds)
+    waiver.check(ctx.today(), allowed_grounds=d.exception_grounds)
     info = find_host(ctx, caller, body.host)
-    now = ctx.now()
-    decide = functools.partial(waive, waiver=waiver, today=ctx.today(), now=now)
-    ctx.store.change_state(
+    ctx.store.waive(
         info,
-        body.directive,
-        decide,
+        waiver,
         actor=caller.actor,
-        now=now,
-        waiver={
-            "justification": waiver.justification,
-            "approver": waiver.approver,
-            "expires": waiver.expires,
-        },
+        now=ctx.now(),
+        today=ctx.today(),
+        allowed_grounds=d.exception_grounds,
     )
     return WaiverModel.model_validate(
         ctx.store.waivers(caller.org_id, host=info.identifier)[0].to_json()

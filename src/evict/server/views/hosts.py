@@ -28,7 +28,6 @@ from evict.compliance.lifecycle import (
     Waiver,
     WaiverError,
     transition,
-    waive,
 )
 from evict.inventory.interface import Platform
 from evict.report.cells import safe_cell
@@ -503,6 +502,7 @@ def waive_host(
     csrf: Field = "",
     directive: Field = "",
     justification: Field = "",
+    grounds: Field = "",
     approver: Field = "",
     expires: Field = "",
 ) -> Response:
@@ -514,6 +514,7 @@ def waive_host(
     form = {
         "directive": directive,
         "justification": justification,
+        "grounds": grounds,
         "approver": approver,
         "expires": expires,
     }
@@ -527,22 +528,17 @@ def waive_host(
         until = dt.date.fromisoformat(expires)
     except ValueError:
         return refuse("the expiry date must be a date (YYYY-MM-DD)", 422)
-    waiver = Waiver(info.identifier, d.id, justification.strip(), approver.strip(), until)
-    now, today = ctx.now(), ctx.today()
-    decide = functools.partial(waive, waiver=waiver, today=today, now=now)
+    waiver = Waiver(
+        info.identifier, d.id, justification.strip(), approver.strip(), until, grounds.strip()
+    )
     try:
-        waiver.check(today)
-        ctx.store.change_state(
+        ctx.store.waive(
             info,
-            d.id,
-            decide,
+            waiver,
             actor=viewer.principal.actor,
-            now=now,
-            waiver={
-                "justification": waiver.justification,
-                "approver": waiver.approver,
-                "expires": waiver.expires,
-            },
+            now=ctx.now(),
+            today=ctx.today(),
+            allowed_grounds=d.exception_grounds,
         )
     except WaiverError as e:
         return refuse(str(e), 422)
