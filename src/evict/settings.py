@@ -73,6 +73,9 @@ class Settings:
     """Login rate limit per client address: (burst, requests per second)."""
     token_days: int = 90
     """Default lifetime of an API token, in days."""
+    report_retention_days: int = 90
+    """Days stored inventory reports are kept for idempotent resends (each host's latest is
+    always kept; the audit log keeps every ingest); 0 keeps them all."""
     extra: Mapping[str, str] = field(default_factory=dict)
     """Free-form settings for extensions; ignored by evict itself."""
 
@@ -101,6 +104,8 @@ class Settings:
         values: dict[str, object] = {"database_url": url, "catalog_dirs": catalog}
         if env.get("EVICT_WORKER_INTERVAL"):
             values["worker_interval"] = float(env["EVICT_WORKER_INTERVAL"])
+        if env.get("EVICT_REPORT_RETENTION_DAYS"):
+            values["report_retention_days"] = int(env["EVICT_REPORT_RETENTION_DAYS"])
         if env.get("EVICT_PROTECTION"):
             values["protection_products"] = frozenset(
                 p.strip() for p in env["EVICT_PROTECTION"].split(",") if p.strip()

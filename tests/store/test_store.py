@@ -102,6 +102,28 @@ def test_a_resent_report_is_acknowledged_the_same_and_stored_once(fleet_store: S
     assert len(ingests) == 1
 
 
+def test_old_reports_are_pruned_but_each_hosts_latest_is_kept(fleet_store: Store) -> None:
+    from evict.store.tables import ReportRow
+
+    _, [(h1, _), (h2, _)] = enrolled(fleet_store, "h1", "h2")
+    fleet_store.ingest(h1, report("r-old", KES), now=NOW)
+    fleet_store.ingest(h1, report("r-new", ZIP), now=NOW + dt.timedelta(days=100))
+    fleet_store.ingest(h2, report("r-only", BASH), now=NOW)  # old, but h2's latest
+    later = NOW + dt.timedelta(days=101)
+    assert fleet_store.prune_reports(later - dt.timedelta(days=90), now=later) == 1
+    with fleet_store.engine.connect() as conn:
+        kept = sorted(conn.execute(select(ReportRow.report_id)).scalars())
+    assert kept == ["r-new", "r-only"]
+    pruned = fleet_store.audit_events(action_prefix="reports.")
+    assert [e.payload["reports"] for e in pruned] == [1]
+    assert fleet_store.prune_reports(later - dt.timedelta(days=90), now=later) == 0
+    # The ingest itself stays in the audit log, and a resend of the forgotten id is stored anew.
+    ingested = [e.payload["report_id"] for e in fleet_store.audit_events(action_prefix="inv")]
+    assert "r-old" in ingested
+    assert fleet_store.ingest(h1, report("r-old", KES), now=later).status == "stored"
+    assert fleet_store.verify_audit().ok
+
+
 def test_a_report_id_of_another_host_is_a_conflict(fleet_store: Store) -> None:
     _, [(h1, _), (h2, _)] = enrolled(fleet_store, "h1", "h2")
     fleet_store.ingest(h1, report("report-0001", KES), now=NOW)

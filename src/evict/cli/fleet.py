@@ -369,10 +369,12 @@ def run_worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
     store = _store(args)
     catalog = load_catalog(settings.catalog_dirs)
+    retention = settings.report_retention_days
     worker = MatchWorker(
         store,
         Matcher(catalog),
         protection=protection_products(catalog, settings.protection_products),
+        report_retention=dt.timedelta(days=retention) if retention > 0 else None,
     )
     while True:
         now = _now()

@@ -65,7 +65,13 @@ def build_context(
         login_limit=RateLimiter(*settings.login_rate),
     )
     if settings.run_worker:
-        worker = MatchWorker(store, matcher, protection=protection)
+        retention = settings.report_retention_days
+        worker = MatchWorker(
+            store,
+            matcher,
+            protection=protection,
+            report_retention=dt.timedelta(days=retention) if retention > 0 else None,
+        )
         context.worker = WorkerThread(worker, interval=settings.worker_interval, clock=clock)
     return context
 

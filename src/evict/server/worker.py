@@ -101,6 +101,8 @@ class WorkerStats:
     """Hosts evaluated."""
     changes: int
     """State changes written."""
+    pruned: int = 0
+    """Stored reports forgotten (older than the retention, see :meth:`Store.prune_reports`)."""
 
     def to_json(self) -> dict[str, object]:
         """Render for the health endpoint and ``evict worker``."""
@@ -109,6 +111,7 @@ class WorkerStats:
             "matched": self.matched,
             "evaluated": self.evaluated,
             "changes": self.changes,
+            "reports_pruned": self.pruned,
         }
 
 
@@ -122,6 +125,8 @@ class MatchWorker:
     :param matcher: the compiled catalog.
     :param protection: product ids that count as approved protection.
     :param batch: hosts per evaluation batch (one transaction each).
+    :param report_retention: how long stored reports are kept (each host's latest always is);
+        None keeps them all.
     """
 
     def __init__(
@@ -132,8 +137,10 @@ class MatchWorker:
         protection: frozenset[str] = frozenset(),
         batch: int = 1000,
         match_batch: int = 5000,
+        report_retention: dt.timedelta | None = None,
     ) -> None:
         self.store = store
+        self.report_retention = report_retention
         self.matcher = matcher
         self.protection = protection
         self.batch = batch
@@ -164,7 +171,10 @@ class MatchWorker:
             self.store.queue_changed_matches(self.catalog_version, covered=self.covered)
             self.store.queue_expired_waivers(today)
             evaluated, changes = self.evaluate_queued(now=now, today=today)
-        return WorkerStats(changed, matched, evaluated, changes)
+            pruned = 0
+            if self.report_retention is not None:
+                pruned = self.store.prune_reports(now - self.report_retention, now=now)
+        return WorkerStats(changed, matched, evaluated, changes, pruned)
 
     def match_new_software(self) -> int:
         """Match every software row without a result for this catalog version."""

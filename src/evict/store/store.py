@@ -838,6 +838,32 @@ class Store:
             )
         return bool(done.rowcount)
 
+    def prune_reports(self, before: dt.datetime, *, now: dt.datetime, limit: int = 10_000) -> int:
+        """Forget up to ``limit`` stored reports received before ``before``; return how many.
+
+        A stored report only lets a resend of the same report id get its first answer (agents
+        resend only what was not acknowledged, within hours), so old ones can go; each host's
+        latest report is kept whatever its age. The audit log keeps every ingest's report id
+        and digest, and records each pruning.
+        """
+        latest = exists().where(
+            Host.id == ReportRow.host_id, Host.last_checkin == ReportRow.report_id
+        )
+        old = (
+            select(ReportRow.report_id)
+            .where(ReportRow.received_at < before, ~latest)
+            .order_by(ReportRow.received_at)
+            .limit(limit)
+        )
+        with self._write() as conn:
+            ids = list(conn.execute(old).scalars())
+            for chunk in _chunks(ids):
+                conn.execute(delete(ReportRow).where(ReportRow.report_id.in_(chunk)))
+            if ids:
+                payload = {"reports": len(ids), "received_before": _iso(before)}
+                self._audit(conn, now, [("worker", "reports.prune", "reports", None, payload)])
+        return len(ids)
+
     def _ack(self, row: Any, host: HostInfo) -> IngestAck:
         return IngestAck(
             row.report_id,

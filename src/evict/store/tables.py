@@ -257,6 +257,7 @@ class ReportRow(Base):
     """A stored inventory report, by its id: a resend finds it and gets the same answer."""
 
     __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_received_at", "received_at"),)
     report_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     host_id: Mapped[int] = mapped_column(
         BigID, ForeignKey("hosts.id", ondelete="CASCADE"), index=True
