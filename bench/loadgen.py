@@ -186,7 +186,7 @@ def preload(
     With ``start`` 0 the schema, the organisation with the simulated org units, an admin
     (:data:`ADMIN`) and the BOD 17-01 adoption are created first; later calls grow the same
     fleet. Hosts are generated and loaded by ``processes`` child processes (default: one per
-    core), each with its own connection, in spans of 2,000 hosts.
+    core on PostgreSQL, one on SQLite), each with its own connection, in spans of 2,000 hosts.
     """
     from sqlalchemy import func, select
 
@@ -216,7 +216,8 @@ def preload(
     spans = [(i, min(i + step, stop)) for i in range(start, stop, step)]
     started = time.perf_counter()
     loaded = 0
-    workers = processes or os.cpu_count() or 1
+    # SQLite has one writer: a second loading process would only wait for the lock.
+    workers = processes or (1 if engine.dialect.name == "sqlite" else os.cpu_count() or 1)
     # A large load into PostgreSQL builds the software_id index once at the end instead of
     # maintaining it row by row (the same index, under the same name, afterwards).
     rebuild = engine.dialect.name == "postgresql" and stop - start >= 200_000
