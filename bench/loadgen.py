@@ -282,12 +282,16 @@ product's rules would): the hosts carrying it are evaluated again."""
 def reevaluate(url: str, change: str = "all") -> dict[str, Any]:
     """Change the catalog and time one worker pass, by part, until every host is up to date.
 
-    :param change: ``all`` — something beyond the rules changes, so every host is evaluated
-        again (the most work a catalog change causes); ``rules`` — one product's
-        recognition rules change, so only the hosts linked to software whose hits changed are.
+    :param change: ``rules`` — one product's recognition rules change, so only the hosts
+        linked to software whose hits changed are evaluated again; ``all`` — something beyond
+        the rules changes (a product's description), so the hosts carrying a covered product
+        or in a state other than clean or verified are; ``directive`` — a directive is added
+        (a copy of BOD 17-01 under another id), so every host is: the most work a catalog
+        change causes.
     """
     import dataclasses
 
+    from evict.catalog.interface import DirectiveID
     from evict.catalog.loader import load_catalog
     from evict.matching.engine import Matcher
     from evict.server.worker import MatchWorker, protection_products
@@ -303,9 +307,13 @@ def reevaluate(url: str, change: str = "all") -> dict[str, Any]:
             for p in base.products
         )
         catalog = dataclasses.replace(base, version=version, products=products)
+    elif change == "directive":
+        bod = base.directive("bod-17-01")
+        extra = dataclasses.replace(bod, id=DirectiveID(f"bench-{time.time_ns()}"))
+        catalog = dataclasses.replace(base, version=version, directives=(*base.directives, extra))
     else:
         # Anything beyond the rules (here a product's description, unique to this version)
-        # changes the catalog's shape, and every host is evaluated again.
+        # changes the catalog's shape; the directives stay.
         first, *rest = base.products
         products = (dataclasses.replace(first, description=version), *rest)
         catalog = dataclasses.replace(base, version=version, products=products)
