@@ -98,3 +98,44 @@ def test_an_evaluated_batch_leaves_the_queue_unless_a_newer_inventory_arrived(
     )
     fleet_store.apply_evaluation(queued, [], now=later)
     assert [h.id for h in fleet_store.dirty_hosts()] == [newer.id]
+
+
+def test_a_state_an_operator_moved_meanwhile_is_not_overwritten_and_the_host_stays_queued(
+    fleet_store: Store,
+) -> None:
+    from evict.compliance.lifecycle import HostState, State, transition
+    from evict.store.interface import StateChange
+
+    org, _ = fleet_store.create_org("DOE", actor="cli:test", now=NOW)
+    fleet_store.bulk_load(fleet_store.units(org.id)[0].id, bulk(2), actor="cli:test", now=NOW)
+    one, two = fleet_store.dirty_hosts()
+    info = fleet_store.host_for_credential("evh_bulk0")
+    other = fleet_store.host_for_credential("evh_bulk1")
+    assert info is not None and other is not None and (info.id, other.id) == (one.id, two.id)
+    found = HostState(State.IDENTIFIED, NOW, ("kes",), "covered product found", "r1")
+    firsts = [StateChange(h.id, "bod-17-01", None, found) for h in (one, two)]
+    assert fleet_store.apply_evaluation([one, two], firsts, now=NOW) == 2
+    # The worker read both hosts identified; an operator plans host one before it writes.
+    later = NOW + dt.timedelta(hours=1)
+    fleet_store.ingest(info, InventoryReport("r2", "e" * 64, ()), now=later)
+    fleet_store.ingest(other, InventoryReport("r3", "d" * 64, ()), now=later)
+    queued = fleet_store.dirty_hosts()
+    fleet_store.change_state(
+        info,
+        "bod-17-01",
+        lambda cur: transition(cur, State.PLANNED, now=later),
+        actor="user:alice",
+        now=later,
+    )
+    gone = HostState(State.REMOVED, later, ("kes",), "covered product no longer present", "r2")
+    decided = [StateChange(h.id, "bod-17-01", found, gone) for h in queued]
+    assert fleet_store.apply_evaluation(queued, decided, now=later) == 1
+    states = fleet_store.states([one.id, two.id])
+    assert states[one.id]["bod-17-01"].state is State.PLANNED  # the operator's move stands
+    assert states[two.id]["bod-17-01"].state is State.REMOVED
+    assert [h.id for h in fleet_store.dirty_hosts()] == [one.id]  # evaluated again later
+    worker_events = [
+        e for e in fleet_store.audit_events(action_prefix="state.") if e.actor == "worker"
+    ]
+    assert [e.payload["to"] for e in worker_events][-1] == "removed"
+    assert fleet_store.verify_audit().ok

@@ -166,6 +166,10 @@ def _naive_utc(value: object) -> object:
     return value
 
 
+_STATE_COLUMNS = ("state", "since", "products", "reason", "checkin", "prior")
+"""The columns of ``host_states`` a state change writes (:func:`_state_values`' keys)."""
+
+
 def _state_values(state: HostState) -> dict[str, object]:
     return {
         "state": state.state.value,
@@ -1431,8 +1435,13 @@ class Store:
                 names = self._identifiers(conn, [h.id for h in hosts])
             events: list[AuditSpec] = []
             first = [c for c in changes if c.old is None]
+            first_failed = False
             if first and not self._insert_states(conn, first, org_of):
+                first_failed = True
                 requeue.update(c.host_id for c in first)
+            later = [c for c in changes if c.old is not None]
+            stale = self._update_states(conn, later, org_of) if later else set()
+            requeue.update(host_id for host_id, _ in stale)
             # A host's first evaluation that finds nothing anywhere is one event, not one per
             # directive: most of a fleet, most of the log otherwise.
             by_host: dict[int, list[StateChange]] = defaultdict(list)
@@ -1444,11 +1453,9 @@ class Store:
                 if len(mine) > 1 and all(c.old is None and c.new.state is State.CLEAN for c in mine)
             }
             for change in changes:
-                if change.old is not None and not self._write_state(
-                    conn, change, org_of[change.host_id]
-                ):
-                    requeue.add(change.host_id)
-                if change.host_id in requeue:
+                if change.old is None and first_failed:
+                    continue
+                if change.old is not None and (change.host_id, change.directive) in stale:
                     continue
                 written += 1
                 old = change.old.state.value if change.old else None
@@ -1534,6 +1541,45 @@ class Store:
         except (IntegrityError, psycopg.IntegrityError):
             return False
         return True
+
+    def _update_states(
+        self, conn: Connection, changes: Sequence[StateChange], org_of: Mapping[int, int]
+    ) -> set[tuple[int, str]]:
+        """Write state changes whose stored state is still ``change.old``; return the
+        ``(host, directive)`` pairs that changed underneath and were not written.
+
+        PostgreSQL takes the batch in one statement over arrays; SQLite one UPDATE a change.
+        """
+        if self.dialect != "postgresql":
+            return {
+                (c.host_id, c.directive)
+                for c in changes
+                if not self._write_state(conn, c, org_of[c.host_id])
+            }
+        columns: dict[str, list[object]] = defaultdict(list)
+        for c in changes:
+            assert c.old is not None
+            columns["host_id"].append(c.host_id)
+            columns["directive"].append(c.directive)
+            columns["old_state"].append(c.old.state.value)
+            columns["old_since"].append(_naive_utc(c.old.since))
+            for key, value in _state_values(c.new).items():
+                columns[key].append(_naive_utc(value))
+        types = {"host_id": "bigint", "old_since": "timestamp", "since": "timestamp"}
+        names = list(columns)
+        arrays = ", ".join(f"CAST(:{n} AS {types.get(n, 'text')}[])" for n in names)
+        assigned = ", ".join(f"{n} = u.{n}" for n in _STATE_COLUMNS)
+        written = conn.execute(
+            text(
+                f"UPDATE host_states SET {assigned} FROM unnest({arrays}) AS u({', '.join(names)})"
+                " WHERE host_states.host_id = u.host_id AND host_states.directive = u.directive"
+                " AND host_states.state = u.old_state AND host_states.since = u.old_since"
+                " RETURNING host_states.host_id, host_states.directive"
+            ),
+            dict(columns),
+        )
+        done = {(int(r[0]), str(r[1])) for r in written}
+        return {(c.host_id, c.directive) for c in changes} - done
 
     def _write_state(self, conn: Connection, change: StateChange, org_id: int) -> bool:
         """Write one state change if the stored state is still ``change.old``."""
