@@ -272,6 +272,19 @@ def test_hosts_are_filtered_by_every_control(client: TestClient) -> None:
     assert count.get_text() == "3"
 
 
+def test_the_count_of_a_state_filter_matches_its_rows_per_unit(client: TestClient) -> None:
+    login(client, "admin-1")
+    for path in (
+        "/hosts?directive=bod-17-01&state=carrying",
+        "/hosts?directive=bod-17-01&state=clean&org_unit=Field+East",
+        "/hosts?directive=bod-17-01&state=pending",
+        "/hosts?directive=bod-17-01&org_unit=HQ",
+    ):
+        response = client.get(path)
+        shown = soup(response).find(attrs={"data-figure": "matching"}).get_text()
+        assert shown == str(len(host_names(response))), path
+
+
 def test_hosts_sort_by_state_puts_the_urgent_first(client: TestClient) -> None:
     login(client, "admin-1")
     names = host_names(client.get("/hosts?directive=bod-17-01&sort=state"))

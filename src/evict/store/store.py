@@ -73,6 +73,7 @@ from evict.store.interface import (
     WaiverInfo,
 )
 from evict.store.tables import (
+    UNSETTLED,
     Adoption,
     ApiToken,
     AuditEventRow,
@@ -1247,8 +1248,8 @@ class Store:
                     for sid in old.keys() | new.keys()
                     if _covered_hit(old.get(sid), covered) or _covered_hit(new.get(sid), covered)
                 )
-                settled = (State.CLEAN.value, State.VERIFIED.value)
-                unsettled = select(HostStateRow.host_id).where(HostStateRow.state.not_in(settled))
+                # Spelled as the partial index's predicate, so the planner can use it.
+                unsettled = select(HostStateRow.host_id).where(text(UNSETTLED))
                 conn.execute(
                     update(Host).where(Host.id.in_(unsettled), ~Host.dirty).values(dirty=True)
                 )
