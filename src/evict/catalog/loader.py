@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from evict._yaml import safe_loader
 from evict.catalog.interface import (
     PROTECTION_CATEGORY,
     Blocking,
@@ -92,8 +93,8 @@ def load_catalog(extra_dirs: Sequence[Path] = ()) -> Catalog:
         text = _read_text(path)
         try:
             _refuse_aliases(path, text)
-            node = yaml.compose(text, Loader=_loader())
-            data = yaml.load(text, Loader=_loader())
+            node = yaml.compose(text, Loader=safe_loader())
+            data = yaml.load(text, Loader=safe_loader())
             nodes[path] = node
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
@@ -137,18 +138,12 @@ def _refuse_aliases(path: Path, text: str) -> None:
     in anything that walks the loaded data."""
     import yaml
 
-    for event in yaml.parse(text, Loader=_loader()):
+    for event in yaml.parse(text, Loader=safe_loader()):
         if isinstance(event, yaml.AliasEvent):
             line = f":{event.start_mark.line + 1}" if event.start_mark is not None else ""
             raise CatalogValidationError(
                 f"{path}{line}: YAML aliases (*{event.anchor}) are not allowed in catalog files"
             )
-
-
-def _loader() -> Any:
-    import yaml
-
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _describe(path: Path, node: Any, data: Any, loc: tuple[Any, ...], msg: str) -> str:

@@ -67,30 +67,9 @@ class Policy:
 def load_policy(path: Path, catalog: Catalog) -> Policy:
     """Read a policy YAML file (``approved: [...]``, ``install: [...]``); raise :class:`PolicyError`
     naming the file and line on anything else."""
-    import yaml
+    from evict._yaml import read_small_yaml
 
-    try:
-        size = path.stat().st_size
-        if size > MAX_POLICY_BYTES:
-            raise PolicyError(str(path), f"{size} bytes is more than a policy may hold")
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise PolicyError(str(path), "not UTF-8 text", where=f"byte {e.start}") from e
-    except OSError as e:
-        raise PolicyError(str(path), f"cannot be read: {e.strerror or e}") from e
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        for event in yaml.parse(text, Loader=loader):
-            if isinstance(event, yaml.AliasEvent):
-                line = event.start_mark.line + 1 if event.start_mark is not None else None
-                raise PolicyError(str(path), "YAML aliases are not allowed", line=line)
-        data = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise PolicyError(
-            str(path), f"not valid YAML: {getattr(e, 'problem', e)}", line=line
-        ) from e
+    _, data = read_small_yaml(path, max_bytes=MAX_POLICY_BYTES, error=PolicyError, what="a policy")
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -262,29 +262,12 @@ def load_profile(path: Path) -> Profile:
     """Read a profile YAML file; raise :class:`ProfileError` naming the file, line and key."""
     import yaml
 
-    try:
-        size = path.stat().st_size
-        if size > MAX_PROFILE_BYTES:
-            raise ProfileError(str(path), f"{size} bytes is more than a profile may hold")
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ProfileError(str(path), "not UTF-8 text", where=f"byte {e.start}") from e
-    except OSError as e:
-        raise ProfileError(str(path), f"cannot be read: {e.strerror or e}") from e
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        for event in yaml.parse(text, Loader=loader):
-            if isinstance(event, yaml.AliasEvent):
-                line = event.start_mark.line + 1 if event.start_mark is not None else None
-                raise ProfileError(str(path), "YAML aliases are not allowed", line=line)
-        node = yaml.compose(text, Loader=loader)
-        data = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ProfileError(
-            str(path), f"not valid YAML: {getattr(e, 'problem', None) or e}", line=line
-        ) from e
+    from evict._yaml import read_small_yaml, safe_loader
+
+    text, data = read_small_yaml(
+        path, max_bytes=MAX_PROFILE_BYTES, error=ProfileError, what="a profile"
+    )
+    node = yaml.compose(text, Loader=safe_loader())
     if data is not None and not isinstance(data, dict):
         raise ProfileError(str(path), "the top level must be a mapping", line=1)
     try:
