@@ -1162,7 +1162,13 @@ class Store:
         In the first two cases the previous version's matches are kept until
         :meth:`queue_changed_matches` has compared them; in the last they are dropped.
         """
-        keys = ["catalog_version", "catalog_shape", "catalog_previous", "catalog_directives"]
+        keys = [
+            "catalog_version",
+            "catalog_shape",
+            "catalog_previous",
+            "catalog_directives",
+            "catalog_requeue",
+        ]
         scope = ",".join(sorted(directives))
         with self._write() as conn:
             meta = dict(conn.execute(select(Meta.key, Meta.value).where(Meta.key.in_(keys))).all())
@@ -1683,9 +1689,9 @@ class Store:
 
         :param allowed_grounds: the directive's ``exception_grounds`` (see
             :meth:`evict.compliance.lifecycle.Waiver.check`).
-        Raises :class:`~evict.compliance.lifecycle.WaiverError` when it cannot be granted.
+        Raises :class:`~evict.compliance.lifecycle.WaiverError` when it cannot be granted
+        (:func:`~evict.compliance.lifecycle.waive` checks it before anything is written).
         """
-        waiver.check(today, allowed_grounds=allowed_grounds)
         decide = functools.partial(
             waive, waiver=waiver, today=today, now=now, allowed_grounds=allowed_grounds
         )
