@@ -487,6 +487,8 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    observations: int = 0
+    """How many observations the body reports (0 for a check-in)."""
 
 
 @dataclass
@@ -612,7 +614,7 @@ def inventory_requests(indexes: Sequence[int], *, snapshot: int = 1) -> list[Req
             "Content-Type": "application/json",
             "Content-Encoding": "gzip",
         }
-        out.append(Request("/api/v1/inventory", headers, body))
+        out.append(Request("/api/v1/inventory", headers, body, len(inv.observations)))
     return out
 
 

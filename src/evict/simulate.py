@@ -634,7 +634,7 @@ def _baseline(rng: random.Random, platform: Platform) -> list[Observation]:
     out: list[Observation] = []
     if platform is Platform.WINDOWS:
         programs = pools["programs"]
-        out += [programs[i] for i in _pick(rng, len(programs), 120)]
+        out += [programs[i] for i in _pick(rng, len(programs), 150)]
         out += rng.sample(pools["services"], 70)
         out += rng.sample(pools["drivers"], 40)
         out += rng.sample(pools["processes"], 25)
@@ -644,7 +644,7 @@ def _baseline(rng: random.Random, platform: Platform) -> list[Observation]:
         out += rng.sample(pools["modules"], 25)
     elif platform is Platform.MACOS:
         apps = pools["mac_apps"]
-        out += [apps[i] for i in _pick(rng, len(apps), 90)]
+        out += [apps[i] for i in _pick(rng, len(apps), 160)]
         out += rng.sample(pools["jobs"], 8)
     else:
         out += rng.sample(pools["android" if platform is Platform.ANDROID else "ios"], 12)
