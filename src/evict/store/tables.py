@@ -184,7 +184,10 @@ class HostSoftware(Base):
     """
 
     __tablename__ = "host_software"
-    __table_args__ = (Index("ix_host_software_software_id", "software_id"),)
+    __table_args__ = (
+        # host_id too: a product's hosts are read from the index alone (migration 0006).
+        Index("ix_host_software_software_id_host_id", "software_id", "host_id"),
+    )
     host_id: Mapped[int] = mapped_column(BigID, primary_key=True)
     software_id: Mapped[int] = mapped_column(BigID, primary_key=True)
     version: Mapped[str] = mapped_column(String(200), primary_key=True, default="")
@@ -216,7 +219,13 @@ class HostStateRow(Base):
 
     __tablename__ = "host_states"
     __table_args__ = (
-        Index("ix_host_states_org_id_directive_state", "org_id", "directive", "state"),
+        Index(
+            "ix_host_states_org_id_directive_state_host_id",
+            "org_id",
+            "directive",
+            "state",
+            "host_id",
+        ),
         Index(
             "ix_host_states_unsettled",
             "host_id",
