@@ -218,12 +218,13 @@ def preload(
     loaded = 0
     # SQLite has one writer: a second loading process would only wait for the lock.
     workers = processes or (1 if engine.dialect.name == "sqlite" else os.cpu_count() or 1)
-    # A large load into PostgreSQL builds the software_id index once at the end instead of
-    # maintaining it row by row (the same index, under the same name, afterwards).
-    rebuild = engine.dialect.name == "postgresql" and stop - start >= 200_000
+    # A large load builds the software_id index once at the end instead of maintaining it row
+    # by row (the same index, under the same name, afterwards): links arrive in host order,
+    # so that index is written all over (on SQLite it halves the load rate).
+    rebuild = stop - start >= 200_000
     if rebuild:
         with engine.begin() as conn:
-            conn.exec_driver_sql("DROP INDEX IF EXISTS ix_host_software_software_id")
+            conn.exec_driver_sql("DROP INDEX IF EXISTS ix_host_software_software_id_host_id")
     with ProcessPoolExecutor(max_workers=workers) as pool:
         jobs = [pool.submit(_load_span, url, span, units) for span in spans]
         for job in jobs:
@@ -235,9 +236,11 @@ def preload(
                 )
     if rebuild:
         with engine.begin() as conn:
-            conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
+            if engine.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
             conn.exec_driver_sql(
-                "CREATE INDEX ix_host_software_software_id ON host_software (software_id)"
+                "CREATE INDEX ix_host_software_software_id_host_id"
+                " ON host_software (software_id, host_id)"
             )
     seconds = time.perf_counter() - started
     with engine.connect() as conn:

@@ -1062,16 +1062,23 @@ class Store:
         """
         if not rows:
             return
+        columns = list(rows[0])
+        # Timestamps go in as the naive UTC the column type would store (UTCDateTime).
+        timed = any(isinstance(table.c[c].type, UTCDateTime) for c in columns)
+        if self.dialect != "postgresql" and not timed and len(rows) >= 20:
+            # Plain values (links): straight to the driver, without building a parameter
+            # dictionary per row (a third of a bulk load's time on SQLite).
+            sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
+            sql += f"({', '.join('?' for _ in columns)})"
+            conn.exec_driver_sql(sql, [tuple(r[c] for c in columns) for r in rows])
+            return
         if self.dialect != "postgresql" or len(rows) < 20:
             for chunk in _chunks(rows, 5000):
                 conn.execute(insert(table), list(chunk))
             return
-        columns = list(rows[0])
         raw = conn.connection.driver_connection
         assert raw is not None
         sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-        # Timestamps go in as the naive UTC the column type would store (UTCDateTime).
-        timed = any(isinstance(table.c[c].type, UTCDateTime) for c in columns)
         with raw.cursor() as cursor, cursor.copy(sql) as copy:
             for r in rows:
                 if timed:
