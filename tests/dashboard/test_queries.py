@@ -12,6 +12,7 @@ from evict.compliance.lifecycle import State, transition
 from evict.matching.engine import Matcher
 from evict.report.fleet import PENDING
 from evict.server.worker import MatchWorker
+from evict.store import dashboard
 from evict.store.dashboard import (
     STATE_ORDER,
     DashboardQueries,
@@ -152,6 +153,32 @@ def test_filters_narrow_the_listing_and_the_count(fleet_store: Store, catalog) -
     assert queries.count_hosts(org_id, HostFilter(), cap=10) == (10, True)
     assert queries.count_hosts(org_id, HostFilter(), cap=23) == (23, False)
     assert len(ids) == 23
+
+
+@pytest.mark.parametrize(("walk_past", "host_ids"), [(0, 50_000), (50_000, 50_000), (50_000, 1)])
+def test_a_filtered_listing_is_the_same_however_its_hosts_are_read(
+    fleet_store: Store,
+    catalog,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+    walk_past: int,
+    host_ids: int,
+) -> None:
+    """A product's or a state's hosts walked in page order, read one by one, or left to a
+    subquery (PostgreSQL chooses by how many there are): the same pages in every order."""
+    monkeypatch.setattr(dashboard, "WALK_PAST", walk_past)
+    monkeypatch.setattr(dashboard, "HOST_IDS", host_ids)
+    build(fleet_store, catalog)
+    queries = DashboardQueries(fleet_store)
+    org_id = fleet_store.org("DHS").id
+    kes = {f"H-{i:02d}" for i in range(0, 20, 4)}
+    carrying = frozenset({"identified", "planned", "removing", "waived"})
+    for sort in HostSort:
+        for fields in ({"states": carrying}, {"product": "kaspersky-endpoint-security"}):
+            f = HostFilter(directive="bod-17-01", catalog_version=catalog.version, **fields)  # type: ignore[arg-type]
+            rows = every_page(queries, org_id, f, sort, 2)
+            assert {r.identifier for r in rows} == kes, (sort, fields)
+            assert [r.id for r in rows] == expected_order(rows, sort)
+            assert queries.count_hosts(org_id, f) == (5, False)
 
 
 def test_a_cursor_cannot_be_forged_into_another_listing(fleet_store: Store, catalog) -> None:  # type: ignore[no-untyped-def]

@@ -81,8 +81,12 @@ CARRYING: frozenset[str] = frozenset(
 )
 """States in which the host still carries a covered product (a waiver does not remove it)."""
 
-PRODUCT_IDS = 200_000
-"""Past this many hosts with one product, its filter stays a subquery (PostgreSQL)."""
+HOST_IDS = 50_000
+"""Past this many hosts of one product or in the filtered states, the filter stays a
+subquery instead of a list of ids read first (PostgreSQL)."""
+
+WALK_PAST = 2_000
+"""Past this many listed hosts, a page walks its order instead of reading each listed host."""
 
 SESSION_KEY = "dashboard_session_key"
 """The ``meta`` row holding the key that signs dashboard session cookies."""
@@ -221,8 +225,9 @@ class DashboardQueries:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.engine = store.engine
-        self._products: dict[tuple[str, str], Any] = {}
-        """Product conditions made for this instance (a page and its count share them)."""
+        self._hosts: dict[tuple[str, ...], Any] = {}
+        """Hosts of a product or of states, read for this instance (a page and its count
+        share them): a list of ids, or a condition when there are too many to list."""
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -264,8 +269,12 @@ class DashboardQueries:
         with self._read() as conn:
             return [Store._software_observation(r, r.version, r.source) for r in conn.execute(stmt)]
 
-    def _conditions(self, org_id: int, f: HostFilter) -> list[Any]:
-        """The WHERE conditions of a filter (the state filter included)."""
+    def _conditions(self, org_id: int, f: HostFilter, *, walk: bool = False) -> list[Any]:
+        """The WHERE conditions of a filter (the state filter included).
+
+        :param walk: for a page (rows in an index's order, a few wanted): a long list of
+            hosts is tested row by row while walking that order instead of read host by host.
+        """
         conditions: list[Any] = [Host.org_id == org_id]
         if f.unit_id is not None:
             conditions.append(Host.org_unit_id == f.unit_id)
@@ -278,34 +287,74 @@ class DashboardQueries:
         if f.seen_before is not None:
             conditions.append(or_(Host.last_seen < f.seen_before, Host.last_seen.is_(None)))
         if f.product and f.catalog_version:
-            key = (f.product, f.catalog_version)
-            if key not in self._products:
-                self._products[key] = self._with_product(f.product, f.catalog_version)
-            conditions.append(self._products[key])
+            key: tuple[str, ...] = ("product", f.product, f.catalog_version)
+            if key not in self._hosts:
+                self._hosts[key] = self._product_hosts(f.product, f.catalog_version)
+            conditions.append(self._among(self._hosts[key], walk=walk))
         if f.directive and f.states:
-            conditions.append(self._in_states(org_id, f.directive, f.states))
+            key = ("states", f.directive, *sorted(f.states))
+            if key not in self._hosts:
+                self._hosts[key] = self._state_hosts(org_id, f.directive, f.states)
+            conditions.append(self._among(self._hosts[key], walk=walk))
         return conditions
 
-    def _with_product(self, product: str, catalog_version: str) -> Any:
-        """The condition "the host's current inventory matched ``product``"."""
+    def _among(self, hosts: Any, *, walk: bool) -> Any:
+        """The condition "the host is one of ``hosts``" (a list of ids, or a condition)."""
+        if not isinstance(hosts, list):
+            return hosts
+        if not hosts:
+            return literal(False)
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        ids = bindparam(None, hosts, type_=ARRAY(BigInteger))
+        if not walk or len(hosts) <= WALK_PAST:
+            return Host.id == any_(ids)
+        # Many hosts: walk the page's order and keep those listed (a hash lookup per row:
+        # one row in 25 to 80 at a million hosts with 12,000 to 40,000 listed). On ``id``
+        # itself the planner reads every listed host by primary key and sorts them all: tens
+        # of thousands of random reads for one page. ``id + 0`` is not indexed, which leaves
+        # it the walk.
+        return (Host.id + 0) == any_(ids)
+
+    def _product_hosts(self, product: str, catalog_version: str) -> Any:
+        """The hosts whose current inventory matched ``product``: ids, or a condition."""
         software = self._product_software(product, catalog_version)
         if not software:
-            return literal(False)
+            return []
         linked = select(HostSoftware.host_id).where(HostSoftware.software_id.in_(software))
         if self.engine.dialect.name != "postgresql":
             return Host.id.in_(linked)
         # PostgreSQL estimates how many hosts link to a few software rows from averages, and
         # a low guess makes it walk every host in page order looking for them. The ids, read
-        # first through the software_id index (the hosts carrying one product: a few percent
-        # of a fleet), give it the exact number.
+        # first from the (software_id, host_id) index (the hosts carrying one product: a few
+        # percent of a fleet), give it the exact number.
         with self._read() as conn:
-            hosts = list(conn.execute(linked.distinct().limit(PRODUCT_IDS + 1)).scalars())
-        if len(hosts) > PRODUCT_IDS:
-            return Host.id.in_(linked)
-        from sqlalchemy.dialects.postgresql import ARRAY
+            hosts = list(conn.execute(linked.distinct().limit(HOST_IDS + 1)).scalars())
+        return Host.id.in_(linked) if len(hosts) > HOST_IDS else [int(h) for h in hosts]
 
-        ids = bindparam("product_hosts", [int(h) for h in hosts], type_=ARRAY(BigInteger))
-        return Host.id == any_(ids)
+    def _state_hosts(self, org_id: int, directive: str, states: frozenset[str]) -> Any:
+        """The hosts in one of ``states`` for ``directive``: ids, or a condition.
+
+        Ids (PostgreSQL, at most :data:`HOST_IDS`, read from the ``(org_id, directive,
+        state, host_id)`` index) for the few percent of a fleet in a carrying state; the
+        condition for common states and ``pending`` (no state row), where walking the page's
+        order and looking each host up finds a page at once.
+        """
+        condition = self._in_states(org_id, directive, states)
+        if self.engine.dialect.name != "postgresql" or PENDING in states:
+            return condition
+        stmt = (
+            select(HostStateRow.host_id)
+            .where(
+                HostStateRow.org_id == org_id,
+                HostStateRow.directive == directive,
+                HostStateRow.state.in_(sorted(states)),
+            )
+            .limit(HOST_IDS + 1)
+        )
+        with self._read() as conn:
+            hosts = [int(h) for h in conn.execute(stmt).scalars()]
+        return condition if len(hosts) > HOST_IDS else hosts
 
     def _product_software(self, product: str, catalog_version: str) -> list[int]:
         """The software rows the matcher fired ``product`` on (a few, whatever the fleet size).
@@ -383,7 +432,7 @@ class DashboardQueries:
         start, after_id, after_key = decode_cursor(after) if after else (0, 0, "")
         if not 0 <= start < len(phases):
             raise InvalidValueError("the page cursor does not fit this listing")
-        base = self._conditions(org_id, f)
+        base = self._conditions(org_id, f, walk=True)
         found: list[tuple[int, Any]] = []
         with self._read() as conn:
             for index in range(start, len(phases)):

@@ -36,6 +36,7 @@ from evict.server.deps import Ctx, ServerContext
 from evict.server.models import EvidenceModel, FindingModel
 from evict.server.views.overview import default_directive
 from evict.server.views.plans import host_plan
+from evict.server.views.products import product_uses
 from evict.server.views.web import (
     SECURITY_HEADERS,
     BadRequest,
@@ -271,6 +272,10 @@ def _count(
     hosts. Any other filter is counted in SQL, up to :data:`COUNT_CAP`.
     """
     org_id = viewer.principal.org_id
+    if f.product and not (f.states or f.platform or f.name or f.seen_before is not None):
+        counted = _product_count(ctx, dashboard, viewer, f.product, f.unit_id)
+        if counted is not None:
+            return counted, False
     plain = not (f.product or f.platform or f.name or f.seen_before is not None)
     if plain and f.directive:
         directive = f.directive
@@ -291,6 +296,34 @@ def _count(
             )
             return n, False
     return queries.count_hosts(org_id, f, cap=COUNT_CAP)
+
+
+def _product_count(
+    ctx: ServerContext, dashboard: Dashboard, viewer: Viewer, product: str, unit_id: int | None
+) -> int | None:
+    """Hosts carrying ``product`` (in ``unit_id``), from the products page's kept aggregate.
+
+    None when there is none yet or the product is approved protection (which that page leaves
+    out): the caller counts in SQL then.
+    """
+    if product in ctx.protection:
+        return None
+    org_id = viewer.principal.org_id
+    cached = dashboard.cache.get(
+        ("products", org_id, viewer.unit_id),
+        ctx.store.audit_head()[0],
+        lambda: product_uses(ctx, org_id, viewer.unit_id),
+        now=ctx.now(),
+    )
+    if cached is None:
+        return None
+    use = next((u for u in cached.value if u.product.id == product), None)
+    if use is None:
+        return 0
+    if unit_id is None or unit_id == viewer.unit_id:
+        return use.hosts
+    unit = next((u.name for u in ctx.store.units(org_id) if u.id == unit_id), "")
+    return dict(use.units).get(unit, 0)
 
 
 @router.get("/hosts.csv")
