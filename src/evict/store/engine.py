@@ -31,7 +31,14 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No JIT: PostgreSQL compiles a query it estimates to be expensive, and with estimates
+    # gone stale (a table filled within minutes, as a fleet's first evaluation does) each of
+    # the worker's batch reads of 1,000 hosts' states was planned as a 270,000-row scan and
+    # compiled. evict's queries are short; a URL that sets ``options`` keeps its own.
+    connect_args = {} if "options" in parsed.query else {"options": "-c jit=off"}
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
+    )
 
 
 SQLITE_CACHE_KIB = 65_536
