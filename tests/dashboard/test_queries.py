@@ -163,8 +163,9 @@ def test_a_filtered_listing_is_the_same_however_its_hosts_are_read(
     walk_past: int,
     host_ids: int,
 ) -> None:
-    """A product's or a state's hosts walked in page order, read one by one, or left to a
-    subquery (PostgreSQL chooses by how many there are): the same pages in every order."""
+    """A product's hosts walked in page order, read one by one, or left to a subquery
+    (PostgreSQL chooses by how many there are): the same pages in every order, beside a
+    state filter's."""
     monkeypatch.setattr(dashboard, "WALK_PAST", walk_past)
     monkeypatch.setattr(dashboard, "HOST_IDS", host_ids)
     build(fleet_store, catalog)

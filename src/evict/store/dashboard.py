@@ -82,8 +82,8 @@ CARRYING: frozenset[str] = frozenset(
 """States in which the host still carries a covered product (a waiver does not remove it)."""
 
 HOST_IDS = 50_000
-"""Past this many hosts of one product or in the filtered states, the filter stays a
-subquery instead of a list of ids read first (PostgreSQL)."""
+"""Past this many hosts with one product, its filter stays a subquery instead of a list of
+ids read first (PostgreSQL)."""
 
 WALK_PAST = 2_000
 """Past this many listed hosts, a page walks its order instead of reading each listed host."""
@@ -226,13 +226,21 @@ class DashboardQueries:
         self.store = store
         self.engine = store.engine
         self._hosts: dict[tuple[str, ...], Any] = {}
-        """Hosts of a product or of states, read for this instance (a page and its count
-        share them): a list of ids, or a condition when there are too many to list."""
+        """A product's hosts, read for this instance (a page and its count share them): a
+        list of ids, or a condition when there are too many to list."""
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def _read(self, *, page: bool = False) -> Iterator[Connection]:
+        """A read-only transaction; with ``page``, for a few rows of a listing.
+
+        A page is read without parallel workers (PostgreSQL): for a page of 50 hosts the
+        planner chose parallel walks whose start-up and merge cost 50-150 ms at a million
+        hosts, where one process finds the page in about 13 ms.
+        """
         try:
             with self.engine.connect() as conn, conn.begin():
+                if page and self.engine.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
                 yield conn
         except OperationalError as e:
             raise DatabaseError(f"database error: {e.orig}") from e
@@ -287,15 +295,12 @@ class DashboardQueries:
         if f.seen_before is not None:
             conditions.append(or_(Host.last_seen < f.seen_before, Host.last_seen.is_(None)))
         if f.product and f.catalog_version:
-            key: tuple[str, ...] = ("product", f.product, f.catalog_version)
+            key = ("product", f.product, f.catalog_version)
             if key not in self._hosts:
                 self._hosts[key] = self._product_hosts(f.product, f.catalog_version)
             conditions.append(self._among(self._hosts[key], walk=walk))
         if f.directive and f.states:
-            key = ("states", f.directive, *sorted(f.states))
-            if key not in self._hosts:
-                self._hosts[key] = self._state_hosts(org_id, f.directive, f.states)
-            conditions.append(self._among(self._hosts[key], walk=walk))
+            conditions.append(self._in_states(org_id, f.directive, f.states))
         return conditions
 
     def _among(self, hosts: Any, *, walk: bool) -> Any:
@@ -310,10 +315,9 @@ class DashboardQueries:
         if not walk or len(hosts) <= WALK_PAST:
             return Host.id == any_(ids)
         # Many hosts: walk the page's order and keep those listed (a hash lookup per row:
-        # one row in 25 to 80 at a million hosts with 12,000 to 40,000 listed). On ``id``
-        # itself the planner reads every listed host by primary key and sorts them all: tens
-        # of thousands of random reads for one page. ``id + 0`` is not indexed, which leaves
-        # it the walk.
+        # one row in 80 at a million hosts with 12,000 listed). On ``id`` itself the planner
+        # reads every listed host by primary key and sorts them all: 12,000 random reads for
+        # one page. ``id + 0`` is not indexed, which leaves it the walk.
         return (Host.id + 0) == any_(ids)
 
     def _product_hosts(self, product: str, catalog_version: str) -> Any:
@@ -331,30 +335,6 @@ class DashboardQueries:
         with self._read() as conn:
             hosts = list(conn.execute(linked.distinct().limit(HOST_IDS + 1)).scalars())
         return Host.id.in_(linked) if len(hosts) > HOST_IDS else [int(h) for h in hosts]
-
-    def _state_hosts(self, org_id: int, directive: str, states: frozenset[str]) -> Any:
-        """The hosts in one of ``states`` for ``directive``: ids, or a condition.
-
-        Ids (PostgreSQL, at most :data:`HOST_IDS`, read from the ``(org_id, directive,
-        state, host_id)`` index) for the few percent of a fleet in a carrying state; the
-        condition for common states and ``pending`` (no state row), where walking the page's
-        order and looking each host up finds a page at once.
-        """
-        condition = self._in_states(org_id, directive, states)
-        if self.engine.dialect.name != "postgresql" or PENDING in states:
-            return condition
-        stmt = (
-            select(HostStateRow.host_id)
-            .where(
-                HostStateRow.org_id == org_id,
-                HostStateRow.directive == directive,
-                HostStateRow.state.in_(sorted(states)),
-            )
-            .limit(HOST_IDS + 1)
-        )
-        with self._read() as conn:
-            hosts = [int(h) for h in conn.execute(stmt).scalars()]
-        return condition if len(hosts) > HOST_IDS else hosts
 
     def _product_software(self, product: str, catalog_version: str) -> list[int]:
         """The software rows the matcher fired ``product`` on (a few, whatever the fleet size).
@@ -434,7 +414,7 @@ class DashboardQueries:
             raise InvalidValueError("the page cursor does not fit this listing")
         base = self._conditions(org_id, f, walk=True)
         found: list[tuple[int, Any]] = []
-        with self._read() as conn:
+        with self._read(page=True) as conn:
             for index in range(start, len(phases)):
                 want = limit + 1 - len(found)
                 if want <= 0:
@@ -545,7 +525,7 @@ class DashboardQueries:
     def count_hosts(self, org_id: int, f: HostFilter, *, cap: int = 10_000) -> tuple[int, bool]:
         """How many hosts match ``f``, counting at most ``cap + 1``; ``(n, True)`` past the cap."""
         inner = select(Host.id).where(*self._conditions(org_id, f)).limit(cap + 1).subquery()
-        with self._read() as conn:
+        with self._read(page=True) as conn:
             n = int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
         return (cap, True) if n > cap else (n, False)
 
