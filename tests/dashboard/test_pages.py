@@ -272,13 +272,20 @@ def test_hosts_are_filtered_by_every_control(client: TestClient) -> None:
     assert count.get_text() == "3"
 
 
-def test_the_count_of_a_state_filter_matches_its_rows_per_unit(client: TestClient) -> None:
+def test_the_count_of_a_state_or_product_filter_matches_its_rows_per_unit(
+    client: TestClient,
+) -> None:
     login(client, "admin-1")
     for path in (
         "/hosts?directive=bod-17-01&state=carrying",
         "/hosts?directive=bod-17-01&state=clean&org_unit=Field+East",
         "/hosts?directive=bod-17-01&state=pending",
         "/hosts?directive=bod-17-01&org_unit=HQ",
+        "/hosts?product=kaspersky-endpoint-security",
+        "/hosts?product=kaspersky-endpoint-security&org_unit=HQ",
+        "/hosts?product=kaspersky-endpoint-security&org_unit=Field+East",
+        "/hosts?product=tiktok",
+        "/hosts?product=microsoft-defender",
     ):
         response = client.get(path)
         shown = soup(response).find(attrs={"data-figure": "matching"}).get_text()
