@@ -144,6 +144,35 @@ def test_a_new_inventory_replaces_the_hosts_software(fleet_store: Store) -> None
     )
 
 
+def test_each_inventory_leaves_exactly_its_own_links(fleet_store: Store) -> None:
+    """Links are written as the difference from the last inventory; the result must be the
+    same as replacing them all, whatever changed (software, version, source), and another
+    host's links are never touched."""
+    import dataclasses
+
+    _, [(host, _), (other, _)] = enrolled(fleet_store, "h1", "h2")
+    zip_new = dataclasses.replace(ZIP, version="24.08")
+    kes_mdm = dataclasses.replace(KES, source="intune:apps")
+
+    def links(h: int) -> set[tuple[str, str, str]]:
+        with fleet_store.engine.connect() as conn:
+            rows = conn.execute(
+                select(Software.name, HostSoftware.version, HostSoftware.source)
+                .join(Software, Software.id == HostSoftware.software_id)
+                .where(HostSoftware.host_id == h)
+            )
+            return {tuple(r) for r in rows}  # type: ignore[misc]
+
+    fleet_store.ingest(other, report("other-1", KES, ZIP, BASH), now=NOW)
+    before = links(other.id)
+    for n, inventory in enumerate(
+        [(KES, ZIP), (KES, ZIP), (KES, zip_new), (kes_mdm, zip_new, BASH), (BASH,), (), (ZIP,)]
+    ):
+        fleet_store.ingest(host, report(f"h1-{n}", *inventory), now=NOW)
+        assert links(host.id) == {(o.name, o.version, o.source) for o in inventory}, n
+    assert links(other.id) == before
+
+
 def test_the_digest_check_only_matches_the_stored_inventory(fleet_store: Store) -> None:
     _, [(host, _)] = enrolled(fleet_store, "h1")
     assert not fleet_store.checkin_unchanged(host, "report-0000", inventory_digest([]), now=NOW)

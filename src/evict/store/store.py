@@ -41,6 +41,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
@@ -908,8 +909,7 @@ class Store:
             ack = self._existing_ack(conn, host, report.report_id)
             if ack is not None:
                 return ack
-            conn.execute(delete(HostSoftware).where(HostSoftware.host_id == host.id))
-            self._insert_links(conn, rows)
+            self._replace_links(conn, host.id, rows)
             values: dict[str, object] = {
                 "last_seen": now,
                 "digest": report.digest,
@@ -1046,6 +1046,36 @@ class Store:
                 ) from e
             total += len(chunk)
         return total
+
+    def _replace_links(
+        self, conn: Connection, host_id: int, rows: Sequence[Mapping[str, object]]
+    ) -> None:
+        """Make the host's links exactly ``rows``, writing only the difference.
+
+        A host's new inventory mostly repeats its last one. Deleting and inserting every link
+        rewrote about 250 rows and their index entries per report, and left as many dead rows
+        for vacuum, in a table of hundreds of millions; the difference is usually a handful.
+        """
+        if self.dialect == "postgresql":
+            # Two reports of one host at once would both read the old links: the host's row,
+            # which this transaction updates anyway, is locked first so the second waits.
+            conn.execute(select(Host.id).where(Host.id == host_id).with_for_update())
+        key = (HostSoftware.software_id, HostSoftware.version, HostSoftware.source)
+        old = {tuple(r) for r in conn.execute(select(*key).where(HostSoftware.host_id == host_id))}
+        new = {(r["software_id"], r["version"], r["source"]) for r in rows}
+        gone = old - new
+        if gone == old and old:
+            conn.execute(delete(HostSoftware).where(HostSoftware.host_id == host_id))
+            old = set()
+        else:
+            for chunk in _chunks(sorted(gone)):
+                conn.execute(
+                    delete(HostSoftware).where(
+                        HostSoftware.host_id == host_id, tuple_(*key).in_(list(chunk))
+                    )
+                )
+        added = [r for r in rows if (r["software_id"], r["version"], r["source"]) not in old]
+        self._insert_links(conn, added)
 
     def _insert_links(self, conn: Connection, rows: Sequence[Mapping[str, object]]) -> None:
         """Insert host_software rows: COPY on PostgreSQL (2-3x faster), executemany on SQLite."""
