@@ -52,7 +52,7 @@ $(VENV)/.fuzz-installed: pyproject.toml | $(BIN)/python
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/run.py
 
-## bench-full: benchmarks at full size (one fleet grown to 1,000,000 hosts on PostgreSQL; ~3 hours)
+## bench-full: benchmarks at full size (a fleet per backend grown to 1,000,000 hosts, PostgreSQL then SQLite; ~4-5 hours)
 bench-full: $(STAMP) system-deps
 	$(BIN)/python bench/run.py --full
 

@@ -13,8 +13,9 @@ The load generator (:mod:`loadgen`) shares the machine's cores with the server a
 database: it sends pre-built bodies over keep-alive connections from threads, and its own CPU
 use is reported beside each figure. At each size the dashboard's server time
 (:func:`server.time_dashboard`) and two catalog changes (:func:`loadgen.reevaluate`) are timed on
-the same fleet. Sizes: 10,000 hosts by default; ``--full`` grows to 100,000 and 1,000,000 on
-PostgreSQL, 100,000 on SQLite (``EVICT_BENCH_SIZES=10000,100000`` picks others,
+the same fleet (the dashboard on PostgreSQL only). Sizes: 10,000 hosts by default; ``--full``
+grows each backend's fleet to 100,000 and 1,000,000 (``EVICT_BENCH_SIZES=10000,100000`` picks
+others,
 ``EVICT_BENCH_BACKENDS=postgresql`` one backend; ``EVICT_BENCH_DATABASE`` and
 ``EVICT_BENCH_KEEP``, see :func:`loadgen.database`, reuse a loaded fleet).
 """
