@@ -13,6 +13,9 @@ One pass (:meth:`MatchWorker.run_once`):
    a wider change, the hosts carrying a covered product under either version, and those whose
    state is neither clean nor verified: the others have no finding under either catalog, and
    their state cannot change (:meth:`evict.store.store.Store.prepare_catalog`).
+   Without a catalog change, the hosts linked to newly matched software with a hit are
+   queued: an inventory stored after the previous pass's matching step but evaluated in that
+   pass was decided without those hits.
 3. Hosts whose waiver lapsed are queued.
 4. Queued hosts are evaluated in batches: their links to *matched* software (a small set) give
    the findings per directive and whether approved protection is present, and
@@ -167,7 +170,12 @@ class MatchWorker:
             changed = self.store.prepare_catalog(
                 self.catalog_version, now=now, shape=self.shape, directives=self.directives
             )
-            matched = self.match_new_software()
+            matched, hit = self._match_new_software()
+            if not changed:
+                # Software stored after the previous pass matched: its hosts may have been
+                # evaluated without its hits. (After a catalog change the comparison below
+                # queues the hosts of every software whose hits changed, new rows included.)
+                self.store.queue_linked(hit)
             self.store.queue_changed_matches(self.catalog_version, covered=self.covered)
             self.store.queue_expired_waivers(today)
             evaluated, changes = self.evaluate_queued(now=now, today=today)
@@ -178,11 +186,16 @@ class MatchWorker:
 
     def match_new_software(self) -> int:
         """Match every software row without a result for this catalog version."""
+        return self._match_new_software()[0]
+
+    def _match_new_software(self) -> tuple[int, list[int]]:
+        """Match every software row without a result; return how many, and those with a hit."""
         version, total, after = self.catalog_version, 0, 0
+        hit: list[int] = []
         while True:
             rows = self.store.unmatched_software(version, after=after, limit=self.match_batch)
             if not rows:
-                return total
+                return total, hit
             hits = self.matcher.match_distinct([o for _, o in rows])
             self.store.save_matches(
                 version,
@@ -191,6 +204,7 @@ class MatchWorker:
                     for (sid, _), found in zip(rows, hits, strict=True)
                 ],
             )
+            hit += [sid for (sid, _), found in zip(rows, hits, strict=True) if found]
             total += len(rows)
             after = rows[-1][0]
 

@@ -1244,6 +1244,23 @@ class Store:
         else:
             conn.execute(insert(Meta).values(key=key, value=value))
 
+    def queue_linked(self, software_ids: Sequence[int]) -> None:
+        """Queue every host linked to one of ``software_ids`` (not already queued).
+
+        For software the worker has just matched for the first time: a host whose inventory
+        was stored after the worker's matching step but evaluated in the same pass was
+        decided without that software's hits, and must be decided again.
+        """
+        if software_ids:
+            with self._write() as conn:
+                self._queue_linked(conn, sorted(software_ids))
+
+    @staticmethod
+    def _queue_linked(conn: Connection, software_ids: Sequence[int]) -> None:
+        for chunk in _chunks(software_ids):
+            linked = select(HostSoftware.host_id).where(HostSoftware.software_id.in_(chunk))
+            conn.execute(update(Host).where(Host.id.in_(linked), ~Host.dirty).values(dirty=True))
+
     def queue_changed_matches(
         self, version: str, *, covered: frozenset[str] | None = None
     ) -> int | None:
@@ -1296,11 +1313,7 @@ class Store:
                 conn.execute(
                     update(Host).where(Host.id.in_(unsettled), ~Host.dirty).values(dirty=True)
                 )
-            for chunk in _chunks(chosen):
-                linked = select(HostSoftware.host_id).where(HostSoftware.software_id.in_(chunk))
-                conn.execute(
-                    update(Host).where(Host.id.in_(linked), ~Host.dirty).values(dirty=True)
-                )
+            self._queue_linked(conn, chosen)
             conn.execute(delete(SoftwareMatch).where(SoftwareMatch.catalog_version != version))
             conn.execute(delete(Meta).where(Meta.key.in_(["catalog_previous", "catalog_requeue"])))
         return len(chosen)

@@ -1,0 +1,53 @@
+"""The matching worker against software that arrives while a pass is running."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from evict.agent.wire import inventory_digest
+from evict.catalog.loader import load_catalog
+from evict.inventory.interface import Kind, Observation
+from evict.matching.engine import Matcher
+from evict.server.worker import MatchWorker
+from evict.store.interface import InventoryReport
+from evict.store.store import Store
+
+NOW = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+KES = Observation.make(
+    Kind.PROGRAM,
+    "Kaspersky Endpoint Security for Windows",
+    version="12.3.0.493",
+    publisher="AO Kaspersky Lab",
+    source="osquery:programs",
+)
+ZIP = Observation.make(
+    Kind.PROGRAM, "7-Zip 23.01 (x64)", version="23.01", source="osquery:programs"
+)
+
+
+def report(report_id: str, *observations: Observation) -> InventoryReport:
+    return InventoryReport(report_id, inventory_digest(observations), observations)
+
+
+def test_software_stored_after_the_matching_step_is_not_missed(fleet_store: Store) -> None:
+    """A host evaluated in the pass that missed its new software's match is evaluated again
+    once that software is matched: Kaspersky is never left reported clean."""
+    worker = MatchWorker(fleet_store, Matcher(load_catalog()))
+    _, secret = fleet_store.create_org("DHS", actor="t", now=NOW)
+    host, _ = fleet_store.enroll(secret, "ws-1", hostname="ws-1", platform="windows", now=NOW)
+    fleet_store.ingest(host, report("r-1", ZIP), now=NOW)
+    worker.run_once(now=NOW, today=NOW.date())
+
+    def state() -> str:
+        return fleet_store.states([host.id])[host.id]["bod-17-01"].state.value
+
+    assert state() == "clean"
+    # The race, step by step: the pass matches (Kaspersky is not stored yet), the inventory
+    # with Kaspersky lands, then the same pass evaluates the queued host without its hits.
+    worker.match_new_software()
+    fleet_store.ingest(host, report("r-2", ZIP, KES), now=NOW)
+    worker.evaluate_queued(now=NOW, today=NOW.date())
+    assert state() == "clean"
+    # The next pass matches Kaspersky's new software row and decides the host again.
+    worker.run_once(now=NOW, today=NOW.date())
+    assert state() == "identified"
