@@ -156,6 +156,9 @@ class MatchWorker:
         )
         """Products some directive covers (embedded presence included): the only ones that
         can make a finding."""
+        self.matched_through: int | None = None
+        """The newest software row that existed when this worker last matched (None before):
+        hosts linked to newer software wait for the next pass's matching."""
 
     @property
     def catalog_version(self) -> str:
@@ -192,6 +195,7 @@ class MatchWorker:
         """Match every software row without a result; return how many, and those with a hit."""
         version, total, after = self.catalog_version, 0, 0
         hit: list[int] = []
+        self.matched_through = self.store.newest_software()
         while True:
             rows = self.store.unmatched_software(version, after=after, limit=self.match_batch)
             if not rows:
@@ -219,10 +223,17 @@ class MatchWorker:
             batch = self.store.dirty_hosts(after=after, limit=self.batch)
             if not batch:
                 return evaluated, changes
+            after = batch[-1].id
+            if self.matched_through is not None:
+                # Software stored after the matching step has no hits yet: its hosts stay
+                # queued for the next pass rather than be decided without them.
+                waiting = self.store.linked_beyond([h.id for h in batch], self.matched_through)
+                batch = [h for h in batch if h.id not in waiting]
+                if not batch:
+                    continue
             decided = self.evaluate(batch, matched, now=now, today=today)
             changes += self.store.apply_evaluation(batch, decided, now=now)
             evaluated += len(batch)
-            after = batch[-1].id
 
     def evaluate(
         self,

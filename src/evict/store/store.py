@@ -1412,6 +1412,24 @@ class Store:
             )
         return int(done.rowcount or 0)
 
+    def newest_software(self) -> int:
+        """The highest software id stored (0 before any)."""
+        with self._read() as conn:
+            return int(conn.execute(select(func.max(Software.id))).scalar_one() or 0)
+
+    def linked_beyond(self, host_ids: Sequence[int], software_id: int) -> set[int]:
+        """The hosts among ``host_ids`` linked to software newer than ``software_id``."""
+        out: set[int] = set()
+        with self._read() as conn:
+            for chunk in _chunks(list(host_ids)):
+                stmt = (
+                    select(HostSoftware.host_id)
+                    .where(HostSoftware.host_id.in_(chunk), HostSoftware.software_id > software_id)
+                    .distinct()
+                )
+                out.update(int(h) for h in conn.execute(stmt).scalars())
+        return out
+
     def dirty_hosts(self, *, after: int = 0, limit: int = 1000) -> list[DirtyHost]:
         """Hosts queued for evaluation, in id order after ``after``."""
         stmt = (
