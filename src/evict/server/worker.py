@@ -17,7 +17,8 @@ One pass (:meth:`MatchWorker.run_once`):
    queued: an inventory stored after the previous pass's matching step but evaluated in that
    pass was decided without those hits.
 3. Hosts whose waiver lapsed are queued.
-4. Queued hosts are evaluated in batches: their links to *matched* software (a small set) give
+4. Queued hosts are evaluated in batches (a host linked to software stored since step 2 waits
+   for the next pass): their links to *matched* software (a small set) give
    the findings per directive and whether approved protection is present, and
    :func:`evict.compliance.lifecycle.observe` gives each directive's new state. Changes are
    written with their audit events, and the hosts taken off the queue unless a newer inventory
