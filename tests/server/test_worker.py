@@ -4,38 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 
-from evict.agent.wire import inventory_digest
 from evict.catalog.loader import load_catalog
-from evict.inventory.interface import Kind, Observation
+from evict.inventory.interface import Observation
 from evict.matching.engine import Matcher
 from evict.server.worker import MatchWorker
 from evict.store.interface import InventoryReport
 from evict.store.store import Store
+from tests.dashboard.dashkit import KES, ZIP, _report
 
 NOW = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
-KES = Observation.make(
-    Kind.PROGRAM,
-    "Kaspersky Endpoint Security for Windows",
-    version="12.3.0.493",
-    publisher="AO Kaspersky Lab",
-    source="osquery:programs",
-)
-ZIP = Observation.make(
-    Kind.PROGRAM, "7-Zip 23.01 (x64)", version="23.01", source="osquery:programs"
-)
 
 
-def report(report_id: str, *observations: Observation) -> InventoryReport:
-    return InventoryReport(report_id, inventory_digest(observations), observations)
+def report(*observations: Observation) -> InventoryReport:
+    return _report(observations, "ws-1", "windows")  # type: ignore[no-any-return]
 
 
 def test_software_stored_after_the_matching_step_is_not_missed(fleet_store: Store) -> None:
-    """A host evaluated in the pass that missed its new software's match is evaluated again
-    once that software is matched: Kaspersky is never left reported clean."""
+    """A host whose inventory brings software after the pass's matching step waits for the
+    next pass, which decides it with that software's hits: Kaspersky is never reported clean."""
     worker = MatchWorker(fleet_store, Matcher(load_catalog()))
     _, secret = fleet_store.create_org("DHS", actor="t", now=NOW)
     host, _ = fleet_store.enroll(secret, "ws-1", hostname="ws-1", platform="windows", now=NOW)
-    fleet_store.ingest(host, report("r-1", ZIP), now=NOW)
+    fleet_store.ingest(host, report(ZIP), now=NOW)
     worker.run_once(now=NOW, today=NOW.date())
 
     def state() -> str:
@@ -45,7 +35,7 @@ def test_software_stored_after_the_matching_step_is_not_missed(fleet_store: Stor
     # The race, step by step: the pass matches (Kaspersky is not stored yet), then the
     # inventory with Kaspersky lands before the same pass evaluates the queued hosts.
     worker.match_new_software()
-    fleet_store.ingest(host, report("r-2", ZIP, KES), now=NOW)
+    fleet_store.ingest(host, report(ZIP, KES), now=NOW)
     assert worker.evaluate_queued(now=NOW, today=NOW.date()) == (0, 0)
     assert [h.id for h in fleet_store.dirty_hosts()] == [host.id], "left for the next pass"
     worker.run_once(now=NOW, today=NOW.date())
@@ -61,10 +51,10 @@ def test_a_host_decided_without_new_softwares_hits_is_decided_again(
     worker = MatchWorker(fleet_store, Matcher(load_catalog()))
     _, secret = fleet_store.create_org("DHS", actor="t", now=NOW)
     host, _ = fleet_store.enroll(secret, "ws-1", hostname="ws-1", platform="windows", now=NOW)
-    fleet_store.ingest(host, report("r-1", ZIP), now=NOW)
+    fleet_store.ingest(host, report(ZIP), now=NOW)
     worker.run_once(now=NOW, today=NOW.date())
     worker.match_new_software()
-    fleet_store.ingest(host, report("r-2", ZIP, KES), now=NOW)
+    fleet_store.ingest(host, report(ZIP, KES), now=NOW)
     worker.matched_through = None  # the newer row is not recognised as newer
     worker.evaluate_queued(now=NOW, today=NOW.date())
     assert fleet_store.states([host.id])[host.id]["bod-17-01"].state.value == "clean"
