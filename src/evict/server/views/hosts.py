@@ -36,7 +36,7 @@ from evict.server.deps import Ctx, ServerContext
 from evict.server.models import EvidenceModel, FindingModel
 from evict.server.views.overview import default_directive
 from evict.server.views.plans import host_plan
-from evict.server.views.products import product_uses
+from evict.server.views.products import kept_product_uses
 from evict.server.views.web import (
     SECURITY_HEADERS,
     BadRequest,
@@ -286,9 +286,7 @@ def _count(
             now=ctx.now(),
         )
         if cached is not None:
-            unit = None
-            if f.unit_id is not None:
-                unit = next((u.name for u in ctx.store.units(org_id) if u.id == f.unit_id), "")
+            unit = None if f.unit_id is None else _unit_name(ctx, org_id, f.unit_id)
             n = sum(
                 count
                 for unit_name, state, count in cached.value
@@ -309,12 +307,7 @@ def _product_count(
     if product in ctx.protection:
         return None
     org_id = viewer.principal.org_id
-    cached = dashboard.cache.get(
-        ("products", org_id, viewer.unit_id),
-        ctx.store.audit_head()[0],
-        lambda: product_uses(ctx, org_id, viewer.unit_id),
-        now=ctx.now(),
-    )
+    cached = kept_product_uses(ctx, dashboard, org_id, viewer.unit_id)
     if cached is None:
         return None
     use = next((u for u in cached.value if u.product.id == product), None)
@@ -322,8 +315,11 @@ def _product_count(
         return 0
     if unit_id is None or unit_id == viewer.unit_id:
         return use.hosts
-    unit = next((u.name for u in ctx.store.units(org_id) if u.id == unit_id), "")
-    return dict(use.units).get(unit, 0)
+    return dict(use.units).get(_unit_name(ctx, org_id, unit_id), 0)
+
+
+def _unit_name(ctx: ServerContext, org_id: int, unit_id: int) -> str:
+    return next((u.name for u in ctx.store.units(org_id) if u.id == unit_id), "")
 
 
 @router.get("/hosts.csv")

@@ -15,7 +15,8 @@ from fastapi.responses import Response
 
 from evict.catalog.interface import CatalogLookupError, Directive, Product
 from evict.server.deps import Ctx, ServerContext
-from evict.server.views.web import Dash, ViewerDep
+from evict.server.views.cache import Cached
+from evict.server.views.web import Dash, Dashboard, ViewerDep
 from evict.store.dashboard import DashboardQueries
 
 router = APIRouter(include_in_schema=False)
@@ -76,16 +77,22 @@ def product_uses(ctx: ServerContext, org_id: int, unit_id: int | None) -> list[P
     return out
 
 
-@router.get("/products")
-def products(request: Request, ctx: Ctx, dashboard: Dash, viewer: ViewerDep) -> Response:
-    """Covered products found, with host counts, versions and org units."""
-    org_id, unit_id = viewer.principal.org_id, viewer.unit_id
-    cached = dashboard.cache.get(
+def kept_product_uses(
+    ctx: ServerContext, dashboard: Dashboard, org_id: int, unit_id: int | None
+) -> Cached[list[ProductUse]] | None:
+    """:func:`product_uses` as the dashboard keeps it (None while the first is computed)."""
+    return dashboard.cache.get(
         ("products", org_id, unit_id),
         ctx.store.audit_head()[0],
         lambda: product_uses(ctx, org_id, unit_id),
         now=ctx.now(),
     )
+
+
+@router.get("/products")
+def products(request: Request, ctx: Ctx, dashboard: Dash, viewer: ViewerDep) -> Response:
+    """Covered products found, with host counts, versions and org units."""
+    cached = kept_product_uses(ctx, dashboard, viewer.principal.org_id, viewer.unit_id)
     found = {u.product.id for u in cached.value} if cached else set()
     missing = sorted(
         (p for p in ctx.catalog.products if p.id not in found and p.id not in ctx.protection),
