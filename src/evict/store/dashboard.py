@@ -225,9 +225,9 @@ class DashboardQueries:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.engine = store.engine
-        self._hosts: dict[tuple[str, ...], Any] = {}
-        """A product's hosts, read for this instance (a page and its count share them): a
-        list of ids, or a condition when there are too many to list."""
+        self._product_hosts_read: dict[tuple[str, str], Any] = {}
+        """Each product's hosts, read once for this instance (a page and its count share
+        them): a list of ids, or a condition when there are too many to list."""
 
     @contextmanager
     def _read(self, *, page: bool = False) -> Iterator[Connection]:
@@ -295,10 +295,10 @@ class DashboardQueries:
         if f.seen_before is not None:
             conditions.append(or_(Host.last_seen < f.seen_before, Host.last_seen.is_(None)))
         if f.product and f.catalog_version:
-            key = ("product", f.product, f.catalog_version)
-            if key not in self._hosts:
-                self._hosts[key] = self._product_hosts(f.product, f.catalog_version)
-            conditions.append(self._among(self._hosts[key], walk=walk))
+            key = (f.product, f.catalog_version)
+            if key not in self._product_hosts_read:
+                self._product_hosts_read[key] = self._product_hosts(*key)
+            conditions.append(self._among(self._product_hosts_read[key], walk=walk))
         if f.directive and f.states:
             conditions.append(self._in_states(org_id, f.directive, f.states))
         return conditions
