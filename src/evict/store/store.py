@@ -1095,7 +1095,7 @@ class Store:
         columns = list(rows[0])
         # Timestamps go in as the naive UTC the column type would store (UTCDateTime).
         timed = any(isinstance(table.c[c].type, UTCDateTime) for c in columns)
-        if self.dialect != "postgresql" and not timed and len(rows) >= 20:
+        if self.dialect != "postgresql" and not timed:
             # Plain values (links): straight to the driver, without building a parameter
             # dictionary per row (a third of a bulk load's time on SQLite).
             sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
