@@ -44,7 +44,7 @@ WORKERS = {"postgresql": 2, "sqlite": 1}
 """uvicorn processes: one per core on PostgreSQL; one on SQLite (a single writer)."""
 
 
-def sizes(full: bool, backend: str = "postgresql") -> list[int]:
+def sizes(full: bool) -> list[int]:
     """The fleet sizes to measure at, the same on every backend."""
     chosen = os.environ.get("EVICT_BENCH_SIZES")
     if chosen:
@@ -91,7 +91,7 @@ def run(full: bool) -> dict[str, Any]:
     for backend in backends():
         with loadgen.database(backend) as url:
             stored = loadgen.stored_hosts(url)
-            for n in sizes(full, backend):
+            for n in sizes(full):
                 if n < stored:
                     continue  # a reused database already holds more
                 pre = loadgen.preload(url, n, start=stored, progress=full)

@@ -32,7 +32,7 @@ def run(full: bool) -> dict[str, Any]:
     for backend in ingest.backends():
         with loadgen.database(backend) as url:
             stored = 0
-            for n in ingest.sizes(full, backend):
+            for n in ingest.sizes(full):
                 loadgen.preload(url, n, start=stored, progress=full)
                 stored = n
                 first = loadgen.evaluate_all(url)
