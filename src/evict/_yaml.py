@@ -20,6 +20,16 @@ def safe_loader() -> Any:
     return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def first_alias(text: str) -> Any:
+    """The first alias event in the YAML ``text`` (None without one), found while parsing."""
+    import yaml
+
+    for event in yaml.parse(text, Loader=safe_loader()):
+        if isinstance(event, yaml.AliasEvent):
+            return event
+    return None
+
+
 def read_small_yaml(
     path: Path, *, max_bytes: int, error: type[InputError], what: str
 ) -> tuple[str, Any]:
@@ -40,13 +50,12 @@ def read_small_yaml(
         raise error(str(path), "not UTF-8 text", where=f"byte {e.start}") from e
     except OSError as e:
         raise error(str(path), f"cannot be read: {e.strerror or e}") from e
-    loader = safe_loader()
     try:
-        for event in yaml.parse(text, Loader=loader):
-            if isinstance(event, yaml.AliasEvent):
-                line = event.start_mark.line + 1 if event.start_mark is not None else None
-                raise error(str(path), "YAML aliases are not allowed", line=line)
-        data = yaml.load(text, Loader=loader)
+        alias = first_alias(text)
+        if alias is not None:
+            line = alias.start_mark.line + 1 if alias.start_mark is not None else None
+            raise error(str(path), "YAML aliases are not allowed", line=line)
+        data = yaml.load(text, Loader=safe_loader())
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

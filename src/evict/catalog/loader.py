@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from evict._yaml import safe_loader
+from evict._yaml import first_alias, safe_loader
 from evict.catalog.interface import (
     PROTECTION_CATEGORY,
     Blocking,
@@ -136,14 +136,12 @@ def _read_text(path: Path) -> str:
 def _refuse_aliases(path: Path, text: str) -> None:
     """Refuse YAML aliases: catalog files never need them, and nested ones expand exponentially
     in anything that walks the loaded data."""
-    import yaml
-
-    for event in yaml.parse(text, Loader=safe_loader()):
-        if isinstance(event, yaml.AliasEvent):
-            line = f":{event.start_mark.line + 1}" if event.start_mark is not None else ""
-            raise CatalogValidationError(
-                f"{path}{line}: YAML aliases (*{event.anchor}) are not allowed in catalog files"
-            )
+    event = first_alias(text)
+    if event is not None:
+        line = f":{event.start_mark.line + 1}" if event.start_mark is not None else ""
+        raise CatalogValidationError(
+            f"{path}{line}: YAML aliases (*{event.anchor}) are not allowed in catalog files"
+        )
 
 
 def _describe(path: Path, node: Any, data: Any, loc: tuple[Any, ...], msg: str) -> str:
