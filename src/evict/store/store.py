@@ -1062,8 +1062,8 @@ class Store:
             conn.execute(select(Host.id).where(Host.id == host_id).with_for_update())
         key = (HostSoftware.software_id, HostSoftware.version, HostSoftware.source)
         old = {tuple(r) for r in conn.execute(select(*key).where(HostSoftware.host_id == host_id))}
-        new = {(r["software_id"], r["version"], r["source"]) for r in rows}
-        gone = old - new
+        new = {(r["software_id"], r["version"], r["source"]): r for r in rows}
+        gone = old - new.keys()
         if gone == old and old:
             conn.execute(delete(HostSoftware).where(HostSoftware.host_id == host_id))
             old = set()
@@ -1074,8 +1074,7 @@ class Store:
                         HostSoftware.host_id == host_id, tuple_(*key).in_(list(chunk))
                     )
                 )
-        added = [r for r in rows if (r["software_id"], r["version"], r["source"]) not in old]
-        self._insert_links(conn, added)
+        self._insert_links(conn, [r for k, r in new.items() if k not in old])
 
     def _insert_links(self, conn: Connection, rows: Sequence[Mapping[str, object]]) -> None:
         """Insert host_software rows: COPY on PostgreSQL (2-3x faster), executemany on SQLite."""
