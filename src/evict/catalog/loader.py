@@ -7,6 +7,7 @@ Any mistake is reported as ``file:line: entry (id) -> field: problem``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -243,6 +244,7 @@ def _build(
     recipes: list[Recipe] = []
     replacements: list[Replacement] = []
     blocking: list[Blocking] = []
+    extra_rules: list[tuple[str, str, tuple[Rule, ...]]] = []
     origin: dict[str, str] = {}
     for path, m in models:
         for i, v in enumerate(m.vendors):
@@ -309,6 +311,11 @@ def _build(
                     network=tuple(NetworkEndpoint(n.host, n.purpose, n.source) for n in p.network),
                 )
             )
+        for i, pr in enumerate(m.product_rules):
+            where = at(path, "product_rules", i)
+            for j, r in enumerate(pr.rules):
+                unique("rule", r.id, at(path, "product_rules", i, "rules", j))
+            extra_rules.append((where, pr.product, tuple(_rule(r) for r in pr.rules)))
         for i, x in enumerate(m.exclusions):
             origin[f"exclusion:{x.id}"] = at(path, "exclusions", i)
             unique("rule", x.id, origin[f"exclusion:{x.id}"])
@@ -372,6 +379,18 @@ def _build(
 
     vendor_ids = {v.id for v in vendors}
     product_ids = {p.id for p in products}
+    if extra_rules:
+        added: dict[str, list[Rule]] = {}
+        for where, pid, rules in extra_rules:
+            if pid not in product_ids:
+                raise CatalogValidationError(
+                    f"{where}: product_rules ({pid}) -> product: unknown product {pid!r}"
+                )
+            added.setdefault(pid, []).extend(rules)
+        products = [
+            dataclasses.replace(p, rules=p.rules + tuple(added[p.id])) if p.id in added else p
+            for p in products
+        ]
     category = {p.id: p.category for p in products}
     for r in recipes:
         if r.product not in product_ids:

@@ -291,12 +291,21 @@ class BlockingModel(_Strict):
     source: str = Field(min_length=3)
 
 
+class ProductRulesModel(_Strict):
+    """Rules added to a product defined in another file (the generated rules, an
+    organisation's local additions)."""
+
+    product: str = Field(pattern=_ID)
+    rules: list[RuleModel] = Field(min_length=1)
+
+
 class CatalogFileModel(_Strict):
     """One YAML file of the catalog: any of its sections."""
 
     directives: list[DirectiveModel] = []
     vendors: list[VendorModel] = []
     products: list[ProductModel] = []
+    product_rules: list[ProductRulesModel] = []
     exclusions: list[ExclusionModel] = []
     remediation: list[RecipeModel] = []
     replacements: list[ReplacementModel] = []
