@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench bench-full fuzz soak system-deps clean
+.PHONY: demo test lint format bench bench-full fuzz soak system-deps clean catalog
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,3 +66,8 @@ soak: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+## catalog: regenerate the catalog rules from the pinned registries (src/evict/catalog/registries)
+## into src/evict/catalog/data/products/generated/; commit the result (a test checks it is fresh)
+catalog: $(STAMP)
+	$(BIN)/python scripts/make_catalog.py

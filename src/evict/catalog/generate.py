@@ -83,7 +83,7 @@ def _driver_stems(
         entry["authority"] = True
         altitude = f"{row['minifilter']} {row['altitude']} ({row['company']})"
         entry.setdefault("altitudes", []).append(altitude)
-    for stem, entry in stems.items():
+    for entry in stems.values():
         entry["cite"].append(f"{alt_cite}: {', '.join(entry['altitudes'])}")
     for row in drivers["drivers"]:
         stem = row["stem"].lower()
@@ -316,7 +316,9 @@ def sbom_rules(embedded: Mapping[str, Any]) -> dict[str, list[Rule]]:
             }
         )
         purl = data["purl_namespaces"]
-        spaces = "|".join(re.escape(n) + (r"(\.[^/@?]*)?" if "." in n else "") for n in purl["names"])
+        spaces = "|".join(
+            re.escape(n) + (r"(\.[^/@?]*)?" if "." in n else "") for n in purl["names"]
+        )
         rules.append(
             {
                 "id": f"gen-sbom-{vendor}-purl-namespace",
@@ -376,25 +378,25 @@ def sbom_rules(embedded: Mapping[str, Any]) -> dict[str, list[Rule]]:
 # --- assembly -------------------------------------------------------------------------------
 
 
-def _new_products(products: Mapping[str, Any], rules: dict[str, list[Rule]]) -> list[dict[str, Any]]:
-    out = []
-    for p in products.get("new_products", []):
-        out.append(
-            {
-                "id": p["id"],
-                "vendor": "kaspersky",
-                "name": p["name"],
-                "category": p["category"],
-                "platforms": p["platforms"],
-                "description": " ".join(p["description"].split()),
-                "sources": [
-                    {"title": products["sources"][k]["title"], "url": products["sources"][k]["url"]}
-                    for k in p["sources"]
-                ],
-                "rules": rules.pop(p["id"]),
-            }
-        )
-    return out
+def _new_products(
+    products: Mapping[str, Any], rules: dict[str, list[Rule]]
+) -> list[dict[str, Any]]:
+    sources = products["sources"]
+    return [
+        {
+            "id": p["id"],
+            "vendor": "kaspersky",
+            "name": p["name"],
+            "category": p["category"],
+            "platforms": p["platforms"],
+            "description": " ".join(p["description"].split()),
+            "sources": [
+                {"title": sources[k]["title"], "url": sources[k]["url"]} for k in p["sources"]
+            ],
+            "rules": rules.pop(p["id"]),
+        }
+        for p in products.get("new_products", [])
+    ]
 
 
 def _dump(header: str, body: Mapping[str, Any]) -> str:
