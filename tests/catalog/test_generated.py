@@ -136,6 +136,9 @@ def test_versioned_driver_folder_is_recognised(matcher: Matcher) -> None:
         *[(Kind.DRIVER, x["minifilter"], {}) for x in ALT["lookalikes"]],
         *[(Kind.DRIVER, x["name"], {}) for x in DRV["lookalikes"] if x["name"].endswith(".sys")],
         (Kind.PROCESS, "klist.exe", {}),
+        (Kind.DRIVER, "klim", {}),  # a command-line tool's name: Kaspersky's NDIS driver is klim6
+        (Kind.SERVICE, "klim", {}),
+        (Kind.PROCESS, "klboot", {}),  # driver stems are not process names
         (Kind.DRIVER, "kavbase64.sys", {"path": r"C:\Windows\System32\drivers\kavbase64.sys"}),
         (Kind.FILE, "klif.exe", {}),  # not a driver form: a version infix carries a digit
         (Kind.FILE, "klifx.sys", {"original_filename": "klifx.sys"}),

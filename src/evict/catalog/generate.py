@@ -79,7 +79,7 @@ def _driver_stems(
         if not company.search(row["company"]):
             raise ValueError(f"altitude row {row} does not name the vendor")
         stem = row["minifilter"].lower().removesuffix(".sys")
-        entry = stems.setdefault(stem, {"digits": False, "authority": False, "cite": []})
+        entry = stems.setdefault(stem, {"digits": "", "authority": False, "cite": []})
         entry["authority"] = True
         altitude = f"{row['minifilter']} {row['altitude']} ({row['company']})"
         entry.setdefault("altitudes", []).append(altitude)
@@ -87,8 +87,11 @@ def _driver_stems(
         entry["cite"].append(f"{alt_cite}: {', '.join(entry['altitudes'])}")
     for row in drivers["drivers"]:
         stem = row["stem"].lower()
-        entry = stems.setdefault(stem, {"digits": False, "authority": False, "cite": []})
-        entry["digits"] = entry["digits"] or bool(row.get("digits"))
+        entry = stems.setdefault(stem, {"digits": "", "authority": False, "cite": []})
+        if row.get("digits"):
+            # A number suffix; required unless the bare name was seen too (klkbdflt and
+            # klkbdflt2; klim only as klim6, and a tool named "klim" exists).
+            entry["digits"] = r"\d*" if stem in row.get("seen", []) else r"\d+"
         if "sigma-service-tamper" in row["sources"]:
             entry["authority"] = True
         entry["cite"].append(_cite(drivers, row["sources"], "kaspersky-drivers.yaml"))
@@ -101,14 +104,14 @@ def driver_rules(altitudes: Mapping[str, Any], drivers: Mapping[str, Any]) -> li
     # A version infix holds a digit (KLIF.KES-21-9.sys), so klif.exe is not a driver form.
     infix = r"(\.[a-z0-9_\-]*\d[a-z0-9_\-]*)?"
     for stem, entry in _driver_stems(altitudes, drivers).items():
-        base = re.escape(stem) + (r"\d*" if entry["digits"] else "")
+        base = re.escape(stem) + (entry["digits"] or "")
         source = " | ".join(entry["cite"])
         confidence = "high" if entry["authority"] else "medium"
         note = "takes a number suffix (" + stem + "6)" if entry["digits"] else ""
         name: Rule = {
             "id": f"gen-drv-{_ident(stem)}",
             "field": "name",
-            "kinds": ["service", "driver", "file", "process"],
+            "kinds": ["service", "driver"],
             "pattern": f"^{base}{infix}(\\.sys)?$",
             "anchor": stem,
             "confidence": confidence,
@@ -117,6 +120,17 @@ def driver_rules(altitudes: Mapping[str, Any], drivers: Mapping[str, Any]) -> li
         if note:
             name["note"] = note
         rules.append(name)
+        rules.append(
+            {
+                "id": f"gen-drv-{_ident(stem)}-file",
+                "field": "name",
+                "kinds": ["file"],
+                "pattern": f"^{base}{infix}\\.sys$",
+                "anchor": stem,
+                "confidence": confidence,
+                "source": source,
+            }
+        )
         rules.append(
             {
                 "id": f"gen-drv-{_ident(stem)}-pe",
