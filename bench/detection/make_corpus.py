@@ -67,10 +67,8 @@ def source_key(source: str, label: str) -> str:
     if source.startswith(DERIVED):
         return "derived"
     first = source.split(" (")[0].split()[0].rstrip(":;,")
-    if "/" in first or first.endswith((".nasl", ".py", ".yml", ".md")) or first in (
-        "SecWinBatchMode",
-        "SigmaHQ",
-    ):
+    documents = ("SecWinBatchMode", "SigmaHQ")
+    if "/" in first or first.endswith((".nasl", ".py", ".yml", ".md")) or first in documents:
         return first
     return "derived" if label else "general"
 
