@@ -222,6 +222,9 @@ def _register_lifecycle(subparsers: Any) -> None:
     adopt.add_argument("directive")
     adopt.add_argument("--org", required=True)
     adopt.add_argument("--start", required=True, type=iso_date, metavar="DATE")
+    adopt.add_argument(
+        "--yes", action="store_true", help="do not ask before a start date in the future"
+    )
     _add_db(adopt)
     adopt.set_defaults(func=run_adopt)
 
@@ -303,13 +306,35 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
 
 
 def _store(args: argparse.Namespace) -> Store:
-    """Open the database named by ``--db`` and check its schema is current."""
+    """Open the database named by ``--db`` and check its schema is current.
+
+    A SQLite file that does not exist is an error here, not a new empty database: only
+    ``evict db upgrade`` (and ``serve``, ``demo``) create one.
+    """
+    from evict.errors import EvictError
     from evict.store.engine import check_schema, make_engine
     from evict.store.store import Store
 
-    engine = make_engine(_settings(args).database_url)
+    url = _settings(args).database_url
+    path = _sqlite_path(url)
+    if path is not None and not path.exists():
+        raise EvictError(
+            f"no database at {path}: create it with `evict db upgrade --db {path}`, "
+            "or give the --db of an existing one"
+        )
+    engine = make_engine(url)
     check_schema(engine)
     return Store(engine)
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite database URL, or None for other databases and in-memory ones."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
 
 def _now() -> dt.datetime:
@@ -337,10 +362,33 @@ def run_serve(args: argparse.Namespace) -> int:
         upgrade(engine)
     check_schema(engine)
     engine.dispose()
+    _check_port_free(args.host, args.port)
     safe = engine.url.render_as_string(hide_password=True)
     print(f"evict: serving on http://{args.host}:{args.port} with {safe}", file=sys.stderr)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Raise a clear error if ``host:port`` cannot be bound (in use, or not this machine's)."""
+    import socket
+
+    from evict.errors import EvictError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise EvictError(f"cannot serve on {host}: {e.strerror}") from e
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as e:
+            raise EvictError(
+                f"cannot serve on {host}:{port}: {e.strerror or e} "
+                "(another server on that port? give --port)"
+            ) from e
 
 
 def run_db_upgrade(args: argparse.Namespace) -> int:
@@ -471,8 +519,13 @@ def run_agent(args: argparse.Namespace) -> int:
     agent = Agent(client, spool, secret, log=log)
     try:
         while True:
-            agent.queue(_agent_inventories(args), now=_now())
+            queued = agent.queue(_agent_inventories(args), now=_now())
             delivery = agent.deliver()
+            if delivery.stopped is not None:
+                # Nothing this run wrote can be sent until the operator fixes the cause.
+                agent.discard(queued)
+                raise EvictError(delivery.error)
+            log(delivery.summary())
             if args.interval is None:
                 return 0 if delivery.ok else 1
             time.sleep(args.interval)
@@ -488,8 +541,8 @@ def _default_spool() -> Path:
 
 def _agent_inventories(args: argparse.Namespace) -> list[Any]:
     """This host's inventory, or every host's from the ``--from`` sources (merged per host)."""
-    from evict.errors import EvictError
-    from evict.inventory.registry import open_source
+    from evict.errors import EvictError, InputError
+    from evict.inventory.registry import open_source, wrong_kind_hint
     from evict.scanning import merge_by_host
 
     if not args.sources:
@@ -502,7 +555,11 @@ def _agent_inventories(args: argparse.Namespace) -> list[Any]:
             raise EvictError(f"--from {group[0]} needs at least one PATH")
         kind, *paths = group
         source = open_source(kind, [Path(p) for p in paths])
-        inventories.extend(source.collect())
+        try:
+            inventories.extend(source.collect())
+        except InputError as e:
+            e.message += wrong_kind_hint(kind, e.path)
+            raise
         for status in source.statuses:
             for problem in status.problems:
                 print(f"evict: warning: {status.source}: {problem}", file=sys.stderr)
@@ -555,12 +612,39 @@ def run_waive(args: argparse.Namespace) -> int:
 
 
 def run_adopt(args: argparse.Namespace) -> int:
-    """Run ``evict adopt``."""
+    """Run ``evict adopt``: show the milestones the start date gives, ask before a future one."""
+    from evict._util import today
+    from evict.catalog.loader import load_catalog
+    from evict.compliance.milestones import schedule
+    from evict.errors import EvictError
+
     store = _store(args)
-    directive = _directive(args, args.directive)
-    store.adopt(args.org, directive, args.start, actor=_actor(), now=_now())
-    print(f"{args.org}: {directive} adopted from {args.start.isoformat()}")
+    directive = load_catalog(_settings(args).catalog_dirs).directive(args.directive)
+    day = today()
+    print(f"{args.org}: {directive.id} from {args.start.isoformat()} gives these milestones:")
+    for milestone, due in schedule(directive, args.start):
+        left = (due - day).days
+        when = f"{left} days left" if left >= 0 else f"{-left} days overdue"
+        print(f"  {due.isoformat()}  {milestone.name} ({when})")
+    if args.start > day and not args.yes:
+        question = f"{args.start.isoformat()} is in the future: adopt from that date?"
+        if not (sys.stdin.isatty() and _confirm(question)):
+            raise EvictError(
+                f"start date {args.start.isoformat()} is in the future (today is "
+                f"{day.isoformat()}): give --yes if that is what you mean"
+            )
+    store.adopt(args.org, directive.id, args.start, actor=_actor(), now=_now())
+    print(f"{args.org}: {directive.id} adopted from {args.start.isoformat()}")
     return 0
+
+
+def _confirm(question: str) -> bool:
+    """Ask a yes/no question on the terminal; anything but y/yes is no."""
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
 def run_audit_verify(args: argparse.Namespace) -> int:
@@ -586,6 +670,11 @@ def run_report(args: argparse.Namespace) -> int:
     from evict.errors import EvictError
 
     token = args.token or os.environ.get("EVICT_TOKEN", "")
+    if args.profile and _fleet_listing(args):
+        raise EvictError(
+            "--profile fills in the directive's documents (--report day30, day60, status, ...); "
+            "the per-host listing (--format csv|json) does not use it"
+        )
     if args.server:
         if not token:
             raise EvictError("--server needs --token (or EVICT_TOKEN)")
@@ -632,6 +721,12 @@ def _report_from_server(args: argparse.Namespace, token: str) -> bytes:
     return response.content if args.format != "json" else response.content + b"\n"
 
 
+def _only_org(store: Store) -> Any:
+    """The database's one organisation, or None when it holds none or several."""
+    orgs = store.orgs()
+    return orgs[0] if len(orgs) == 1 else None
+
+
 def _report_from_db(args: argparse.Namespace) -> str:
     import json
 
@@ -644,8 +739,10 @@ def _report_from_db(args: argparse.Namespace) -> str:
     store = _store(args)
     org_id = unit_id = None
     start = None
-    if args.org:
-        org_id = store.org(args.org).id
+    org = store.org(args.org) if args.org else _only_org(store)
+    if org is not None:
+        # One organisation answers the same with or without --org: its own clock.
+        org_id = org.id
         start = store.adoptions(org_id).get(directive.id)
         if args.unit:
             unit_id = store.unit_id(org_id, args.unit)
