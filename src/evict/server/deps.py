@@ -19,6 +19,7 @@ from evict.matching.engine import Matcher
 from evict.server.errors import Forbidden, Unauthorized
 from evict.server.ratelimit import RateLimiter
 from evict.server.worker import WorkerThread
+from evict.service.reports import ReportRunner
 from evict.settings import Settings
 from evict.store.interface import HostInfo, Principal, Role
 from evict.store.store import Store
@@ -37,6 +38,8 @@ class ServerContext:
     enroll_limit: RateLimiter
     login_limit: RateLimiter
     worker: WorkerThread | None = None
+    reports: ReportRunner | None = None
+    """Runs the reports asked for from the dashboard (None: the page offers none)."""
 
     def now(self) -> dt.datetime:
         """The current time in UTC."""
