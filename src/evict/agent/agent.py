@@ -25,10 +25,17 @@ FATAL_STATUSES = frozenset({401, 403, 404})
 (401), a host or secret the server will not take (403), or a URL that is no evict server (404)."""
 
 HINTS = {
-    401: "check --enroll-secret (`evict org create` and `evict org unit create` print a unit's)",
-    403: "the server will not take this host with this secret: ask the server's admin",
+    401: "the host's credential was refused: check --enroll-secret",
+    403: "the server will not take this host: ask the server's admin",
     404: "check --server: it should be the evict server's base URL, e.g. https://evict.example:8000",
 }
+ENROLMENT_HINT = (
+    "check --enroll-secret (`evict org create` and `evict org unit create` print a unit's secret)"
+)
+
+
+class EnrolmentRefused(Refused):
+    """The server refused to enrol a host: the enrolment secret is wrong, or the host id taken."""
 
 
 def new_report_id() -> str:
@@ -125,7 +132,8 @@ class Agent:
                 if e.status in FATAL_STATUSES:
                     result.stopped = e
                     result.pending = len(waiting) - i
-                    result.error = f"{e} - {HINTS[e.status]}"
+                    hint = ENROLMENT_HINT if isinstance(e, EnrolmentRefused) else HINTS[e.status]
+                    result.error = f"{e} - {hint}"
                     return result
                 moved = self.spool.reject(path, str(e)) if path.exists() else path
                 result.rejected.append((str(moved), str(e)))
@@ -146,7 +154,12 @@ class Agent:
         server = self.client.server
         credential = None if fresh else self.spool.credential(server, host)
         if credential is None:
-            credential = self.client.enroll(self.secret, host, hostname=hostname, platform=platform)
+            try:
+                credential = self.client.enroll(
+                    self.secret, host, hostname=hostname, platform=platform
+                )
+            except Refused as e:
+                raise EnrolmentRefused(e.status, e.message) from e
             self.spool.save_credential(server, host, credential)
         return credential
 

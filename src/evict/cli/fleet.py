@@ -765,14 +765,14 @@ def _profile(args: argparse.Namespace) -> Any:
     return load_profile(args.profile) if args.profile else Profile()
 
 
-def _report_inputs(args: argparse.Namespace) -> Any:
-    """Read everything the directive's reports need from the database named by ``--db``."""
+def _report_scope(args: argparse.Namespace) -> Any:
+    """Whose report, as of when, from the database named by ``--db`` (see ReportScope)."""
     from evict._util import today
     from evict.catalog.loader import load_catalog
     from evict.errors import EvictError
     from evict.matching.engine import Matcher
-    from evict.report.inputs import gather
     from evict.server.worker import protection_products
+    from evict.service.reports import ReportScope
 
     profile = _profile(args)
     settings = _settings(args)
@@ -785,57 +785,45 @@ def _report_inputs(args: argparse.Namespace) -> Any:
         orgs = store.orgs()
         if len(orgs) != 1:
             names = ", ".join(o.name for o in orgs) or "none yet"
-            raise EvictError(f"give --org: this report is of one organisation ({names})")
+            raise EvictError(f"give --org: the database holds several organisations ({names})")
         org = orgs[0]
     unit_id = store.unit_id(org.id, args.unit) if args.unit else None
-    return gather(
-        store,
-        Matcher(catalog),
-        directive,
+    return ReportScope(
+        store=store,
+        matcher=Matcher(catalog),
+        directive=directive,
         org_id=org.id,
         unit_id=unit_id,
         protection=protection_products(catalog, settings.protection_products),
         today=args.today or today(),
         generated_at=_now(),
         profile=profile,
+        catalog_dirs=settings.catalog_dirs,
     )
 
 
 def _document_from_db(args: argparse.Namespace) -> bytes:
-    from evict.report.directives import default_kind, render_report
+    from evict.cli._progress import progress_bar
     from evict.report.interface import Format, ReportKind
+    from evict.service.reports import render_document
 
-    inputs = _report_inputs(args)
-    if args.report:
-        kind = ReportKind(args.report)
-    else:
-        kind = default_kind(inputs.directive, today=inputs.today, start=inputs.start)
-    data: bytes = render_report(kind, Format(args.format), inputs)
-    return data
+    scope = _report_scope(args)
+    kind = ReportKind(args.report) if args.report else None
+    with progress_bar(f"{scope.directive.id} report") as progress:
+        return render_document(scope, kind, Format(args.format), progress)
 
 
 def run_evidence(args: argparse.Namespace) -> int:
     """Run ``evict evidence``."""
-    from evict.report.bundle import catalog_entries, write_bundle
+    from evict.cli._progress import progress_bar
+    from evict.service.reports import write_evidence
 
-    inputs = _report_inputs(args)
-    store = _store(args)
-    head = store.audit_head()
-    bundle = write_bundle(
-        args.out,
-        inputs,
-        audit_events=store.iter_audit(),
-        audit_head=head,
-        catalog_files=catalog_entries(_settings(args).catalog_dirs),
-    )
-    files = len(bundle.entries)
-    print(f"wrote {bundle.path}: {files} files, manifest sha256 {bundle.manifest_sha256}")
-    if not bundle.audit.ok:
-        print(
-            f"audit chain BROKEN at event {bundle.audit.seq} ({bundle.audit.fault}): "
-            f"{bundle.audit.message}",
-            file=sys.stderr,
-        )
+    scope = _report_scope(args)
+    with progress_bar(f"{scope.directive.id} evidence bundle") as progress:
+        result = write_evidence(scope, args.out, progress)
+    print(f"wrote {result.path}: {result.files} files, manifest sha256 {result.manifest_sha256}")
+    if not result.audit_ok:
+        print(result.audit_message, file=sys.stderr)
         return 1
-    print(f"audit chain intact: {bundle.audit.events} events, head {head[1]}")
+    print(result.audit_message)
     return 0
