@@ -75,6 +75,12 @@ def build_context(
             report_retention=dt.timedelta(days=retention) if retention > 0 else None,
         )
         context.worker = WorkerThread(worker, interval=settings.worker_interval, clock=clock)
+    if settings.run_worker and settings.notify_interval > 0:
+        from evict.server.notifier import NotifierThread
+
+        context.notifier = NotifierThread(
+            store, catalog, interval=settings.notify_interval, clock=clock
+        )
     context.reports = _report_runner(context)
     return context
 
@@ -128,9 +134,13 @@ def create_app(
             context.worker.start()
         if context.reports is not None:
             context.reports.start()
+        if context.notifier is not None:
+            context.notifier.start()
         try:
             yield
         finally:
+            if context.notifier is not None:
+                context.notifier.stop()
             if context.reports is not None:
                 context.reports.stop()
             if context.worker is not None:

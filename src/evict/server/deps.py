@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from evict.catalog.interface import Catalog, Directive
 from evict.matching.engine import Matcher
 from evict.server.errors import Forbidden, Unauthorized
+from evict.server.notifier import NotifierThread
 from evict.server.ratelimit import RateLimiter
 from evict.server.worker import WorkerThread
 from evict.service.reports import ReportRunner
@@ -38,6 +39,8 @@ class ServerContext:
     enroll_limit: RateLimiter
     login_limit: RateLimiter
     worker: WorkerThread | None = None
+    notifier: NotifierThread | None = None
+    """Sends the organisations' reminders and alerts on a schedule (None: not this server)."""
     reports: ReportRunner | None = None
     """Runs the reports asked for from the dashboard (None: the page offers none)."""
 

@@ -94,7 +94,8 @@ from evict.store.tables import (
 )
 
 _LOCK_KEY = 0x65766963  # "evic"
-_LOCAL_LOCKS: dict[str, threading.Lock] = {}
+_LOCAL_LOCKS: dict[tuple[str, int], threading.Lock] = {}
+NOTIFY_LOCK_KEY = 0x6E6F7469  # "noti": one notification pass at a time across servers
 
 BATCH = 500
 """Rows per multi-row statement or ``IN (...)`` list: well inside every backend's limits."""
@@ -2006,8 +2007,9 @@ class Store:
             return [(r.name, r.family, int(r.n)) for r in conn.execute(stmt)]
 
     @contextmanager
-    def worker_lock(self) -> Iterator[bool]:
-        """Hold the right to run the matching worker; yields False when another holds it.
+    def worker_lock(self, key: int = _LOCK_KEY) -> Iterator[bool]:
+        """Hold the right to run the matching worker (or, with another ``key``, another
+        singleton job such as :data:`NOTIFY_LOCK_KEY`); yields False when another holds it.
 
         PostgreSQL: a session advisory lock, so one of N servers on one database works at a
         time. SQLite: a lock per database file within this process.
@@ -2015,17 +2017,17 @@ class Store:
         if self.dialect == "postgresql":
             with self.engine.connect() as conn:
                 got = bool(
-                    conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY}).scalar()
+                    conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
                 )
                 conn.commit()
                 try:
                     yield got
                 finally:
                     if got:
-                        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
+                        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                         conn.commit()
             return
-        lock = _LOCAL_LOCKS.setdefault(str(self.engine.url), threading.Lock())
+        lock = _LOCAL_LOCKS.setdefault((str(self.engine.url), key), threading.Lock())
         got = lock.acquire(blocking=False)
         try:
             yield got

@@ -318,6 +318,35 @@ class ReportJobRow(Base):
     error: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
+class NotifyChannelRow(Base):
+    """Where an organisation's notifications go (e-mail, webhook, syslog), and which of them."""
+
+    __tablename__ = "notify_channels"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(500))
+    events: Mapped[str] = mapped_column(String(200))
+    """Comma-separated :class:`evict.notify.interface.Event` values."""
+    days_before: Mapped[int] = mapped_column(Integer)
+    options: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    """JSON: SMTP server and sender, webhook secret and style, syslog transport."""
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class NotifySentRow(Base):
+    """A notification key delivered on a channel: never delivered there again."""
+
+    __tablename__ = "notify_sent"
+    __table_args__ = (UniqueConstraint("channel_id", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("notify_channels.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(300))
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
 class AuditEventRow(Base):
     """One event of the hash-chained audit log (append only)."""
 
