@@ -98,7 +98,14 @@ def test_a_file_of_another_kind_is_named_in_the_error(
 
 def test_plan_takes_the_host_after_from(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, err = run_cli(
-        capsys, "plan", "--from", "osquery", str(ACCEPTANCE_LOG), "hq-fin-ws-0142", "--format", "json"
+        capsys,
+        "plan",
+        "--from",
+        "osquery",
+        str(ACCEPTANCE_LOG),
+        "hq-fin-ws-0142",
+        "--format",
+        "json",
     )
     assert "no such file" not in err.lower(), err
     plan = json.loads(out)

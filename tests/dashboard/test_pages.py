@@ -20,7 +20,7 @@ from tests.dashboard.dashkit import (
     login,
 )
 
-PAGES = ("/overview", "/hosts", "/products", "/waivers", "/reports", "/audit")
+PAGES = ("/overview", "/hosts", "/products", "/waivers", "/reports", "/notifications", "/audit")
 
 
 def soup(response: Any) -> BeautifulSoup:

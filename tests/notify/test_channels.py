@@ -14,7 +14,7 @@ import pytest
 
 from evict.notify.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, send
 from evict.notify.interface import Channel, ChannelKind, Event, Notification, NotifyError
-from tests.notify.conftest import Hook, Mailbox
+from tests.notify.receivers import Hook, Mailbox
 
 NOW = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
 HOSTILE = "ws-\u202eexe.txt\u0085-01"

@@ -16,7 +16,7 @@ from evict.settings import normalise_database_url
 from evict.store.notifications import NotificationStore
 from evict.store.store import Store
 from tests.dashboard.dashkit import NOW, pg_schema_url, seed
-from tests.notify.conftest import Hook, Mailbox
+from tests.notify.receivers import Hook, Mailbox
 
 
 @pytest.fixture(params=("sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)))

@@ -1,5 +1,6 @@
-"""Real receivers for the notification channels: an SMTP server (aiosmtpd), an HTTP server
-that records webhook requests, and a UDP syslog listener, all on 127.0.0.1."""
+"""Real receivers for the notification channels (fixtures for every test package): an SMTP
+server (aiosmtpd), an HTTP server that records webhook requests, and a UDP syslog listener,
+all on 127.0.0.1."""
 
 from __future__ import annotations
 
