@@ -617,3 +617,29 @@ def test_a_host_with_findings_shows_its_plan_when_remediation_is_installed(
     # The removal never comes before the replacement is confirmed (or the plan refuses).
     refused = "removes nothing" in page.find(id="plan-title").parent.get_text()
     assert refused or phases.index("confirm") < phases.index("remove")
+
+
+def test_the_audit_log_exports_what_the_filters_select_with_the_chain_head(
+    client: TestClient,
+) -> None:
+    import csv
+    import io
+    import json
+
+    login(client, "auditor-1")
+    page = client.get("/audit", params={"action": "state."}).text
+    assert 'href="/audit.csv?action=state."' in page
+    lines = client.get("/audit.jsonl", params={"action": "state."}).text.splitlines()
+    head = json.loads(lines[0])["chain_head"]
+    events = [json.loads(line) for line in lines[1:]]
+    assert events and all(e["action"].startswith("state.") for e in events)
+    assert [e["seq"] for e in events] == sorted((e["seq"] for e in events), reverse=True)
+    assert all(e["seq"] <= head["seq"] and len(e["hash"]) == 64 for e in events)
+    response = client.get("/audit.csv", params={"action": "state."})
+    assert response.headers["x-evict-audit-head"] == f"{head['seq']}:{head['hash']}"
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [int(r["seq"]) for r in rows] == [e["seq"] for e in events]
+    assert {r["chain_head_hash"] for r in rows} == {head["hash"]}
+    everything = client.get("/audit.jsonl").text
+    assert "Treasury" not in everything and "tr-secret-1" not in everything
+    assert client.get("/audit.xml").status_code == 400
