@@ -69,10 +69,9 @@ class Delivery:
     def summary(self) -> str:
         """One line: hosts sent (stored or unchanged), refused, and kept for later."""
         sent = len(self.stored) + len(self.unchanged)
-        line = (
-            f"sent {sent} host(s): {len(self.stored)} stored, {len(self.unchanged)} unchanged; "
-            f"{len(self.rejected)} refused"
-        )
+        line = f"sent {sent} host(s): {len(self.stored)} stored, {len(self.unchanged)} unchanged"
+        if self.rejected:
+            line += f"; {len(self.rejected)} refused"
         if self.pending:
             line += f"; {self.pending} kept to send later"
         return line

@@ -216,6 +216,23 @@ def _register_lifecycle(subparsers: Any) -> None:
     _add_db(waive)
     waive.set_defaults(func=run_waive)
 
+    waiver = subparsers.add_parser("waiver", help="revoke or renew a waiver")
+    waiversub = waiver.add_subparsers(dest="waiver_command", metavar="COMMAND", required=True)
+    revoke = waiversub.add_parser("revoke", help="end a waiver now, with the reason")
+    revoke.add_argument("waiver", type=int, metavar="ID", help="the waiver's id (evict waivers)")
+    revoke.add_argument("--reason", required=True)
+    revoke.add_argument("--org", required=True)
+    _add_db(revoke)
+    revoke.set_defaults(func=run_waiver_revoke)
+    renew = waiversub.add_parser("renew", help="renew a waiver until a later date")
+    renew.add_argument("waiver", type=int, metavar="ID")
+    renew.add_argument("--expires", required=True, type=iso_date, metavar="DATE")
+    renew.add_argument("--justification", required=True)
+    renew.add_argument("--approver", required=True)
+    renew.add_argument("--org", required=True)
+    _add_db(renew)
+    renew.set_defaults(func=run_waiver_renew)
+
     adopt = subparsers.add_parser(
         "adopt", help="adopt a directive with your organisation's own start date"
     )
@@ -595,19 +612,51 @@ def run_host_state(args: argparse.Namespace) -> int:
 def run_waive(args: argparse.Namespace) -> int:
     """Run ``evict waive``."""
     from evict.catalog.loader import load_catalog
-    from evict.compliance.lifecycle import Waiver
+    from evict.service import waivers
 
     store = _store(args)
-    directive = _directive(args, args.directive)
-    allowed = load_catalog(_settings(args).catalog_dirs).directive(directive).exception_grounds
-    waiver = Waiver(
-        args.host, directive, args.justification, args.approver, args.expires, args.grounds
-    )
-    now = _now()
-    waiver.check(now.date(), allowed_grounds=allowed)
+    directive = load_catalog(_settings(args).catalog_dirs).directive(args.directive)
+    waivers.check(
+        directive, args.host, justification=args.justification, approver=args.approver,
+        expires=args.expires, grounds=args.grounds, today=_now().date(),
+    )  # fmt: skip
     host = store.find_host(args.host, org=args.org)
-    store.waive(host, waiver, actor=_actor(), now=now, today=now.date(), allowed_grounds=allowed)
-    print(f"{host.identifier}: {directive}: waived until {args.expires.isoformat()}")
+    waivers.grant(
+        store, directive, host, justification=args.justification, approver=args.approver,
+        expires=args.expires, grounds=args.grounds, actor=_actor(), now=_now(),
+    )  # fmt: skip
+    print(f"{host.identifier}: {directive.id}: waived until {args.expires.isoformat()}")
+    return 0
+
+
+def run_waiver_revoke(args: argparse.Namespace) -> int:
+    """Run ``evict waiver revoke``."""
+    from evict.service import waivers
+
+    store = _store(args)
+    org = store.org(args.org)
+    done = waivers.revoke(
+        store, org.id, args.waiver, reason=args.reason, actor=_actor(), now=_now()
+    )
+    print(f"waiver {done.id} of {done.host} for {done.directive} revoked")
+    return 0
+
+
+def run_waiver_renew(args: argparse.Namespace) -> int:
+    """Run ``evict waiver renew``."""
+    from evict.catalog.loader import load_catalog
+    from evict.service import waivers
+
+    store = _store(args)
+    org = store.org(args.org)
+    old = store.waiver(org.id, args.waiver)
+    directive = load_catalog(_settings(args).catalog_dirs).directive(old.directive)
+    host = store.host(org.id, old.host)
+    waivers.renew(
+        store, directive, host, old, justification=args.justification, approver=args.approver,
+        expires=args.expires, actor=_actor(), now=_now(),
+    )  # fmt: skip
+    print(f"{host.identifier}: {directive.id}: waiver renewed until {args.expires.isoformat()}")
     return 0
 
 

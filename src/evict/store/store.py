@@ -1773,8 +1773,53 @@ class Store:
             host, waiver.directive, decide, actor=actor, now=now, waiver=record
         )
 
+    def waiver(self, org_id: int, waiver_id: int, *, unit_id: int | None = None) -> WaiverInfo:
+        """One waiver of the organisation (or of one org unit's hosts); NotFoundError else."""
+        for w in self.waivers(org_id, unit_id=unit_id, waiver_id=waiver_id):
+            return w
+        raise NotFoundError(f"no waiver {waiver_id}")
+
+    def revoke_waiver(
+        self, org_id: int, waiver_id: int, *, reason: str, actor: str, now: dt.datetime
+    ) -> WaiverInfo:
+        """End a waiver now, with the reason; the worker returns its host to its earlier state.
+
+        Raises :class:`NotFoundError` for another organisation's waiver and
+        :class:`ConflictError` for one already revoked.
+        """
+        with self._write() as conn:
+            row = conn.execute(
+                self._for_update(
+                    select(
+                        WaiverRow.id,
+                        WaiverRow.host_id,
+                        WaiverRow.directive,
+                        WaiverRow.revoked_at,
+                        Host.identifier,
+                    )
+                    .join(Host, Host.id == WaiverRow.host_id)
+                    .where(WaiverRow.id == waiver_id, Host.org_id == org_id)
+                )
+            ).one_or_none()
+            if row is None:
+                raise NotFoundError(f"no waiver {waiver_id}")
+            if row.revoked_at is not None:
+                raise ConflictError(f"waiver {waiver_id} was already revoked")
+            conn.execute(update(WaiverRow).where(WaiverRow.id == waiver_id).values(revoked_at=now))
+            conn.execute(update(Host).where(Host.id == row.host_id).values(dirty=True))
+            payload = {"waiver": waiver_id, "directive": row.directive, "reason": reason}
+            self._audit(
+                conn, now, [(actor, "waiver.revoke", f"host:{row.identifier}", org_id, payload)]
+            )
+        return self.waiver(org_id, waiver_id)
+
     def waivers(
-        self, org_id: int, *, host: str | None = None, unit_id: int | None = None
+        self,
+        org_id: int,
+        *,
+        host: str | None = None,
+        unit_id: int | None = None,
+        waiver_id: int | None = None,
     ) -> list[WaiverInfo]:
         """An organisation's waivers, newest first (of one host, or one org unit's hosts)."""
         stmt = (
@@ -1787,6 +1832,8 @@ class Store:
             stmt = stmt.where(Host.identifier == host)
         if unit_id is not None:
             stmt = stmt.where(Host.org_unit_id == unit_id)
+        if waiver_id is not None:
+            stmt = stmt.where(WaiverRow.id == waiver_id)
         with self._read() as conn:
             return [
                 WaiverInfo(
