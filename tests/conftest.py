@@ -11,6 +11,9 @@ import pytest
 
 ASSETS = Path(__file__).parent / "assets"
 
+pytest_plugins = ["tests.notify.receivers"]
+"""Fixtures shared across packages: the notification receivers (SMTP, webhook, syslog)."""
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -20,6 +20,7 @@ from evict.inventory.interface import (
     Platform,
     SourceStatus,
 )
+from evict.inventory.registry import wrong_kind_hint
 from evict.matching.engine import Matcher
 from evict.matching.interface import Finding
 
@@ -91,6 +92,7 @@ def scan(
         try:
             inventories.extend(source.collect())
         except InputError as e:
+            e.message += wrong_kind_hint(source.name, e.path)
             result.errors.append(e)
             result.statuses.append(SourceStatus(f"{source.name}:{e.path}", "failed", (str(e),)))
             statuses = [s for s in source.statuses if s.state != "failed"]

@@ -8,6 +8,8 @@ else in evict reads these environment variables.
 ``EVICT_CATALOG``          extra catalog directories (see :mod:`evict.catalog.loader`)
 ``EVICT_WORKER_INTERVAL``  seconds between matching-worker passes (default 5)
 ``EVICT_PROTECTION``       comma-separated product ids counted as approved protection
+``EVICT_REPORTS_DIR``      where the server keeps reports generated from the dashboard
+``EVICT_NOTIFY_INTERVAL``  seconds between notification passes (default 900; 0: none)
 =========================  ==========================================================
 """
 
@@ -78,6 +80,25 @@ class Settings:
     always kept; the audit log keeps every ingest); 0 keeps them all."""
     extra: Mapping[str, str] = field(default_factory=dict)
     """Free-form settings for extensions; ignored by evict itself."""
+    notify_interval: float = 900.0
+    """Seconds between the server's notification passes (0: the server sends none)."""
+    reports_dir: Path | None = None
+    """Where the server keeps the reports and bundles generated from the dashboard; None: a
+    ``reports`` folder beside the SQLite file, or in the user data directory."""
+
+    def reports_directory(self) -> Path:
+        """:attr:`reports_dir`, or its default."""
+        if self.reports_dir is not None:
+            return self.reports_dir
+        if self.is_sqlite:
+            from sqlalchemy.engine import make_url
+
+            database = make_url(self.database_url).database
+            if database and database != ":memory:":
+                return Path(database).resolve().parent / "reports"
+        from platformdirs import user_data_dir
+
+        return Path(user_data_dir("evict")) / "reports"
 
     @property
     def is_sqlite(self) -> bool:
@@ -106,6 +127,10 @@ class Settings:
             values["worker_interval"] = float(env["EVICT_WORKER_INTERVAL"])
         if env.get("EVICT_REPORT_RETENTION_DAYS"):
             values["report_retention_days"] = int(env["EVICT_REPORT_RETENTION_DAYS"])
+        if env.get("EVICT_NOTIFY_INTERVAL"):
+            values["notify_interval"] = float(env["EVICT_NOTIFY_INTERVAL"])
+        if env.get("EVICT_REPORTS_DIR"):
+            values["reports_dir"] = Path(env["EVICT_REPORTS_DIR"])
         if env.get("EVICT_PROTECTION"):
             values["protection_products"] = frozenset(
                 p.strip() for p in env["EVICT_PROTECTION"].split(",") if p.strip()

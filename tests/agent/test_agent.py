@@ -108,3 +108,19 @@ def test_a_refused_report_is_set_aside_with_the_reason(migrated_url: str, tmp_pa
         assert len(reasons) == 3
         assert "at most 2 are accepted" in reasons[0].read_text()
         assert Spool(tmp_path).pending() == []
+
+
+def test_a_wrong_secret_stops_delivery_and_leaves_nothing_behind(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    client = FleetClient("http://testserver", http=fleet.client, sleep=lambda s: None)
+    agent = Agent(client, Spool(tmp_path), "wrong-secret")
+    queued = agent.queue(inventories("day1.osquery.log"), now=fleet.clock())
+    delivery = agent.deliver()
+    assert delivery.stopped is not None, "the first enrolment refused stops the run"
+    assert (delivery.pending, delivery.rejected, delivery.stored) == (4, [], [])
+    assert "--enroll-secret" in delivery.error
+    agent.discard(queued)
+    assert Spool(tmp_path).pending() == []
+    rejected = tmp_path / "rejected"
+    assert not rejected.exists() or not any(rejected.iterdir())

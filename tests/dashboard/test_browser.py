@@ -25,6 +25,7 @@ import pytest
 from evict.catalog.interface import Catalog
 from evict.store.store import Store
 from tests.dashboard.dashkit import NOW, PASSWORD, Seeded, app_settings, seed
+from tests.notify.receivers import Hook, Mailbox
 
 pytestmark = pytest.mark.browser
 
@@ -267,3 +268,67 @@ def test_screenshots_of_the_demo_fleet(chromium: Any, tmp_path: Path) -> None:
         context.close()
     for name in [*shots, "login"]:
         assert (SCREENSHOTS / f"{name}.png").stat().st_mtime >= now.timestamp() - 5
+
+
+def test_a_report_is_generated_in_the_background_and_downloaded(page: Any, served: Served) -> None:
+    sign_in(page, served.url, "auditor-1")
+    page.click("nav >> text=Reports")
+    page.wait_for_url("**/reports")
+    page.select_option("#report-bod-17-01", "day30")
+    page.select_option("#format-bod-17-01", "pdf")
+    page.click("#d-bod-17-01 + form button[type=submit]")
+    page.wait_for_url("**/reports?asked=*")
+    row = page.locator("#report-jobs tbody tr").first
+    deadline = time.monotonic() + 120
+    while "job-done" not in (row.get_attribute("class") or ""):
+        assert "job-failed" not in (row.get_attribute("class") or ""), row.inner_text()
+        assert time.monotonic() < deadline, "the report was not generated in time"
+        page.wait_for_timeout(500)
+        page.reload()
+        row = page.locator("#report-jobs tbody tr").first
+    assert "user:auditor-1" in row.inner_text() and "Day 30" in row.inner_text()
+    with page.expect_download() as info:
+        row.locator("a[download]").click()
+    download = info.value
+    path = download.path()
+    assert path is not None and Path(path).read_bytes().startswith(b"%PDF")
+    assert download.suggested_filename.startswith("bod-17-01-day30-")
+
+
+def test_an_admin_sets_up_notifications_that_are_delivered(
+    page: Any, served: Served, smtp: Mailbox, webhook: Hook, builtin_catalog: Catalog
+) -> None:
+    from evict.service.notify import notify_once
+
+    sign_in(page, served.url, "admin-1")
+    page.click("nav >> text=Notifications")
+    page.select_option("#kind", "email")
+    page.fill("#target", "soc@dhs.example")
+    page.fill("#smtp", f"127.0.0.1:{smtp.port}")
+    page.click("text=Add the channel")
+    page.wait_for_url("**done=added")
+    page.select_option("#kind", "webhook")
+    page.fill("#target", webhook.url)
+    page.fill("#secret", "shared-secret")
+    for event in ("milestone-due", "new-product", "waiver-expiring"):
+        page.uncheck(f"#ev-{event}")
+    page.click("text=Add the channel")
+    page.wait_for_url("**done=added")
+    assert page.locator("#channels tbody tr").count() == 2
+
+    page.locator("#channels tbody tr").first.locator("text=Send a test").click()
+    assert "test sent: mail to soc@dhs.example" in page.inner_text("main")
+    assert [m["Subject"] for m in smtp.messages] == ["evict: test notification"]
+
+    store = Store.open(served.seeded.url)
+    try:
+        stats = notify_once(store, builtin_catalog, now=NOW)
+    finally:
+        store.close()
+    assert stats.delivered >= 2 and stats.failed == 0
+    assert webhook.requests and all(
+        r[0]["x-evict-event"] == "host-overdue" and r[0]["x-evict-signature"].startswith("sha256=")
+        for r in webhook.requests
+    )
+    page.click("nav >> text=Audit log")
+    assert page.locator("#events tbody tr[data-action='notify.delivered']").count() >= 1

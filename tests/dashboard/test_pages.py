@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
+from evict.settings import normalise_database_url
 from tests.dashboard.dashkit import (
     EVIL_HOSTNAME,
     KES,
@@ -20,7 +22,7 @@ from tests.dashboard.dashkit import (
     login,
 )
 
-PAGES = ("/overview", "/hosts", "/products", "/waivers", "/audit")
+PAGES = ("/overview", "/hosts", "/products", "/waivers", "/reports", "/notifications", "/audit")
 
 
 def soup(response: Any) -> BeautifulSoup:
@@ -617,3 +619,88 @@ def test_a_host_with_findings_shows_its_plan_when_remediation_is_installed(
     # The removal never comes before the replacement is confirmed (or the plan refuses).
     refused = "removes nothing" in page.find(id="plan-title").parent.get_text()
     assert refused or phases.index("confirm") < phases.index("remove")
+
+
+def test_the_audit_log_exports_what_the_filters_select_with_the_chain_head(
+    client: TestClient,
+) -> None:
+    import csv
+    import io
+    import json
+
+    login(client, "auditor-1")
+    page = client.get("/audit", params={"action": "state."}).text
+    assert 'href="/audit.csv?action=state."' in page
+    lines = client.get("/audit.jsonl", params={"action": "state."}).text.splitlines()
+    head = json.loads(lines[0])["chain_head"]
+    events = [json.loads(line) for line in lines[1:]]
+    assert events and all(e["action"].startswith("state.") for e in events)
+    assert [e["seq"] for e in events] == sorted((e["seq"] for e in events), reverse=True)
+    assert all(e["seq"] <= head["seq"] and len(e["hash"]) == 64 for e in events)
+    response = client.get("/audit.csv", params={"action": "state."})
+    assert response.headers["x-evict-audit-head"] == f"{head['seq']}:{head['hash']}"
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [int(r["seq"]) for r in rows] == [e["seq"] for e in events]
+    assert {r["chain_head_hash"] for r in rows} == {head["hash"]}
+    everything = client.get("/audit.jsonl").text
+    assert "Treasury" not in everything and "tr-secret-1" not in everything
+    assert client.get("/audit.xml").status_code == 400
+
+
+def test_a_waiver_is_renewed_then_revoked_with_reasons(
+    client: TestClient, seeded: Seeded, builtin_catalog: Any
+) -> None:
+    from evict.matching.engine import Matcher
+    from evict.server.worker import MatchWorker
+    from evict.store.store import Store
+
+    login(client, "operator-1")
+    host = seeded.ids["ws-kes-4"]
+    csrf = csrf_of(client.get(f"/hosts/{host}").text)
+    form = {"csrf": csrf, "directive": "bod-17-01", "justification": "Lab controller",
+            "approver": "J. Rivera", "expires": "2026-03-20"}  # fmt: skip
+    assert client.post(f"/hosts/{host}/waive", data=form, follow_redirects=False).status_code == 303
+
+    def row_of(page: BeautifulSoup, text: str) -> Any:
+        return next(
+            r for r in page.select("#waivers tbody tr")
+            if "ws-kes-4" in r.get_text() and text in r.get_text()
+        )  # fmt: skip
+
+    page = soup(client.get("/waivers"))
+    old_id = row_of(page, "2026-03-20").find("form", action=re.compile("/renew$"))["action"]
+    early = client.post(old_id, data={"csrf": csrf, "expires": "2026-03-10",
+                                      "justification": "x", "approver": "y"})  # fmt: skip
+    assert early.status_code == 422 and "must end after 2026-03-20" in early.text
+    renewed = client.post(
+        old_id,
+        data={
+            "csrf": csrf,
+            "expires": "2026-04-30",
+            "justification": "Vendor swap slipped",
+            "approver": "J. Rivera",
+        },  # fmt: skip
+        follow_redirects=False,
+    )
+    assert renewed.status_code == 303
+    page = soup(client.get("/waivers"))
+    assert "revoked" in row_of(page, "2026-03-20").get_text()
+    current = row_of(page, "2026-04-30")
+    assert "Vendor swap slipped" in current.get_text()
+    revoke_url = current.find("form", action=re.compile("/revoke$"))["action"]
+    empty = client.post(revoke_url, data={"csrf": csrf, "reason": " "})
+    assert empty.status_code == 409 and "reason" in empty.text
+    done = client.post(revoke_url, data={"csrf": csrf, "reason": "Controller replaced early"},
+                       follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303
+    events = soup(client.get("/audit", params={"action": "waiver."})).select("#events tbody tr")
+    assert events[0]["data-action"] == "waiver.revoke"
+    assert "Controller replaced early" in events[0].get_text()
+    assert any("renewed until 2026-04-30" in e.get_text() for e in events)
+    store = Store.open(normalise_database_url(seeded.url))
+    try:
+        MatchWorker(store, Matcher(builtin_catalog)).run_once(now=NOW, today=NOW.date())
+    finally:
+        store.close()
+    badge = soup(client.get(f"/hosts/{host}")).get_text()
+    assert "identified" in badge, "a revoked waiver returns the host to its earlier state"

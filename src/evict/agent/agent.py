@@ -20,6 +20,23 @@ from evict.agent.spool import Spool, SpoolError
 from evict.agent.wire import report_body
 from evict.inventory.interface import HostInventory
 
+FATAL_STATUSES = frozenset({401, 403, 404})
+"""Refusals that no retry and no other report can fix: a wrong enrolment secret or credential
+(401), a host or secret the server will not take (403), or a URL that is no evict server (404)."""
+
+HINTS = {
+    401: "the host's credential was refused: check --enroll-secret",
+    403: "the server will not take this host: ask the server's admin",
+    404: "check --server: it should be the evict server's base URL, e.g. https://evict.example:8000",
+}
+ENROLMENT_HINT = (
+    "check --enroll-secret (`evict org create` and `evict org unit create` print a unit's secret)"
+)
+
+
+class EnrolmentRefused(Refused):
+    """The server refused to enrol a host: the enrolment secret is wrong, or the host id taken."""
+
 
 def new_report_id() -> str:
     """A fresh report id (a UUID4 in hex)."""
@@ -40,11 +57,24 @@ class Delivery:
     """Reports still spooled (the server was unreachable)."""
     error: str = ""
     """Why delivery stopped early, if it did."""
+    stopped: Refused | None = None
+    """The refusal that stopped delivery, when retrying could not fix it (see
+    :data:`FATAL_STATUSES`)."""
 
     @property
     def ok(self) -> bool:
         """Whether every report was delivered."""
         return not self.rejected and not self.pending
+
+    def summary(self) -> str:
+        """One line: hosts sent (stored or unchanged), refused, and kept for later."""
+        sent = len(self.stored) + len(self.unchanged)
+        line = f"sent {sent} host(s): {len(self.stored)} stored, {len(self.unchanged)} unchanged"
+        if self.rejected:
+            line += f"; {len(self.rejected)} refused"
+        if self.pending:
+            line += f"; {self.pending} kept to send later"
+        return line
 
 
 class Agent:
@@ -97,17 +127,38 @@ class Agent:
                     f"server unreachable; {result.pending} report(s) kept in {self.spool.root}"
                 )
                 return result
-            except (Refused, SpoolError) as e:
+            except Refused as e:
+                if e.status in FATAL_STATUSES:
+                    result.stopped = e
+                    result.pending = len(waiting) - i
+                    hint = ENROLMENT_HINT if isinstance(e, EnrolmentRefused) else HINTS[e.status]
+                    result.error = f"{e} - {hint}"
+                    return result
+                moved = self.spool.reject(path, str(e)) if path.exists() else path
+                result.rejected.append((str(moved), str(e)))
+                self.log(f"refused: {path.name}: {e}")
+            except SpoolError as e:
                 moved = self.spool.reject(path, str(e)) if path.exists() else path
                 result.rejected.append((str(moved), str(e)))
                 self.log(f"refused: {path.name}: {e}")
         return result
 
+    def discard(self, paths: Iterable[Path]) -> None:
+        """Remove reports from the spool unsent (this run's, after a refusal that stops it)."""
+        for path in paths:
+            if path.exists():
+                self.spool.done(path)
+
     def _credential(self, host: str, hostname: str, platform: str, *, fresh: bool) -> str:
         server = self.client.server
         credential = None if fresh else self.spool.credential(server, host)
         if credential is None:
-            credential = self.client.enroll(self.secret, host, hostname=hostname, platform=platform)
+            try:
+                credential = self.client.enroll(
+                    self.secret, host, hostname=hostname, platform=platform
+                )
+            except Refused as e:
+                raise EnrolmentRefused(e.status, e.message) from e
             self.spool.save_credential(server, host, credential)
         return credential
 
@@ -129,7 +180,7 @@ class Agent:
                     if self.client.unchanged(credential, report_id, digest):
                         self.spool.done(path)
                         result.unchanged.append(host)
-                        self.log(f"{host}: unchanged")
+                        self.log(f"{hostname or host}: unchanged")
                         return
                 ack = self.client.send(credential, gzipped)
             except Refused as e:
@@ -141,5 +192,5 @@ class Agent:
             self.spool.done(path)
             result.stored.append(host)
             count = ack.get("observations", "?")
-            self.log(f"{host}: {ack.get('status', 'stored')} ({count} observations)")
+            self.log(f"{hostname or host}: {ack.get('status', 'stored')} ({count} observations)")
             return

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
+from collections.abc import Iterator
 from typing import Any
 
 from evict.catalog.interface import Catalog
@@ -15,6 +17,8 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, enum.Enum):
+        return value.value
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
@@ -45,7 +49,21 @@ def catalog_json(catalog: Catalog) -> dict[str, Any]:
 
 
 def entry_json(catalog: Catalog, entry_id: str) -> dict[str, Any] | None:
-    """One directive, vendor, product or exclusion in full, or None if there is no such id."""
+    """One directive, vendor, product or exclusion in full (id case ignored), or None."""
+    folded = entry_id.casefold()
+    for exact in (True, False):
+        for group, item in _entries(catalog):
+            if item.id == entry_id if exact else item.id.casefold() == folded:
+                return {"type": group, **_plain(item)}
+    return None
+
+
+def entry_ids(catalog: Catalog) -> list[str]:
+    """Every id ``entry_json`` can show, for suggestions."""
+    return [item.id for _, item in _entries(catalog)]
+
+
+def _entries(catalog: Catalog) -> Iterator[tuple[str, Any]]:
     for group, items in (
         ("directive", catalog.directives),
         ("vendor", catalog.vendors),
@@ -53,6 +71,4 @@ def entry_json(catalog: Catalog, entry_id: str) -> dict[str, Any] | None:
         ("exclusion", catalog.exclusions),
     ):
         for item in items:
-            if item.id == entry_id:
-                return {"type": group, **_plain(item)}
-    return None
+            yield group, item

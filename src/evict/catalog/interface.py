@@ -8,9 +8,11 @@ validated against :mod:`evict.catalog.schema` and converted into these by
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import enum
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NewType
+from typing import NewType, Protocol, TypeVar
 
 from evict.errors import EvictError
 
@@ -292,25 +294,16 @@ class Catalog:
         return tuple(p for p in self.products if p.category == PROTECTION_CATEGORY)
 
     def directive(self, directive_id: str) -> Directive:
-        """Look a directive up by id; raises :class:`CatalogLookupError` if unknown."""
-        for d in self.directives:
-            if d.id == directive_id:
-                return d
-        raise CatalogLookupError(f"no directive {directive_id!r} in the catalog")
+        """Look a directive up by id, ignoring case; :class:`CatalogLookupError` if unknown."""
+        return _lookup(self.directives, directive_id, "directive")
 
     def product(self, product_id: str) -> Product:
-        """Look a product up by id; raises :class:`CatalogLookupError` if unknown."""
-        for p in self.products:
-            if p.id == product_id:
-                return p
-        raise CatalogLookupError(f"no product {product_id!r} in the catalog")
+        """Look a product up by id, ignoring case; :class:`CatalogLookupError` if unknown."""
+        return _lookup(self.products, product_id, "product")
 
     def vendor(self, vendor_id: str) -> Vendor:
-        """Look a vendor up by id; raises :class:`CatalogLookupError` if unknown."""
-        for v in self.vendors:
-            if v.id == vendor_id:
-                return v
-        raise CatalogLookupError(f"no vendor {vendor_id!r} in the catalog")
+        """Look a vendor up by id, ignoring case; :class:`CatalogLookupError` if unknown."""
+        return _lookup(self.vendors, vendor_id, "vendor")
 
     def directives_for(self, product: Product, *, embedded: bool) -> list[Directive]:
         """The directives that cover ``product``; embedded-only presence needs ``embedded``."""
@@ -321,6 +314,38 @@ class Catalog:
             and product.id not in d.excluded_products
             and (d.embedded or not embedded)
         ]
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_Entry = TypeVar("_Entry", bound=_HasId)
+
+
+def _lookup(items: Sequence[_Entry], wanted: str, what: str) -> _Entry:
+    """The entry whose id is ``wanted`` (case ignored), or an error that suggests near ids."""
+    for item in items:
+        if item.id == wanted:
+            return item
+    folded = wanted.casefold()
+    for item in items:
+        if item.id.casefold() == folded:
+            return item
+    raise CatalogLookupError(
+        f"no {what} {wanted!r} in the catalog" + did_you_mean(wanted, [i.id for i in items])
+    )
+
+
+def did_you_mean(wanted: str, ids: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the ids closest to ``wanted``, or ``""`` if none is close."""
+    ids = list(ids)
+    close = difflib.get_close_matches(wanted.casefold(), [i.casefold() for i in ids], n=3)
+    by_folded = {i.casefold(): i for i in ids}
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(repr(by_folded[c]) for c in close) + "?"
 
 
 class CatalogError(EvictError):

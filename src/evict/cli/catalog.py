@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import textwrap
 from typing import Any
 
 from evict.cli._common import add_catalog_options, catalog_dirs
@@ -106,21 +108,74 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    """Print one catalog entry in full."""
-    from evict.catalog.export import entry_json
-    from evict.catalog.interface import CatalogLookupError
+    """Print one catalog entry in full (its id's case does not matter)."""
+    from evict.catalog.export import entry_ids, entry_json
+    from evict.catalog.interface import CatalogLookupError, did_you_mean
 
     catalog = _catalog(args)
     entry = entry_json(catalog, args.id)
     if entry is None:
         raise CatalogLookupError(
-            f"no directive, vendor, product or exclusion {args.id!r}; see `evict catalog list`"
+            f"no directive, vendor, product or exclusion {args.id!r}"
+            f"{did_you_mean(args.id, entry_ids(catalog))} (see `evict catalog list`)"
         )
     if args.format == "json":
         print(json.dumps(entry, indent=2, ensure_ascii=False, default=str))
         return 0
-    from rich.console import Console
-    from rich.pretty import Pretty
-
-    Console().print(Pretty(entry, expand_all=True))
+    width = max(60, min(shutil.get_terminal_size().columns, 120))
+    print("\n".join(readable(entry, width=width)))
     return 0
+
+
+def readable(entry: dict[str, Any], *, width: int = 100) -> list[str]:
+    """A catalog entry as indented ``field: value`` lines, wrapped to ``width``.
+
+    Empty fields are left out, booleans read yes/no, and lists of records are numbered
+    blocks headed by their id and name, so that a person reads the entry as text.
+    """
+    head = f"{entry.get('type', 'entry')} {entry.get('id', '')}"
+    title = entry.get("title") or entry.get("name")
+    lines = [f"{head}: {title}" if title else head]
+    rest = {k: v for k, v in entry.items() if k not in ("type", "id", "title", "name")}
+    lines += _fields(rest, indent=2, width=width)
+    return lines
+
+
+def _fields(record: dict[str, Any], *, indent: int, width: int) -> list[str]:
+    lines: list[str] = []
+    pad = " " * indent
+    for key, value in record.items():
+        if value is None or value == [] or value == {} or value == "":
+            continue
+        label = key.replace("_", " ")
+        if isinstance(value, dict):
+            lines.append(f"{pad}{label}:")
+            lines += _fields(value, indent=indent + 2, width=width)
+        elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            lines.append(f"{pad}{label} ({len(value)}):")
+            for item in value:
+                keys = [k for k in ("id", "name", "title") if item.get(k)] or [
+                    k for k in ("url",) if item.get(k)
+                ]
+                name = " ".join(str(item[k]) for k in keys)
+                lines.append(f"{pad}  - {name}" if name else f"{pad}  -")
+                shown = {k: v for k, v in item.items() if k not in keys}
+                lines += _fields(shown, indent=indent + 4, width=width)
+        else:
+            text = (
+                ", ".join(_scalar(v) for v in value) if isinstance(value, list) else _scalar(value)
+            )
+            lines += textwrap.wrap(
+                text,
+                width=width,
+                initial_indent=f"{pad}{label}: ",
+                subsequent_indent=pad + "    ",
+                break_on_hyphens=False,
+            ) or [f"{pad}{label}:"]
+    return lines
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)

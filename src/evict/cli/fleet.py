@@ -216,12 +216,32 @@ def _register_lifecycle(subparsers: Any) -> None:
     _add_db(waive)
     waive.set_defaults(func=run_waive)
 
+    waiver = subparsers.add_parser("waiver", help="revoke or renew a waiver")
+    waiversub = waiver.add_subparsers(dest="waiver_command", metavar="COMMAND", required=True)
+    revoke = waiversub.add_parser("revoke", help="end a waiver now, with the reason")
+    revoke.add_argument("waiver", type=int, metavar="ID", help="the waiver's id (evict waivers)")
+    revoke.add_argument("--reason", required=True)
+    revoke.add_argument("--org", required=True)
+    _add_db(revoke)
+    revoke.set_defaults(func=run_waiver_revoke)
+    renew = waiversub.add_parser("renew", help="renew a waiver until a later date")
+    renew.add_argument("waiver", type=int, metavar="ID")
+    renew.add_argument("--expires", required=True, type=iso_date, metavar="DATE")
+    renew.add_argument("--justification", required=True)
+    renew.add_argument("--approver", required=True)
+    renew.add_argument("--org", required=True)
+    _add_db(renew)
+    renew.set_defaults(func=run_waiver_renew)
+
     adopt = subparsers.add_parser(
         "adopt", help="adopt a directive with your organisation's own start date"
     )
     adopt.add_argument("directive")
     adopt.add_argument("--org", required=True)
     adopt.add_argument("--start", required=True, type=iso_date, metavar="DATE")
+    adopt.add_argument(
+        "--yes", action="store_true", help="do not ask before a start date in the future"
+    )
     _add_db(adopt)
     adopt.set_defaults(func=run_adopt)
 
@@ -303,13 +323,35 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
 
 
 def _store(args: argparse.Namespace) -> Store:
-    """Open the database named by ``--db`` and check its schema is current."""
+    """Open the database named by ``--db`` and check its schema is current.
+
+    A SQLite file that does not exist is an error here, not a new empty database: only
+    ``evict db upgrade`` (and ``serve``, ``demo``) create one.
+    """
+    from evict.errors import EvictError
     from evict.store.engine import check_schema, make_engine
     from evict.store.store import Store
 
-    engine = make_engine(_settings(args).database_url)
+    url = _settings(args).database_url
+    path = _sqlite_path(url)
+    if path is not None and not path.exists():
+        raise EvictError(
+            f"no database at {path}: create it with `evict db upgrade --db {path}`, "
+            "or give the --db of an existing one"
+        )
+    engine = make_engine(url)
     check_schema(engine)
     return Store(engine)
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite database URL, or None for other databases and in-memory ones."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
 
 def _now() -> dt.datetime:
@@ -337,10 +379,33 @@ def run_serve(args: argparse.Namespace) -> int:
         upgrade(engine)
     check_schema(engine)
     engine.dispose()
+    _check_port_free(args.host, args.port)
     safe = engine.url.render_as_string(hide_password=True)
     print(f"evict: serving on http://{args.host}:{args.port} with {safe}", file=sys.stderr)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Raise a clear error if ``host:port`` cannot be bound (in use, or not this machine's)."""
+    import socket
+
+    from evict.errors import EvictError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise EvictError(f"cannot serve on {host}: {e.strerror}") from e
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as e:
+            raise EvictError(
+                f"cannot serve on {host}:{port}: {e.strerror or e} "
+                "(another server on that port? give --port)"
+            ) from e
 
 
 def run_db_upgrade(args: argparse.Namespace) -> int:
@@ -471,8 +536,13 @@ def run_agent(args: argparse.Namespace) -> int:
     agent = Agent(client, spool, secret, log=log)
     try:
         while True:
-            agent.queue(_agent_inventories(args), now=_now())
+            queued = agent.queue(_agent_inventories(args), now=_now())
             delivery = agent.deliver()
+            if delivery.stopped is not None:
+                # Nothing this run wrote can be sent until the operator fixes the cause.
+                agent.discard(queued)
+                raise EvictError(delivery.error)
+            log(delivery.summary())
             if args.interval is None:
                 return 0 if delivery.ok else 1
             time.sleep(args.interval)
@@ -488,8 +558,8 @@ def _default_spool() -> Path:
 
 def _agent_inventories(args: argparse.Namespace) -> list[Any]:
     """This host's inventory, or every host's from the ``--from`` sources (merged per host)."""
-    from evict.errors import EvictError
-    from evict.inventory.registry import open_source
+    from evict.errors import EvictError, InputError
+    from evict.inventory.registry import open_source, wrong_kind_hint
     from evict.scanning import merge_by_host
 
     if not args.sources:
@@ -502,7 +572,11 @@ def _agent_inventories(args: argparse.Namespace) -> list[Any]:
             raise EvictError(f"--from {group[0]} needs at least one PATH")
         kind, *paths = group
         source = open_source(kind, [Path(p) for p in paths])
-        inventories.extend(source.collect())
+        try:
+            inventories.extend(source.collect())
+        except InputError as e:
+            e.message += wrong_kind_hint(kind, e.path)
+            raise
         for status in source.statuses:
             for problem in status.problems:
                 print(f"evict: warning: {status.source}: {problem}", file=sys.stderr)
@@ -538,29 +612,88 @@ def run_host_state(args: argparse.Namespace) -> int:
 def run_waive(args: argparse.Namespace) -> int:
     """Run ``evict waive``."""
     from evict.catalog.loader import load_catalog
-    from evict.compliance.lifecycle import Waiver
+    from evict.service import waivers
 
     store = _store(args)
-    directive = _directive(args, args.directive)
-    allowed = load_catalog(_settings(args).catalog_dirs).directive(directive).exception_grounds
-    waiver = Waiver(
-        args.host, directive, args.justification, args.approver, args.expires, args.grounds
-    )
-    now = _now()
-    waiver.check(now.date(), allowed_grounds=allowed)
+    directive = load_catalog(_settings(args).catalog_dirs).directive(args.directive)
+    waivers.check(
+        directive, args.host, justification=args.justification, approver=args.approver,
+        expires=args.expires, grounds=args.grounds, today=_now().date(),
+    )  # fmt: skip
     host = store.find_host(args.host, org=args.org)
-    store.waive(host, waiver, actor=_actor(), now=now, today=now.date(), allowed_grounds=allowed)
-    print(f"{host.identifier}: {directive}: waived until {args.expires.isoformat()}")
+    waivers.grant(
+        store, directive, host, justification=args.justification, approver=args.approver,
+        expires=args.expires, grounds=args.grounds, actor=_actor(), now=_now(),
+    )  # fmt: skip
+    print(f"{host.identifier}: {directive.id}: waived until {args.expires.isoformat()}")
+    return 0
+
+
+def run_waiver_revoke(args: argparse.Namespace) -> int:
+    """Run ``evict waiver revoke``."""
+    from evict.service import waivers
+
+    store = _store(args)
+    org = store.org(args.org)
+    done = waivers.revoke(
+        store, org.id, args.waiver, reason=args.reason, actor=_actor(), now=_now()
+    )
+    print(f"waiver {done.id} of {done.host} for {done.directive} revoked")
+    return 0
+
+
+def run_waiver_renew(args: argparse.Namespace) -> int:
+    """Run ``evict waiver renew``."""
+    from evict.catalog.loader import load_catalog
+    from evict.service import waivers
+
+    store = _store(args)
+    org = store.org(args.org)
+    old = store.waiver(org.id, args.waiver)
+    directive = load_catalog(_settings(args).catalog_dirs).directive(old.directive)
+    host = store.host(org.id, old.host)
+    waivers.renew(
+        store, directive, host, old, justification=args.justification, approver=args.approver,
+        expires=args.expires, actor=_actor(), now=_now(),
+    )  # fmt: skip
+    print(f"{host.identifier}: {directive.id}: waiver renewed until {args.expires.isoformat()}")
     return 0
 
 
 def run_adopt(args: argparse.Namespace) -> int:
-    """Run ``evict adopt``."""
+    """Run ``evict adopt``: show the milestones the start date gives, ask before a future one."""
+    from evict._util import today
+    from evict.catalog.loader import load_catalog
+    from evict.compliance.milestones import schedule
+    from evict.errors import EvictError
+
     store = _store(args)
-    directive = _directive(args, args.directive)
-    store.adopt(args.org, directive, args.start, actor=_actor(), now=_now())
-    print(f"{args.org}: {directive} adopted from {args.start.isoformat()}")
+    directive = load_catalog(_settings(args).catalog_dirs).directive(args.directive)
+    day = today()
+    print(f"{args.org}: {directive.id} from {args.start.isoformat()} gives these milestones:")
+    for milestone, due in schedule(directive, args.start):
+        left = (due - day).days
+        when = f"{left} days left" if left >= 0 else f"{-left} days overdue"
+        print(f"  {due.isoformat()}  {milestone.name} ({when})")
+    if args.start > day and not args.yes:
+        question = f"{args.start.isoformat()} is in the future: adopt from that date?"
+        if not (sys.stdin.isatty() and _confirm(question)):
+            raise EvictError(
+                f"start date {args.start.isoformat()} is in the future (today is "
+                f"{day.isoformat()}): give --yes if that is what you mean"
+            )
+    store.adopt(args.org, directive.id, args.start, actor=_actor(), now=_now())
+    print(f"{args.org}: {directive.id} adopted from {args.start.isoformat()}")
     return 0
+
+
+def _confirm(question: str) -> bool:
+    """Ask a yes/no question on the terminal; anything but y/yes is no."""
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
 def run_audit_verify(args: argparse.Namespace) -> int:
@@ -586,6 +719,11 @@ def run_report(args: argparse.Namespace) -> int:
     from evict.errors import EvictError
 
     token = args.token or os.environ.get("EVICT_TOKEN", "")
+    if args.profile and _fleet_listing(args):
+        raise EvictError(
+            "--profile fills in the directive's documents (--report day30, day60, status, ...); "
+            "the per-host listing (--format csv|json) does not use it"
+        )
     if args.server:
         if not token:
             raise EvictError("--server needs --token (or EVICT_TOKEN)")
@@ -632,6 +770,12 @@ def _report_from_server(args: argparse.Namespace, token: str) -> bytes:
     return response.content if args.format != "json" else response.content + b"\n"
 
 
+def _only_org(store: Store) -> Any:
+    """The database's one organisation, or None when it holds none or several."""
+    orgs = store.orgs()
+    return orgs[0] if len(orgs) == 1 else None
+
+
 def _report_from_db(args: argparse.Namespace) -> str:
     import json
 
@@ -644,8 +788,10 @@ def _report_from_db(args: argparse.Namespace) -> str:
     store = _store(args)
     org_id = unit_id = None
     start = None
-    if args.org:
-        org_id = store.org(args.org).id
+    org = store.org(args.org) if args.org else _only_org(store)
+    if org is not None:
+        # One organisation answers the same with or without --org: its own clock.
+        org_id = org.id
         start = store.adoptions(org_id).get(directive.id)
         if args.unit:
             unit_id = store.unit_id(org_id, args.unit)
@@ -668,14 +814,14 @@ def _profile(args: argparse.Namespace) -> Any:
     return load_profile(args.profile) if args.profile else Profile()
 
 
-def _report_inputs(args: argparse.Namespace) -> Any:
-    """Read everything the directive's reports need from the database named by ``--db``."""
+def _report_scope(args: argparse.Namespace) -> Any:
+    """Whose report, as of when, from the database named by ``--db`` (see ReportScope)."""
     from evict._util import today
     from evict.catalog.loader import load_catalog
     from evict.errors import EvictError
     from evict.matching.engine import Matcher
-    from evict.report.inputs import gather
     from evict.server.worker import protection_products
+    from evict.service.reports import ReportScope
 
     profile = _profile(args)
     settings = _settings(args)
@@ -688,57 +834,45 @@ def _report_inputs(args: argparse.Namespace) -> Any:
         orgs = store.orgs()
         if len(orgs) != 1:
             names = ", ".join(o.name for o in orgs) or "none yet"
-            raise EvictError(f"give --org: this report is of one organisation ({names})")
+            raise EvictError(f"give --org: the database holds several organisations ({names})")
         org = orgs[0]
     unit_id = store.unit_id(org.id, args.unit) if args.unit else None
-    return gather(
-        store,
-        Matcher(catalog),
-        directive,
+    return ReportScope(
+        store=store,
+        matcher=Matcher(catalog),
+        directive=directive,
         org_id=org.id,
         unit_id=unit_id,
         protection=protection_products(catalog, settings.protection_products),
         today=args.today or today(),
         generated_at=_now(),
         profile=profile,
+        catalog_dirs=settings.catalog_dirs,
     )
 
 
 def _document_from_db(args: argparse.Namespace) -> bytes:
-    from evict.report.directives import default_kind, render_report
+    from evict.cli._progress import progress_bar
     from evict.report.interface import Format, ReportKind
+    from evict.service.reports import render_document
 
-    inputs = _report_inputs(args)
-    if args.report:
-        kind = ReportKind(args.report)
-    else:
-        kind = default_kind(inputs.directive, today=inputs.today, start=inputs.start)
-    data: bytes = render_report(kind, Format(args.format), inputs)
-    return data
+    scope = _report_scope(args)
+    kind = ReportKind(args.report) if args.report else None
+    with progress_bar(f"{scope.directive.id} report") as progress:
+        return render_document(scope, kind, Format(args.format), progress)
 
 
 def run_evidence(args: argparse.Namespace) -> int:
     """Run ``evict evidence``."""
-    from evict.report.bundle import catalog_entries, write_bundle
+    from evict.cli._progress import progress_bar
+    from evict.service.reports import write_evidence
 
-    inputs = _report_inputs(args)
-    store = _store(args)
-    head = store.audit_head()
-    bundle = write_bundle(
-        args.out,
-        inputs,
-        audit_events=store.iter_audit(),
-        audit_head=head,
-        catalog_files=catalog_entries(_settings(args).catalog_dirs),
-    )
-    files = len(bundle.entries)
-    print(f"wrote {bundle.path}: {files} files, manifest sha256 {bundle.manifest_sha256}")
-    if not bundle.audit.ok:
-        print(
-            f"audit chain BROKEN at event {bundle.audit.seq} ({bundle.audit.fault}): "
-            f"{bundle.audit.message}",
-            file=sys.stderr,
-        )
+    scope = _report_scope(args)
+    with progress_bar(f"{scope.directive.id} evidence bundle") as progress:
+        result = write_evidence(scope, args.out, progress)
+    print(f"wrote {result.path}: {result.files} files, manifest sha256 {result.manifest_sha256}")
+    if not result.audit_ok:
+        print(result.audit_message, file=sys.stderr)
         return 1
-    print(f"audit chain intact: {bundle.audit.events} events, head {head[1]}")
+    print(result.audit_message)
     return 0

@@ -276,12 +276,26 @@ def _plans(args: argparse.Namespace, matcher: Matcher) -> list[Plan]:
     return plans
 
 
+def _host_after_sources(args: argparse.Namespace) -> None:
+    """Take HOST back from the last ``--from KIND PATH...`` group, which swallows it.
+
+    ``evict plan --from osquery fleet.log HOST`` parses HOST as a second path: when no HOST was
+    given and the group's last word names no file, that word is the host.
+    """
+    if args.host is not None or not args.sources:
+        return
+    last = args.sources[-1]
+    if len(last) > 2 and not Path(last[-1]).exists():
+        args.host = last.pop()
+
+
 def run_plan(args: argparse.Namespace) -> int:
     """Run ``evict plan``."""
     from evict.errors import EvictError
     from evict.matching.cache import load_matcher
     from evict.remediation import renderer
 
+    _host_after_sources(args)
     matcher = load_matcher(catalog_dirs(args))
     fmt = renderer(args.format)
     plans = _plans(args, matcher)

@@ -23,9 +23,10 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--format",
         choices=("osquery", "evict"),
-        default="evict",
-        help="osquery: an osqueryd results log (mobile hosts are left out: osquery does not "
-        "run there); evict: evict's JSON lines, every host",
+        help="osquery: an osqueryd results log, read back with --from osquery (mobile hosts "
+        "are left out: osquery does not run there); evict: evict's JSON lines, every host, read "
+        "back with --from evict (default: osquery when --out's name contains 'osquery', "
+        "otherwise evict)",
     )
     p.add_argument("--out", type=Path, help="output file (default: standard output)")
     p.set_defaults(func=run)
@@ -42,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.hosts < 0:
         raise EvictError("--hosts must be 0 or more")
+    if args.format is None:
+        named = args.out is not None and "osquery" in args.out.name.lower()
+        args.format = "osquery" if named else "evict"
     out = sys.stdout if args.out is None else args.out.open("w", encoding="utf-8")
     progress = sys.stderr.isatty()
     skipped = 0
@@ -64,4 +68,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"\r{args.hosts:,} / {args.hosts:,} hosts", file=sys.stderr)
     if skipped:
         print(f"left out {skipped:,} mobile hosts (osquery does not run there)", file=sys.stderr)
+    if args.out is not None:
+        what = "an osquery results log" if args.format == "osquery" else "evict JSON lines"
+        print(
+            f"wrote {args.hosts - skipped:,} hosts to {args.out} as {what}: read it with "
+            f"--from {args.format} {args.out}",
+            file=sys.stderr,
+        )
     return 0

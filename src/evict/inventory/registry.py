@@ -7,6 +7,7 @@ XML, SBOM or registry-hive libraries it does not use.
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,3 +50,65 @@ def open_source(name: str, paths: Sequence[Path]) -> InventorySource:
     """Build the source ``name`` over ``paths``."""
     cls = source_class(name)
     return cls(paths)  # type: ignore[call-arg]
+
+
+SNIFF_BYTES = 64 * 1024
+"""How much of a file :func:`sniff` reads: enough for a first JSON line of a large host."""
+
+
+def sniff(path: Path) -> str | None:
+    """The ``--from`` kind whose input ``path`` looks like, from its first bytes, or None.
+
+    Only for hints after a source refused a file ("this looks like a --from evict file"):
+    a guess from a few markers each format always has, never used to pick a reader.
+    """
+    try:
+        with path.open("rb") as f:
+            head = f.read(SNIFF_BYTES)
+    except OSError:
+        return None
+    if head.startswith(b"regf"):
+        return "hive"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = head.decode("utf-16", errors="replace")
+    else:
+        text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    stripped = text.lstrip()
+    if stripped.startswith(("Windows Registry Editor", "REGEDIT4")):
+        return "reg"
+    if stripped.startswith("SPDXVersion:"):
+        return "spdx"
+    if stripped.startswith("Package:") and "\nStatus:" in stripped:
+        return "dpkg-status"
+    first = stripped.split("\n", 1)[0]
+    for candidate in (first, stripped):
+        try:
+            doc = json.loads(candidate)
+        except ValueError:
+            continue
+        return _json_kind(doc)
+    return None
+
+
+def _json_kind(doc: object) -> str | None:
+    if isinstance(doc, list) and doc:
+        doc = doc[0]
+    if not isinstance(doc, dict):
+        return None
+    if doc.get("bomFormat") == "CycloneDX":
+        return "cyclonedx"
+    if "spdxVersion" in doc:
+        return "spdx"
+    if "hostIdentifier" in doc and "name" in doc:
+        return "osquery"
+    if "host" in doc and "observations" in doc:
+        return "evict"
+    return None
+
+
+def wrong_kind_hint(kind: str, path: str | Path) -> str:
+    """``"; it looks like a --from K file"`` when a refused file fits another kind, else ``""``."""
+    guess = sniff(Path(path))
+    if guess is None or guess == kind:
+        return ""
+    return f" (this looks like a `--from {guess}` file)"

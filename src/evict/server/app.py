@@ -27,7 +27,9 @@ from evict.catalog.interface import Catalog
 from evict.errors import EvictError
 from evict.server.deps import ServerContext
 from evict.server.errors import RateLimited, status_for
+from evict.service.reports import ReportRunner
 from evict.settings import Settings
+from evict.store.report_jobs import ReportJob
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,41 @@ def build_context(
             report_retention=dt.timedelta(days=retention) if retention > 0 else None,
         )
         context.worker = WorkerThread(worker, interval=settings.worker_interval, clock=clock)
+    if settings.run_worker and settings.notify_interval > 0:
+        from evict.server.notifier import NotifierThread
+
+        context.notifier = NotifierThread(
+            store, catalog, interval=settings.notify_interval, clock=clock
+        )
+    context.reports = _report_runner(context)
     return context
+
+
+def _report_runner(context: ServerContext) -> ReportRunner:
+    """The runner of the dashboard's report jobs, building each job's scope from ``context``."""
+    from evict.service.reports import ReportScope
+    from evict.store.report_jobs import ReportJobs
+
+    def scope_for(job: ReportJob) -> ReportScope:
+        now = context.now()
+        return ReportScope(
+            store=context.store,
+            matcher=context.matcher,
+            directive=context.directive(job.directive),
+            org_id=job.org_id,
+            unit_id=job.unit_id,
+            protection=context.protection,
+            today=now.date(),
+            generated_at=now,
+            catalog_dirs=context.settings.catalog_dirs,
+        )
+
+    return ReportRunner(
+        ReportJobs(context.store.engine),
+        context.settings.reports_directory(),
+        scope_for,
+        clock=context.clock,
+    )
 
 
 def create_app(
@@ -96,9 +132,17 @@ def create_app(
         app.state.context = context
         if context.worker is not None:
             context.worker.start()
+        if context.reports is not None:
+            context.reports.start()
+        if context.notifier is not None:
+            context.notifier.start()
         try:
             yield
         finally:
+            if context.notifier is not None:
+                context.notifier.stop()
+            if context.reports is not None:
+                context.reports.stop()
             if context.worker is not None:
                 context.worker.stop()
             context.store.close()

@@ -17,8 +17,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from evict.catalog.interface import Catalog, Directive
 from evict.matching.engine import Matcher
 from evict.server.errors import Forbidden, Unauthorized
+from evict.server.notifier import NotifierThread
 from evict.server.ratelimit import RateLimiter
 from evict.server.worker import WorkerThread
+from evict.service.reports import ReportRunner
 from evict.settings import Settings
 from evict.store.interface import HostInfo, Principal, Role
 from evict.store.store import Store
@@ -37,6 +39,10 @@ class ServerContext:
     enroll_limit: RateLimiter
     login_limit: RateLimiter
     worker: WorkerThread | None = None
+    notifier: NotifierThread | None = None
+    """Sends the organisations' reminders and alerts on a schedule (None: not this server)."""
+    reports: ReportRunner | None = None
+    """Runs the reports asked for from the dashboard (None: the page offers none)."""
 
     def now(self) -> dt.datetime:
         """The current time in UTC."""

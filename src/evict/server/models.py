@@ -232,6 +232,20 @@ class WaiverRequest(_Model):
     expires: dt.date
 
 
+class WaiverRevokeRequest(_Model):
+    """Why a waiver ends early."""
+
+    reason: str = Field(min_length=1, max_length=5000)
+
+
+class WaiverRenewRequest(_Model):
+    """A waiver's renewal: a later end, and the justification and approval for it."""
+
+    justification: str = Field(min_length=1, max_length=5000)
+    approver: str = Field(min_length=1, max_length=200)
+    expires: dt.date
+
+
 class WaiverModel(_Model):
     """A waiver as stored."""
 

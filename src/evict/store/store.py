@@ -94,7 +94,8 @@ from evict.store.tables import (
 )
 
 _LOCK_KEY = 0x65766963  # "evic"
-_LOCAL_LOCKS: dict[str, threading.Lock] = {}
+_LOCAL_LOCKS: dict[tuple[str, int], threading.Lock] = {}
+NOTIFY_LOCK_KEY = 0x6E6F7469  # "noti": one notification pass at a time across servers
 
 BATCH = 500
 """Rows per multi-row statement or ``IN (...)`` list: well inside every backend's limits."""
@@ -1772,8 +1773,53 @@ class Store:
             host, waiver.directive, decide, actor=actor, now=now, waiver=record
         )
 
+    def waiver(self, org_id: int, waiver_id: int, *, unit_id: int | None = None) -> WaiverInfo:
+        """One waiver of the organisation (or of one org unit's hosts); NotFoundError else."""
+        for w in self.waivers(org_id, unit_id=unit_id, waiver_id=waiver_id):
+            return w
+        raise NotFoundError(f"no waiver {waiver_id}")
+
+    def revoke_waiver(
+        self, org_id: int, waiver_id: int, *, reason: str, actor: str, now: dt.datetime
+    ) -> WaiverInfo:
+        """End a waiver now, with the reason; the worker returns its host to its earlier state.
+
+        Raises :class:`NotFoundError` for another organisation's waiver and
+        :class:`ConflictError` for one already revoked.
+        """
+        with self._write() as conn:
+            row = conn.execute(
+                self._for_update(
+                    select(
+                        WaiverRow.id,
+                        WaiverRow.host_id,
+                        WaiverRow.directive,
+                        WaiverRow.revoked_at,
+                        Host.identifier,
+                    )
+                    .join(Host, Host.id == WaiverRow.host_id)
+                    .where(WaiverRow.id == waiver_id, Host.org_id == org_id)
+                )
+            ).one_or_none()
+            if row is None:
+                raise NotFoundError(f"no waiver {waiver_id}")
+            if row.revoked_at is not None:
+                raise ConflictError(f"waiver {waiver_id} was already revoked")
+            conn.execute(update(WaiverRow).where(WaiverRow.id == waiver_id).values(revoked_at=now))
+            conn.execute(update(Host).where(Host.id == row.host_id).values(dirty=True))
+            payload = {"waiver": waiver_id, "directive": row.directive, "reason": reason}
+            self._audit(
+                conn, now, [(actor, "waiver.revoke", f"host:{row.identifier}", org_id, payload)]
+            )
+        return self.waiver(org_id, waiver_id)
+
     def waivers(
-        self, org_id: int, *, host: str | None = None, unit_id: int | None = None
+        self,
+        org_id: int,
+        *,
+        host: str | None = None,
+        unit_id: int | None = None,
+        waiver_id: int | None = None,
     ) -> list[WaiverInfo]:
         """An organisation's waivers, newest first (of one host, or one org unit's hosts)."""
         stmt = (
@@ -1786,6 +1832,8 @@ class Store:
             stmt = stmt.where(Host.identifier == host)
         if unit_id is not None:
             stmt = stmt.where(Host.org_unit_id == unit_id)
+        if waiver_id is not None:
+            stmt = stmt.where(WaiverRow.id == waiver_id)
         with self._read() as conn:
             return [
                 WaiverInfo(
@@ -2006,8 +2054,9 @@ class Store:
             return [(r.name, r.family, int(r.n)) for r in conn.execute(stmt)]
 
     @contextmanager
-    def worker_lock(self) -> Iterator[bool]:
-        """Hold the right to run the matching worker; yields False when another holds it.
+    def worker_lock(self, key: int = _LOCK_KEY) -> Iterator[bool]:
+        """Hold the right to run the matching worker (or, with another ``key``, another
+        singleton job such as :data:`NOTIFY_LOCK_KEY`); yields False when another holds it.
 
         PostgreSQL: a session advisory lock, so one of N servers on one database works at a
         time. SQLite: a lock per database file within this process.
@@ -2015,17 +2064,17 @@ class Store:
         if self.dialect == "postgresql":
             with self.engine.connect() as conn:
                 got = bool(
-                    conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY}).scalar()
+                    conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
                 )
                 conn.commit()
                 try:
                     yield got
                 finally:
                     if got:
-                        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
+                        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                         conn.commit()
             return
-        lock = _LOCAL_LOCKS.setdefault(str(self.engine.url), threading.Lock())
+        lock = _LOCAL_LOCKS.setdefault((str(self.engine.url), key), threading.Lock())
         got = lock.acquire(blocking=False)
         try:
             yield got

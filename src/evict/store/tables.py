@@ -290,6 +290,63 @@ class ReportRow(Base):
     software: Mapped[int] = mapped_column(Integer)
 
 
+class ReportJobRow(Base):
+    """A report or evidence bundle generated in the background for an organisation."""
+
+    __tablename__ = "report_jobs"
+    __table_args__ = (Index("ix_report_jobs_org_id_id", "org_id", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    unit_id: Mapped[int | None] = mapped_column(Integer)
+    """The org unit the report is limited to, or none for the whole organisation."""
+    directive: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    """A :class:`evict.report.interface.ReportKind` value, or ``evidence`` for the bundle."""
+    format: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    """``queued``, ``running``, ``done`` or ``failed``."""
+    phase: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    progress: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Per cent done, by the job's phases."""
+    requested_by: Mapped[str] = mapped_column(String(255))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    file: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    """The output's file name in the server's reports directory."""
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    error: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class NotifyChannelRow(Base):
+    """Where an organisation's notifications go (e-mail, webhook, syslog), and which of them."""
+
+    __tablename__ = "notify_channels"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(500))
+    events: Mapped[str] = mapped_column(String(200))
+    """Comma-separated :class:`evict.notify.interface.Event` values."""
+    days_before: Mapped[int] = mapped_column(Integer)
+    options: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    """JSON: SMTP server and sender, webhook secret and style, syslog transport."""
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class NotifySentRow(Base):
+    """A notification key delivered on a channel: never delivered there again."""
+
+    __tablename__ = "notify_sent"
+    __table_args__ = (UniqueConstraint("channel_id", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("notify_channels.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(300))
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
 class AuditEventRow(Base):
     """One event of the hash-chained audit log (append only)."""
 

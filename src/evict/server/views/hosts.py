@@ -25,7 +25,6 @@ from evict.compliance.lifecycle import (
     OPERATOR_MOVES,
     LifecycleError,
     State,
-    Waiver,
     WaiverError,
     transition,
 )
@@ -47,6 +46,7 @@ from evict.server.views.web import (
     ViewerDep,
     page_url,
 )
+from evict.service import waivers as waiver_service
 from evict.store.dashboard import (
     CARRYING,
     STATE_ORDER,
@@ -594,18 +594,11 @@ def waive_host(
         until = dt.date.fromisoformat(expires)
     except ValueError:
         return refuse("the expiry date must be a date (YYYY-MM-DD)", 422)
-    waiver = Waiver(
-        info.identifier, d.id, justification.strip(), approver.strip(), until, grounds.strip()
-    )
     try:
-        ctx.store.waive(
-            info,
-            waiver,
-            actor=viewer.principal.actor,
-            now=ctx.now(),
-            today=ctx.today(),
-            allowed_grounds=d.exception_grounds,
-        )
+        waiver_service.grant(
+            ctx.store, d, info, justification=justification, approver=approver, expires=until,
+            grounds=grounds, actor=viewer.principal.actor, now=ctx.now(),
+        )  # fmt: skip
     except WaiverError as e:
         return refuse(str(e), 422)
     except (LifecycleError, ConflictError) as e:

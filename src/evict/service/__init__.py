@@ -1,0 +1,1 @@
+"""Use cases written once, called by the command line, the API and the dashboard."""
