@@ -218,7 +218,7 @@ def test_the_pages_work_from_the_keyboard_and_on_any_screen(chromium: Any, serve
         assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
         page.keyboard.press("Enter")
         assert page.evaluate("document.activeElement.id") == "main"
-        for path in ("/overview", "/hosts", "/waivers", "/audit"):
+        for path in ("/overview", "/hosts", "/waivers", "/reports", "/notifications", "/audit"):
             page.goto(served.url + path)
             overflow = page.evaluate(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"

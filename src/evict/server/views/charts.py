@@ -20,6 +20,10 @@ from markupsafe import Markup
 
 WIDTH = 760
 """The charts' coordinate width (they scale to their container)."""
+COMPACT = 500
+"""Below this coordinate width a chart lays itself out for a phone."""
+NARROW = 380
+"""The width of the charts drawn for phones (shown by the stylesheet below 600 px)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +34,8 @@ class Marker:
     label: str
     kind: str = "deadline"
     """``deadline`` or ``today`` (a CSS class suffix)."""
+    short: str = ""
+    """The label on a phone-sized chart (default: :attr:`label`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,15 +99,20 @@ def burndown(
     title: str,
     description: str,
     ident: str = "burndown",
+    width: int = WIDTH,
 ) -> Markup:
     """A step chart of hosts over time, with vertical lines for ``markers``.
 
     :param points: ``(day, hosts at the end of that day)``, in day order, at least one.
     :param markers: due dates and today; those outside the points' range widen it.
     :param ident: a prefix for the element ids (unique on the page).
+    :param width: the coordinate width; below :data:`COMPACT` the legend is stacked, so that
+        a phone draws the chart near its natural size and its text stays readable.
     """
-    height, left, right, top, bottom = 320, 64, 24, 44, 56
-    inner_w, inner_h = WIDTH - left - right, height - top - bottom
+    compact = width < COMPACT
+    legend_rows = 3 if compact else 1
+    height, left, right, top, bottom = 320, 64, 24, 28 + 16 * legend_rows, 56
+    inner_w, inner_h = width - left - right, height - top - bottom
     days = [p[0] for p in points] + [m.day for m in markers]
     first, last = min(days), max(days)
     if last == first:
@@ -117,14 +128,14 @@ def burndown(
         return top + inner_h * (1 - value / y_top)
 
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
         f'aria-labelledby="{ident}-title {ident}-desc" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{ident}-title">{escape(title)}</title>',
         f'<desc id="{ident}-desc">{escape(description)}</desc>',
     ]
     for value in ticks:
         parts.append(
-            f'<line class="grid" x1="{left}" x2="{WIDTH - right}" '
+            f'<line class="grid" x1="{left}" x2="{width - right}" '
             f'y1="{y(value):.1f}" y2="{y(value):.1f}"/>'
         )
         parts.append(_text(left - 8, y(value) + 4, f"{value:,}", "tick", "end"))
@@ -135,7 +146,7 @@ def burndown(
         )
         parts.append(_text(x(day), top + inner_h + 19, _day_label(day, span), "tick"))
     parts.append(
-        f'<line class="axis" x1="{left}" x2="{WIDTH - right}" '
+        f'<line class="axis" x1="{left}" x2="{width - right}" '
         f'y1="{top + inner_h}" y2="{top + inner_h}"/>'
     )
     parts.append(f'<line class="axis" x1="{left}" x2="{left}" y1="{top}" y2="{top + inner_h}"/>')
@@ -168,7 +179,8 @@ def burndown(
         else:
             label_y = top + 14 + 17 * (deadlines % 3)
             deadlines += 1
-        parts.append(_text(mx + dx, label_y, m.label, f"marker-label marker-{m.kind}", anchor))
+        text = (m.short or m.label) if compact else m.label
+        parts.append(_text(mx + dx, label_y, text, f"marker-label marker-{m.kind}", anchor))
     legend_y = 18
     parts.append(
         f'<line class="series-line" x1="{left}" x2="{left + 24}" y1="{legend_y}" y2="{legend_y}"/>'
@@ -179,6 +191,8 @@ def burndown(
     lx = left + 270
     for kind, label in (("deadline", "Milestone due"), ("today", "Today")):
         if any(m.kind == kind for m in markers):
+            if compact:
+                lx, legend_y = left, legend_y + 16
             parts.append(
                 f'<line class="marker marker-{kind}" x1="{lx}" x2="{lx + 24}" '
                 f'y1="{legend_y}" y2="{legend_y}"/>'
@@ -197,11 +211,17 @@ def stacked_bars(
     description: str,
     axis_label: str,
     ident: str = "bars",
+    width: int = WIDTH,
 ) -> Markup:
-    """Horizontal stacked bars, one per row: ``(label, one value per series)``."""
-    left, right, top, bottom, row_h = 250, 56, 44, 48, 30
+    """Horizontal stacked bars, one per row: ``(label, one value per series)``.
+
+    :param width: the coordinate width; below :data:`COMPACT` labels get less room.
+    """
+    compact = width < COMPACT
+    label_chars = 18 if compact else 36
+    left, right, top, bottom, row_h = (140 if compact else 250), 56, 44, 48, 30
     height = top + bottom + row_h * max(1, len(rows))
-    inner_w = WIDTH - left - right
+    inner_w = width - left - right
     ticks = nice_ticks(max((sum(v) for _, v in rows), default=0))
     x_top = ticks[-1] or 1
 
@@ -209,7 +229,7 @@ def stacked_bars(
         return left + inner_w * value / x_top
 
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
         f'aria-labelledby="{ident}-title {ident}-desc" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{ident}-title">{escape(title)}</title>',
         f'<desc id="{ident}-desc">{escape(description)}</desc>',
@@ -220,11 +240,11 @@ def stacked_bars(
             f'<line class="grid" x1="{x(value):.1f}" x2="{x(value):.1f}" y1="{top}" y2="{base}"/>'
         )
         parts.append(_text(x(value), base + 18, f"{value:,}", "tick"))
-    parts.append(f'<line class="axis" x1="{left}" x2="{WIDTH - right}" y1="{base}" y2="{base}"/>')
+    parts.append(f'<line class="axis" x1="{left}" x2="{width - right}" y1="{base}" y2="{base}"/>')
     parts.append(_text(left + inner_w / 2, height - 8, axis_label, "axis-label"))
     for i, (label, values) in enumerate(rows):
         ry = top + row_h * i
-        short = label if len(label) <= 36 else label[:35] + "…"
+        short = label if len(label) <= label_chars else label[: label_chars - 1] + "…"
         parts.append(
             f'<text x="{left - 8}" y="{ry + row_h / 2 + 4:.1f}" class="tick" text-anchor="end">'
             f"<title>{escape(label)}</title>{escape(short)}</text>"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -114,11 +114,19 @@ def _markers(
     markers = [charts.Marker(today, "today", "today")]
     seen = {status.due}
     label = str(status.to_json()["name"])
-    markers.append(charts.Marker(status.due, f"{label}: {status.due.isoformat()}"))
+    markers.append(
+        charts.Marker(
+            status.due, f"{label}: {status.due.isoformat()}", short=f"due {status.due.isoformat()}"
+        )
+    )
     for milestone, due in schedule(directive, start):
         if due not in seen and first <= due <= max(today, status.due):
             seen.add(due)
-            markers.append(charts.Marker(due, f"{milestone.name}: {due.isoformat()}"))
+            markers.append(
+                charts.Marker(
+                    due, f"{milestone.name}: {due.isoformat()}", short=f"due {due.isoformat()}"
+                )
+            )
     return markers
 
 
@@ -133,12 +141,23 @@ def _burndown_chart(
         f"{points[0][0].isoformat()}, {points[-1][1]:,} on {points[-1][0].isoformat()}. "
         f"Next milestone {status.to_json()['name']} {when} {status.due.isoformat()}."
     )
-    return charts.burndown(
-        points,
-        markers=markers,
-        title=f"Burn-down: hosts still carrying covered products ({directive.id})",
-        description=description,
+    return _both(
+        lambda width, suffix: charts.burndown(
+            points,
+            markers=markers,
+            title=f"Burn-down: hosts still carrying covered products ({directive.id})",
+            description=description,
+            ident=f"burndown{suffix}",
+            width=width,
+        )
     )
+
+
+def _both(draw: Callable[[int, str], Markup]) -> Markup:
+    """A chart drawn for wide screens and again for phones; the stylesheet shows one."""
+    wide = draw(charts.WIDTH, "")
+    narrow = draw(charts.NARROW, "-narrow")
+    return Markup(f'<div class="chart-wide">{wide}</div><div class="chart-narrow">{narrow}</div>')
 
 
 def _products_chart(directive: Directive, rows: list[tuple[str, str, int, int]]) -> Markup:
@@ -146,13 +165,19 @@ def _products_chart(directive: Directive, rows: list[tuple[str, str, int, int]])
     description = f"{len(rows)} covered products found on {directive.id} hosts; " + "; ".join(
         f"{name}: {c:,} still present, {r:,} removed" for _, name, c, r in rows[:10]
     )
-    return charts.stacked_bars(
-        [(name, (c, r)) for _, name, c, r in rows],
-        series=(charts.Series("Still present", "present"), charts.Series("Removed", "removed")),
-        title=f"Endpoints per covered product ({total:,} product installations)",
-        description=description,
-        axis_label="Endpoints (hosts)",
-        ident="products",
+    return _both(
+        lambda width, suffix: charts.stacked_bars(
+            [(name, (c, r)) for _, name, c, r in rows],
+            series=(
+                charts.Series("Still present", "present"),
+                charts.Series("Removed", "removed"),
+            ),
+            title=f"Endpoints per covered product ({total:,} product installations)",
+            description=description,
+            axis_label="Endpoints (hosts)",
+            ident=f"products{suffix}",
+            width=width,
+        )
     )
 
 
