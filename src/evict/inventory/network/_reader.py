@@ -44,8 +44,10 @@ from evict.inventory.interface import (
 
 CHUNK = 8 << 20
 """Bytes read at a time: big enough that per-chunk work vanishes, small enough to stream."""
-HEAD = 64 << 10
-"""Bytes looked at to recognise the format."""
+HEAD = 4 << 10
+"""Bytes read at a time while looking for the first lines, which tell the format."""
+HEAD_LIMIT = 1 << 20
+"""Bytes looked at, at most, to recognise the format."""
 MAX_LINE = 64 << 10
 """A line longer than this is junk, not a log line; it is reported and skipped."""
 EVIDENCE_LINES = 3
@@ -165,63 +167,76 @@ class _FileReader:
         self.fmt = fmt
         self.automaton = automaton
         self.needles = needles
+        """The endpoint domains as plain names, to tell a name from another field's text."""
         self.seen = seen
         self.problems = problems
         self.lines = 0
 
     def read(self, formats: Sequence[LogFormat]) -> None:
         with open_log(self.path) as f:
-            try:
-                head = f.read(HEAD)
-            except (OSError, EOFError, gzip.BadGzipFile) as e:
-                raise SourceInputError(str(self.path), f"cannot read: {e}") from e
+            head, broken = self._head(f)
             self._refuse_other_formats(head, formats)
             self.fmt.begin(self.path)
             carry = head
-            while True:
+            while broken is None:
                 try:
                     more = f.read(CHUNK)
                 except (OSError, EOFError, gzip.BadGzipFile) as e:
-                    self.problems.add(
-                        f"{self.path}: after line {self.lines}: the file ends early or is "
-                        f"corrupt ({e}); the lines before were read"
-                    )
-                    more = b""
-                    carry += b"\n" if carry else b""
-                    self._chunk(carry, last=True)
-                    return
+                    broken = e
+                    break
                 if not more:
-                    self._chunk(carry, last=True)
-                    return
+                    break
                 data = carry + more
                 cut = data.rfind(b"\n") + 1
                 if cut == 0 and len(data) > MAX_LINE:
                     cut = len(data)
                 self._chunk(data[:cut], last=False)
                 carry = data[cut:]
+            if broken is not None:
+                cut = carry.rfind(b"\n") + 1  # a line cut by the damage is not a log line
+                self._chunk(carry[:cut], last=True)
+                self.problems.add(
+                    f"{self.path}: after line {self.lines}: the file ends early or is corrupt "
+                    f"({broken}); the lines before were read"
+                )
+            else:
+                self._chunk(carry, last=True)
+
+    def _head(self, f: BinaryIO) -> tuple[bytes, Exception | None]:
+        """The first lines of the file (enough to recognise its format), and any read error."""
+        head = b""
+        while head.count(b"\n") < 40 and len(head) < HEAD_LIMIT:
+            try:
+                more = f.read(HEAD)
+            except (OSError, EOFError, gzip.BadGzipFile) as e:
+                if not head:
+                    raise SourceInputError(str(self.path), f"cannot read: {e}") from e
+                return head, e
+            if not more:
+                break
+            head += more
+        return head, None
 
     def _refuse_other_formats(self, head: bytes, formats: Sequence[LogFormat]) -> None:
         if not head.strip():
             return
-        if b"\0" in head[:4096]:
-            raise SourceInputError(
-                str(self.path), f"binary data, not a {self.fmt.label} log", line=1
-            )
+        first_line = head.lstrip().split(b"\n", 1)[0]
+        if b"\0" in first_line or head.count(b"\0") * 20 > len(head):
+            raise SourceInputError(str(self.path), f"binary data, not a {self.fmt.label}", line=1)
         first = [ln.strip() for ln in head.split(b"\n")[:40] if ln.strip()][:20]
         if self.fmt.sniff(first):
             return
         fits = [f.source for f in formats if f.source != self.fmt.source and f.sniff(first)]
         hint = f"; it looks like a {fits[0]} log (--from {fits[0]})" if fits else ""
-        raise SourceInputError(str(self.path), f"not a {self.fmt.label} log{hint}", line=1)
+        raise SourceInputError(str(self.path), f"not a {self.fmt.label}{hint}", line=1)
 
     def _chunk(self, chunk: bytes, *, last: bool) -> None:
         if not chunk:
             return
-        if last and not chunk.endswith(b"\n"):
+        truncated_at: int | None = None
+        if not chunk.endswith(b"\n"):  # the last line without its newline, or a huge line cut
             chunk += b"\n"
-            truncated_at: int | None = len(chunk) - 1
-        else:
-            truncated_at = None
+            truncated_at = len(chunk) - 1 if last else None
         base = self.lines
         count = chunk.count(b"\n")
         candidates: list[int] = []
@@ -337,6 +352,7 @@ class NetworkLogSource(OfflineSource):
         from evict.inventory.network.formats import ALL_FORMATS
 
         domains = self._needles()
+        plain = tuple(d.encode("ascii") for d in domains)
         others = [f() for f in ALL_FORMATS]
         seen: dict[tuple[str, str], _Seen] = {}
         self._statuses = []
@@ -345,9 +361,9 @@ class NetworkLogSource(OfflineSource):
             error: SourceInputError | None = None
             for i, cls in enumerate(self.formats):
                 fmt = cls()
-                needles = tuple(dict.fromkeys(fmt.needle(d) for d in domains))
-                automaton = ahocorasick_rs.BytesAhoCorasick(list(needles)) if needles else None
-                reader = _FileReader(path, fmt, automaton, needles, seen, problems)
+                needles = list(dict.fromkeys(fmt.needle(d) for d in domains))
+                automaton = ahocorasick_rs.BytesAhoCorasick(needles) if needles else None
+                reader = _FileReader(path, fmt, automaton, plain, seen, problems)
                 try:
                     reader.read(others)
                 except SourceInputError as e:
@@ -393,7 +409,8 @@ def _inventories(source: str, seen: dict[tuple[str, str], _Seen]) -> Iterator[Ho
                 Observation(
                     Kind.NETWORK,
                     name,
-                    identifiers=tuple(sorted(identifiers)),
+                    # by key only: the log lines stay in the order they were seen
+                    identifiers=tuple(sorted(identifiers, key=lambda kv: kv[0])),
                     source=source,
                 )
             )

@@ -34,7 +34,8 @@ class SquidAccessLog(LogFormat):
     source = "squid"
 
     def sniff(self, lines: Sequence[bytes]) -> bool:
-        return bool(lines) and all(_squid_fields(line) is not None for line in lines[:3])
+        first = lines[:5]
+        return sum(_squid_fields(line) is not None for line in first) * 2 > len(first)
 
     def check(self, line: bytes) -> str | None:
         if line.strip() and _squid_fields(line) is None:

@@ -31,19 +31,22 @@ def _dns_names(dns: dict[str, Any]) -> list[str]:
     queries = dns.get("queries")
     if isinstance(queries, list):
         names.extend(text(q.get("rrname")) for q in queries if isinstance(q, dict))
+    answers = dns.get("answers")
+    if not names and isinstance(answers, list) and answers and isinstance(answers[0], dict):
+        names.append(text(answers[0].get("rrname")))  # version 2 without rrname: the asked name
     return [n for n in dict.fromkeys(names) if n]
 
 
 class EveJson(LogFormat):
     """Suricata's EVE JSON output."""
 
-    label = "Suricata eve.json"
+    label = "Suricata eve.json log"
     source = "suricata"
 
     def sniff(self, lines: Sequence[bytes]) -> bool:
-        return bool(lines) and all(
-            line.startswith(b"{") and b'"event_type"' in line for line in lines[:3]
-        )
+        first = lines[:5]
+        fits = sum(line.startswith(b"{") and b'"event_type"' in line for line in first)
+        return fits * 2 > len(first)
 
     def chunk_ok(self, chunk: bytes, lines: int) -> bool:
         return json_chunk_ok(chunk, lines)

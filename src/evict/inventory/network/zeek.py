@@ -37,7 +37,7 @@ def _unescape(value: bytes) -> bytes:
 class ZeekTsv(LogFormat):
     """Zeek's default tab-separated log with its ``#`` header."""
 
-    label = "Zeek"
+    label = "Zeek log"
     source = "zeek"
 
     def __init__(self) -> None:
@@ -110,19 +110,22 @@ class ZeekTsv(LogFormat):
         ]
 
 
+def _zeek_json_line(line: bytes) -> bool:
+    return (
+        line.startswith(b"{")
+        and b'"id.orig_h"' in line
+        and any(f'"{f}"'.encode() in line for f in (*NAME_FIELDS, "uid"))
+    )
+
+
 class ZeekJson(LogFormat):
     """Zeek's JSON-lines writer."""
 
-    label = "Zeek"
+    label = "Zeek log"
     source = "zeek"
 
     def sniff(self, lines: Sequence[bytes]) -> bool:
-        return bool(lines) and all(
-            line.startswith(b"{")
-            and b'"id.orig_h"' in line
-            and any(f'"{f}"'.encode() in line for f in (*NAME_FIELDS, "uid"))
-            for line in lines[:3]
-        )
+        return sum(map(_zeek_json_line, lines[:5])) * 2 > min(len(lines), 5)
 
     def chunk_ok(self, chunk: bytes, lines: int) -> bool:
         return json_chunk_ok(chunk, lines)
