@@ -9,9 +9,10 @@ from typing import Any
 from evict.inventory.network._reader import LineError
 
 
-def json_chunk_ok(chunk: bytes, lines: int) -> bool:
-    """Every line of ``chunk`` ends with ``}``: the cheap test that no line is cut short."""
-    return chunk.count(b"}\n") == lines
+def json_chunk_ok(chunk: bytes, start: int, stop: int, lines: int) -> bool:
+    """Every line of ``chunk[start:stop]`` ends with ``}``: the cheap test that no line is cut
+    short."""
+    return chunk.count(b"}\n", start, stop) == lines
 
 
 def json_check(line: bytes) -> str | None:

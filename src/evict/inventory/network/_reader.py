@@ -88,8 +88,12 @@ class LogFormat(ABC):
     def begin(self, path: Path) -> None:  # noqa: B027 - a hook most formats do not need
         """Reset per-file state before reading ``path``."""
 
-    def chunk_ok(self, chunk: bytes, lines: int) -> bool:
-        """A cheap whole-chunk check that every line is well formed; False walks the lines."""
+    comment: ClassVar[bytes | None] = None
+    """What starts a header or comment line, for formats that have them (Zeek's ``#``)."""
+
+    def chunk_ok(self, chunk: bytes, start: int, stop: int, lines: int) -> bool:
+        """A cheap check that every line of ``chunk[start:stop]`` is well formed (``lines``
+        of them, no header among them); False walks the lines one by one."""
         return True
 
     def check(self, line: bytes) -> str | None:
@@ -186,12 +190,18 @@ class _FileReader:
                     break
                 if not more:
                     break
-                data = carry + more
-                cut = data.rfind(b"\n") + 1
-                if cut == 0 and len(data) > MAX_LINE:
-                    cut = len(data)
-                self._chunk(data[:cut], last=False)
-                carry = data[cut:]
+                first = more.find(b"\n")
+                if first < 0:  # no line ends in this piece: it belongs to the carried line
+                    carry += more
+                    if len(carry) > MAX_LINE:
+                        self._chunk(carry, last=False)
+                        carry = b""
+                    continue
+                # the line carried over, completed; then the piece's whole lines, in place
+                self._chunk(carry + more[: first + 1], last=False)
+                cut = more.rfind(b"\n") + 1
+                self._chunk(more, first + 1, cut, last=False)
+                carry = more[cut:]
             if broken is not None:
                 cut = carry.rfind(b"\n") + 1  # a line cut by the damage is not a log line
                 self._chunk(carry[:cut], last=True)
@@ -230,44 +240,75 @@ class _FileReader:
         hint = f"; it looks like a {fits[0]} log (--from {fits[0]})" if fits else ""
         raise SourceInputError(str(self.path), f"not a {self.fmt.label}{hint}", line=1)
 
-    def _chunk(self, chunk: bytes, *, last: bool) -> None:
-        if not chunk:
-            return
+    def _chunk(self, chunk: bytes, start: int = 0, stop: int | None = None, *, last: bool) -> None:
+        """Read the whole lines ``chunk[start:stop]`` (the end of the file when ``last``)."""
         truncated_at: int | None = None
-        if not chunk.endswith(b"\n"):  # the last line without its newline, or a huge line cut
-            chunk += b"\n"
-            truncated_at = len(chunk) - 1 if last else None
-        base = self.lines
-        count = chunk.count(b"\n")
+        if stop is None:
+            if chunk and not chunk.endswith(b"\n"):  # the last line without its newline,
+                chunk += b"\n"  # or a huge line cut
+                truncated_at = len(chunk) - 1 if last else None
+            stop = len(chunk)
+        if start >= stop:
+            return
+        lowered = chunk.lower() if self.automaton is not None else chunk
+        comment = self.fmt.comment
+        position = start
+        if comment is not None:  # header lines (Zeek's #fields) split the chunk in segments
+            at = chunk.find(comment, start, stop)
+            while at >= 0:
+                if at == 0 or chunk[at - 1] == 10:
+                    self._segment(chunk, lowered, position, at, truncated_at)
+                    end = chunk.find(b"\n", at)
+                    self.lines += 1
+                    why = self.fmt.check(chunk[at:end].rstrip(b"\r"))
+                    if why:
+                        self._problem(self.lines, why)
+                    position = end + 1
+                    at = chunk.find(comment, position, stop)
+                else:
+                    at = chunk.find(comment, at + 1, stop)
+        self._segment(chunk, lowered, position, stop, truncated_at)
+
+    def _segment(
+        self, chunk: bytes, lowered: bytes, start: int, stop: int, truncated_at: int | None
+    ) -> None:
+        """Lines ``chunk[start:stop]`` (whole lines, no header among them)."""
+        if start >= stop:
+            return
         candidates: list[int] = []
         if self.automaton is not None:
-            lowered = chunk.lower()
             starts: set[int] = set()
-            for _, start, _end in self.automaton.find_matches_as_indexes(lowered):
-                starts.add(lowered.rfind(b"\n", 0, start) + 1)
+            view = memoryview(lowered)[start:stop]
+            for _, at, _end in self.automaton.find_matches_as_indexes(view):
+                starts.add(lowered.rfind(b"\n", start, start + at) + 1 or start)
             candidates = sorted(starts)
-        fast = b"\0" not in chunk and self.fmt.chunk_ok(chunk, count)
-        if fast:
+        base = self.lines
+        if chunk.find(b"\0", start, stop) < 0:
+            numbers: list[int] = []
             line = base
-            position = 0
-            for start in candidates:
-                line += chunk.count(b"\n", position, start)
-                position = start
-                end = chunk.find(b"\n", start)
-                self._candidate(chunk[start:end], line + 1, end == truncated_at)
-        else:
-            self._walk(chunk, base, set(candidates), truncated_at)
-        self.lines = base + count
+            position = start
+            for at in candidates:  # one pass of newline counting gives every line number
+                line += chunk.count(b"\n", position, at)
+                position = at
+                numbers.append(line + 1)
+            count = line - base + chunk.count(b"\n", position, stop)
+            if self.fmt.chunk_ok(chunk, start, stop, count):
+                for at, number in zip(candidates, numbers, strict=True):
+                    end = chunk.find(b"\n", at)
+                    self._candidate(chunk[at:end], number, end == truncated_at)
+                self.lines = base + count
+                return
+        self._walk(chunk, start, stop, set(candidates), truncated_at)
 
     def _walk(
-        self, chunk: bytes, base: int, candidates: set[int], truncated_at: int | None
+        self, chunk: bytes, start: int, stop: int, candidates: set[int], truncated_at: int | None
     ) -> None:
-        """The slow path: every line of a chunk that broke the cheap check, in order."""
-        position = 0
-        number = base
-        while position < len(chunk):
+        """The slow path: every line of a segment that broke the cheap check, in order."""
+        position = start
+        while position < stop:
             end = chunk.find(b"\n", position)
-            number += 1
+            self.lines += 1
+            number = self.lines
             text = chunk[position:end]
             if position in candidates:
                 self._candidate(text, number, end == truncated_at)
@@ -362,7 +403,7 @@ class NetworkLogSource(OfflineSource):
             for i, cls in enumerate(self.formats):
                 fmt = cls()
                 needles = list(dict.fromkeys(fmt.needle(d) for d in domains))
-                automaton = ahocorasick_rs.BytesAhoCorasick(needles) if needles else None
+                automaton = _automaton(needles)
                 reader = _FileReader(path, fmt, automaton, plain, seen, problems)
                 try:
                     reader.read(others)
@@ -426,3 +467,13 @@ def _inventories(source: str, seen: dict[tuple[str, str], _Seen]) -> Iterator[Ho
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _automaton(needles: list[bytes]) -> ahocorasick_rs.BytesAhoCorasick | None:
+    """The automaton of ``needles``, leftmost-first: one hit per place is all a line needs, and
+    this kind lets the search skip ahead with a SIMD prefilter (gigabytes a second)."""
+    if not needles:
+        return None
+    return ahocorasick_rs.BytesAhoCorasick(
+        needles, matchkind=ahocorasick_rs.MatchKind.LeftmostFirst
+    )

@@ -48,8 +48,8 @@ class EveJson(LogFormat):
         fits = sum(line.startswith(b"{") and b'"event_type"' in line for line in first)
         return fits * 2 > len(first)
 
-    def chunk_ok(self, chunk: bytes, lines: int) -> bool:
-        return json_chunk_ok(chunk, lines)
+    def chunk_ok(self, chunk: bytes, start: int, stop: int, lines: int) -> bool:
+        return json_chunk_ok(chunk, start, stop, lines)
 
     def check(self, line: bytes) -> str | None:
         return json_check(line)

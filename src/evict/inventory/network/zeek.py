@@ -39,6 +39,7 @@ class ZeekTsv(LogFormat):
 
     label = "Zeek log"
     source = "zeek"
+    comment = b"#"
 
     def __init__(self) -> None:
         self.separator = b"\t"
@@ -53,10 +54,10 @@ class ZeekTsv(LogFormat):
     def begin(self, path: Path) -> None:
         self.__init__()  # type: ignore[misc]
 
-    def chunk_ok(self, chunk: bytes, lines: int) -> bool:
-        if chunk.startswith(b"#") or b"\n#" in chunk or not self.fields:
+    def chunk_ok(self, chunk: bytes, start: int, stop: int, lines: int) -> bool:
+        if not self.fields:
             return False
-        return chunk.count(self.separator) == (self.width - 1) * lines
+        return chunk.count(self.separator, start, stop) == (self.width - 1) * lines
 
     def _header(self, line: bytes) -> None:
         if line.startswith(b"#separator"):
@@ -127,8 +128,8 @@ class ZeekJson(LogFormat):
     def sniff(self, lines: Sequence[bytes]) -> bool:
         return sum(map(_zeek_json_line, lines[:5])) * 2 > min(len(lines), 5)
 
-    def chunk_ok(self, chunk: bytes, lines: int) -> bool:
-        return json_chunk_ok(chunk, lines)
+    def chunk_ok(self, chunk: bytes, start: int, stop: int, lines: int) -> bool:
+        return json_chunk_ok(chunk, start, stop, lines)
 
     def check(self, line: bytes) -> str | None:
         return json_check(line)
