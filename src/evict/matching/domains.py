@@ -96,11 +96,11 @@ class DomainIndex:
             host = endpoint.host.lower()
             wildcard = host.startswith("*.")
             base = host.removeprefix("*.")
-            if normalize_name(base) != base:
-                self.refused.append((endpoint, "not a host name"))
-                continue
             if is_public_suffix(base):
                 self.refused.append((endpoint, f"{base} is a public suffix"))
+                continue
+            if normalize_name(base) != base:
+                self.refused.append((endpoint, "not a host name"))
                 continue
             table = self._below if wildcard else self._at_or_below
             entries = table.setdefault(base, [])

@@ -363,7 +363,7 @@ class NetworkLogSource(OfflineSource):
     that looks like a catalog endpoint, with when, how often, and the log lines.
 
     The endpoints come from the catalog: :meth:`use_catalog` sets them (``evict scan`` passes the
-    catalog it matches with); otherwise the built-in catalog is read.
+    catalog it matches with); otherwise the built-in catalog is used.
     """
 
     name: ClassVar[str]
@@ -382,9 +382,9 @@ class NetworkLogSource(OfflineSource):
 
     def _needles(self) -> list[str]:
         if self._domains is None:
-            from evict.catalog.loader import load_catalog
+            from evict.matching.cache import load_matcher
 
-            self.use_catalog(load_catalog())
+            self.use_catalog(load_matcher().catalog)
         assert self._domains is not None
         return self._domains
 

@@ -61,7 +61,8 @@ class ZeekTsv(LogFormat):
 
     def _header(self, line: bytes) -> None:
         if line.startswith(b"#separator"):
-            self.separator = _unescape(line.split(b" ", 1)[1].strip(b"\r")) or b"\t"
+            _, _, value = line.partition(b" ")
+            self.separator = _unescape(value.strip()) or b"\t"
             return
         key, _, value = line.partition(self.separator)
         if key == b"#unset_field":
