@@ -343,3 +343,23 @@ def test_a_huge_line_without_newlines_is_reported_not_hung_on(
     (status,) = source.statuses
     assert status.state == "partial"
     assert status.problems[0].startswith(f"{log}:2: ")
+
+
+def test_one_unreadable_file_does_not_hide_the_others(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, document, err = scan_json(
+        capsys,
+        "--from",
+        "zeek",
+        str(ASSETS / "squid-access.log"),
+        str(ASSETS / "zeek-dns.log"),
+    )
+    assert code == 2
+    assert "not a Zeek log; it looks like a squid log" in err
+    assert flagged(document) == EXPECTED[("zeek", "zeek-dns.log")]
+    states = {s["source"]: s["state"] for s in document["sources"]}
+    assert states == {
+        f"zeek:{ASSETS / 'squid-access.log'}": "failed",
+        f"zeek:{ASSETS / 'zeek-dns.log'}": "ok",
+    }

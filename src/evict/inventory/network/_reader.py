@@ -389,7 +389,11 @@ class NetworkLogSource(OfflineSource):
         return self._domains
 
     def collect(self) -> Iterator[HostInventory]:
-        """Read every file; yield one inventory per client with vendor-looking traffic."""
+        """Read every file; yield one inventory per client with vendor-looking traffic.
+
+        A file that cannot be read at all (missing, binary, another format) does not stop the
+        others: their devices are yielded first, then the first such error is raised.
+        """
         from evict.inventory.network.formats import ALL_FORMATS
 
         domains = self._needles()
@@ -397,6 +401,7 @@ class NetworkLogSource(OfflineSource):
         others = [f() for f in ALL_FORMATS]
         seen: dict[tuple[str, str], _Seen] = {}
         self._statuses = []
+        errors: list[SourceInputError] = []
         for path in _files(self.paths):
             problems = Problems(f"{self.name}:{path}", limit=PROBLEM_LIMIT)
             error: SourceInputError | None = None
@@ -414,9 +419,12 @@ class NetworkLogSource(OfflineSource):
                 break
             if error is not None:
                 self._statuses.append(SourceStatus(problems.source, "failed", (str(error),)))
-                raise error
+                errors.append(error)
+                continue
             self._statuses.append(problems.status())
         yield from _inventories(self.name, seen)
+        if errors:  # after the devices of the files that could be read
+            raise errors[0]
 
 
 def _files(paths: Sequence[Path]) -> list[Path]:
