@@ -19,7 +19,16 @@ from typing import Any
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
-BENCHMARKS = ("scan", "matching", "detection", "files/run", "server", "ingest", "reevaluate")
+BENCHMARKS = (
+    "scan",
+    "matching",
+    "detection",
+    "files/run",
+    "network",
+    "server",
+    "ingest",
+    "reevaluate",
+)
 WITHIN_INGEST_WHEN_FULL = ("server", "reevaluate")
 """At full size ``ingest`` grows one fleet per backend to a million hosts and times the
 dashboard and catalog re-evaluation on it; these two would load fleets of their own again."""

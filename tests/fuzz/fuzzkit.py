@@ -285,6 +285,19 @@ def _source(module: str, cls: str, entry: str) -> Callable[[Path], Outcome]:
     return run
 
 
+def _network(kind: str, entry: str) -> Callable[[Path], Outcome]:
+    """A ``run`` that drains the network-log source ``kind`` over the scratch path ``entry``."""
+
+    def run(scratch: Path) -> Outcome:
+        from evict.inventory.registry import open_source
+
+        source = open_source(kind, [scratch / entry])
+        source.use_catalog(_catalog())  # type: ignore[attr-defined]
+        return drain(source)
+
+    return run
+
+
 def _pe(scratch: Path) -> Outcome:
     from evict.inventory.files.formats import identify, read_pe
 
@@ -402,6 +415,62 @@ TARGETS: dict[str, Target] = {
                 "osquery/hq-lab-ws-0019/services.json",
             ),
             "json",
+        ),
+        Target(
+            "zeek-tsv",
+            "dns.log",
+            _network("zeek", "dns.log"),
+            (SourceInputError,),
+            ("network/zeek-dns.log", "network/zeek-baseline-ssl.log"),
+            "text",
+        ),
+        Target(
+            "zeek-json",
+            "dns.log",
+            _network("zeek", "dns.log"),
+            (SourceInputError,),
+            ("network/zeek-dns.json", "network/zeek-docs-http.json"),
+            "jsonl",
+        ),
+        Target(
+            "suricata-eve",
+            "eve.json",
+            _network("suricata", "eve.json"),
+            (SourceInputError,),
+            ("network/suricata-eve.json", "network/fever-eve.json"),
+            "jsonl",
+        ),
+        Target(
+            "squid",
+            "access.log",
+            _network("squid", "access.log"),
+            (SourceInputError,),
+            ("network/squid-access.log",),
+            "text",
+        ),
+        Target(
+            "bind",
+            "queries.log",
+            _network("bind", "queries.log"),
+            (SourceInputError,),
+            ("network/bind-query.log",),
+            "text",
+        ),
+        Target(
+            "windows-dns",
+            "dns.log",
+            _network("windows-dns", "dns.log"),
+            (SourceInputError,),
+            ("network/windows-dns.log",),
+            "text",
+        ),
+        Target(
+            "dnsmasq",
+            "pihole.log",
+            _network("dnsmasq", "pihole.log"),
+            (SourceInputError,),
+            ("network/dnsmasq.log",),
+            "text",
         ),
         Target(
             "dpkg-status",

@@ -53,6 +53,13 @@ CUTS: dict[str, int] = {
     "file-cache": 4,
     "spdx-tv": 3,
     "catalog": 8,
+    "zeek-tsv": 400,
+    "zeek-json": 400,
+    "suricata-eve": 400,
+    "squid": 400,
+    "bind": 400,
+    "windows-dns": 400,
+    "dnsmasq": 400,
 }
 """Prefixes tried per target where cutting at every byte would be slow (spread evenly)."""
 
@@ -142,6 +149,12 @@ SOURCE_TARGETS: dict[str, set[str]] = {
     "cyclonedx": {"cyclonedx-json", "cyclonedx-xml"},
     "spdx": {"spdx-json", "spdx-tv"},
     "evict": {"evict-json"},
+    "zeek": {"zeek-tsv", "zeek-json"},
+    "suricata": {"suricata-eve"},
+    "squid": {"squid"},
+    "bind": {"bind"},
+    "windows-dns": {"windows-dns"},
+    "dnsmasq": {"dnsmasq"},
 }
 """The targets that fuzz each ``--from`` source, one per input format it reads."""
 

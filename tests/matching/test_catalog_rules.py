@@ -451,9 +451,24 @@ POSITIVE: dict[str, Case] = {
         K.FILE, "avscanner", "sophos-endpoint", path="/opt/sophos-spl/plugins/av/bin/avscanner"
     ),
     "sophos-linux-service": hit(K.SERVICE, "sophos-spl", "sophos-endpoint"),
+    # --- network logs: names a device asked for, on label boundaries
+    "ksn-dns": hit(K.NETWORK, "dc1.ksn.kaspersky-labs.com", ANY),
+    "ksn-any-host": hit(K.NETWORK, "x.ksn.kaspersky-labs.com", ANY),
+    "kaspersky-update-mixed-case": hit(K.NETWORK, "S07.UPD.Kaspersky.com.", ANY),
+    "tiktok-sni": hit(K.NETWORK, "api16-normal-c-useast1a.tiktokv.com", "tiktok"),
+    "tiktok-eu": hit(K.NETWORK, "api16-normal-no1a.tiktokv.eu", "tiktok"),
+    "deepseek-api": hit(K.NETWORK, "api.deepseek.com", "deepseek"),
 }
 
 DECOYS: dict[str, Case] = {
+    # Network look-alikes: the endpoint's name is in them, but not on a label boundary.
+    "net-prefix": miss(K.NETWORK, "notkaspersky-labs.com"),
+    "net-left-labels": miss(K.NETWORK, "kaspersky-labs.com.example.net"),
+    "net-cname-target": miss(K.NETWORK, "activity.tiktok.com.edgekey.net"),
+    "net-vendor-site": miss(K.NETWORK, "www.kaspersky.com"),
+    "net-wildcard-apex": miss(K.NETWORK, "upd.kaspersky.com"),
+    # A product name seen as a host name is not a network endpoint.
+    "net-not-a-program": miss(K.NETWORK, "Kaspersky Anti-Virus"),
     # Kaspersky's own removal tool: signed by Kaspersky, but removal activity, not an install.
     "kavremover-process": miss(
         K.PROCESS, "kavremover.exe",

@@ -153,6 +153,15 @@ class NetworkEndpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class EndpointDecoy:
+    """A host name that looks like a covered vendor's but is not: matching must pass it by."""
+
+    name: str
+    reason: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class Product:
     """A covered product (or product family) and its recognition rules."""
 
@@ -274,6 +283,8 @@ class Catalog:
     recipes: tuple[Recipe, ...] = ()
     replacements: tuple[Replacement, ...] = ()
     blocking: tuple[Blocking, ...] = ()
+    endpoint_decoys: tuple[EndpointDecoy, ...] = ()
+    """Look-alike host names the network matcher must not take for an endpoint."""
 
     def recipe(self, product_id: str, platform: str) -> Recipe | None:
         """The removal recipe of a product on a platform, if the catalog has one."""

@@ -24,6 +24,7 @@ from evict.catalog.interface import (
     Confidence,
     Directive,
     DirectiveID,
+    EndpointDecoy,
     Exclusion,
     Leftover,
     Milestone,
@@ -245,6 +246,8 @@ def _build(
     replacements: list[Replacement] = []
     blocking: list[Blocking] = []
     extra_rules: list[tuple[str, str, tuple[Rule, ...]]] = []
+    extra_endpoints: list[tuple[str, Any]] = []
+    decoys: list[EndpointDecoy] = []
     origin: dict[str, str] = {}
     for path, m in models:
         for i, v in enumerate(m.vendors):
@@ -316,6 +319,9 @@ def _build(
             for j, r in enumerate(pr.rules):
                 unique("rule", r.id, at(path, "product_rules", i, "rules", j))
             extra_rules.append((where, pr.product, tuple(_rule(r) for r in pr.rules)))
+        for i, e in enumerate(m.endpoints):
+            extra_endpoints.append((at(path, "endpoints", i), e))
+        decoys.extend(EndpointDecoy(d.name, d.reason, d.source) for d in m.endpoint_decoys)
         for i, x in enumerate(m.exclusions):
             origin[f"exclusion:{x.id}"] = at(path, "exclusions", i)
             unique("rule", x.id, origin[f"exclusion:{x.id}"])
@@ -377,6 +383,7 @@ def _build(
                 )
             )
 
+    products = _with_endpoints(products, extra_endpoints)
     vendor_ids = {v.id for v in vendors}
     product_ids = {p.id for p in products}
     if extra_rules:
@@ -451,4 +458,32 @@ def _build(
         recipes=tuple(recipes),
         replacements=tuple(replacements),
         blocking=tuple(blocking),
+        endpoint_decoys=tuple(decoys),
     )
+
+
+def _with_endpoints(products: list[Product], extra: Sequence[tuple[str, Any]]) -> list[Product]:
+    """``products`` with the endpoints of ``endpoints:`` sections added to their products."""
+    if not extra:
+        return products
+    by_id = {p.id: i for i, p in enumerate(products)}
+    added: dict[int, list[NetworkEndpoint]] = {}
+    for where, e in extra:
+        index = by_id.get(ProductID(e.product))
+        if index is None:
+            raise CatalogValidationError(
+                f"{where}: endpoints ({e.host}) -> product: unknown product {e.product!r}"
+            )
+        added.setdefault(index, []).append(NetworkEndpoint(e.host, e.purpose, e.source))
+    out = list(products)
+    for index, endpoints in added.items():
+        p = out[index]
+        known = {n.host for n in p.network}
+        new = [n for n in endpoints if n.host not in known]
+        extra_section = dict(p.extra)
+        extra_section["network"] = [
+            *p.extra.get("network", []),  # type: ignore[misc]
+            *({"host": n.host, "purpose": n.purpose, "source": n.source} for n in new),
+        ]
+        out[index] = dataclasses.replace(p, network=p.network + tuple(new), extra=extra_section)
+    return out

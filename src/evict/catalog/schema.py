@@ -297,6 +297,18 @@ class ProductRulesModel(_Strict):
 
     product: str = Field(pattern=_ID)
     rules: list[RuleModel] = Field(min_length=1)
+class EndpointModel(NetworkModel):
+    """A network endpoint kept apart from its product (``endpoints/*.yaml``)."""
+
+    product: str = Field(pattern=_ID)
+
+
+class EndpointDecoyModel(_Strict):
+    """A host name that looks like a vendor's but is not one: it must never match."""
+
+    name: str = Field(min_length=3)
+    reason: str = Field(min_length=3)
+    source: str = Field(min_length=3)
 
 
 class CatalogFileModel(_Strict):
@@ -310,3 +322,5 @@ class CatalogFileModel(_Strict):
     remediation: list[RecipeModel] = []
     replacements: list[ReplacementModel] = []
     blocking: list[BlockingModel] = []
+    endpoints: list[EndpointModel] = []
+    endpoint_decoys: list[EndpointDecoyModel] = []

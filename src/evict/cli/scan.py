@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
         default=[],
         help="read offline inventories of KIND from PATH... instead of this host "
         "(repeatable; KIND: osquery, dpkg-status, reg, hive, powershell, macos, intune, jamf, "
-        "cyclonedx, spdx)",
+        "cyclonedx, spdx; network logs: zeek, suricata, squid, bind, windows-dns, dnsmasq)",
     )
     p.add_argument(
         "--files",
@@ -125,7 +125,11 @@ def run(args: argparse.Namespace) -> int:
     directives = None
     if args.directive:
         directives = [matcher.catalog.directive(d) for d in args.directive]
-    result = scan(build_sources(args), matcher, generated_at=utcnow(), directives=directives)
+    sources = build_sources(args)
+    for source in sources:  # network logs look for the endpoints of the catalog in use
+        if hasattr(source, "use_catalog"):
+            source.use_catalog(matcher.catalog)
+    result = scan(sources, matcher, generated_at=utcnow(), directives=directives)
     starts: dict[str, Any] | None = None
     if args.start:
         starts = {d.id: args.start for d in matcher.catalog.directives}

@@ -65,6 +65,9 @@ class Kind(enum.StrEnum):
     """A component listed in a software bill of materials: possibly embedded in another product."""
     REGISTRY_KEY = "registry_key"
     """A Windows registry key whose existence is itself evidence (``SOFTWARE\\KasperskyLab``)."""
+    NETWORK = "network"
+    """A host name a device looked up or connected to (DNS query, TLS SNI, HTTP Host, proxy URL),
+    read from a network log: it shows use, not what is installed."""
 
 
 class Ident(enum.StrEnum):
@@ -94,6 +97,14 @@ class Ident(enum.StrEnum):
     """PE version resource OriginalFilename."""
     SUPPLIER = "supplier"
     """SBOM supplier or author."""
+    FIRST_SEEN = "first_seen"
+    """Network evidence: when the device first asked for the name (ISO 8601, UTC)."""
+    LAST_SEEN = "last_seen"
+    """Network evidence: when the device last asked for the name (ISO 8601, UTC)."""
+    COUNT = "count"
+    """Network evidence: how many log lines show the device asking for the name."""
+    LOG_LINE = "log_line"
+    """Network evidence: a log line, as ``file:line: text`` (a few per name)."""
 
 
 class Platform(enum.StrEnum):

@@ -25,6 +25,12 @@ SOURCES: dict[str, str] = {
     "cyclonedx": "evict.inventory.sbom:CycloneDxSource",
     "spdx": "evict.inventory.sbom:SpdxSource",
     "evict": "evict.inventory.evict_json:EvictJsonSource",
+    "zeek": "evict.inventory.network.zeek:ZeekSource",
+    "suricata": "evict.inventory.network.suricata:SuricataSource",
+    "squid": "evict.inventory.network.squid:SquidSource",
+    "bind": "evict.inventory.network.bind:BindSource",
+    "windows-dns": "evict.inventory.network.windows_dns:WindowsDnsSource",
+    "dnsmasq": "evict.inventory.network.dnsmasq:DnsmasqSource",
 }
 """Offline sources: name -> ``module:Class``. Each class takes ``(paths)``."""
 

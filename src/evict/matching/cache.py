@@ -39,10 +39,10 @@ def _code_digest() -> str:
     """A digest of the code that compiles the matcher: a change there invalidates the cache."""
     import hashlib
 
-    from evict.matching import engine, normalize
+    from evict.matching import domains, engine, normalize
 
     digest = hashlib.sha256()
-    for module in (engine, normalize):
+    for module in (engine, normalize, domains):
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()[:8]
 

@@ -23,14 +23,17 @@ import ahocorasick_rs
 
 from evict.catalog.interface import (
     Catalog,
+    Confidence,
     Directive,
     Exclusion,
     Product,
     ProductID,
     Rule,
+    RuleID,
     VendorID,
 )
 from evict.inventory.interface import HostID, HostInventory, Kind, Observation
+from evict.matching.domains import DomainIndex
 from evict.matching.interface import Evidence, Finding, Hit
 from evict.matching.normalize import (
     key_token,
@@ -110,6 +113,8 @@ class Matcher:
         self._ident_fields = frozenset(self._fields) - {"name", "publisher"}
         self._generic = {p.id for p in catalog.products if p.generic}
         self._vendor_of = {p.id: p.vendor for p in catalog.products}
+        self.domains = DomainIndex.from_catalog(catalog)
+        """The products' network endpoints, for observations of kind ``network``."""
 
     def _build_automaton(self) -> ahocorasick_rs.BytesAhoCorasick | None:
         if not self._words:
@@ -143,7 +148,14 @@ class Matcher:
         Callers should pass distinct observations (see :func:`distinct_key`); duplicates cost
         time but not correctness. When ``lookalikes`` is given, it receives, by position, the
         exclusions (known look-alikes) that fired, so they can be reported apart.
+
+        Observations of kind ``network`` (host names from network logs) are matched against
+        the catalog's network endpoints only, on label boundaries (:mod:`evict.matching.domains`),
+        never against name rules meant for installed software.
         """
+        network = [i for i, o in enumerate(observations) if o.kind is Kind.NETWORK]
+        if network:
+            return self._match_with_network(observations, network, lookalikes)
         fired: dict[int, set[int]] = {}
         columns: dict[str, tuple[list[int] | None, list[str]]] = {}
         if "name" in self._fields:
@@ -170,6 +182,30 @@ class Matcher:
             result[row], excluded = self._resolve(indexes)
             if excluded and lookalikes is not None:
                 lookalikes[row] = excluded
+        return result
+
+    def _match_with_network(
+        self,
+        observations: Sequence[Observation],
+        network: list[int],
+        lookalikes: dict[int, tuple[Exclusion, ...]] | None,
+    ) -> list[tuple[Hit, ...]]:
+        """:meth:`match_distinct` for a batch holding network observations (rows ``network``)."""
+        result: list[tuple[Hit, ...]] = [()] * len(observations)
+        wanted = set(network)
+        others = [i for i in range(len(observations)) if i not in wanted]
+        if others:
+            excluded: dict[int, tuple[Exclusion, ...]] = {}
+            hits = self.match_distinct([observations[i] for i in others], lookalikes=excluded)
+            for j, i in enumerate(others):
+                result[i] = hits[j]
+            if lookalikes is not None:
+                lookalikes.update({others[j]: x for j, x in excluded.items()})
+        matched = self.domains.match_many(observations[i].name for i in network)
+        for i in network:
+            for m in matched.get(observations[i].name, ()):
+                rule = RuleID(f"network:{m.endpoint.host}")
+                result[i] += (Hit(m.product, rule, "name", Confidence.MEDIUM),)
         return result
 
     def _match_column(
