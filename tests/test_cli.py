@@ -208,6 +208,8 @@ def test_lookalikes_are_shown_apart_and_not_counted(capsys, tmp_path):
         "observations": [
             {"kind": "process", "name": "kavremover.exe", "source": "osquery:processes"},
             {"kind": "process", "name": "klist.exe", "source": "osquery:processes"},
+            {"kind": "program", "name": "7-Zip 23.01 (x64)", "source": "osquery:programs"},
+            {"kind": "service", "name": "Spooler", "source": "osquery:services"},
         ],
     }
     path = tmp_path / "lab.jsonl"

@@ -490,22 +490,26 @@ def _agent_inventories(args: argparse.Namespace) -> list[Any]:
     """This host's inventory, or every host's from the ``--from`` sources (merged per host)."""
     from evict.errors import EvictError
     from evict.inventory.registry import open_source
-    from evict.scanning import merge_by_host
+    from evict.scanning import merge_by_host, no_host_error
 
     if not args.sources:
         from evict.inventory.local import LocalHostSource
 
         return list(LocalHostSource(now=_now()).collect())
     inventories: list[Any] = []
+    sources = []
     for group in args.sources:
         if len(group) < 2:
             raise EvictError(f"--from {group[0]} needs at least one PATH")
         kind, *paths = group
         source = open_source(kind, [Path(p) for p in paths])
+        sources.append(source)
         inventories.extend(source.collect())
         for status in source.statuses:
             for problem in status.problems:
                 print(f"evict: warning: {status.source}: {problem}", file=sys.stderr)
+    if not inventories:
+        raise no_host_error(sources)
     return merge_by_host(inventories)
 
 
