@@ -124,6 +124,15 @@ def _register_admin(subparsers: Any) -> None:
     ucreate.add_argument("unit")
     _add_db(ucreate)
     ucreate.set_defaults(func=run_unit_create)
+    fresh = orgsub.add_parser(
+        "freshness",
+        help="how old a host's last inventory may be before it is stale, not clean "
+        "(default 7 days)",
+    )
+    fresh.add_argument("org")
+    fresh.add_argument("days", type=int, help="days (1 to 3650)")
+    _add_db(fresh)
+    fresh.set_defaults(func=run_org_freshness)
 
     user = subparsers.add_parser("user", help="users of the server")
     usersub = user.add_subparsers(dest="user_command", metavar="COMMAND", required=True)
@@ -394,6 +403,18 @@ def run_org_create(args: argparse.Namespace) -> int:
     print(f"created organisation {org.name!r} with org unit {org.name!r}")
     print("enrolment secret (shown once; agents use it with --enroll-secret):")
     print(secret)
+    return 0
+
+
+def run_org_freshness(args: argparse.Namespace) -> int:
+    """Run ``evict org freshness``."""
+    store = _store(args)
+    org = store.org(args.org)
+    store.set_freshness(org.id, args.days, actor=_actor(), now=_now())
+    print(
+        f"{org.name}: a host whose last inventory is older than {args.days} day(s) is stale, "
+        "not clean"
+    )
     return 0
 
 
