@@ -208,6 +208,8 @@ def test_lookalikes_are_shown_apart_and_not_counted(capsys, tmp_path):
         "observations": [
             {"kind": "process", "name": "kavremover.exe", "source": "osquery:processes"},
             {"kind": "process", "name": "klist.exe", "source": "osquery:processes"},
+            {"kind": "program", "name": "7-Zip 23.01 (x64)", "source": "osquery:programs"},
+            {"kind": "service", "name": "Spooler", "source": "osquery:services"},
         ],
     }
     path = tmp_path / "lab.jsonl"
@@ -217,3 +219,103 @@ def test_lookalikes_are_shown_apart_and_not_counted(capsys, tmp_path):
     assert code == 0 and host["findings"] == []
     assert [a["name"] for a in host["look_alikes"]] == ["kavremover.exe"]
     assert host["look_alikes"][0]["reason"]
+
+
+def programs_only_log(path: Path, host: str = "win-only-programs") -> Path:
+    """An osqueryd results log of one Windows host seen only through its programs table."""
+    row = {
+        "name": "7-Zip 23.01 (x64)",
+        "version": "23.01",
+        "publisher": "Igor Pavlov",
+        "install_location": "",
+        "install_source": "",
+        "language": "",
+        "uninstall_string": "",
+        "install_date": "",
+        "identifying_number": "",
+    }
+    event = {
+        "snapshot": [row],
+        "action": "snapshot",
+        "name": "programs",
+        "hostIdentifier": host,
+        "calendarTime": "Fri Nov 27 09:00:00 2026 UTC",
+        "unixTime": 1795770000,
+        "epoch": 0,
+        "counter": 0,
+        "numerics": False,
+    }
+    path.write_text(json.dumps(event) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_a_scan_that_read_no_host_is_an_input_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, fmt: str
+) -> None:
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    for path in ("/dev/null", str(empty)):
+        code, out, err = run_cli(capsys, "scan", "--from", "osquery", path, "--format", fmt)
+        assert code == 2
+        assert f"no host read from {path}" in err
+        assert "No covered software found" not in out
+
+
+def test_plan_and_agent_refuse_inputs_without_a_host(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run_cli(capsys, "plan", "--from", "osquery", "/dev/null", "--format", "json")
+    assert code == 2 and "no host read from /dev/null" in err
+    empty = tmp_path / "results.log"
+    empty.write_text("\n")
+    argv = ["agent", "--server", "http://127.0.0.1:9", "--dry-run", "--from", "osquery"]
+    code, out, err = run_cli(capsys, *argv, str(empty))
+    assert code == 2 and f"no host read from {empty}" in err and out == ""
+
+
+def test_a_host_seen_only_through_its_programs_is_incomplete_not_clean(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    log = programs_only_log(tmp_path / "p.log")
+    code, out, err = run_cli(capsys, "scan", "--from", "osquery", str(log), "--format", "json")
+    doc = json.loads(out)
+    assert_contract(doc)
+    host = doc["hosts"][0]
+    assert host["coverage"] == {
+        "kinds": ["program"],
+        "complete": False,
+        "missing": ["driver|service"],
+    }
+    assert host["findings"] == [] and "bod-17-01" in host["cannot_conclude"]
+    assert code == 1, "nothing found on an incomplete inventory is not the clean exit 0"
+    assert "incomplete: cannot conclude on 1 host(s) (win-only-programs)" in err
+
+    code, out, _ = run_cli(capsys, "scan", "--from", "osquery", str(log))
+    assert code == 1
+    assert "No covered software found" not in out
+    assert "Incomplete: cannot conclude" in out and "driver or service" in out
+
+    code, out, _ = run_cli(capsys, "scan", "--from", "osquery", str(log), "--format", "csv")
+    header, row = out.splitlines()
+    cells = dict(zip(header.split(","), row.split(","), strict=True))
+    assert cells["complete"] == "false" and cells["missing"] == "driver|service"
+
+
+def test_a_complete_host_with_nothing_found_exits_0(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    inventory = {
+        "host": "ws-1",
+        "hostname": "ws-1",
+        "platform": "windows",
+        "observations": [
+            {"kind": "program", "name": "7-Zip 23.01 (x64)", "source": "osquery:programs"},
+            {"kind": "driver", "name": "WdFilter.sys", "source": "osquery:drivers"},
+        ],
+    }
+    path = tmp_path / "ws.jsonl"
+    path.write_text(json.dumps(inventory) + "\n")
+    code, out, _ = run_cli(capsys, "scan", "--from", "evict", str(path))
+    assert code == 0
+    assert "No covered software found on 1 host(s)" in out

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from evict.catalog.interface import Directive, Exclusion, ProductID
+from evict.compliance.coverage import Coverage, assess, concludes
 from evict.errors import InputError
 from evict.inventory.interface import (
     HostID,
@@ -36,6 +37,17 @@ class HostResult:
     present: frozenset[ProductID] = frozenset()
     """Every catalog product recognised on the host, covered or not (protection among them)."""
 
+    @property
+    def coverage(self) -> Coverage:
+        """Whether the inventory shows enough of the host to conclude (see
+        :mod:`evict.compliance.coverage`)."""
+        inv = self.inventory
+        return assess(inv.platform, {o.kind for o in inv.observations})
+
+    def concludes(self, directive: Directive) -> bool:
+        """Whether "nothing found" on this host is an answer for ``directive``."""
+        return concludes(self.coverage, embedded=directive.embedded)
+
 
 @dataclass
 class ScanResult:
@@ -52,6 +64,35 @@ class ScanResult:
     def found(self) -> bool:
         """Whether any host carries a covered product."""
         return any(h.findings for h in self.hosts)
+
+    def inconclusive(self, directives: Sequence[Directive]) -> list[HostResult]:
+        """Hosts without a finding for some of ``directives`` whose inventory cannot conclude it.
+
+        Such a host is not clean: its "nothing found" may only mean "not looked where it lives".
+        """
+        out = []
+        for h in self.hosts:
+            with_findings = {f.directive for f in h.findings}
+            if any(d.id not in with_findings and not h.concludes(d) for d in directives):
+                out.append(h)
+        return out
+
+
+class NoHostError(InputError):
+    """A scan (or a plan, or an agent run) that read no host at all from its inputs.
+
+    An empty answer is not a clean one: "nothing found on 0 hosts" attests nothing.
+    """
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def no_host_error(sources: Iterable[InventorySource]) -> NoHostError:
+    """The error for ``sources`` having yielded no host, naming their paths."""
+    paths = [str(p) for s in sources for p in getattr(s, "paths", ())]
+    where = ", ".join(paths) or "this host"
+    return NoHostError(where, f"no host read from {where}")
 
 
 def merge_by_host(inventories: Iterable[HostInventory]) -> list[HostInventory]:

@@ -12,7 +12,8 @@ Endpoint Security with its Network Agent, services, drivers and root certificate
 Kaspersky suites, some with localised names; Kaspersky for Linux packages and units; Kaspersky on
 macOS and Android; TikTok and DeepSeek on phones. Later snapshots (``snapshot=1, 2, …``) remove
 covered products from a growing share of those hosts and install an approved replacement, so a
-fleet moves through the directive lifecycle.
+fleet moves through the directive lifecycle. A few desktops (``INCOMPLETE_SHARE``) report only
+their installed-programs list, so a fleet also shows hosts nothing can be concluded about.
 """
 
 from __future__ import annotations
@@ -331,6 +332,14 @@ PLATFORM_MIX = (
 )
 COVERED_SHARE = 0.04
 REMOVAL_PER_SNAPSHOT = 0.35
+INCOMPLETE_SHARE = 0.03
+"""Desktops seen only through their installed-programs (or apps) list, as an MDM export shows
+them: not enough to conclude they are clean (:mod:`evict.compliance.coverage`)."""
+LISTS_ONLY = {
+    Platform.WINDOWS: Kind.PROGRAM,
+    Platform.MACOS: Kind.APP,
+    Platform.LINUX: Kind.PACKAGE,
+}
 
 KL = "AO Kaspersky Lab"
 KASPERSKY_ROOT = ("Kaspersky Anti-Virus Personal Root Certificate", KL)
@@ -665,6 +674,10 @@ def generate_host(seed: int, index: int, *, snapshot: int = 0, at: dt.datetime) 
         r -= share
     org_unit = ORG_UNITS[min(int(rng.paretovariate(1.2)) - 1, len(ORG_UNITS) - 1)]
     software = _baseline(rng, platform)
+    # Drawn apart, so the rest of the host (and of the fleet) is the same either way.
+    listed = LISTS_ONLY.get(platform)
+    if listed and random.Random(f"{seed}:{index}:lists").random() < INCOMPLETE_SHARE:
+        software = [o for o in software if o.kind is listed]
     covered = rng.random() < COVERED_SHARE
     if covered:
         profiles = [p for p in PROFILES if platform in p[0]]

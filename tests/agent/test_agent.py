@@ -98,7 +98,7 @@ def test_a_retired_credential_is_replaced_by_enrolling_again(fleet: Fleet, tmp_p
 def test_a_refused_report_is_set_aside_with_the_reason(migrated_url: str, tmp_path: Path) -> None:
     from evict.catalog.loader import load_catalog
 
-    for fleet in make_fleet(migrated_url, load_catalog(), Clock(), max_observations=2):
+    for fleet in make_fleet(migrated_url, load_catalog(), Clock(), max_observations=4):
         agent = agent_for(fleet, tmp_path)
         agent.queue(inventories("day1.osquery.log"), now=fleet.clock())
         delivery = agent.deliver()
@@ -106,7 +106,7 @@ def test_a_refused_report_is_set_aside_with_the_reason(migrated_url: str, tmp_pa
         assert len(delivery.rejected) == 3
         reasons = sorted((tmp_path / "rejected").glob("*.reason.txt"))
         assert len(reasons) == 3
-        assert "at most 2 are accepted" in reasons[0].read_text()
+        assert "at most 4 are accepted" in reasons[0].read_text()
         assert Spool(tmp_path).pending() == []
 
 

@@ -173,3 +173,43 @@ def test_renewing_a_waiver_keeps_the_interrupted_state() -> None:
     waived = waive(planned, waiver(), today=T1.date(), now=T1)
     renewed = waive(waived, waiver(expires=dt.date(2026, 6, 1)), today=T2.date(), now=T2)
     assert renewed.prior is State.PLANNED
+
+
+def unsure(
+    products: frozenset[str] = frozenset(), *, complete: bool = True, fresh: bool = True
+) -> Observed:
+    return Observed(products, False, "r9", complete=complete, fresh=fresh)
+
+
+def test_nothing_found_in_an_incomplete_inventory_is_not_clean() -> None:
+    first = observe(None, unsure(complete=False), now=T0)
+    assert first.state is State.INCOMPLETE
+    clean = observe(None, seen(), now=T0)
+    assert observe(clean, unsure(complete=False), now=T1).state is State.INCOMPLETE
+    # a complete inventory later concludes
+    assert observe(first, unsure(), now=T1).state is State.CLEAN
+    # and a finding in an incomplete one still counts
+    assert observe(first, unsure(KES, complete=False), now=T1).state is State.IDENTIFIED
+
+
+def test_an_old_inventory_makes_a_clean_host_stale_until_a_fresh_one() -> None:
+    clean = observe(None, seen(), now=T0)
+    stale = observe(clean, unsure(fresh=False), now=T2)
+    assert stale.state is State.STALE and "freshness" in stale.reason
+    assert observe(stale, unsure(fresh=False), now=T2) is stale
+    assert observe(stale, unsure(), now=T2).state is State.CLEAN
+    assert observe(None, unsure(complete=False, fresh=False), now=T0).state is State.STALE
+
+
+def test_an_incomplete_inventory_cannot_show_a_removal() -> None:
+    host = identified()
+    assert observe(host, unsure(complete=False), now=T1) is host
+    removed = observe(host, seen(), now=T1)
+    assert removed.state is State.REMOVED
+    assert observe(removed, unsure(complete=False), now=T2) is removed
+
+
+@pytest.mark.parametrize("to", [State.INCOMPLETE, State.STALE])
+def test_an_operator_cannot_claim_incomplete_or_stale(to: State) -> None:
+    with pytest.raises(TransitionError, match="set by evidence"):
+        transition(identified(), to, now=T1)

@@ -56,6 +56,8 @@ KES = Observation.make(
     source="osquery:programs",
 )
 KLNAGENT = Observation.make(Kind.SERVICE, "klnagent", source="osquery:services")
+SPOOLER = Observation.make(Kind.SERVICE, "Spooler", source="osquery:services")
+SSHD = Observation.make(Kind.SERVICE, "ssh.service", source="osquery:systemd_units")
 ZIP = Observation.make(
     Kind.PROGRAM,
     "7-Zip 23.01 (x64)",
@@ -131,17 +133,17 @@ def seed(url: str, catalog: Catalog) -> Seeded:
     store.adopt("DHS", "bod-17-01", catalog.directive("bod-17-01").start, actor=actor, now=WEEK1)
     store.adopt("DHS", "omb-m-23-13", (NOW - dt.timedelta(days=30)).date(), actor=actor, now=WEEK1)
     fleet = [
-        ("ws-kes-1", hq, "windows", (KES, KLNAGENT, ZIP)),
-        ("ws-kes-2", hq, "windows", (KES, ZIP)),
-        ("ws-kes-3", east, "windows", (KES, ZIP)),
-        ("ws-kes-4", hq, "windows", (KES,)),
-        ("ws-kes-5", hq, "windows", (KES, ZIP)),
-        ("srv-clean-1", hq, "linux", (BASH,)),
-        ("srv-clean-2", east, "linux", (BASH,)),
-        ("srv-clean-3", hq, "linux", (BASH,)),
-        ("evil-1", east, "windows", (ZIP,)),
+        ("ws-kes-1", hq, "windows", (KES, KLNAGENT, ZIP, SPOOLER)),
+        ("ws-kes-2", hq, "windows", (KES, ZIP, SPOOLER)),
+        ("ws-kes-3", east, "windows", (KES, ZIP, SPOOLER)),
+        ("ws-kes-4", hq, "windows", (KES, SPOOLER)),
+        ("ws-kes-5", hq, "windows", (KES, ZIP, SPOOLER)),
+        ("srv-clean-1", hq, "linux", (BASH, SSHD)),
+        ("srv-clean-2", east, "linux", (BASH, SSHD)),
+        ("srv-clean-3", hq, "linux", (BASH, SSHD)),
+        ("evil-1", east, "windows", (ZIP, SPOOLER)),
         ("phone-tiktok", hq, "android", (TIKTOK,)),
-        ("tr-secret-1", treasury, "windows", (KES, ZIP)),
+        ("tr-secret-1", treasury, "windows", (KES, ZIP, SPOOLER)),
     ]
     infos = {}
     for identifier, secret, platform, observations in fleet:
@@ -165,7 +167,7 @@ def seed(url: str, catalog: Catalog) -> Seeded:
         actor="user:operator-1",
         now=planned,
     )
-    store.ingest(infos["ws-kes-3"], _report((ZIP,), "ws-kes-3", "windows"), now=WEEK2)
+    store.ingest(infos["ws-kes-3"], _report((ZIP, SPOOLER), "ws-kes-3", "windows"), now=WEEK2)
     worker.run_once(now=WEEK2, today=WEEK2.date())
     store.close()
     return seeded

@@ -76,3 +76,21 @@ def test_the_demo_command_prints_the_summary_and_a_login(
     assert main(["demo", "--no-serve", "--hosts", "3", "--data-dir", str(tmp_path)]) == 0
     second = re.search(r"with password (\S+)", capsys.readouterr().out)
     assert second and second.group(1) != password.group(1)
+
+
+def test_the_demo_reports_overdue_per_host_as_its_summary_counts(  # type: ignore[no-untyped-def]
+    demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    argv = ["report", "bod-17-01", "--db", demo.settings.database_url, "--format", "json"]
+    argv += ["--today", NOW.date().isoformat()]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = [h for h in report["hosts"] if h["overdue"] is True]
+    assert len(rows) == report["summary"]["overdue"] > 0
+    assert all(h["days_left"] < 0 and h["due"] < NOW.date().isoformat() for h in rows)
+    assert {h["milestone"] for h in rows} == {"Begin removal (day 90)"}
+    states = report["summary"]["states"]
+    assert states.get("incomplete", 0) > 0, "a few hosts report only their programs list"
+    assert states.get("stale", 0) > 0, "silent hosts are not clean"

@@ -24,7 +24,7 @@ from evict.store.dashboard import (
 )
 from evict.store.interface import InvalidValueError, NotFoundError
 from evict.store.store import Store
-from tests.dashboard.dashkit import KES, ZIP, _report
+from tests.dashboard.dashkit import KES, SPOOLER, ZIP, _report
 
 T0 = dt.datetime(2026, 2, 1, 8, 0, tzinfo=dt.UTC)
 
@@ -50,12 +50,12 @@ def build(store: Store, catalog) -> dict[str, int]:  # type: ignore[no-untyped-d
             platform="windows",
             now=T0,
         )
-        observations = (KES, ZIP) if i % 4 == 0 else (ZIP,)
+        observations = (KES, ZIP, SPOOLER) if i % 4 == 0 else (ZIP, SPOOLER)
         seen = T0 + dt.timedelta(hours=i % 5)  # equal times too
         store.ingest(info, _report(observations, hostname, "windows"), now=seen)
         ids[identifier] = info.id
     tr, _ = store.enroll(other, "TR-1", hostname="ws-0", platform="windows", now=T0)
-    store.ingest(tr, _report((KES,), "ws-0", "windows"), now=T0)
+    store.ingest(tr, _report((KES, SPOOLER), "ws-0", "windows"), now=T0)
     MatchWorker(store, Matcher(catalog)).run_once(now=T0, today=T0.date())
     for i in range(3):
         info, _ = store.enroll(secret, f"N-{i}", hostname=f"new-{i}", platform="linux", now=T0)
@@ -213,7 +213,7 @@ def test_the_burndown_changes_come_from_state_changes(fleet_store: Store, catalo
     ids = build(fleet_store, catalog)
     later = T0 + dt.timedelta(days=3)
     host = fleet_store.host(fleet_store.org("DHS").id, "H-08")
-    fleet_store.ingest(host, _report((ZIP,), "ws-1", "windows"), now=later)
+    fleet_store.ingest(host, _report((ZIP, SPOOLER), "ws-1", "windows"), now=later)
     MatchWorker(fleet_store, Matcher(catalog)).run_once(now=later, today=later.date())
     queries = DashboardQueries(fleet_store)
     org_id = fleet_store.org("DHS").id

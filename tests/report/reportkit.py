@@ -133,6 +133,8 @@ def seed(store: Store, catalog: Catalog, matcher: Matcher) -> SeededFleet:
         ("ndaa-fy18-1634", dt.date(2026, 1, 5)),
     ):
         store.adopt("DHS", directive, start, actor="cli:test", now=T0)
+    # The scenario spans months between inventories: a limit that keeps its clean hosts clean.
+    store.set_freshness(org.id, 365, actor="cli:test", now=T0)
     fleet = SeededFleet(store, catalog, matcher, protection_products(catalog, None), org.id)
     _push(
         fleet,

@@ -90,11 +90,16 @@ def test_day30_counts_the_same_endpoints_as_the_fleet_csv(seeded: SeededFleet) -
     assert endpoints[kes]["Endpoints where removed"] == "2"
     attest = table(doc, "1.a", "attestation")
     assert attest["CBP"]["Endpoints impacted"] == "5"
+    # "none found" names the methods that looked
     assert attest["FEMA"]["Statement"] == (
-        "No Kaspersky-branded products were found on the 2 endpoints assessed; 1 not yet assessed"
+        "No Kaspersky-branded products were found on the 2 endpoints assessed (methods used: "
+        "Endpoint agent (osquery)); 1 not yet assessed"
     )
     assert attest["USCG"]["Statement"] == "No endpoints reported: no statement can be made"
-    assert attest["DHS"]["Statement"].endswith("(2 since cleared)")
+    # the firewall image's SBOM cannot conclude on branded products
+    assert attest["DHS"]["Statement"].endswith(
+        "(2 since cleared); 1 cannot be concluded (inventory incomplete or stale)"
+    )
 
 
 def test_day30_methodology_comes_from_the_sources_that_reported(seeded: SeededFleet) -> None:
@@ -117,10 +122,11 @@ def test_far_reports_the_kaspersky_component_embedded_in_a_firewall_image(
     assert len(embedded) == 1
     assert "component embedded in secureedge-ngfw@7.2.1" in embedded[0]["Item description"]
     assert embedded[0]["Contract number"] == "70RSAT18D00000001"
-    # BOD 17-01 does not cover embedded code: the firewall image is clean there
+    # BOD 17-01 does not cover embedded code, and an SBOM answers nothing else: the firewall
+    # image is not clean there, but cannot be concluded on
     bod = inputs_of(seeded, "bod-17-01")
     states = {line.row.host: line.row.state for line in bod.lines}
-    assert states["secureedge-ngfw@7.2.1"] == "clean"
+    assert states["secureedge-ngfw@7.2.1"] == "incomplete"
     assert "secureedge-ngfw@7.2.1" not in bod.findings
 
 

@@ -35,7 +35,7 @@ def load_fleet(store: Store) -> None:
             observations=inv.observations,
             collected_at=inv.collected_at,
         )
-        for i, inv in enumerate(fleet(HOSTS, seed=11))
+        for i, inv in enumerate(fleet(HOSTS, seed=11, at=NOW - dt.timedelta(days=1)))
     ]
     store.bulk_load(store.units(org.id)[0].id, hosts, actor="cli:test", now=NOW)
 

@@ -29,7 +29,7 @@ def test_hosts_with_covered_products_are_identified_and_the_rest_attested_clean(
         "ws-clean": "pending",
     }, "ingestion stores; the worker decides"
     stats = fleet.work()
-    assert stats.matched == 2 and stats.evaluated == 2
+    assert stats.matched == 3 and stats.evaluated == 2, "7-Zip, KES and the Spooler service"
     report = rows(fleet)
     assert {h: r["state"] for h, r in report.items()} == {
         "ws-kes": "identified",
@@ -117,7 +117,7 @@ def test_oversized_and_malformed_bodies_get_a_clear_status(
         assert inflated.status_code == 413
         assert "inflates" in inflated.json()["error"]["message"]
 
-        many = fleet.body("ws-1", [ZIP] * 51)
+        many = fleet.body("ws-1", [ZIP] * 51, complete=False)
         too_many = post(
             "/api/v1/inventory", content=gzip.compress(json.dumps(many).encode()), headers=gz
         )
@@ -397,11 +397,11 @@ def test_a_catalog_change_rematches_software_and_reevaluates_hosts(
     now = fleet.clock()
     fleet.push("ws-kes", KES)
     base.run_once(now=now, today=now.date())
-    fleet.push("ws-kes", acme)
+    fleet.push("ws-kes", ZIP, acme)
     base.run_once(now=now, today=now.date())
     assert fleet.state("ws-kes") == "removed", "the built-in catalog does not know Acme EDR"
     stats = fleet.work()  # the organisation's catalog adds Acme EDR as approved protection
-    assert stats.catalog_changed and stats.matched == 2
+    assert stats.catalog_changed and stats.matched == 4, "KES, 7-Zip, Spooler and Acme EDR"
     assert fleet.state("ws-kes") == "replaced"
 
 

@@ -14,7 +14,7 @@ from evict.settings import normalise_database_url
 from evict.store.engine import make_engine
 from evict.store.interface import InventoryReport
 from evict.store.store import Store
-from tests.server.fleetkit import KES, ZIP
+from tests.server.fleetkit import KES, SPOOLER, ZIP
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -30,7 +30,7 @@ def seeded(url: str, capsys: pytest.CaptureFixture[str]) -> str:
     secret = out.strip().splitlines()[-1]
     store = Store(make_engine(normalise_database_url(url)))
     now = dt.datetime.now(dt.UTC)
-    for name, observations in (("ws-kes", (KES, ZIP)), ("ws-clean", (ZIP,))):
+    for name, observations in (("ws-kes", (KES, ZIP, SPOOLER)), ("ws-clean", (ZIP, SPOOLER))):
         host, _ = store.enroll(secret, name, hostname=name, platform="windows", now=now)
         digest = inventory_digest(observations)
         store.ingest(host, InventoryReport(f"report-{name}", digest, observations), now=now)

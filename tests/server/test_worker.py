@@ -10,13 +10,13 @@ from evict.matching.engine import Matcher
 from evict.server.worker import MatchWorker
 from evict.store.interface import InventoryReport
 from evict.store.store import Store
-from tests.dashboard.dashkit import KES, ZIP, _report
+from tests.dashboard.dashkit import KES, SPOOLER, ZIP, _report
 
 NOW = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
 
 
 def report(*observations: Observation) -> InventoryReport:
-    return _report(observations, "ws-1", "windows")  # type: ignore[no-any-return]
+    return _report((*observations, SPOOLER), "ws-1", "windows")  # type: ignore[no-any-return]
 
 
 def test_software_stored_after_the_matching_step_is_not_missed(fleet_store: Store) -> None:

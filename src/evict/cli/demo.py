@@ -409,6 +409,7 @@ def _grant_waivers(store: Store, moment: dt.datetime, now: dt.datetime, *, seed:
 def print_summary(demo: DemoFleet, *, now: dt.datetime) -> None:
     """Per adopted directive: hosts affected and clean, by state, next milestone, days left."""
     from evict.catalog.loader import load_catalog
+    from evict.compliance.lifecycle import UNCONCLUDED_STATES
     from evict.report.fleet import summarise_counts
     from evict.store.dashboard import CARRYING, STATE_ORDER
     from evict.store.engine import make_engine
@@ -424,15 +425,20 @@ def print_summary(demo: DemoFleet, *, now: dt.datetime) -> None:
         d = catalog.directive(directive_id)
         counts = store.state_counts(d.id, org.id)
         summary = summarise_counts(counts, d, today=today, start=start)
-        affected = sum(n for s, n in summary.states.items() if s not in ("clean", "pending"))
+        unsure = {s.value for s in UNCONCLUDED_STATES}
+        affected = sum(
+            n for s, n in summary.states.items() if s not in {"clean", "pending", *unsure}
+        )
         carrying = sum(n for s, n in summary.states.items() if s in CARRYING)
+        unconcluded = sum(n for s, n in summary.states.items() if s in unsure)
         left = summary.days_left or 0
         when = f"{-left} days overdue" if left < 0 else f"{left} days left"
         print()
         print(f"{d.id}: {d.title} (clock from {start.isoformat()})")
         print(
             f"  hosts affected {affected:,} (still carrying {carrying:,}), "
-            f"clean {summary.states.get('clean', 0):,}, overdue {summary.overdue:,}"
+            f"clean {summary.states.get('clean', 0):,}, cannot conclude (incomplete or stale) "
+            f"{unconcluded:,}, overdue {summary.overdue:,}"
         )
         print(
             "  by state: "

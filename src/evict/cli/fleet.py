@@ -124,6 +124,15 @@ def _register_admin(subparsers: Any) -> None:
     ucreate.add_argument("unit")
     _add_db(ucreate)
     ucreate.set_defaults(func=run_unit_create)
+    fresh = orgsub.add_parser(
+        "freshness",
+        help="how old a host's last inventory may be before it is stale, not clean "
+        "(default 7 days)",
+    )
+    fresh.add_argument("org")
+    fresh.add_argument("days", type=int, help="days (1 to 3650)")
+    _add_db(fresh)
+    fresh.set_defaults(func=run_org_freshness)
 
     user = subparsers.add_parser("user", help="users of the server")
     usersub = user.add_subparsers(dest="user_command", metavar="COMMAND", required=True)
@@ -462,6 +471,18 @@ def run_org_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_org_freshness(args: argparse.Namespace) -> int:
+    """Run ``evict org freshness``."""
+    store = _store(args)
+    org = store.org(args.org)
+    store.set_freshness(org.id, args.days, actor=_actor(), now=_now())
+    print(
+        f"{org.name}: a host whose last inventory is older than {args.days} day(s) is stale, "
+        "not clean"
+    )
+    return 0
+
+
 def run_unit_create(args: argparse.Namespace) -> int:
     """Run ``evict org unit create``."""
     unit, secret = _store(args).create_unit(args.org, args.unit, actor=_actor(), now=_now())
@@ -560,18 +581,20 @@ def _agent_inventories(args: argparse.Namespace) -> list[Any]:
     """This host's inventory, or every host's from the ``--from`` sources (merged per host)."""
     from evict.errors import EvictError, InputError
     from evict.inventory.registry import open_source, wrong_kind_hint
-    from evict.scanning import merge_by_host
+    from evict.scanning import merge_by_host, no_host_error
 
     if not args.sources:
         from evict.inventory.local import LocalHostSource
 
         return list(LocalHostSource(now=_now()).collect())
     inventories: list[Any] = []
+    sources = []
     for group in args.sources:
         if len(group) < 2:
             raise EvictError(f"--from {group[0]} needs at least one PATH")
         kind, *paths = group
         source = open_source(kind, [Path(p) for p in paths])
+        sources.append(source)
         try:
             inventories.extend(source.collect())
         except InputError as e:
@@ -580,6 +603,8 @@ def _agent_inventories(args: argparse.Namespace) -> list[Any]:
         for status in source.statuses:
             for problem in status.problems:
                 print(f"evict: warning: {status.source}: {problem}", file=sys.stderr)
+    if not inventories:
+        raise no_host_error(sources)
     return merge_by_host(inventories)
 
 

@@ -241,12 +241,15 @@ def _inventories(args: argparse.Namespace, matcher: Matcher) -> list[HostInvento
         return list(LocalHostSource(now=utcnow()).collect())
     if args.sources:
         from evict.cli.scan import build_sources
-        from evict.scanning import merge_by_host
+        from evict.scanning import merge_by_host, no_host_error
 
         namespace = argparse.Namespace(sources=args.sources, files=[], no_file_cache=True)
         inventories = []
-        for source in build_sources(namespace):
+        sources = build_sources(namespace)
+        for source in sources:
             inventories.extend(source.collect())
+        if not inventories:
+            raise no_host_error(sources)
         inventories = merge_by_host(inventories)
         if args.host:
             inventories = [i for i in inventories if args.host in (i.host, i.hostname)]

@@ -16,8 +16,9 @@ def register(subparsers: Any) -> None:
         "scan",
         help="scan this host (or offline inventories) for covered software",
         description="Scan this host, or read inventories other tools produced (--from), and "
-        "report software covered by a directive. Exit 0: nothing found; 1: found; "
-        "2: usage or input error.",
+        "report software covered by a directive. Exit 0: nothing found, on inventories "
+        "complete enough to conclude; 1: found, or some host's inventory is incomplete "
+        "(cannot conclude); 2: usage or input error (reading no host at all is one).",
     )
     p.add_argument(
         "--from",
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     from evict._util import today, utcnow
     from evict.matching.cache import load_matcher
     from evict.report.scan import to_document
-    from evict.scanning import scan
+    from evict.scanning import no_host_error, scan
 
     matcher = load_matcher(catalog_dirs(args))
     directives = None
@@ -130,16 +131,37 @@ def run(args: argparse.Namespace) -> int:
         if hasattr(source, "use_catalog"):
             source.use_catalog(matcher.catalog)
     result = scan(sources, matcher, generated_at=utcnow(), directives=directives)
+    if not result.hosts and not result.errors:
+        raise no_host_error(sources)
     starts: dict[str, Any] | None = None
     if args.start:
         starts = {d.id: args.start for d in matcher.catalog.directives}
-    document = to_document(result, matcher.catalog, today=args.today or today(), starts=starts)
+    document = to_document(
+        result,
+        matcher.catalog,
+        today=args.today or today(),
+        starts=starts,
+        directives=directives,
+    )
     emit(document, args.format, args.output)
     for error in result.errors:
         print(f"evict: error: {error}", file=sys.stderr)
     if result.errors:
         return 2
-    return 1 if result.found else 0
+    if result.found:
+        return 1
+    inconclusive = result.inconclusive(directives or matcher.catalog.directives)
+    if inconclusive:
+        # Nothing found is not an answer where the inventory could not show it: not clean.
+        names = ", ".join(h.inventory.hostname or h.inventory.host for h in inconclusive[:5])
+        more = f" and {len(inconclusive) - 5} more" if len(inconclusive) > 5 else ""
+        print(
+            f"evict: incomplete: cannot conclude on {len(inconclusive)} host(s) "
+            f"({names}{more}): their inventories lack what their platform needs",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def emit(document: dict[str, Any], fmt: str, output: Path | None) -> None:

@@ -4,12 +4,18 @@ Per host and directive a host is in one :class:`State`::
 
     identified -> planned -> removing -> removed -> replaced -> verified
     clean    (nothing covered was found: a negative attestation)
+    incomplete (nothing covered was found, but the inventory cannot conclude: not clean)
+    stale    (nothing covered was found, but the last inventory is older than the
+              organisation's freshness limit: not clean)
     waived   (an exception for this one host, with justification, approver and expiry)
 
 Evidence moves a host on its own (:func:`observe`): a first inventory makes it ``identified`` or
 ``clean``; a later inventory without the product makes it ``removed``; an approved protection
 product present makes it ``replaced``; a further check-in that still shows both makes it
-``verified``; a covered product appearing again makes it ``identified`` again. Operators drive the
+``verified``; a covered product appearing again makes it ``identified`` again. ``clean`` is given
+only on an inventory complete enough to conclude (:mod:`evict.compliance.coverage`) and fresh;
+otherwise a host with nothing found is ``incomplete`` or ``stale``, and an inventory that cannot
+conclude never moves a host on (it cannot show a product removed). Operators drive the
 rest (:func:`transition`: ``planned``, ``removing``; :func:`waive`). A waiver names exactly one
 host; when it expires the host returns to the state the waiver interrupted.
 
@@ -47,13 +53,24 @@ class State(enum.StrEnum):
     """Nothing covered was ever found: a negative attestation."""
     WAIVED = "waived"
     """An approved, expiring exception for this host."""
+    INCOMPLETE = "incomplete"
+    """Nothing covered was found, but the inventory does not show enough of the host to conclude
+    (its platform's required observation kinds are missing): not clean."""
+    STALE = "stale"
+    """Nothing covered was found, but the last inventory is older than the organisation's
+    freshness limit: not clean."""
 
 
 OPEN_STATES = frozenset({State.IDENTIFIED, State.PLANNED, State.REMOVING})
 """States in which a covered product is present and work is due (a milestone can be missed)."""
 
-EVIDENCE_STATES = frozenset({State.REMOVED, State.REPLACED, State.VERIFIED, State.CLEAN})
-"""States only an inventory can set; an operator cannot claim them."""
+EVIDENCE_STATES = frozenset(
+    {State.REMOVED, State.REPLACED, State.VERIFIED, State.CLEAN, State.INCOMPLETE, State.STALE}
+)
+"""States only an inventory (or its age) can set; an operator cannot claim them."""
+
+UNCONCLUDED_STATES = frozenset({State.INCOMPLETE, State.STALE})
+"""States of a host with nothing found on which "none found" cannot be said: never clean."""
 
 OPERATOR_MOVES: dict[State, frozenset[State]] = {
     State.IDENTIFIED: frozenset({State.PLANNED, State.REMOVING}),
@@ -114,6 +131,11 @@ class Observed:
     """Whether an approved protection product is present."""
     checkin: str
     """The check-in (report id) this evidence comes from."""
+    complete: bool = True
+    """Whether the inventory shows enough of the host to conclude for the directive
+    (:func:`evict.compliance.coverage.concludes`)."""
+    fresh: bool = True
+    """Whether the inventory is within the organisation's freshness limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,11 +206,16 @@ def observe(
     An unchanged standing returns ``current`` itself, so callers can tell a change by identity.
     """
     found = _products(seen.products)
+    if not found and not (seen.complete and seen.fresh):
+        return _unconcluded(current, seen, now=now)
     if current is None:
         if found:
             return HostState(State.IDENTIFIED, now, found, "covered product found", seen.checkin)
         return HostState(State.CLEAN, now, (), "no covered product found", seen.checkin)
     state = current.state
+    if not found and state in UNCONCLUDED_STATES:
+        reason = "no covered product found in a complete, fresh inventory"
+        return _to(current, State.CLEAN, now, reason, checkin=seen.checkin)
     if found:
         if state is State.WAIVED:
             if not waiver_active:
@@ -197,7 +224,7 @@ def observe(
         elif state not in OPEN_STATES:
             reason = (
                 "covered product found again"
-                if state is not State.CLEAN
+                if state is not State.CLEAN and state not in UNCONCLUDED_STATES
                 else ("covered product found")
             )
             return _to(current, State.IDENTIFIED, now, reason, products=found, checkin=seen.checkin)
@@ -247,6 +274,26 @@ def observe(
             )
         return current
     raise AssertionError(f"unhandled state {state!r}")  # pragma: no cover
+
+
+def _unconcluded(current: HostState | None, seen: Observed, *, now: dt.datetime) -> HostState:
+    """Nothing covered found in an inventory that cannot conclude (incomplete) or is too old.
+
+    A host never found with a covered product becomes ``stale`` or ``incomplete`` (a stale
+    inventory is named first: a fresh one is what to get); any other host keeps its state, since
+    such an inventory can show neither a removal nor a replacement.
+    """
+    if current is not None and current.state not in {State.CLEAN, *UNCONCLUDED_STATES}:
+        return current
+    if not seen.fresh:
+        state, reason = State.STALE, "last inventory older than the freshness limit"
+    else:
+        state, reason = State.INCOMPLETE, "inventory incomplete: cannot conclude"
+    if current is None:
+        return HostState(state, now, (), reason, seen.checkin)
+    if current.state is state:
+        return current
+    return _to(current, state, now, reason, checkin=seen.checkin)
 
 
 def transition(

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from evict.catalog.interface import Catalog, CatalogLookupError, Directive, Milestone, ProductID
-from evict.compliance.lifecycle import OPEN_STATES, State
+from evict.compliance.lifecycle import OPEN_STATES, UNCONCLUDED_STATES, State
 from evict.compliance.milestones import current_milestone
 from evict.inventory.interface import Ident, Kind
 from evict.matching.interface import Finding
@@ -258,10 +258,19 @@ def _branded(inputs: ReportInputs) -> str:
     return " / ".join(names) + "-branded products"
 
 
+UNCONCLUDED = frozenset(s.value for s in UNCONCLUDED_STATES)
+"""States of a host whose inventory was read but cannot back "none found" (incomplete, stale)."""
+
+
 def assessed(line: ReportLine) -> bool:
-    """Whether an inventory of the host has been evaluated (a host enrolled but never
-    inventoried is not assessed, whatever its state says)."""
-    return line.row.state != PENDING and line.row.last_seen is not None
+    """Whether an inventory of the host has been evaluated and can be concluded from (a host
+    enrolled but never inventoried is not assessed, whatever its state says; nor is one whose
+    inventory is incomplete or stale)."""
+    return (
+        line.row.state != PENDING
+        and line.row.state not in UNCONCLUDED
+        and line.row.last_seen is not None
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +282,15 @@ class _Unit:
     """Endpoints where a covered product is present."""
     cleared: int
     """Endpoints where one was found and has been removed."""
+    unconcluded: int = 0
+    """Endpoints whose inventory is incomplete or stale: nothing can be said of them."""
+    methods: tuple[str, ...] = ()
+    """The inventory methods that reported for these endpoints."""
+
+
+def _method_names(families: Iterable[str]) -> tuple[str, ...]:
+    """Source families as the methods a statement names: ``Endpoint agent (osquery)``."""
+    return tuple(f"{METHODS[f][0]} ({f})" if f in METHODS else f for f in sorted(set(families)))
 
 
 def _units(inputs: ReportInputs) -> list[_Unit]:
@@ -284,6 +302,11 @@ def _units(inputs: ReportInputs) -> list[_Unit]:
         unit["assessed"] += assessed(line)
         unit["impacted"] += line.row.state in PRESENT
         unit["cleared"] += line.row.state in GONE
+        unit["unconcluded"] += line.row.state in UNCONCLUDED
+    families: dict[str, set[str]] = defaultdict(set)
+    for m in inputs.methods:
+        if m.hosts:
+            families[m.org_unit].add(m.source)
     names = sorted(set(inputs.units) | set(counts))
     return [
         _Unit(
@@ -292,6 +315,8 @@ def _units(inputs: ReportInputs) -> list[_Unit]:
             counts[n]["assessed"],
             counts[n]["impacted"],
             counts[n]["cleared"],
+            counts[n]["unconcluded"],
+            _method_names(families.get(n, ())),
         )
         for n in names
     ]
@@ -324,21 +349,33 @@ def _products_found(inputs: ReportInputs) -> list[str]:
 
 def _attestation(unit: _Unit, term: str) -> str:
     """What can be stated for a group of endpoints: products found, or that none were."""
+    unsure = (
+        f"; {unit.unconcluded} cannot be concluded (inventory incomplete or stale)"
+        if unit.unconcluded
+        else ""
+    )
     if unit.hosts == 0:
         return "No endpoints reported: no statement can be made"
     if unit.impacted or unit.cleared:
         said = f"{term} found on {unit.impacted + unit.cleared} of {unit.hosts} endpoints"
         if unit.cleared:
             said += f" ({unit.cleared} since cleared)"
-        return said
+        return said + unsure
+    pending = unit.hosts - unit.assessed - unit.unconcluded
     if unit.assessed == 0:
+        if unit.unconcluded:
+            said = (
+                f"No endpoint can be concluded on ({unit.unconcluded} inventories incomplete or "
+                "stale"
+            )
+            said += f", {pending} not yet assessed)" if pending else ")"
+            return said + ": no statement can be made"
         return "No endpoint assessed yet: no statement can be made"
+    by = f" (methods used: {', '.join(unit.methods)})" if unit.methods else ""
     if unit.assessed < unit.hosts:
-        return (
-            f"No {term} were found on the {unit.assessed} endpoints assessed; "
-            f"{unit.hosts - unit.assessed} not yet assessed"
-        )
-    return f"No {term} were found"
+        said = f"No {term} were found on the {unit.assessed} endpoints assessed{by}{unsure}"
+        return said + (f"; {pending} not yet assessed" if pending else "")
+    return f"No {term} were found{by}"
 
 
 def _products_section(inputs: ReportInputs, sid: str, title: str) -> Section:
@@ -358,7 +395,12 @@ def _products_section(inputs: ReportInputs, sid: str, title: str) -> Section:
     agency = inputs.profile.agency or inputs.organisation
     total = _Unit(
         f"{agency} (agency)",
-        *(sum(getattr(u, k) for u in units) for k in ("hosts", "assessed", "impacted", "cleared")),
+        hosts=sum(u.hosts for u in units),
+        assessed=sum(u.assessed for u in units),
+        impacted=sum(u.impacted for u in units),
+        cleared=sum(u.cleared for u in units),
+        unconcluded=sum(u.unconcluded for u in units),
+        methods=_method_names(m.source for m in inputs.methods if m.hosts),
     )
     attest: list[tuple[Value, ...]] = [
         (u.name, u.hosts, u.assessed, u.impacted, u.cleared, _attestation(u, term))
@@ -504,7 +546,8 @@ def _methods_section(inputs: ReportInputs, sid: str, title: str) -> Section:
         (source, n) for source, n in sorted(identified.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
     products, rules, exclusions = _rule_counts(inputs)
-    pending = sum(1 for line in inputs.lines if not assessed(line))
+    unsure = sum(1 for line in inputs.lines if line.row.state in UNCONCLUDED)
+    pending = sum(1 for line in inputs.lines if not assessed(line)) - unsure
     statements = [
         "Each endpoint's inventory was matched against the evict catalog "
         f"{inputs.catalog.version}: {rules} recognition rules for {products} products, with "
@@ -515,6 +558,12 @@ def _methods_section(inputs: ReportInputs, sid: str, title: str) -> Section:
         statements.append("No inventory source has reported yet.")
     if pending:
         statements.append(f"{_count(pending, 'endpoint')} enrolled but not yet assessed.")
+    if unsure:
+        statements.append(
+            f"{_count(unsure, 'endpoint')} reported an inventory that cannot be concluded from "
+            "(incomplete for its platform, or older than the freshness limit): not counted "
+            "as free of covered products."
+        )
     return Section(
         sid,
         title,
@@ -960,9 +1009,16 @@ def _challenges_section(
     inputs: ReportInputs, impacted: Sequence[ReportLine], policy: Policy, req: str
 ) -> Section:
     statements = []
-    pending = sum(1 for line in inputs.lines if not assessed(line))
+    unsure = sum(1 for line in inputs.lines if line.row.state in UNCONCLUDED)
+    pending = sum(1 for line in inputs.lines if not assessed(line)) - unsure
     if pending:
         statements.append(f"{_count(pending, 'endpoint')} enrolled but not yet assessed.")
+    if unsure:
+        statements.append(
+            f"{_count(unsure, 'endpoint')} reported an inventory that cannot be concluded from "
+            "(incomplete for its platform, or older than the freshness limit): not counted "
+            "as free of covered products."
+        )
     gaps = sum(
         1
         for line in impacted

@@ -9,6 +9,7 @@ report documents) build on :func:`report_lines` and :func:`summarise` so the num
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 from collections import Counter
@@ -112,23 +113,50 @@ def is_open(state: str) -> bool:
     return state in {s.value for s in OPEN_STATES}
 
 
+@dataclass(frozen=True, slots=True)
+class HostMilestone:
+    """The milestone one host has not yet met for a directive, on its organisation's clock."""
+
+    name: str
+    due: dt.date
+    days_left: int
+    """Negative once ``due`` has passed."""
+    overdue: bool
+    """A covered product is still open on the host and a deadline it had to meet has passed."""
+
+
+def host_milestone(
+    directive: Directive, state: str, *, today: dt.date, start: dt.date | None = None
+) -> HostMilestone:
+    """The one rule for a host's milestone: the report rows and the summaries both count it.
+
+    A host with a covered product open (``identified``, ``planned``, ``removing``) that has let a
+    one-off milestone pass has not met it: that milestone, its due date and the (negative) days
+    left, overdue — even while a recurring milestone (BOD 17-01's status report every 30 days)
+    keeps the directive's next date ahead. Any other host is shown the directive's current
+    milestone, not overdue: nothing covered is open on it.
+    """
+    status = current_milestone(directive, today=today, start=start)
+    if is_open(state):
+        passed = last_deadline_passed(directive, today=today, start=start)
+        if passed is not None:
+            due = passed.first_due(start or directive.start)
+            return HostMilestone(passed.name, due, (due - today).days, True)
+    name = str(status.to_json()["name"])
+    return HostMilestone(name, status.due, status.days_left, is_open(state) and status.overdue)
+
+
 def report_lines(
     rows: Iterable[FleetRow], directive: Directive, *, today: dt.date
 ) -> Iterator[ReportLine]:
     """Apply the directive's clock (each organisation's own start date) to each row."""
-    clocks: dict[dt.date | None, tuple[str, dt.date, int]] = {}
+    clocks: dict[tuple[dt.date | None, bool], HostMilestone] = {}
     for row in rows:
-        clock = clocks.get(row.start)
+        key = (row.start, is_open(row.state))
+        clock = clocks.get(key)
         if clock is None:
-            status = current_milestone(directive, today=today, start=row.start)
-            clock = clocks[row.start] = (
-                str(status.to_json()["name"]),
-                status.due,
-                status.days_left,
-            )
-        name, due, days_left = clock
-        overdue = days_left < 0 and is_open(row.state)
-        yield ReportLine(row, directive.id, name, due, days_left, overdue)
+            clock = clocks[key] = host_milestone(directive, row.state, today=today, start=row.start)
+        yield ReportLine(row, directive.id, clock.name, clock.due, clock.days_left, clock.overdue)
 
 
 def to_csv(lines: Iterable[ReportLine]) -> Iterator[str]:
@@ -182,14 +210,12 @@ def summarise_counts(
 ) -> Summary:
     """Summarise ``(org_unit, state, hosts)`` counts (the store computes them in SQL).
 
-    ``start`` is the organisation's own clock (the directive's start date by default). Hosts in
-    an open state (a covered product still present) are overdue once a one-off milestone has
-    passed (or the current one, when nothing recurs); org units holding any are flagged.
+    ``start`` is the organisation's own clock (the directive's start date by default). A host is
+    overdue when :func:`host_milestone` says so for its state — the same rule the report rows
+    apply, so the summary's count is the rows' count; org units holding any are flagged.
     """
     status = current_milestone(directive, today=today, start=start)
-    late = status.days_left < 0 or (
-        last_deadline_passed(directive, today=today, start=start) is not None
-    )
+    late: dict[bool, bool] = {}
     states: Counter[str] = Counter()
     units: dict[str, Counter[str]] = {}
     overdue = 0
@@ -197,7 +223,10 @@ def summarise_counts(
     for unit, state, n in counts:
         states[state] += n
         units.setdefault(unit, Counter())[state] += n
-        if late and is_open(state) and n:
+        opened = is_open(state)
+        if opened not in late:
+            late[opened] = host_milestone(directive, state, today=today, start=start).overdue
+        if late[opened] and n:
             overdue += n
             overdue_units.add(unit)
     return Summary(
@@ -220,13 +249,23 @@ def summarise(
     today: dt.date,
     start: dt.date | None = None,
 ) -> Summary:
-    """Count report lines per org unit and state, and summarise them as :func:`summarise_counts`."""
-    counts: Counter[tuple[str, str]] = Counter((li.row.org_unit, li.row.state) for li in lines)
-    return summarise_counts(
+    """Count report lines per org unit and state, as :func:`summarise_counts` does; the overdue
+    hosts are the lines marked ``overdue`` (each on its own organisation's clock)."""
+    materialised = list(lines)
+    counts: Counter[tuple[str, str]] = Counter(
+        (li.row.org_unit, li.row.state) for li in materialised
+    )
+    summary = summarise_counts(
         ((unit, state, n) for (unit, state), n in counts.items()),
         directive,
         today=today,
         start=start,
+    )
+    late = [li for li in materialised if li.overdue]
+    return dataclasses.replace(
+        summary,
+        overdue=len(late),
+        overdue_units=tuple(sorted({li.row.org_unit for li in late})),
     )
 
 

@@ -11,16 +11,16 @@ import datetime as dt
 import io
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from evict import __version__
-from evict.catalog.interface import Catalog
+from evict.catalog.interface import Catalog, Directive
 from evict.compliance.milestones import MilestoneStatus, current_milestone
 from evict.matching.interface import Finding
 from evict.remediation.policy import Policy, coverage_gap, protection_present
 from evict.report.cells import safe_cell
-from evict.scanning import ScanResult
+from evict.scanning import HostResult, ScanResult
 
 
 def milestones_for(
@@ -54,15 +54,20 @@ def to_document(
     today: dt.date,
     starts: Mapping[str, dt.date] | None = None,
     policy: Policy | None = None,
+    directives: Sequence[Directive] | None = None,
 ) -> dict[str, Any]:
     """The scan as the JSON object of the command-line contract.
 
-    Each host also says which approved protection products it has (``protection``, by
-    ``policy``: every catalog protection product by default) and whether removing its covered
-    antivirus would leave it unprotected (``coverage_gap``).
+    Each host says which observation kinds its inventory held and whether they are enough to
+    conclude for its platform (``coverage``, :mod:`evict.compliance.coverage`), and for which of
+    ``directives`` (default: all) its lack of findings is therefore no answer
+    (``cannot_conclude``). It also says which approved protection products it has
+    (``protection``, by ``policy``: every catalog protection product by default) and whether
+    removing its covered antivirus would leave it unprotected (``coverage_gap``).
     """
     clocks = milestones_for(catalog, today=today, starts=starts)
     policy = policy or Policy()
+    scope = list(directives) if directives is not None else list(catalog.directives)
     return {
         "evict_version": __version__,
         "catalog_version": result.catalog_version,
@@ -73,6 +78,8 @@ def to_document(
                 "hostname": h.inventory.hostname,
                 "platform": h.inventory.platform.value,
                 "observations": len(h.inventory.observations),
+                "coverage": h.coverage.to_json(),
+                "cannot_conclude": _cannot_conclude(h, scope),
                 "findings": [finding_json(f, clocks[f.directive]) for f in h.findings],
                 "look_alikes": [
                     {
@@ -95,6 +102,17 @@ def to_document(
     }
 
 
+def _cannot_conclude(host: HostResult, directives: Sequence[Directive]) -> list[str]:
+    """The directives with no finding on ``host`` whose "none found" its inventory cannot back."""
+    found = {f.directive for f in host.findings}
+    return [d.id for d in directives if d.id not in found and not host.concludes(d)]
+
+
+def inconclusive(host: Mapping[str, Any]) -> bool:
+    """Whether a host of the scan document is one nothing may be concluded about (not clean)."""
+    return bool(host.get("cannot_conclude"))
+
+
 def render_json(document: Mapping[str, Any]) -> str:
     """Serialise the contract document."""
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -103,18 +121,26 @@ def render_json(document: Mapping[str, Any]) -> str:
 CSV_COLUMNS = (
     "host", "hostname", "platform", "directive", "vendor", "product", "product_name",
     "confidence", "embedded", "milestone", "due", "days_left", "evidence",
-    "protection", "coverage_gap",
+    "protection", "coverage_gap", "coverage", "complete", "missing",
 )  # fmt: skip
 
 
 def render_csv(document: Mapping[str, Any]) -> str:
-    """One row per host and finding; a clean host gets one row with empty finding columns."""
+    """One row per host and finding; a host without findings gets one row with empty finding
+    columns (``complete`` says whether that empty row is a clean answer)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for host in document["hosts"]:
         head = [host["host"], host["hostname"], host["platform"]]
-        tail = [" ".join(host.get("protection", ())), str(host.get("coverage_gap", False)).lower()]
+        cov = host.get("coverage") or {}
+        tail = [
+            " ".join(host.get("protection", ())),
+            str(host.get("coverage_gap", False)).lower(),
+            " ".join(cov.get("kinds", ())),
+            str(cov.get("complete", False)).lower(),
+            " ".join(cov.get("missing", ())),
+        ]
         if not host["findings"]:
             blanks = [""] * (len(CSV_COLUMNS) - len(head) - len(tail))
             writer.writerow([safe_cell(v) for v in [*head, *blanks, *tail]])
@@ -134,10 +160,14 @@ def render_csv(document: Mapping[str, Any]) -> str:
 
 
 def summarize(document: Mapping[str, Any]) -> dict[str, Any]:
-    """Per-directive fleet counts: affected and clean hosts, endpoints per product."""
+    """Per-directive fleet counts: affected, incomplete and clean hosts, endpoints per product.
+
+    A host whose inventory cannot conclude for a directive (``cannot_conclude``) is counted
+    ``incomplete_hosts``, never clean.
+    """
     hosts = document["hosts"]
     per_directive: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"hosts": set(), "products": Counter(), "milestone": None}
+        lambda: {"hosts": set(), "products": Counter(), "milestone": None, "incomplete": 0}
     )
     for host in hosts:
         for f in host["findings"]:
@@ -145,13 +175,20 @@ def summarize(document: Mapping[str, Any]) -> dict[str, Any]:
             entry["hosts"].add(host["host"])
             entry["products"][f["product_name"]] += 1
             entry["milestone"] = f["milestone"]
+    if per_directive:
+        for host in hosts:
+            for d in host.get("cannot_conclude", ()):
+                if d in per_directive:
+                    per_directive[d]["incomplete"] += 1
     return {
         "hosts": len(hosts),
         "observations": sum(h["observations"] for h in hosts),
+        "incomplete_hosts": sum(1 for h in hosts if inconclusive(h)),
         "directives": {
             d: {
                 "affected_hosts": len(v["hosts"]),
-                "clean_hosts": len(hosts) - len(v["hosts"]),
+                "incomplete_hosts": v["incomplete"],
+                "clean_hosts": len(hosts) - len(v["hosts"]) - v["incomplete"],
                 "products": dict(v["products"].most_common()),
                 "milestone": v["milestone"],
             }
@@ -226,16 +263,37 @@ def render_table(document: Mapping[str, Any], *, console: Any, max_hosts: int = 
     if len(affected) > max_hosts:
         console.print(f"[dim]… {len(affected) - max_hosts} more hosts with findings[/]")
     summary = summarize(document)
-    if not affected:
+    unsure = [h for h in hosts if inconclusive(h) and not h["findings"]]
+    for host in unsure[:max_hosts]:
+        cov = host.get("coverage") or {}
+        lacks = ", ".join(m.replace("|", " or ") for m in cov.get("missing", ())) or "?"
         console.print(
-            f"[bold green]No covered software found[/] on {summary['hosts']} host(s) "
-            f"({summary['observations']} observations checked against catalog "
-            f"{document['catalog_version']})."
+            f"[bold yellow]incomplete: cannot conclude[/] on {escape(host['hostname'])} "
+            f"[dim]({escape(host['host'])}, {host['platform']}; seen: "
+            f"{escape(', '.join(cov.get('kinds', ())) or 'nothing')}; missing: "
+            f"{escape(lacks)}; for {escape(', '.join(host['cannot_conclude']))})[/]"
         )
+    if len(unsure) > max_hosts:
+        console.print(f"[dim]… {len(unsure) - max_hosts} more incomplete hosts[/]")
+    if not affected:
+        complete = summary["hosts"] - len(unsure)
+        if complete:
+            console.print(
+                f"[bold green]No covered software found[/] on {complete} host(s) "
+                f"({summary['observations']} observations checked against catalog "
+                f"{document['catalog_version']})."
+            )
+        if unsure:
+            console.print(
+                f"[bold yellow]Incomplete: cannot conclude[/] on {len(unsure)} host(s): nothing "
+                "was found, but their inventories do not show where covered software lives "
+                "(see docs/sources.md: what each platform needs)."
+            )
     else:
         table = Table(title="Summary", title_justify="left")
         table.add_column("Directive", style="bold")
         table.add_column("Hosts affected", justify="right")
+        table.add_column("Incomplete", justify="right")
         table.add_column("Clean", justify="right")
         table.add_column("Products (endpoints)")
         table.add_column("Next milestone")
@@ -244,6 +302,7 @@ def render_table(document: Mapping[str, Any], *, console: Any, max_hosts: int = 
             table.add_row(
                 escape(directive),
                 str(entry["affected_hosts"]),
+                str(entry["incomplete_hosts"]),
                 str(entry["clean_hosts"]),
                 "\n".join(f"{escape(p)} ({n})" for p, n in entry["products"].items()),
                 f"{escape(m['name'])}\ndue {m['due']}, {_days(m['days_left'])}",

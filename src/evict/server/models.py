@@ -113,6 +113,23 @@ class IngestResponse(_Model):
 # -- hosts ------------------------------------------------------------------------------------
 
 
+class CoverageModel(_Model):
+    """What the host's latest inventory showed, and whether that is enough to conclude."""
+
+    kinds: list[str] = Field(description="The observation kinds seen.")
+    complete: bool = Field(description="Whether they meet the platform's requirements.")
+    missing: list[str] = Field(description="Requirements not met (kinds joined by |).")
+
+
+class HostMilestoneModel(_Model):
+    """The milestone a host has not yet met for one directive (as the fleet report has it)."""
+
+    milestone: str
+    due: dt.date
+    days_left: int
+    overdue: bool
+
+
 class HostSummary(_Model):
     """A host in a listing."""
 
@@ -123,6 +140,10 @@ class HostSummary(_Model):
     last_seen: dt.datetime | None
     observations: int
     states: dict[str, str] = Field(description="Lifecycle state per directive.")
+    milestones: dict[str, HostMilestoneModel] = Field(
+        default_factory=dict, description="Per directive: the milestone not yet met."
+    )
+    coverage: CoverageModel | None = None
 
 
 class HostPage(_Model):
@@ -190,6 +211,10 @@ class HostDetail(_Model):
     observations: int
     protected: bool = Field(description="Whether an approved protection product is present.")
     states: dict[str, StateModel]
+    milestones: dict[str, HostMilestoneModel] = Field(
+        default_factory=dict, description="Per directive: the milestone not yet met."
+    )
+    coverage: CoverageModel | None = None
     findings: list[FindingModel]
     timeline: list[TimelineEntry]
 

@@ -16,11 +16,14 @@ One pass (:meth:`MatchWorker.run_once`):
    Without a catalog change, the hosts linked to newly matched software with a hit are
    queued: an inventory stored after the previous pass's matching step but evaluated in that
    pass was decided without those hits.
-3. Hosts whose waiver lapsed are queued.
+3. Hosts whose waiver lapsed are queued, and clean hosts whose last inventory is older than
+   their organisation's freshness limit (they become ``stale``).
 4. Queued hosts are evaluated in batches (a host linked to software stored since step 2 waits
    for the next pass): their links to *matched* software (a small set) give
    the findings per directive and whether approved protection is present, and
-   :func:`evict.compliance.lifecycle.observe` gives each directive's new state. Changes are
+   :func:`evict.compliance.lifecycle.observe` gives each directive's new state — told whether
+   the host's stored observation kinds are enough to conclude for the directive
+   (:mod:`evict.compliance.coverage`) and whether its last inventory is fresh. Changes are
    written with their audit events, and the hosts taken off the queue unless a newer inventory
    arrived meanwhile.
 
@@ -41,6 +44,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from evict.catalog.interface import Catalog, Confidence, ProductID, RuleID
+from evict.compliance.coverage import assess, concludes
 from evict.compliance.lifecycle import HostState, Observed, observe
 from evict.inventory.interface import HostID, Observation
 from evict.matching.engine import Matcher
@@ -182,6 +186,7 @@ class MatchWorker:
                 self.store.queue_linked(hit)
             self.store.queue_changed_matches(self.catalog_version, covered=self.covered)
             self.store.queue_expired_waivers(today)
+            self.store.queue_stale(now)
             evaluated, changes = self.evaluate_queued(now=now, today=today)
             pruned = 0
             if self.report_retention is not None:
@@ -265,9 +270,19 @@ class MatchWorker:
             for finding in self.matcher.findings(HostID(str(host.id)), pairs):
                 found[finding.directive].add(finding.product)
             current: Mapping[str, HostState] = states.get(host.id, {})
+            coverage = assess(host.platform, host.kinds)
+            fresh = host.last_seen is None or now - host.last_seen <= dt.timedelta(
+                days=host.freshness_days
+            )
             for directive in directives:
                 old = current.get(directive.id)
-                seen = Observed(frozenset(found.get(directive.id, ())), protected, host.checkin)
+                seen = Observed(
+                    frozenset(found.get(directive.id, ())),
+                    protected,
+                    host.checkin,
+                    complete=concludes(coverage, embedded=directive.embedded),
+                    fresh=fresh,
+                )
                 new = observe(old, seen, now=now, waiver_active=(host.id, directive.id) in waived)
                 if new is not old:
                     out.append(StateChange(host.id, directive.id, old, new))

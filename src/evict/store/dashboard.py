@@ -68,6 +68,8 @@ STATE_ORDER: tuple[str, ...] = (
     State.PLANNED.value,
     State.REMOVING.value,
     State.WAIVED.value,
+    State.INCOMPLETE.value,
+    State.STALE.value,
     State.REMOVED.value,
     State.REPLACED.value,
     State.VERIFIED.value,
@@ -582,7 +584,8 @@ class DashboardQueries:
         self, org_id: int, directive: str, *, unit_id: int | None = None
     ) -> list[tuple[tuple[str, ...], str, int]]:
         """``(products, state, hosts)`` over the hosts a directive found something on."""
-        found = [s for s in STATE_ORDER if s not in (State.CLEAN.value, PENDING)]
+        nothing = (State.CLEAN.value, State.INCOMPLETE.value, State.STALE.value, PENDING)
+        found = [s for s in STATE_ORDER if s not in nothing]
         stmt = (
             select(HostStateRow.products, HostStateRow.state, func.count().label("n"))
             .where(

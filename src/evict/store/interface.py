@@ -58,6 +58,8 @@ class OrgInfo:
     id: int
     name: str
     created_at: dt.datetime
+    freshness_days: int = 7
+    """How old a host's last inventory may be before the host is ``stale``, not ``clean``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +136,8 @@ class HostInfo:
     """The digest of the host's stored inventory (empty before the first one)."""
     last_checkin: str = ""
     """The report id of the latest check-in, full or unchanged."""
+    kinds: tuple[str, ...] = ()
+    """The observation kinds of the latest inventory (what its coverage is judged on)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +199,13 @@ class DirtyHost:
     org_id: int
     inventory_version: int
     checkin: str
+    platform: str = "unknown"
+    kinds: tuple[str, ...] = ()
+    """The observation kinds of the latest inventory."""
+    last_seen: dt.datetime | None = None
+    """When the latest inventory (or an unchanged check-in confirming it) arrived."""
+    freshness_days: int = 7
+    """The organisation's freshness limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +231,8 @@ class HostRow:
     observations: int
     states: tuple[tuple[str, str], ...] = ()
     """(directive, state) pairs."""
+    kinds: tuple[str, ...] = ()
+    """The observation kinds of the latest inventory."""
 
 
 @dataclass(frozen=True, slots=True)

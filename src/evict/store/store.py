@@ -47,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 
 from evict.compliance.audit import AuditEvent, ChainVerdict, canonical_json, seal, verify_chain
+from evict.compliance.coverage import kinds_from_text, kinds_text
 from evict.compliance.lifecycle import HostState, State, Waiver, waive
 from evict.inventory.interface import Kind, Observation
 from evict.matching.engine import distinct_key
@@ -422,7 +423,7 @@ class Store:
             row = conn.execute(select(Org).where(Org.name == name)).first()
         if row is None:
             raise NotFoundError(f"no organisation named {name!r}")
-        return OrgInfo(row.id, row.name, row.created_at)
+        return OrgInfo(row.id, row.name, row.created_at, row.freshness_days)
 
     def org_by_id(self, org_id: int) -> OrgInfo:
         """Look an organisation up by id."""
@@ -430,13 +431,13 @@ class Store:
             row = conn.execute(select(Org).where(Org.id == org_id)).first()
         if row is None:
             raise NotFoundError(f"no organisation {org_id}")
-        return OrgInfo(row.id, row.name, row.created_at)
+        return OrgInfo(row.id, row.name, row.created_at, row.freshness_days)
 
     def orgs(self) -> list[OrgInfo]:
         """Every organisation."""
         with self._read() as conn:
             return [
-                OrgInfo(r.id, r.name, r.created_at)
+                OrgInfo(r.id, r.name, r.created_at, r.freshness_days)
                 for r in conn.execute(select(Org).order_by(Org.id))
             ]
 
@@ -771,6 +772,7 @@ class Store:
             observations=row.observations,
             digest=row.digest,
             last_checkin=row.last_checkin,
+            kinds=kinds_from_text(row.kinds),
         )
 
     def _host_where(self, *conditions: Any) -> HostInfo:
@@ -825,8 +827,10 @@ class Store:
         later check-in to be verified); nothing else is written, so an unchanged fleet costs one
         short UPDATE per host. On PostgreSQL it commits without waiting for the WAL flush.
         """
+        # A replaced host waits for a later check-in to be verified; a stale one is fresh again.
         waiting = exists().where(
-            HostStateRow.host_id == Host.id, HostStateRow.state == State.REPLACED.value
+            HostStateRow.host_id == Host.id,
+            HostStateRow.state.in_([State.REPLACED.value, State.STALE.value]),
         )
         with self._write() as conn:
             if self.dialect == "postgresql":
@@ -916,6 +920,7 @@ class Store:
                 "digest": report.digest,
                 "last_checkin": report.report_id,
                 "observations": len(report.observations),
+                "kinds": kinds_text(o.kind for o in report.observations),
                 "inventory_version": Host.inventory_version + 1,
                 "dirty": True,
                 "collected_at": report.collected_at or now,
@@ -1015,6 +1020,7 @@ class Store:
                     "digest": h.digest,
                     "last_checkin": "",
                     "observations": len(h.observations),
+                    "kinds": kinds_text(o.kind for o in h.observations),
                     "inventory_version": 1,
                     "dirty": True,
                 }
@@ -1412,6 +1418,49 @@ class Store:
             )
         return int(done.rowcount or 0)
 
+    def queue_stale(self, now: dt.datetime) -> int:
+        """Queue ``clean`` hosts whose last inventory is older than their organisation's
+        freshness limit, so the worker marks them ``stale``; return how many."""
+        total = 0
+        with self._write() as conn:
+            limits = conn.execute(select(Org.id, Org.freshness_days)).all()
+            for org_id, days in limits:
+                clean = select(HostStateRow.host_id).where(
+                    HostStateRow.org_id == org_id, HostStateRow.state == State.CLEAN.value
+                )
+                done = conn.execute(
+                    update(Host)
+                    .where(
+                        Host.org_id == org_id,
+                        Host.last_seen < now - dt.timedelta(days=days),
+                        Host.id.in_(clean),
+                        ~Host.dirty,
+                    )
+                    .values(dirty=True)
+                )
+                total += int(done.rowcount or 0)
+        return total
+
+    def set_freshness(self, org_id: int, days: int, *, actor: str, now: dt.datetime) -> None:
+        """Set how old a host's last inventory may be before the host is ``stale``.
+
+        Hosts are re-judged against the new limit: clean ones past it are queued now, and
+        stale ones within it at their next check-in or the next worker pass.
+        """
+        if not 1 <= days <= 3650:
+            raise InvalidValueError(f"a freshness limit is 1 to 3650 days, not {days}")
+        with self._write() as conn:
+            name = conn.execute(select(Org.name).where(Org.id == org_id)).scalar_one_or_none()
+            if name is None:
+                raise NotFoundError(f"no organisation {org_id}")
+            conn.execute(update(Org).where(Org.id == org_id).values(freshness_days=days))
+            stale = select(HostStateRow.host_id).where(
+                HostStateRow.org_id == org_id, HostStateRow.state == State.STALE.value
+            )
+            conn.execute(update(Host).where(Host.id.in_(stale)).values(dirty=True))
+            payload = {"freshness_days": days}
+            self._audit(conn, now, [(actor, "org.freshness", f"org:{name}", org_id, payload)])
+
     def newest_software(self) -> int:
         """The highest software id stored (0 before any)."""
         with self._read() as conn:
@@ -1433,14 +1482,33 @@ class Store:
     def dirty_hosts(self, *, after: int = 0, limit: int = 1000) -> list[DirtyHost]:
         """Hosts queued for evaluation, in id order after ``after``."""
         stmt = (
-            select(Host.id, Host.org_id, Host.inventory_version, Host.last_checkin)
+            select(
+                Host.id,
+                Host.org_id,
+                Host.inventory_version,
+                Host.last_checkin,
+                Host.platform,
+                Host.kinds,
+                Host.last_seen,
+                Org.freshness_days,
+            )
+            .join(Org, Org.id == Host.org_id)
             .where(Host.dirty, Host.id > after)
             .order_by(Host.id)
             .limit(limit)
         )
         with self._read() as conn:
             return [
-                DirtyHost(r.id, r.org_id, r.inventory_version, r.last_checkin)
+                DirtyHost(
+                    r.id,
+                    r.org_id,
+                    r.inventory_version,
+                    r.last_checkin,
+                    r.platform,
+                    kinds_from_text(r.kinds),
+                    r.last_seen,
+                    r.freshness_days,
+                )
                 for r in conn.execute(stmt)
             ]
 
@@ -1929,6 +1997,7 @@ class Store:
                 r.last_seen,
                 r.observations,
                 tuple(states.get(r.id, ())),
+                kinds_from_text(r.kinds),
             )
             for r in rows
         ]

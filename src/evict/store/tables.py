@@ -87,6 +87,8 @@ class Org(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    freshness_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    """How old a host's last inventory may be before the host is ``stale``, not ``clean``."""
 
 
 class OrgUnit(Base):
@@ -159,6 +161,8 @@ class Host(Base):
     digest: Mapped[str] = mapped_column(String(64), default="")
     last_checkin: Mapped[str] = mapped_column(String(64), default="")
     observations: Mapped[int] = mapped_column(Integer, default=0)
+    kinds: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    """The observation kinds of the latest inventory, sorted and comma-separated."""
     inventory_version: Mapped[int] = mapped_column(Integer, default=0)
     dirty: Mapped[bool] = mapped_column(Boolean, default=False)
 

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from evict.catalog.interface import CatalogLookupError
+from evict.compliance.coverage import assess
 from evict.compliance.lifecycle import transition
 from evict.inventory.interface import HostID, Observation
+from evict.report.fleet import host_milestone
 from evict.server.deps import Caller, Ctx, ServerContext, Writer
 from evict.server.models import (
+    CoverageModel,
     ErrorResponse,
     EvidenceModel,
     FindingModel,
     HostDetail,
+    HostMilestoneModel,
     HostPage,
     HostSummary,
     StateChangeResponse,
@@ -41,6 +47,32 @@ def unit_scope(ctx: ServerContext, caller: Principal, org_unit: str | None) -> i
     if org_unit:
         return ctx.store.unit_id(caller.org_id, org_unit)
     return None
+
+
+def host_milestones(
+    ctx: ServerContext, org_id: int, states: Mapping[str, str]
+) -> dict[str, HostMilestoneModel]:
+    """Per directive of ``states``: the milestone the host has not yet met, on the
+    organisation's clock (:func:`evict.report.fleet.host_milestone`, as the reports)."""
+    starts = ctx.store.adoptions(org_id)
+    today = ctx.today()
+    out: dict[str, HostMilestoneModel] = {}
+    for directive, state in states.items():
+        try:
+            d = ctx.catalog.directive(directive)
+        except CatalogLookupError:
+            continue  # a directive the catalog has withdrawn: no clock to show
+        m = host_milestone(d, state, today=today, start=starts.get(directive))
+        out[directive] = HostMilestoneModel(
+            milestone=m.name, due=m.due, days_left=m.days_left, overdue=m.overdue
+        )
+    return out
+
+
+def coverage_model(platform: str, kinds: Sequence[str]) -> CoverageModel:
+    """The coverage of a host's latest inventory (:mod:`evict.compliance.coverage`)."""
+    cov = assess(platform, kinds)
+    return CoverageModel(kinds=list(cov.kinds), complete=cov.complete, missing=list(cov.missing))
 
 
 def find_host(ctx: ServerContext, caller: Principal, host: str) -> HostInfo:
@@ -89,6 +121,8 @@ def list_hosts(
             last_seen=r.last_seen,
             observations=r.observations,
             states=dict(r.states),
+            milestones=host_milestones(ctx, caller.org_id, dict(r.states)),
+            coverage=coverage_model(r.platform, r.kinds) if r.last_seen else None,
         )
         for r in rows
     ]
@@ -154,6 +188,10 @@ def get_host(host: str, ctx: Ctx, caller: Caller) -> HostDetail:
         observations=info.observations,
         protected=protected,
         states={d: StateModel.model_validate(s.to_json()) for d, s in sorted(states.items())},
+        milestones=host_milestones(
+            ctx, info.org_id, {d: s.state.value for d, s in sorted(states.items())}
+        ),
+        coverage=coverage_model(info.platform, info.kinds) if info.last_seen else None,
         findings=[
             FindingModel(
                 directive=f.directive,

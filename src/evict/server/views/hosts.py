@@ -12,7 +12,7 @@ import csv
 import datetime as dt
 import functools
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -30,6 +30,7 @@ from evict.compliance.lifecycle import (
 )
 from evict.inventory.interface import Platform
 from evict.report.cells import safe_cell
+from evict.report.fleet import HostMilestone, host_milestone
 from evict.server.api.hosts import get_host
 from evict.server.deps import Ctx, ServerContext
 from evict.server.models import EvidenceModel, FindingModel
@@ -90,8 +91,30 @@ CSV_COLUMNS = (
     "state",
     "products",
     "last_seen",
+    "milestone",
+    "due",
+    "days_left",
+    "overdue",
 )
-"""The export's header; ``host`` and ``state`` as in the fleet report."""
+"""The export's header; ``host`` and ``state`` as in the fleet report, and each host's milestone
+as the fleet report has it (:func:`evict.report.fleet.host_milestone`)."""
+
+
+def _clock(
+    ctx: ServerContext, viewer: Viewer, d: Directive
+) -> Callable[[HostListRow], HostMilestone]:
+    """Each listed host's milestone for ``d``, on the organisation's clock, as the reports say."""
+    start = ctx.store.adoptions(viewer.principal.org_id).get(d.id)
+    today = ctx.today()
+    memo: dict[str, HostMilestone] = {}
+
+    def of(row: HostListRow) -> HostMilestone:
+        found = memo.get(row.state)
+        if found is None:
+            found = memo[row.state] = host_milestone(d, row.state, today=today, start=start)
+        return found
+
+    return of
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +259,7 @@ def hosts(
     except InvalidValueError as e:
         raise BadRequest(str(e)) from e
     total, capped = _count(ctx, dashboard, viewer, queries, f)
+    clock = _clock(ctx, viewer, d)
     params = query.params()
     return dashboard.render(
         request,
@@ -247,6 +271,7 @@ def hosts(
         params=params,
         directive=d,
         rows=page.rows,
+        clocks=[clock(r) for r in page.rows],
         next_url=page_url("/hosts", params, after=page.next_cursor) if page.next_cursor else "",
         first_url=page_url("/hosts", params) if after else "",
         csv_url=page_url("/hosts.csv", params),
@@ -352,13 +377,14 @@ def hosts_csv(
             return buffer.getvalue()
 
         yield line(list(CSV_COLUMNS))
+        clock = _clock(ctx, viewer, d)
         after: str | None = None
         while True:
             page = queries.host_page(
                 org_id, f, sort=order, directive=d.id, after=after, limit=CSV_PAGE
             )
             for r in page.rows:
-                yield line(_csv_cells(r, d.id))
+                yield line(_csv_cells(r, d.id, clock(r)))
             if page.next_cursor is None:
                 return
             after = page.next_cursor
@@ -373,7 +399,7 @@ def hosts_csv(
     )
 
 
-def _csv_cells(row: HostListRow, directive: str) -> list[str]:
+def _csv_cells(row: HostListRow, directive: str, clock: HostMilestone) -> list[str]:
     return [
         row.identifier,
         row.hostname,
@@ -383,6 +409,10 @@ def _csv_cells(row: HostListRow, directive: str) -> list[str]:
         row.state,
         ";".join(row.products),
         row.last_seen.isoformat() if row.last_seen else "",
+        clock.name,
+        clock.due.isoformat(),
+        str(clock.days_left),
+        "yes" if clock.overdue else "no",
     ]
 
 

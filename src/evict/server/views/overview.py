@@ -20,6 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
 from evict.catalog.interface import CatalogLookupError, Directive
+from evict.compliance.lifecycle import UNCONCLUDED_STATES
 from evict.compliance.milestones import current_milestone, schedule
 from evict.report.fleet import PENDING, Summary, summarise_counts
 from evict.server.deps import Ctx, ServerContext
@@ -250,6 +251,7 @@ def overview(
         carrying=carrying,
         removed=removed,
         clean=summary.states.get("clean", 0),
+        unconcluded=sum(summary.states.get(s.value, 0) for s in UNCONCLUDED_STATES),
         pending=summary.states.get(PENDING, 0),
         burndown=_burndown_chart(d, start, today, points) if points else None,
         points=points,
