@@ -427,6 +427,18 @@ def make_cyclic(source: Path, target: Path) -> None:
     target.write_bytes(bytes(data))
 
 
+def write_one_bad_line(software: Path, target: Path) -> None:
+    """Copy the SOFTWARE export with one value damaged as a bad copy or hand edit would leave it.
+
+    7-Zip's ``EstimatedSize`` gets a ninth hex digit (``dword:0000162e0``), which regedit would
+    refuse to import; every other line is as regedit wrote it.
+    """
+    text = software.read_bytes()[2:].decode("utf-16-le")
+    good = '"EstimatedSize"=dword:0000162e'
+    assert text.count(good) == 1
+    write_utf16(target, text.replace(good, good + "0").replace("\r\n", "\n"))
+
+
 def main() -> None:
     """Write every generated asset."""
     reg = HERE / "reg" / "wks-fin-0042"
@@ -436,6 +448,7 @@ def main() -> None:
     write_utf16(reg / "system.reg", regedit_text("HKEY_LOCAL_MACHINE\\SYSTEM", current))
     write_utf16(reg / "users.reg", regedit_text(f"HKEY_USERS\\{SID}", NTUSER))
     write_utf16(HERE / "reg" / "empty.reg", "Windows Registry Editor Version 5.00\n\n")
+    write_one_bad_line(reg / "software.reg", HERE / "reg" / "one-bad-line.reg")
     noise = random.Random(1017)
     (HERE / "reg" / "binary.reg").write_bytes(
         b"MZ\x90\x00" + bytes(noise.randrange(256) for _ in range(2044))
