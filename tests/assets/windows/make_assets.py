@@ -12,8 +12,8 @@ this script writes
 - ``hive/empty/SOFTWARE``, ``hive/truncated/SOFTWARE`` and ``hive/cyclic/SOFTWARE`` (a key whose
   subkey list points back at its parent's, so a naive recursive walk never ends).
 - ``hive/wks-fin-0077/Windows/AppCompat/Programs/Amcache.hve``: an Amcache hive laid out as
-  Windows 10 writes it (see ``AMCACHE`` below), built the same way with its real root key name,
-  ``reg/amcache.reg`` (the same keys as a regedit-style export, for reading) and
+  current Windows 10 and 11 write it (see ``AMCACHE`` below), built the same way with its real
+  root key name, ``reg/amcache.reg`` (the same keys as a regedit-style export, for reading) and
   ``hive/amcache-truncated/Amcache.hve``;
 - ``reg/one-bad-line.reg``: the SOFTWARE export with one value damaged.
 
@@ -454,10 +454,10 @@ def write_one_bad_line(software: Path, target: Path) -> None:
 
 
 # --- Amcache.hve -------------------------------------------------------------------------------
-# Laid out as Windows 10 22H2 writes C:\Windows\AppCompat\Programs\Amcache.hve: the root key
-# {11517B7C-E79D-4e20-961B-75A811715ADD} holds Root, whose Inventory* keys hold one subkey per
-# entry with the value names and types Windows uses (strings for almost everything, DWORDs for
-# flags, QWORDs for sizes and USNs). The host had Kaspersky Endpoint Security 12.3 installed and,
+# Laid out as current Windows 10 and 11 write C:\Windows\AppCompat\Programs\Amcache.hve: the
+# root key {11517B7C-E79D-4e20-961B-75A811715ADD} holds Root, whose Inventory* keys hold one
+# subkey per entry with the value names and types Windows uses (strings for almost everything,
+# DWORDs for flags, QWORDs for sizes and USNs). The host had Kaspersky Endpoint Security 12.3 installed and,
 # before it, Kaspersky Internet Security 21.3, since removed: only an executable entry is left of
 # it. Hashes are made up (40 hex digits, as Windows writes them after "0000").
 

@@ -1,7 +1,8 @@
 """Windows' ``Amcache.hve``: what the Compatibility Appraiser inventoried on a host.
 
 ``C:\\Windows\\AppCompat\\Programs\\Amcache.hve`` is a registry hive of its own (not mounted in
-the live registry). Since Windows 10 1709 its ``Root`` key holds, among others:
+the live registry). In the layout of current Windows 10 and 11 (written by the Amcache libraries
+since version 10.0.14913) its ``Root`` key holds, among others:
 
 - ``InventoryApplication\\<ProgramId>``: installed applications (Programs and Features entries,
   MSI products and Store apps) with ``Name``, ``Version``, ``Publisher``, ``MsiProductCode``,
@@ -25,8 +26,8 @@ says what the hive's structure does, in each observation's source:
   the host at some time and may since have gone;
 - ``<prefix>:amcache-drivers``: a driver binary the inventory recorded, present or not since.
 
-The older layout (``Root\\File\\<volume>\\<id>`` with numbered values, Windows 8 to 10 1703) is
-not read; a hive in that layout is reported as a problem.
+The older layout (``Root\\File\\<volume>\\<id>`` with numbered values, Windows 8 and Windows 7
+with KB2952664) is not read; a hive in that layout is reported as a problem.
 """
 
 from __future__ import annotations
