@@ -457,9 +457,9 @@ def write_one_bad_line(software: Path, target: Path) -> None:
 # Laid out as current Windows 10 and 11 write C:\Windows\AppCompat\Programs\Amcache.hve: the
 # root key {11517B7C-E79D-4e20-961B-75A811715ADD} holds Root, whose Inventory* keys hold one
 # subkey per entry with the value names and types Windows uses (strings for almost everything,
-# DWORDs for flags, QWORDs for sizes and USNs). The host had Kaspersky Endpoint Security 12.3 installed and,
-# before it, Kaspersky Internet Security 21.3, since removed: only an executable entry is left of
-# it. Hashes are made up (40 hex digits, as Windows writes them after "0000").
+# DWORDs for flags, QWORDs for sizes and USNs). The host had Kaspersky Endpoint Security 12.3
+# installed and, before it, Kaspersky Internet Security 21.3, since removed: only an executable
+# entry is left of it. Hashes are made up (40 hex digits, as Windows writes them after "0000").
 
 AMCACHE_ROOT = "{11517B7C-E79D-4e20-961B-75A811715ADD}"
 KES_PROGRAM = "0000a4c1e2f0d3b5968778695a4b3c2d1e0f9a8b7c6d"
