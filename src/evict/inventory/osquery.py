@@ -1161,7 +1161,12 @@ class OsquerySource(OfflineSource):
         if size > MAX_FILE_BYTES:
             raise OsqueryInputError(str(file), f"larger than {_size_text(MAX_FILE_BYTES)}")
         with self._open(file) as f:
-            data = f.read(MAX_FILE_BYTES + 1)
+            try:
+                data = f.read(MAX_FILE_BYTES + 1)
+            except (OSError, EOFError, zlib.error) as e:
+                # gzip: BadGzipFile is an OSError; a truncated stream is an EOFError.
+                what = "truncated gzip stream" if isinstance(e, EOFError) else str(e)
+                raise OsqueryInputError(str(file), f"read failed: {what}") from e
         if not data.strip():
             return []
         try:
