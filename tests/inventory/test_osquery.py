@@ -147,6 +147,13 @@ MAPPINGS = [
       "registry_key": "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Explorer"
                       "\\Browser Helper Objects\\{761497BB-D6F0-462C-B6EB-D4DAF1D92D43}",
       "path": "C:\\Program Files\\Java\\jre1.8.0_401\\bin\\ssv.dll"}),
+    ("win-lab-01", "osquery:registry:services", "klif.sys", Kind.DRIVER, "", "",
+     {"path": "system32\\DRIVERS\\klif.sys",
+      "registry_key": "HKLM\\SYSTEM\\CurrentControlSet\\Services\\klif"}),
+    ("win-lab-01", "osquery:registry:kasperskylab", "Kaspersky Endpoint Security for Windows",
+     Kind.PROGRAM, "12.3.0.493", "",
+     {"path": "C:\\Program Files (x86)\\Kaspersky Lab\\KES.12.3.0\\",
+      "registry_key": "HKLM\\SOFTWARE\\WOW6432Node\\KasperskyLab\\protected\\KES\\environment"}),
     ("lnx-lab-01", "osquery:snap_packages", "firefox", Kind.PACKAGE, "133.0-2", "",
      {"package_id": "firefox", "path": "/snap/firefox"}),
     ("lnx-lab-01", "osquery:flatpak_packages", "org.telegram.desktop", Kind.PACKAGE, "5.8.3",
@@ -190,6 +197,34 @@ def test_chrome_extensions_are_read_from_every_chromium_browser(tables):
     assert paths == {r["path"] for r in rows}
     kaspersky = [o for o in extensions if o.ident("extension_id") == rows[0]["identifier"]]
     assert len(kaspersky) == 2  # in Chrome's profile and in Edge's
+
+
+def test_kernel_drivers_osquery_lists_only_in_the_registry_are_read(tables, matcher):
+    # osquery's services table enumerates Win32 services only, and drivers only PnP device
+    # drivers in use: a kernel driver that drives no device (klhk, klflt) is in neither, only in
+    # the registry.
+    win = tables["win-lab-01"]
+    listed = names(win, "osquery:drivers") | names(win, "osquery:services")
+    assert not {"klhk.sys", "klflt.sys"} & listed
+    registry = {o.name: o for o in win.observations if o.source == "osquery:registry:services"}
+    assert set(registry) == {"klif.sys", "klflt.sys", "klhk.sys", "tcpip.sys", "Dnscache"}
+    assert registry["Dnscache"].kind is Kind.SERVICE  # Type 0x20: a shared-process service
+    hits = matcher.match_distinct([registry[n] for n in ("klif.sys", "klhk.sys", "tcpip.sys")])
+    assert [bool(h) for h in hits] == [True, True, False]
+
+
+def test_registry_rows_of_a_differential_log_are_applied_per_value(tmp_path):
+    rows = rows_of("pack_evict_registry_services")
+    klif = [r for r in rows if r["key"].endswith("\\klif")]
+    klhk = [r for r in rows if r["key"].endswith("\\klhk")]
+    added = [event("registry_services", "win-9", action="added", columns=r) for r in klif + klhk]
+    removed = [
+        event("registry_services", "win-9", action="removed", columns=r, counter=1) for r in klif
+    ]
+    hosts, source = read(write(tmp_path, "registry.log", *added, *removed))
+    assert names(hosts["win-9"], "osquery:registry:services") == {"klhk.sys"}
+    assert hosts["win-9"].platform is Platform.WINDOWS
+    assert source.statuses[0].state == "ok"
 
 
 def test_package_receipts_are_read_not_refused(tables):

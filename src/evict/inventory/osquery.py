@@ -59,7 +59,15 @@ chocolatey_packages
 snap_packages,               package                package_id (snap name, flatpak app id)
 flatpak_packages
 windows_security_products    program
+registry (Windows)           as the ``reg`` source  Uninstall keys, Services (drivers by
+                             reads the same keys    Type), vendor keys; sources
+                                                    ``osquery:registry:<what>``
 ============================ ====================== ======================================
+
+osquery's ``services`` table lists Win32 services only and ``drivers`` only the PnP device
+drivers in use, so kernel and file-system drivers that drive no device (minifilters such as
+``klif``) are seen only through the ``registry`` table: its rows (``key``, ``name``, ``type``,
+``data``) are gathered into one registry per host and read as a ``.reg`` export is.
 
 Any other query (``uptime``, ``users``, ...) is skipped and reported as a problem on the file's
 status. A line that is not JSON, or an event of the wrong shape, raises :class:`SourceInputError`
@@ -91,6 +99,7 @@ from evict.inventory.interface import (
     Problems,
     SourceInputError,
 )
+from evict.inventory.windows._keys import RegistryView, canonical_root, registry_observations
 
 GZIP_MAGIC = b"\x1f\x8b"
 """The first two bytes of a gzip stream."""
@@ -541,6 +550,43 @@ def rfc4514(attributes: Sequence[tuple[str, str]]) -> str:
     return ",".join(parts)
 
 
+# --- the registry table ------------------------------------------------------------------------
+
+_REGISTRY_NUMBERS = frozenset({"REG_DWORD", "REG_DWORD_LITTLE_ENDIAN", "REG_DWORD_BIG_ENDIAN",
+                               "REG_QWORD", "REG_QWORD_LITTLE_ENDIAN"})  # fmt: skip
+
+
+def _registry_view(rows: Iterable[Row]) -> RegistryView:
+    """Rows of osquery's ``registry`` table (``key``, ``name``, ``type``, ``data``) as a registry.
+
+    Each row is one value of ``key``, or, with ``type`` ``subkey``, one subkey named ``name``.
+    Numbers (``REG_DWORD``, ``REG_QWORD``) are logged in decimal; everything else is kept as
+    the text osquery logged. Only the keys and values the Windows sources read are kept.
+    """
+    from evict.inventory.windows.reg import RegTree
+
+    tree = RegTree()
+    for row in rows:
+        root, sep, rest = (row.get("key") or "").strip().strip("\\").partition("\\")
+        short = canonical_root(root)
+        if short is None:
+            continue
+        path = f"{short}{sep}{rest}"
+        name = row.get("name") or ""
+        kind = (row.get("type") or "").strip().upper()
+        if kind == "SUBKEY":
+            if name:
+                tree.create(f"{path}\\{name}")
+            continue
+        tree.create(path)
+        data = row.get("data") or ""
+        value: str | int = data
+        if kind in _REGISTRY_NUMBERS and data.strip().isdigit() and data.isascii():
+            value = int(data.strip())
+        tree.set_value(path, "" if name == "(Default)" else name, value)
+    return tree
+
+
 # --- tables -----------------------------------------------------------------------------------
 
 
@@ -555,6 +601,8 @@ class Table:
     """The platform the table exists on alone, if any: evidence of the host's platform."""
     signatures: tuple[frozenset[str], ...] = ()
     """Column sets, any one of which identifies the table's rows."""
+    registry: bool = False
+    """Rows are registry values (osquery's ``registry`` table), read together as one registry."""
 
 
 def _sig(*groups: str) -> tuple[frozenset[str], ...]:
@@ -659,6 +707,13 @@ TABLES: dict[str, Table] = {
             _security_product,
             Platform.WINDOWS,
             _sig("signatures_up_to_date", "remediation_path", "state_timestamp"),
+        ),
+        Table(
+            "registry",
+            None,
+            Platform.WINDOWS,
+            _sig("key path name type data mtime", "key name type data"),
+            registry=True,
         ),
         Table("os_version", None, None, _sig("platform major minor", "platform_like")),
         Table("system_info", None, None, _sig("cpu_brand hardware_vendor", "computer_name uuid")),
@@ -916,7 +971,7 @@ def _apply(fleet: _Fleet, event: Mapping[str, Any], path: Path, line: int) -> No
     if table is None:
         fleet.unknown.setdefault(str(path), Counter())[name] += 1
         return
-    if TABLES[table].convert is None:
+    if TABLES[table].convert is None and not TABLES[table].registry:
         for row in snapshot if snapshot is not None else added:
             _host_facts(host, table, row)
         return
@@ -963,13 +1018,20 @@ def _inventory(host: _Host, rows: Iterable[tuple[str, Row]], collected: float) -
     distro = host.platform.strip().lower()
     observations: dict[Observation, None] = {}
     tables: set[str] = set()
+    registry: list[Row] = []
     for table, row in rows:
         tables.add(table)
+        if TABLES[table].registry:
+            registry.append(row)
+            continue
         convert = TABLES[table].convert
         if convert is None:
             continue
         observation = convert(row, distro)
         if observation is not None and observation.name:
+            observations[observation] = None
+    if registry:
+        for observation in registry_observations(_registry_view(registry), "osquery:registry"):
             observations[observation] = None
     platform = platform_from_name(host.platform)
     if platform is None:
@@ -1141,7 +1203,7 @@ class OsquerySource(OfflineSource):
                 problems.add(f"{file.name}: not a table evict reads; skipped")
                 continue
             newest = max(newest, self._mtime(file))
-            if TABLES[table].convert is None:
+            if TABLES[table].convert is None and not TABLES[table].registry:
                 for row in table_rows:
                     _host_facts(host, table, row)
                 continue
