@@ -529,6 +529,14 @@ TARGETS: dict[str, Target] = {
             "binary",
         ),
         Target(
+            "amcache",
+            "Amcache.hve",
+            _source("evict.inventory.windows.hive", "HiveSource", "Amcache.hve"),
+            (SourceInputError,),
+            ("windows/hive/wks-fin-0077/Windows/AppCompat/Programs/Amcache.hve",),
+            "binary",
+        ),
+        Target(
             "powershell-json",
             "uninstall.json",
             _source("evict.inventory.windows.powershell", "PowerShellSource", "uninstall.json"),

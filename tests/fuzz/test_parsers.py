@@ -46,6 +46,7 @@ CUTS: dict[str, int] = {
     "apk": 800,
     "certs": 400,
     "hive": 160,
+    "amcache": 160,
     "macos-plist": 100,
     "macos-tar": 100,
     "file-scan": 200,
@@ -78,6 +79,7 @@ def test_sample_cut_short_at_every_byte(name: str, scratch: Callable[[str], Path
 
 EXAMPLES: dict[str, tuple[int, int]] = {
     "hive": (60, 30),
+    "amcache": (60, 30),
     "macos-plist": (30, 15),
     "macos-tar": (50, 20),
     "file-scan": (50, 20),
@@ -141,7 +143,7 @@ SOURCE_TARGETS: dict[str, set[str]] = {
     "osquery": {"osquery-log", "osquery-json"},
     "dpkg-status": {"dpkg-status"},
     "reg": {"reg"},
-    "hive": {"hive"},
+    "hive": {"hive", "amcache"},
     "powershell": {"powershell-json", "powershell-csv"},
     "macos": {"macos-plist", "macos-tar", "macos-profiler"},
     "intune": {"intune-csv", "intune-json"},

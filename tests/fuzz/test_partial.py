@@ -244,3 +244,31 @@ def _with_source(expected: HostInventory, actual: HostInventory) -> HostInventor
     from dataclasses import replace
 
     return replace(expected, source=actual.source)
+
+
+_VALUE_DATA = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_characters="\r\n\x00"), max_size=200
+)
+
+
+@fuzz_settings(60)
+@given(data=_VALUE_DATA)
+def test_a_damaged_value_in_a_regedit_export_costs_that_value_alone(
+    data: str, scratch: Scratch
+) -> None:
+    # A value line whose data is anything at all, set on 7-Zip's key before a value evict does
+    # not read (so even a trailing backslash, which joins the next line, takes nothing used).
+    target = TARGETS["reg"]
+    sample = (ASSETS / "windows/reg/wks-fin-0042/software.reg").read_bytes()
+    text = sample[2:].decode("utf-16-le")
+    baseline = set(feed(target, sample, scratch("reg")).observations)
+    anchor = '"NoRepair"=dword:00000001'
+    assert text.count(anchor) == 1
+    damaged_text = text.replace(anchor, f'"EvictFuzz"={data}\r\n{anchor}')
+    damaged = b"\xff\xfe" + damaged_text.encode("utf-16-le", "surrogatepass")
+
+    outcome = feed(target, damaged, scratch("reg"))
+
+    check(outcome, scratch("reg"))
+    assert outcome.error is None, outcome.error
+    assert baseline <= set(outcome.observations)

@@ -131,9 +131,33 @@ MAPPINGS = [
               "/com.kaspersky.kav.sysext.systemextension"}),
     ("mac-lab-01", "osquery:safari_extensions", "Kaspersky Security Extension",
      Kind.BROWSER_EXTENSION, "21.0.29", "AO Kaspersky Lab",
-     {"extension_id": "com.kaspersky.kav.safari-extension",
+     {"extension_id": "com.kaspersky.kav.safari-extension", "team_id": "2Y8XE5CQ94",
       "path": "/Applications/Kaspersky Internet Security.app/Contents/PlugIns"
               "/Kaspersky Security Extension.appex"}),
+    ("mac-lab-01", "osquery:package_receipts", "com.kaspersky.kav.core", Kind.PACKAGE, "21.0.29",
+     "", {"bundle_id": "com.kaspersky.kav.core",
+          "path": "/private/var/db/receipts/com.kaspersky.kav.core.plist"}),
+    ("mac-lab-01", "osquery:browser_plugins", "Silverlight Plug-In", Kind.BROWSER_EXTENSION,
+     "5.1.50918.0", "",
+     {"bundle_id": "com.microsoft.SilverlightPlugin",
+      "path": "/Library/Internet Plug-Ins/Silverlight.plugin"}),
+    ("win-lab-01", "osquery:ie_extensions", "Java(tm) Plug-In SSV Helper", Kind.BROWSER_EXTENSION,
+     "11.401.2.10", "Oracle Corporation",
+     {"extension_id": "{761497BB-D6F0-462C-B6EB-D4DAF1D92D43}",
+      "registry_key": "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Explorer"
+                      "\\Browser Helper Objects\\{761497BB-D6F0-462C-B6EB-D4DAF1D92D43}",
+      "path": "C:\\Program Files\\Java\\jre1.8.0_401\\bin\\ssv.dll"}),
+    ("win-lab-01", "osquery:registry:services", "klif.sys", Kind.DRIVER, "", "",
+     {"path": "system32\\DRIVERS\\klif.sys",
+      "registry_key": "HKLM\\SYSTEM\\CurrentControlSet\\Services\\klif"}),
+    ("win-lab-01", "osquery:registry:kasperskylab", "Kaspersky Endpoint Security for Windows",
+     Kind.PROGRAM, "12.3.0.493", "",
+     {"path": "C:\\Program Files (x86)\\Kaspersky Lab\\KES.12.3.0\\",
+      "registry_key": "HKLM\\SOFTWARE\\WOW6432Node\\KasperskyLab\\protected\\KES\\environment"}),
+    ("lnx-lab-01", "osquery:snap_packages", "firefox", Kind.PACKAGE, "133.0-2", "",
+     {"package_id": "firefox", "path": "/snap/firefox"}),
+    ("lnx-lab-01", "osquery:flatpak_packages", "org.telegram.desktop", Kind.PACKAGE, "5.8.3",
+     "Telegram FZ-LLC", {"package_id": "org.telegram.desktop"}),
     ("mac-lab-01", "osquery:homebrew_packages", "wget", Kind.PACKAGE, "1.24.5", "",
      {"path": "/opt/homebrew/Cellar/wget"}),
     ("mac-lab-01", "osquery:certificates", "Kaspersky Anti-Virus Personal Root Certificate",
@@ -151,14 +175,113 @@ MAPPINGS = [
 def test_each_table_maps_to_its_observation(
     tables, host, source, name, kind, version, publisher, identifiers
 ):
-    o = find(tables[host], source, name)
-    assert (o.kind, o.version, o.publisher) == (kind, version, publisher)
-    assert dict(o.identifiers) == identifiers
+    # One row per observation, except where one extension sits in several browsers' profiles.
+    found = [o for o in tables[host].observations if o.source == source and o.name == name]
+    assert (kind, version, publisher, identifiers) in [
+        (o.kind, o.version, o.publisher, dict(o.identifiers)) for o in found
+    ], found
 
 
 def test_every_table_of_the_sample_log_is_read(tables):
     sources = {o.source for inv in tables.values() for o in inv.observations}
     assert sources == {m[1] for m in MAPPINGS}
+
+
+def test_chrome_extensions_are_read_from_every_chromium_browser(tables):
+    rows = rows_of("evict-chrome-extensions")
+    assert {r["browser_type"] for r in rows} == {"chrome", "edge", "brave"}
+    extensions = [
+        o for o in tables["win-lab-01"].observations if o.source == "osquery:chrome_extensions"
+    ]
+    paths = {o.ident("path") for o in extensions}
+    assert paths == {r["path"] for r in rows}
+    kaspersky = [o for o in extensions if o.ident("extension_id") == rows[0]["identifier"]]
+    assert len(kaspersky) == 2  # in Chrome's profile and in Edge's
+
+
+def test_kernel_drivers_osquery_lists_only_in_the_registry_are_read(tables, matcher):
+    # osquery's services table enumerates Win32 services only, and drivers only PnP device
+    # drivers in use: a kernel driver that drives no device (klhk, klflt) is in neither, only in
+    # the registry.
+    win = tables["win-lab-01"]
+    listed = names(win, "osquery:drivers") | names(win, "osquery:services")
+    assert not {"klhk.sys", "klflt.sys"} & listed
+    registry = {o.name: o for o in win.observations if o.source == "osquery:registry:services"}
+    assert set(registry) == {"klif.sys", "klflt.sys", "klhk.sys", "tcpip.sys", "Dnscache"}
+    assert registry["Dnscache"].kind is Kind.SERVICE  # Type 0x20: a shared-process service
+    hits = matcher.match_distinct([registry[n] for n in ("klif.sys", "klhk.sys", "tcpip.sys")])
+    assert [bool(h) for h in hits] == [True, True, False]
+
+
+def test_registry_rows_of_a_differential_log_are_applied_per_value(tmp_path):
+    rows = rows_of("pack_evict_registry_services")
+    klif = [r for r in rows if r["key"].endswith("\\klif")]
+    klhk = [r for r in rows if r["key"].endswith("\\klhk")]
+    added = [event("registry_services", "win-9", action="added", columns=r) for r in klif + klhk]
+    removed = [
+        event("registry_services", "win-9", action="removed", columns=r, counter=1) for r in klif
+    ]
+    hosts, source = read(write(tmp_path, "registry.log", *added, *removed))
+    assert names(hosts["win-9"], "osquery:registry:services") == {"klhk.sys"}
+    assert hosts["win-9"].platform is Platform.WINDOWS
+    assert source.statuses[0].state == "ok"
+
+
+def test_package_receipts_are_read_not_refused(tables):
+    hosts, source = read(ASSETS / "tables.log")
+    [status] = source.statuses
+    assert not any("package_receipts" in p for p in status.problems)
+    receipts = names(hosts["mac-lab-01"], "osquery:package_receipts")
+    assert receipts == {
+        "com.kaspersky.kav.core",
+        "com.kaspersky.kav.webav",
+        "com.microsoft.package.Microsoft_Word.app",
+        "com.apple.pkg.XProtectPlistConfigData_10_15.16U4393",
+    }
+
+
+def test_receipts_system_extensions_and_launchd_from_an_osqueryi_directory(matcher):
+    hosts, source = read(ASSETS / "mac-lab-02")
+    [host] = hosts.values()
+    assert host.host == "mac-lab-02" and host.platform is Platform.MACOS
+    assert source.statuses[0].state == "ok"
+    receipt = find(host, "osquery:package_receipts", "com.kaspersky.kav.oas")
+    assert receipt.kind is Kind.PACKAGE and receipt.ident("bundle_id") == "com.kaspersky.kav.oas"
+    sysext = find(host, "osquery:system_extensions", "com.kaspersky.kav.sysext")
+    assert (sysext.kind, sysext.ident("team_id")) == (Kind.DRIVER, "2Y8XE5CQ94")
+    job = find(host, "osquery:launchd", "com.kaspersky.kav")
+    assert (job.kind, job.ident("bundle_id")) == (Kind.SERVICE, "com.kaspersky.kav")
+    # The catalog's bundle-id rules see the receipts; munki's receipt is not the vendor's.
+    hits = matcher.match_distinct(list(host.observations))
+    matched = {o.name for o, h in zip(host.observations, hits, strict=True) if h}
+    assert {"com.kaspersky.kav.core", "com.kaspersky.kav.oas"} <= matched
+    assert "com.googlecode.munki.core" not in matched
+
+
+def test_pacman_packages_from_an_osqueryi_directory():
+    hosts, _ = read(ASSETS / "arch-lab-02")
+    host = hosts["arch-lab-02"]
+    assert host.platform is Platform.LINUX
+    openssl = find(host, "osquery:pacman_packages", "openssl")
+    assert openssl.ident("purl") == "pkg:alpm/arch/openssl@3.4.0-1?arch=x86_64"
+    assert openssl.publisher == "Pierre Schmitz <pierre@archlinux.org>"
+
+
+def test_a_receipt_removed_in_a_differential_log_is_gone(tmp_path):
+    rows = rows_of("pack_evict_package_receipts")
+    log = write(
+        tmp_path,
+        "receipts.log",
+        event("pack_evict_package_receipts", "mac-9", action="added", columns=rows[0]),
+        event("pack_evict_package_receipts", "mac-9", action="added", columns=rows[2]),
+        event(
+            "pack_evict_package_receipts", "mac-9", action="removed", columns=rows[0], counter=1
+        ),  # fmt: skip
+    )
+    hosts, source = read(log)
+    assert names(hosts["mac-9"], "osquery:package_receipts") == {rows[2]["package_id"]}
+    assert hosts["mac-9"].platform is Platform.MACOS
+    assert source.statuses[0].state == "ok"
 
 
 def test_program_product_code_is_the_logged_identifying_number(tables):

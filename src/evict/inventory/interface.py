@@ -82,6 +82,8 @@ class Ident(enum.StrEnum):
     PURL = "purl"
     CPE = "cpe"
     SHA256 = "sha256"
+    SHA1 = "sha1"
+    """SHA-1 of a file, lower-case hex (Windows' Amcache records SHA-1, not SHA-256)."""
     SIGNER = "signer"
     """Code-signing subject (Authenticode, Apple Developer ID)."""
     TEAM_ID = "team_id"

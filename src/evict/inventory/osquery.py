@@ -30,29 +30,44 @@ table name as a whole word sequence, after any pack prefix: ``programs``, ``pack
 read; the longest (then the last) table name in the query name wins. The tables read, and what
 each becomes:
 
-=========================== ====================== =====================================
-table                       observation kind       identifiers
-=========================== ====================== =====================================
-programs                    program                product_code, path
-deb_packages, rpm_packages  package                purl
-apps (macOS)                app                    bundle_id, path
-services, systemd_units,    service                path (launchd: bundle_id)
+============================ ====================== ======================================
+table                        observation kind       identifiers
+============================ ====================== ======================================
+programs                     program                product_code, path
+deb_packages, rpm_packages,  package                purl
+pacman_packages
+apps (macOS)                 app                    bundle_id, path
+package_receipts (macOS)     package                bundle_id (the receipt id), path
+services, systemd_units,     service                path (launchd: bundle_id = label)
 launchd
-processes                   process                path
-drivers (Windows)           driver (image file)    path
-kernel_extensions,          driver                 bundle_id, path (team_id)
+processes                    process                path
+drivers (Windows)            driver (image file)    path
+kernel_extensions,           driver                 bundle_id, path (team_id)
 system_extensions
-kernel_modules              kernel_module
-certificates                certificate            cert_subject, cert_fingerprint
-chrome_extensions,          browser_extension      extension_id, path
+kernel_modules               kernel_module
+certificates                 certificate            cert_subject, cert_fingerprint
+chrome_extensions (every     browser_extension      extension_id, path (safari: team_id)
+Chromium browser),
 firefox_addons,
 safari_extensions
-python_packages,            package                purl (pypi, npm), path
+ie_extensions                browser_extension      extension_id (CLSID), registry_key, path
+browser_plugins (macOS)      browser_extension      bundle_id, path
+python_packages,             package                purl (pypi, npm), path
 npm_packages,
 homebrew_packages,
 chocolatey_packages
-windows_security_products   program
-=========================== ====================== =====================================
+snap_packages,               package                package_id (snap name, flatpak app id)
+flatpak_packages
+windows_security_products    program
+registry (Windows)           as the ``reg`` source  Uninstall keys, Services (drivers by
+                             reads the same keys    Type), vendor keys; sources
+                                                    ``osquery:registry:<what>``
+============================ ====================== ======================================
+
+osquery's ``services`` table lists Win32 services only and ``drivers`` only the PnP device
+drivers in use, so kernel and file-system drivers that drive no device (minifilters such as
+``klif``) are seen only through the ``registry`` table: its rows (``key``, ``name``, ``type``,
+``data``) are gathered into one registry per host and read as a ``.reg`` export is.
 
 Any other query (``uptime``, ``users``, ...) is skipped and reported as a problem on the file's
 status. A line that is not JSON, or an event of the wrong shape, raises :class:`SourceInputError`
@@ -84,6 +99,7 @@ from evict.inventory.interface import (
     Problems,
     SourceInputError,
 )
+from evict.inventory.windows._keys import RegistryView, canonical_root, registry_observations
 
 GZIP_MAGIC = b"\x1f\x8b"
 """The first two bytes of a gzip stream."""
@@ -326,6 +342,85 @@ def _system_extension(row: Row, distro: str) -> Observation | None:
     )
 
 
+def _package_receipt(row: Row, distro: str) -> Observation | None:
+    # A receipt id is a reverse-DNS name like a bundle id (com.kaspersky.kav.core), kept as
+    # bundle_id as the macOS tree reader keeps it; path is the receipt plist.
+    package = _get(row, "package_id")
+    return Observation.make(
+        Kind.PACKAGE,
+        package,
+        version=_get(row, "version"),
+        identifiers={Ident.BUNDLE_ID: package, Ident.PATH: _get(row, "path")},
+        source="osquery:package_receipts",
+    )
+
+
+def _ie_extension(row: Row, distro: str) -> Observation | None:
+    # registry_path ends in the extension's CLSID, which is its identifier.
+    registry_path = _get(row, "registry_path")
+    clsid = re.findall(r"\{[0-9A-Fa-f-]{36}\}", registry_path)
+    path = _get(row, "path")
+    return Observation.make(
+        Kind.BROWSER_EXTENSION,
+        _get(row, "name") or _basename(path),
+        version=_get(row, "version"),
+        publisher=_get(row, "publisher"),
+        identifiers={
+            Ident.EXTENSION_ID: clsid[-1].upper() if clsid else "",
+            Ident.REGISTRY_KEY: registry_path,
+            Ident.PATH: path,
+        },
+        source="osquery:ie_extensions",
+    )
+
+
+def _browser_plugin(row: Row, distro: str) -> Observation | None:
+    identifier = _get(row, "identifier")
+    return Observation.make(
+        Kind.BROWSER_EXTENSION,
+        _get(row, "name") or identifier,
+        version=_get(row, "version"),
+        identifiers={Ident.BUNDLE_ID: identifier, Ident.PATH: _get(row, "path")},
+        source="osquery:browser_plugins",
+    )
+
+
+def _snap(row: Row, distro: str) -> Observation | None:
+    name = _get(row, "name")
+    return Observation.make(
+        Kind.PACKAGE,
+        name,
+        version=_get(row, "version"),
+        identifiers={Ident.PACKAGE_ID: name, Ident.PATH: f"/snap/{name}" if name else ""},
+        source="osquery:snap_packages",
+    )
+
+
+def _flatpak(row: Row, distro: str) -> Observation | None:
+    # Named by the application id, as this host's flatpak collector names it.
+    app_id = _get(row, "app_id")
+    return Observation.make(
+        Kind.PACKAGE,
+        app_id or _get(row, "name"),
+        version=_get(row, "version"),
+        publisher=_get(row, "developer_name"),
+        identifiers={Ident.PACKAGE_ID: app_id},
+        source="osquery:flatpak_packages",
+    )
+
+
+def _pacman(row: Row, distro: str) -> Observation | None:
+    name, version = _get(row, "name"), _get(row, "version")
+    return Observation.make(
+        Kind.PACKAGE,
+        name,
+        version=version,
+        publisher=_get(row, "packager"),
+        identifiers={Ident.PURL: _purl("alpm", name, version, "arch", {"arch": _get(row, "arch")})},
+        source="osquery:pacman_packages",
+    )
+
+
 def _certificate(row: Row, distro: str) -> Observation | None:
     common_name = _get(row, "common_name")
     attributes = parse_subject(_get(row, "subject2", "subject"), common_name)
@@ -349,6 +444,9 @@ def _certificate(row: Row, distro: str) -> Observation | None:
 
 def _extension(table: str, publisher_column: str) -> _Convert:
     def convert(row: Row, distro: str) -> Observation | None:
+        # chrome_extensions covers every Chromium browser osquery knows (browser_type: chrome,
+        # chromium, edge, brave, opera, yandex, ...); an id is the same whichever browser holds
+        # it. safari_extensions gives the Apple team id as developer_id.
         return Observation.make(
             Kind.BROWSER_EXTENSION,
             _get(row, "name"),
@@ -356,6 +454,7 @@ def _extension(table: str, publisher_column: str) -> _Convert:
             publisher=_get(row, publisher_column),
             identifiers={
                 Ident.EXTENSION_ID: _get(row, "identifier", "referenced_identifier"),
+                Ident.TEAM_ID: _get(row, "developer_id"),
                 Ident.PATH: _get(row, "path"),
             },
             source=f"osquery:{table}",
@@ -451,6 +550,43 @@ def rfc4514(attributes: Sequence[tuple[str, str]]) -> str:
     return ",".join(parts)
 
 
+# --- the registry table ------------------------------------------------------------------------
+
+_REGISTRY_NUMBERS = frozenset({"REG_DWORD", "REG_DWORD_LITTLE_ENDIAN", "REG_DWORD_BIG_ENDIAN",
+                               "REG_QWORD", "REG_QWORD_LITTLE_ENDIAN"})  # fmt: skip
+
+
+def _registry_view(rows: Iterable[Row]) -> RegistryView:
+    """Rows of osquery's ``registry`` table (``key``, ``name``, ``type``, ``data``) as a registry.
+
+    Each row is one value of ``key``, or, with ``type`` ``subkey``, one subkey named ``name``.
+    Numbers (``REG_DWORD``, ``REG_QWORD``) are logged in decimal; everything else is kept as
+    the text osquery logged. Only the keys and values the Windows sources read are kept.
+    """
+    from evict.inventory.windows.reg import RegTree
+
+    tree = RegTree()
+    for row in rows:
+        root, sep, rest = (row.get("key") or "").strip().strip("\\").partition("\\")
+        short = canonical_root(root)
+        if short is None:
+            continue
+        path = f"{short}{sep}{rest}"
+        name = row.get("name") or ""
+        kind = (row.get("type") or "").strip().upper()
+        if kind == "SUBKEY":
+            if name:
+                tree.create(f"{path}\\{name}")
+            continue
+        tree.create(path)
+        data = row.get("data") or ""
+        value: str | int = data
+        if kind in _REGISTRY_NUMBERS and data.strip().isdigit() and data.isascii():
+            value = int(data.strip())
+        tree.set_value(path, "" if name == "(Default)" else name, value)
+    return tree
+
+
 # --- tables -----------------------------------------------------------------------------------
 
 
@@ -465,6 +601,8 @@ class Table:
     """The platform the table exists on alone, if any: evidence of the host's platform."""
     signatures: tuple[frozenset[str], ...] = ()
     """Column sets, any one of which identifies the table's rows."""
+    registry: bool = False
+    """Rows are registry values (osquery's ``registry`` table), read together as one registry."""
 
 
 def _sig(*groups: str) -> tuple[frozenset[str], ...]:
@@ -502,6 +640,12 @@ TABLES: dict[str, Table] = {
         Table("kernel_extensions", _kext, Platform.MACOS, _sig("linked_against", "idx refs")),
         Table("system_extensions", _system_extension, Platform.MACOS, _sig("team bundle_path")),
         Table(
+            "package_receipts",
+            _package_receipt,
+            Platform.MACOS,
+            _sig("package_id installer_name", "package_id package_filename", "package_id location"),
+        ),
+        Table(
             "certificates",
             _certificate,
             None,
@@ -523,8 +667,15 @@ TABLES: dict[str, Table] = {
             "safari_extensions",
             _extension("safari_extensions", "author"),
             Platform.MACOS,
-            _sig("sdk"),
+            _sig("sdk update_url", "sdk developer_id"),
         ),
+        Table(
+            "browser_plugins",
+            _browser_plugin,
+            Platform.MACOS,
+            _sig("native development_region", "sdk native"),
+        ),
+        Table("ie_extensions", _ie_extension, Platform.WINDOWS, _sig("registry_path")),
         Table(
             "python_packages",
             _language_package("python_packages", "pypi"),
@@ -537,6 +688,16 @@ TABLES: dict[str, Table] = {
             None,
             _sig("homepage directory", "depth"),
         ),
+        Table("snap_packages", _snap, Platform.LINUX, _sig("snap_id", "confinement grade")),
+        Table(
+            "flatpak_packages",
+            _flatpak,
+            Platform.LINUX,
+            _sig("app_id commit_hash", "app_id origin", "app_id installation"),
+        ),
+        Table(
+            "pacman_packages", _pacman, Platform.LINUX, _sig("install_reason", "packager dbpath")
+        ),
         Table("homebrew_packages", _language_package("homebrew_packages", ""), Platform.MACOS),
         Table(
             "chocolatey_packages", _language_package("chocolatey_packages", ""), Platform.WINDOWS
@@ -546,6 +707,13 @@ TABLES: dict[str, Table] = {
             _security_product,
             Platform.WINDOWS,
             _sig("signatures_up_to_date", "remediation_path", "state_timestamp"),
+        ),
+        Table(
+            "registry",
+            None,
+            Platform.WINDOWS,
+            _sig("key path name type data mtime", "key name type data"),
+            registry=True,
         ),
         Table("os_version", None, None, _sig("platform major minor", "platform_like")),
         Table("system_info", None, None, _sig("cpu_brand hardware_vendor", "computer_name uuid")),
@@ -803,7 +971,7 @@ def _apply(fleet: _Fleet, event: Mapping[str, Any], path: Path, line: int) -> No
     if table is None:
         fleet.unknown.setdefault(str(path), Counter())[name] += 1
         return
-    if TABLES[table].convert is None:
+    if TABLES[table].convert is None and not TABLES[table].registry:
         for row in snapshot if snapshot is not None else added:
             _host_facts(host, table, row)
         return
@@ -850,13 +1018,20 @@ def _inventory(host: _Host, rows: Iterable[tuple[str, Row]], collected: float) -
     distro = host.platform.strip().lower()
     observations: dict[Observation, None] = {}
     tables: set[str] = set()
+    registry: list[Row] = []
     for table, row in rows:
         tables.add(table)
+        if TABLES[table].registry:
+            registry.append(row)
+            continue
         convert = TABLES[table].convert
         if convert is None:
             continue
         observation = convert(row, distro)
         if observation is not None and observation.name:
+            observations[observation] = None
+    if registry:
+        for observation in registry_observations(_registry_view(registry), "osquery:registry"):
             observations[observation] = None
     platform = platform_from_name(host.platform)
     if platform is None:
@@ -1028,7 +1203,7 @@ class OsquerySource(OfflineSource):
                 problems.add(f"{file.name}: not a table evict reads; skipped")
                 continue
             newest = max(newest, self._mtime(file))
-            if TABLES[table].convert is None:
+            if TABLES[table].convert is None and not TABLES[table].registry:
                 for row in table_rows:
                     _host_facts(host, table, row)
                 continue
@@ -1048,7 +1223,12 @@ class OsquerySource(OfflineSource):
         if size > MAX_FILE_BYTES:
             raise OsqueryInputError(str(file), f"larger than {_size_text(MAX_FILE_BYTES)}")
         with self._open(file) as f:
-            data = f.read(MAX_FILE_BYTES + 1)
+            try:
+                data = f.read(MAX_FILE_BYTES + 1)
+            except (OSError, EOFError, zlib.error) as e:
+                # gzip: BadGzipFile is an OSError; a truncated stream is an EOFError.
+                what = "truncated gzip stream" if isinstance(e, EOFError) else str(e)
+                raise OsqueryInputError(str(file), f"read failed: {what}") from e
         if not data.strip():
             return []
         try:

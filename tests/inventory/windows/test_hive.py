@@ -217,10 +217,124 @@ def test_a_hive_evict_does_not_read_is_refused_when_named(tmp_path: Path) -> Non
         64, b"\0"
     )
     (tmp_path / "SAM").write_bytes(bytes(data))
-    expect_error(tmp_path / "SAM", "not a SOFTWARE, SYSTEM or NTUSER.DAT hive")
+    expect_error(tmp_path / "SAM", "not a SOFTWARE, SYSTEM, NTUSER.DAT or Amcache.hve hive")
 
 
 def test_a_folder_without_hives_and_a_missing_path_are_input_errors(tmp_path: Path) -> None:
     (tmp_path / "readme.txt").write_text("no hives here")
     expect_error(tmp_path, "no registry hive")
     expect_error(tmp_path / "missing", "no such file")
+
+
+# --- Amcache.hve -------------------------------------------------------------------------------
+
+AMCACHE_HOST = HIVES / "wks-fin-0077"
+AMCACHE = AMCACHE_HOST / "Windows" / "AppCompat" / "Programs" / "Amcache.hve"
+
+
+@pytest.fixture(scope="module")
+def amcache_host() -> tuple[HostInventory, list[str]]:
+    [inv], source = read(AMCACHE_HOST)
+    [status] = source.statuses
+    return inv, list(status.problems)
+
+
+def test_amcache_is_found_where_windows_keeps_it_on_a_mounted_drive(amcache_host) -> None:
+    inv, problems = amcache_host
+    assert (inv.host, inv.platform.value) == ("wks-fin-0077", "windows")
+    # Only Amcache.hve was there: the host says what it could not see.
+    assert any("no SYSTEM hive" in p for p in problems)
+
+
+def test_amcache_installed_applications_are_programs(amcache_host) -> None:
+    inv, _ = amcache_host
+    apps = of_kind(inv, Kind.PROGRAM, "hive:amcache-applications")
+    assert set(apps) == {
+        "Kaspersky Endpoint Security for Windows",
+        "7-Zip 23.01 (x64)",
+        "Windows Calculator",
+    }
+    kes = apps["Kaspersky Endpoint Security for Windows"]
+    assert (kes.version, kes.publisher) == ("12.3.0.493", "AO Kaspersky Lab")
+    assert kes.ident("product_code") == "{76940874-DCFA-4BC6-A4C0-1B838D420465}"
+    assert kes.ident("path") == "C:\\Program Files (x86)\\Kaspersky Lab\\KES.12.3.0"
+    assert kes.ident("registry_key") == (
+        "HKLM\\Software\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall"
+        "\\{76940874-DCFA-4BC6-A4C0-1B838D420465}"
+    )
+    # Not an MSI product: the Uninstall subkey named in RegistryKeyPath is the product code.
+    assert apps["7-Zip 23.01 (x64)"].ident("product_code") == "7-Zip"
+    # A Store app is known by its package family, as Get-AppxPackage gives it.
+    calculator = apps["Windows Calculator"]
+    assert calculator.ident("package_id") == "Microsoft.WindowsCalculator_8wekyb3d8bbwe"
+
+
+def test_amcache_files_carry_path_sha1_publisher_and_version(amcache_host) -> None:
+    inv, _ = amcache_host
+    files = [o for o in inv.observations if o.kind is Kind.FILE]
+    kes = next(o for o in files if "kes.12.3.0" in (o.ident("path") or ""))
+    assert (kes.name, kes.version, kes.publisher) == ("avp.exe", "12.3.0.493", "ao kaspersky lab")
+    assert kes.ident("sha1") == "5b7e2c0d4a9f8e1b3c6d2a7f0e9b8c1d4a3f6e2b"
+    assert kes.ident("original_filename") == "avp.exe"
+
+
+def test_amcache_says_which_files_belong_to_an_application_still_listed(amcache_host) -> None:
+    inv, _ = amcache_host
+    by_path = {o.ident("path"): o.source for o in inv.observations if o.kind is Kind.FILE}
+    assert by_path == {
+        "c:\\program files (x86)\\kaspersky lab\\kes.12.3.0\\avp.exe": "hive:amcache-files",
+        "c:\\program files\\7-zip\\7z.exe": "hive:amcache-files",
+        # Kaspersky Internet Security was removed: its executable's entry outlived it.
+        "c:\\program files (x86)\\kaspersky lab\\kaspersky internet security 21.3\\avp.exe": (
+            "hive:amcache-file-traces"
+        ),
+        "c:\\windows\\system32\\notepad.exe": "hive:amcache-file-traces",
+    }
+
+
+def test_amcache_driver_binaries_are_drivers(amcache_host) -> None:
+    inv, _ = amcache_host
+    drivers = of_kind(inv, Kind.DRIVER, "hive:amcache-drivers")
+    assert set(drivers) == {"klif.sys", "tcpip.sys"}
+    klif = drivers["klif.sys"]
+    assert (klif.version, klif.publisher) == ("12.3.0.493", "AO Kaspersky Lab")
+    assert klif.ident("path") == "c:\\windows\\system32\\drivers\\klif.sys"
+    assert klif.ident("sha1") == "7d3b9e1f4a6c2e8b0d5f3a9c1e7b4d2f8a6c0e3b"
+
+
+def test_amcache_hashes_agree_with_regipys_own_amcache_plugin(amcache_host) -> None:
+    from regipy.plugins.amcache.amcache import AmCachePlugin
+    from regipy.registry import RegistryHive
+
+    plugin = AmCachePlugin(RegistryHive(str(AMCACHE)), as_json=True)  # type: ignore[no-untyped-call]
+    plugin.run()  # type: ignore[no-untyped-call]
+    theirs = {(e["lower_case_long_path"], e["sha1"]) for e in plugin.entries}
+    inv, _ = amcache_host
+    ours = {(o.ident("path"), o.ident("sha1")) for o in inv.observations if o.kind is Kind.FILE}
+    assert ours == theirs and len(ours) == 4
+
+
+def test_the_matcher_finds_kaspersky_in_amcache(amcache_host, catalog_matcher: Matcher) -> None:
+    inv, _ = amcache_host
+    hits = catalog_matcher.match_distinct(list(inv.observations))
+    found = {(o.kind, o.name) for o, h in zip(inv.observations, hits, strict=True) if h}
+    assert (Kind.PROGRAM, "Kaspersky Endpoint Security for Windows") in found
+    assert (Kind.DRIVER, "klif.sys") in found
+    assert not any(name in ("7-Zip 23.01 (x64)", "tcpip.sys", "notepad.exe") for _, name in found)
+
+
+def test_a_lone_amcache_file_is_a_host_and_sits_with_the_other_hives(tmp_path: Path) -> None:
+    [inv], _ = read(AMCACHE)
+    assert any(o.source == "hive:amcache-drivers" for o in inv.observations)
+    # Beside SOFTWARE and SYSTEM in one folder, it adds to the same host.
+    for name in ("SOFTWARE", "SYSTEM"):
+        shutil.copyfile(HOST / name, tmp_path / name)
+    shutil.copyfile(AMCACHE, tmp_path / "Amcache.hve")
+    [together], source = read(tmp_path)
+    assert together.host == "WKS-FIN-0042"
+    sources = {o.source for o in together.observations}
+    assert {"hive:uninstall", "hive:amcache-applications", "hive:amcache-drivers"} <= sources
+
+
+def test_a_truncated_amcache_hive_is_refused_naming_the_file() -> None:
+    expect_error(HIVES / "amcache-truncated" / "Amcache.hve", "truncated")

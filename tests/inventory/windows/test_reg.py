@@ -192,11 +192,48 @@ def test_a_ten_megabyte_line_is_refused_without_reading_it_whole(tmp_path: Path)
     expect_error(path, line=4, words="line longer than")
 
 
-def test_keys_nested_deeper_than_windows_allows_are_refused(tmp_path: Path) -> None:
+def read_partly(path: Path) -> tuple[HostInventory, list[str]]:
+    """One host read from a damaged export: its inventory and its source's problems."""
+    source = RegExportSource([path])
+    [inv] = list(source.collect())
+    [status] = source.statuses
+    assert status.state == "partial"
+    return inv, list(status.problems)
+
+
+def test_one_malformed_value_in_a_regedit_export_costs_that_value_alone(
+    catalog_matcher: Matcher,
+) -> None:
+    path = REG / "one-bad-line.reg"
+    inv, problems = read_partly(path)
+    [problem] = problems
+    assert problem.startswith(f"{path}:19: ")
+    assert "unexpected text after the value" in problem and "value skipped" in problem
+    programs = of_kind(inv, Kind.PROGRAM, "reg:uninstall")
+    # 7-Zip keeps its other values; every key after the bad line is read: the export gives
+    # what the same export without the damage gives.
+    assert programs["7-Zip 23.01 (x64)"].version == "23.01"
+    [undamaged] = read(REG / "wks-fin-0042" / "software.reg")
+    assert "Kaspersky Endpoint Security for Windows" in programs
+    assert set(inv.observations) == set(undamaged.observations)
+    hits = catalog_matcher.match_distinct(list(inv.observations))
+    assert any(hits), "Kaspersky Endpoint Security, after the bad line, is still found"
+
+
+def test_keys_nested_deeper_than_windows_allows_are_skipped_with_their_values(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "deep.reg"
     key = "HKEY_LOCAL_MACHINE\\SOFTWARE\\" + "\\".join(["k"] * 5000)
-    path.write_text(f'Windows Registry Editor Version 5.00\n\n[{key}]\n"a"="b"\n')
-    expect_error(path, line=3, words="deeper than 512")
+    path.write_text(
+        f'Windows Registry Editor Version 5.00\n\n[{key}]\n"a"="b"\n\n'
+        f"[HKEY_LOCAL_MACHINE\\SOFTWARE\\{UNINSTALL}\\X]\n"
+        '"DisplayName"="After the deep key"\n'
+    )
+    inv, [problem] = read_partly(path)
+    assert problem.startswith(f"{path}:3: ") and "deeper than 512" in problem
+    assert problem.endswith("key skipped with its values")
+    assert set(of_kind(inv, Kind.PROGRAM)) == {"After the deep key"}
 
 
 def test_continuation_lines_cannot_join_into_an_endless_value(tmp_path: Path) -> None:
@@ -221,22 +258,60 @@ def test_continuation_lines_cannot_join_into_an_endless_value(tmp_path: Path) ->
         ('"Data"=hex:01,zz,03', "bad hex byte"),
         ('"Data" "missing equals"', "expected '='"),
         ("DisplayName=Kaspersky", 'expected "name"=value'),
+        ('"DisplayName"="no closing quote', "without a closing quote"),
     ],
 )
-def test_malformed_lines_are_refused_with_their_line_number(
+def test_a_malformed_line_is_a_problem_naming_file_and_line_and_the_rest_is_read(
     tmp_path: Path, line: str, words: str
 ) -> None:
     path = tmp_path / "bad.reg"
     path.write_text(
-        "Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\A]\n" + line + "\n"
+        f"Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\{UNINSTALL}\\A]\n"
+        + line
+        + '\n"DisplayName"="Before"\n\n'
+        + f"[HKEY_LOCAL_MACHINE\\SOFTWARE\\{UNINSTALL}\\B]\n"
+        + '"DisplayName"="After"\n'
     )
-    expect_error(path, line=4, words=words)
+    inv, [problem] = read_partly(path)
+    assert problem.startswith(f"{path}:4: ") and words in problem
+    names = set(of_kind(inv, Kind.PROGRAM))
+    assert "After" in names
+    if not line.startswith("["):
+        assert "Before" in names  # the bad value's own key keeps its good values
 
 
-def test_a_value_before_any_key_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "line", ['"Type"=dword:xyz', '"DisplayName"="Kaspersky', "[HKEY_LOCAL_MACHINE\\SOFTWARE\\X"]
+)
+def test_a_malformed_last_line_without_a_line_break_is_a_file_cut_short(
+    tmp_path: Path, line: str
+) -> None:
+    path = tmp_path / "cut.reg"
+    path.write_text(
+        "Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\A]\n" + line
+    )
+    expect_error(path, line=4, words="")
+
+
+def test_many_malformed_lines_are_counted_not_listed(tmp_path: Path) -> None:
+    path = tmp_path / "noisy.reg"
+    body = '"Type"=dword:xyz\n' * 10_000
+    path.write_text(
+        f"Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\{UNINSTALL}\\A]\n"
+        + body
+        + '"DisplayName"="Still read"\n'
+    )
+    inv, problems = read_partly(path)
+    assert len(problems) == 51 and problems[-1] == "... and 9950 more problems"
+    assert set(of_kind(inv, Kind.PROGRAM)) == {"Still read"}
+
+
+def test_a_value_before_any_key_is_skipped(tmp_path: Path) -> None:
     path = tmp_path / "nokey.reg"
     path.write_text('Windows Registry Editor Version 5.00\n\n"DisplayName"="x"\n')
-    expect_error(path, line=3, words="outside any [key]")
+    inv, [problem] = read_partly(path)
+    assert problem.startswith(f"{path}:3: ") and "outside any [key]" in problem
+    assert inv.observations == ()
 
 
 def test_a_folder_without_exports_and_a_missing_path_are_input_errors(tmp_path: Path) -> None:

@@ -2,11 +2,12 @@
 
 Reads the SOFTWARE, SYSTEM and NTUSER.DAT hives of a Windows host on any OS, with ``regipy``:
 copies taken from ``C:\\Windows\\System32\\config`` and ``C:\\Users\\<name>``, a mounted disk
-image, or a forensic collection. A path is either
+image, or a forensic collection; and ``Amcache.hve`` (``C:\\Windows\\AppCompat\\Programs``), read
+as :mod:`evict.inventory.windows.amcache` describes. A path is either
 
 - a folder: one host, whose hives are the files in it (any name, any case), its
-  ``Windows/System32/config`` folder if it is the root of a mounted drive, and
-  ``Users/<name>/NTUSER.DAT``; or
+  ``Windows/System32/config`` and ``Windows/AppCompat/Programs`` folders if it is the root of a
+  mounted drive, and ``Users/<name>/NTUSER.DAT``; or
 - a hive file: one host, together with any other hive files given that sit in the same folder.
 
 Which hive a file is comes from its contents (the keys at its root), not its name. Users are
@@ -44,6 +45,7 @@ from evict.inventory.windows._keys import (
     computer_name,
     registry_observations,
 )
+from evict.inventory.windows.amcache import amcache_observations, is_amcache
 
 if TYPE_CHECKING:
     from regipy.registry import NKRecord, RegistryHive
@@ -67,6 +69,7 @@ class HiveKind(enum.StrEnum):
     SOFTWARE = "software"
     SYSTEM = "system"
     NTUSER = "ntuser"
+    AMCACHE = "amcache"
 
 
 _SYSTEM_ROOT_KEYS = frozenset({"select", "mounteddevices", "setup", "driverdatabase"})
@@ -183,6 +186,8 @@ class Hive:
         self.kind = kind_from_root(
             self.subkeys(""), self._guard("\\", lambda: self._hive.hive_type)
         )
+        if self.kind in (None, HiveKind.AMCACHE):
+            self.kind = HiveKind.AMCACHE if is_amcache(self) else None
 
     def _guard(self, where: str, read: Any) -> Any:
         try:
@@ -320,14 +325,15 @@ def _casefold_child(folder: Path, name: str) -> Path | None:
 def discover(folder: Path) -> list[Path]:
     """The candidate hive files of a host folder (see the module docstring for where)."""
     places = [folder]
-    config = folder
-    for part in ("windows", "system32", "config"):
-        found = _casefold_child(config, part)
-        if found is None or not found.is_dir():
-            break
-        config = found
-    else:
-        places.append(config)
+    for parts in (("windows", "system32", "config"), ("windows", "appcompat", "programs")):
+        config = folder
+        for part in parts:
+            found = _casefold_child(config, part)
+            if found is None or not found.is_dir():
+                break
+            config = found
+        else:
+            places.append(config)
     files = [p for place in places for p in sorted(place.iterdir()) if p.is_file()]
     users = _casefold_child(folder, "users")
     if users is not None and users.is_dir():
@@ -372,7 +378,8 @@ class HiveSource(OfflineSource):
                 files = discover(path)
                 if not files:
                     raise HiveFileError(
-                        str(path), "no registry hive (SOFTWARE, SYSTEM, NTUSER.DAT) in folder"
+                        str(path),
+                        "no registry hive (SOFTWARE, SYSTEM, NTUSER.DAT, Amcache.hve) in folder",
                     )
                 groups.append(_Group(path.name or str(path), tuple(files), explicit=False))
             elif path.exists():
@@ -397,6 +404,7 @@ class HiveSource(OfflineSource):
     def _read(self, group: _Group, problems: Problems) -> HostInventory:
         software: Hive | None = None
         system: Hive | None = None
+        amcache: Hive | None = None
         user_hives: list[Hive] = []
         for path in group.files:
             if not group.explicit and _is_log(path):
@@ -406,27 +414,40 @@ class HiveSource(OfflineSource):
             if hive.kind is None:
                 if group.explicit:
                     raise HiveFileError(
-                        str(path), "not a SOFTWARE, SYSTEM or NTUSER.DAT hive, which evict reads"
+                        str(path),
+                        "not a SOFTWARE, SYSTEM, NTUSER.DAT or Amcache.hve hive, which evict reads",
                     )
                 continue
             for problem in header_problems:
                 problems.add(problem)
             if hive.kind is HiveKind.NTUSER:
                 user_hives.append(hive)
+            elif hive.kind is HiveKind.AMCACHE:
+                if amcache is not None:
+                    problems.add(f"{path}: a second Amcache hive, ignored")
+                else:
+                    amcache = hive
             elif (software if hive.kind is HiveKind.SOFTWARE else system) is not None:
                 problems.add(f"{path}: a second {hive.kind.value.upper()} hive, ignored")
             elif hive.kind is HiveKind.SOFTWARE:
                 software = hive
             else:
                 system = hive
-        if software is None and system is None and not user_hives:
-            raise HiveFileError(str(group.files[0]), "no SOFTWARE, SYSTEM or NTUSER.DAT hive")
+        if software is None and system is None and not user_hives and amcache is None:
+            raise HiveFileError(
+                str(group.files[0]), "no SOFTWARE, SYSTEM, NTUSER.DAT or Amcache.hve hive"
+            )
         if system is None:
             problems.add("no SYSTEM hive: drivers, services and the computer name were not read")
         if software is None:
             problems.add("no SOFTWARE hive: machine-wide programs and vendor keys were not read")
         view = HiveView(software, system, _users(user_hives, software))
         name = computer_name(view) or group.label
+        observations = registry_observations(view, self.name)
+        if amcache is not None:
+            observations.extend(
+                amcache_observations(amcache, self.name, problems, str(amcache.path))
+            )
         return HostInventory(
             host=HostID(name),
             hostname=name,
@@ -434,7 +455,7 @@ class HiveSource(OfflineSource):
             collected_at=dt.datetime.fromtimestamp(
                 max(p.stat().st_mtime for p in group.files), dt.UTC
             ),
-            observations=tuple(registry_observations(view, self.name)),
+            observations=tuple(observations),
             source=self.name,
         )
 

@@ -13,8 +13,17 @@ files converted to UTF-8, with or without a BOM, read too. Data forms:
 - lines starting with ``;`` are comments.
 
 Each file, or each folder of ``.reg`` files (read in name order, later files applied on top of
-earlier ones, as importing them would), is one host. The parser is strict: anything else is a
-:class:`~evict.inventory.interface.SourceInputError` naming the file and line.
+earlier ones, as importing them would), is one host.
+
+A malformed line does not cost the rest of the file: a value line that cannot be read (an
+unknown data form, a bad hex byte, text after the value, a missing ``=``) is skipped, and so is
+a key line that cannot be (an unknown root, a missing ``]``, an empty or over-long key name,
+keys nested deeper than Windows allows) together with the values below it; each is a problem
+of that source, naming the file and line, and the source's state is ``partial``. What makes the
+whole file unreadable is a :class:`~evict.inventory.interface.SourceInputError` naming the file
+(and line): not a regedit export, not text in its encoding, a line over
+:data:`MAX_LINE_CHARS`, a value over :data:`MAX_VALUE_CHARS`, or a file cut short (it ends
+inside a continued value, or its last line, left without a line ending, does not parse).
 """
 
 from __future__ import annotations
@@ -62,6 +71,9 @@ MAX_KEY_DEPTH = 512
 MAX_KEY_NAME = 255
 """Windows key names are at most 255 characters."""
 
+MAX_LINE_PROBLEMS = 50
+"""Malformed lines listed one by one per source; the rest are counted in one problem."""
+
 HEADER_V5 = "Windows Registry Editor Version 5.00"
 HEADER_V4 = "REGEDIT4"
 
@@ -85,6 +97,10 @@ REG_SZ, REG_EXPAND_SZ, REG_BINARY, REG_DWORD, REG_DWORD_BE, REG_MULTI_SZ, REG_QW
 
 class RegFileError(SourceInputError):
     """A ``.reg`` file that is not a well-formed regedit export."""
+
+
+class _LineError(RegFileError):
+    """One malformed line: skipped, with a problem, unless the file is cut short there."""
 
 
 @dataclass
@@ -176,14 +192,35 @@ def _encoding(head: bytes) -> tuple[str, int]:
 class _Parser:
     """Reads one ``.reg`` file into a :class:`RegTree`."""
 
-    def __init__(self, path: Path, tree: RegTree) -> None:
+    def __init__(self, path: Path, tree: RegTree, problems: Problems | None = None) -> None:
         self.path = path
         self.tree = tree
+        self.problems = problems
+        """Where skipped lines are reported; None makes any malformed line an error."""
         self.ansi = False
         """REGEDIT4: hex(2)/hex(7) data are ANSI bytes rather than UTF-16LE."""
+        self._last_terminated = True
+        """Whether that line ended with a line break (a file cut short usually does not)."""
 
     def error(self, message: str, line: int | None) -> RegFileError:
         return RegFileError(str(self.path), message, line=line)
+
+    def line_error(self, message: str, line: int) -> _LineError:
+        """An error of one line, which :meth:`_parse_text` may skip."""
+        return _LineError(str(self.path), message, line=line)
+
+    def _skip(self, error: _LineError, what: str) -> None:
+        """Record ``error`` as a problem and go on, or raise it where skipping is not allowed.
+
+        The last line of a file that ends without a line break is where a copy was cut short:
+        an error there is the file's, not one line's.
+        """
+        # Logical lines are read one at a time, so the last physical line read is part of the
+        # line in error; only a file's final line can lack a line break.
+        cut = not self._last_terminated
+        if self.problems is None or cut:
+            raise RegFileError(str(self.path), error.message, line=error.line) from None
+        self.problems.add(f"{error}; {what}")
 
     def parse(self) -> None:
         try:
@@ -207,11 +244,15 @@ class _Parser:
                 f"not a regedit export: the first line must be {HEADER_V5!r} or {HEADER_V4!r}", 1
             )
         self.ansi = first == HEADER_V4
+        kept = (len(self.problems.problems), self.problems.dropped) if self.problems else (0, 0)
         try:
             self._parse_text(encoding, bom)
         except UnicodeDecodeError as e:
             if encoding != "utf-8" or bom:
                 raise self.error(f"not valid {encoding} text: {e.reason}", None) from e
+            if self.problems is not None:  # read again from the start: forget what was noted
+                del self.problems.problems[kept[0] :]
+                self.problems.dropped = kept[1]
             # NOTE: without a BOM, regedit's own format is ANSI (REGEDIT4, or files saved by an
             # editor as "ANSI"): Windows-1252, in which only five bytes mean nothing.
             try:
@@ -231,6 +272,7 @@ class _Parser:
             number += 1
             if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
                 raise self.error(f"line longer than {MAX_LINE_CHARS} characters", number)
+            self._last_terminated = line.endswith(("\n", "\r"))
             yield number, line.rstrip("\r\n")
 
     def _logical(self, stream: TextIO) -> Iterator[tuple[int, str]]:
@@ -266,24 +308,37 @@ class _Parser:
             next(logical, None)  # the header, checked already
             current: str | None = None
             keep = False
+            skipping = False
+            """The values below a key line that could not be read are skipped with it."""
             for number, line in logical:
                 text = line.strip()
                 if not text or text.startswith(";"):
                     continue
                 if text.startswith("["):
-                    current = self._key_line(text, number)
+                    try:
+                        current = self._key_line(text, number)
+                        skipping = False
+                    except _LineError as e:
+                        self._skip(e, "key skipped with its values")
+                        current, skipping = None, True
                     keep = current is not None and values_needed(current)
                     continue
-                if current is None:
-                    raise self.error("value outside any [key] section", number)
-                name, data = self._value_line(text, number, keep)
+                if skipping:
+                    continue
+                try:
+                    if current is None:
+                        raise self.line_error("value outside any [key] section", number)
+                    name, data = self._value_line(text, number, keep)
+                except _LineError as e:
+                    self._skip(e, "value skipped")
+                    continue
                 if keep:
                     self.tree.set_value(current, name, data)
 
     def _key_line(self, text: str, number: int) -> str | None:
         """Apply a ``[key]`` or ``[-key]`` line; return the key that values now go to."""
         if not text.endswith("]"):
-            raise self.error("key line without a closing ']'", number)
+            raise self.line_error("key line without a closing ']'", number)
         inner = text[1:-1]
         delete = inner.startswith("-")
         if delete:
@@ -299,14 +354,14 @@ class _Parser:
         parts = raw.split("\\")
         root = canonical_root(parts[0].strip())
         if root is None:
-            raise self.error(f"unknown root key {parts[0][:80]!r}", number)
+            raise self.line_error(f"unknown root key {parts[0][:80]!r}", number)
         if len(parts) > MAX_KEY_DEPTH:
-            raise self.error(f"key nested deeper than {MAX_KEY_DEPTH} levels", number)
+            raise self.line_error(f"key nested deeper than {MAX_KEY_DEPTH} levels", number)
         for part in parts[1:]:
             if not part:
-                raise self.error("empty key name in key path", number)
+                raise self.line_error("empty key name in key path", number)
             if len(part) > MAX_KEY_NAME:
-                raise self.error(f"key name longer than {MAX_KEY_NAME} characters", number)
+                raise self.line_error(f"key name longer than {MAX_KEY_NAME} characters", number)
         return "\\".join([root, *parts[1:]])
 
     def _value_line(self, text: str, number: int, keep: bool) -> tuple[str, RegValue | None]:
@@ -320,11 +375,11 @@ class _Parser:
         else:
             quoted = _QUOTED.match(text)
             if quoted is None:
-                raise self.error('expected "name"=value or @=value', number)
+                raise self.line_error('expected "name"=value or @=value', number)
             name = _unescape(quoted.group(1)) if keep else ""
             rest = text[quoted.end() :].lstrip()
         if not rest.startswith("="):
-            raise self.error("expected '=' after the value name", number)
+            raise self.line_error("expected '=' after the value name", number)
         return name, self._data(rest[1:].strip(), number, keep)
 
     def _data(self, text: str, number: int, keep: bool) -> RegValue | None:
@@ -333,7 +388,7 @@ class _Parser:
         if text.startswith('"'):
             quoted = _QUOTED.match(text)
             if quoted is None:
-                raise self.error("string value without a closing quote", number)
+                raise self.line_error("string value without a closing quote", number)
             self._end(text[quoted.end() :], number)
             return _unescape(quoted.group(1))
         dword = _DWORD.match(text)
@@ -347,12 +402,12 @@ class _Parser:
                 return None
             kind = int(hex_type.group(1), 16) if hex_type.group(1) else REG_BINARY
             return self._typed(kind, data)
-        raise self.error(f"unrecognised value data {text[:40]!r}", number)
+        raise self.line_error(f"unrecognised value data {text[:40]!r}", number)
 
     def _end(self, rest: str, number: int) -> None:
         rest = rest.strip()
         if rest and not rest.startswith(";"):
-            raise self.error(f"unexpected text after the value: {rest[:40]!r}", number)
+            raise self.line_error(f"unexpected text after the value: {rest[:40]!r}", number)
 
     def _bytes(self, text: str, number: int, keep: bool) -> bytes:
         text = text.split(";", 1)[0].strip().rstrip(",")
@@ -360,7 +415,7 @@ class _Parser:
             return b""
         if _HEX_LIST.fullmatch(text) is None:
             bad = next((t for t in text.split(",") if not _HEX_BYTE.fullmatch(t.strip())), text)
-            raise self.error(f"bad hex byte {bad.strip()[:20]!r}", number)
+            raise self.line_error(f"bad hex byte {bad.strip()[:20]!r}", number)
         if not keep:
             return b""
         try:
@@ -368,7 +423,7 @@ class _Parser:
         except ValueError as e:
             # ``\s`` in the pattern also matches control characters (\x1c-\x1f) that int()
             # does not take for spaces.
-            raise self.error(f"bad hex data: {str(e)[:80]}", number) from e
+            raise self.line_error(f"bad hex data: {str(e)[:80]}", number) from e
 
     def _typed(self, kind: int, data: bytes) -> RegValue:
         """Turn ``hex(kind):`` bytes into the value Windows would see."""
@@ -397,11 +452,16 @@ def _unescape(text: str) -> str:
     return _ESCAPE.sub(lambda m: m.group(1) if m.group(1) in '\\"' else m.group(0), text)
 
 
-def read_reg(paths: Sequence[Path], tree: RegTree | None = None) -> RegTree:
-    """Read ``.reg`` files, in order, into one tree (a new one unless ``tree`` is given)."""
+def read_reg(
+    paths: Sequence[Path], tree: RegTree | None = None, problems: Problems | None = None
+) -> RegTree:
+    """Read ``.reg`` files, in order, into one tree (a new one unless ``tree`` is given).
+
+    With ``problems``, a malformed line is skipped and recorded there; without, it is an error.
+    """
     tree = tree if tree is not None else RegTree()
     for path in paths:
-        _Parser(path, tree).parse()
+        _Parser(path, tree, problems).parse()
     return tree
 
 
@@ -420,9 +480,9 @@ class RegExportSource(OfflineSource):
         """Yield one inventory per ``.reg`` file or folder."""
         self._statuses = []
         for path in self.paths:
-            problems = Problems(f"{self.name}:{path}")
+            problems = Problems(f"{self.name}:{path}", limit=MAX_LINE_PROBLEMS)
             files = self._files(path)
-            tree = read_reg(files)
+            tree = read_reg(files, problems=problems)
             name = computer_name(tree) or path.stem or path.name
             self._statuses.append(problems.status())
             yield HostInventory(
