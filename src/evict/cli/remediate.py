@@ -291,11 +291,7 @@ def run_plan(args: argparse.Namespace) -> int:
         fitting = [p for p in plans if fmt.accepts(p)]
         for plan in plans:
             if plan not in fitting:
-                print(
-                    f"evict: {plan.hostname or plan.host} is a {plan.platform.value} host: no "
-                    f"{args.format} plan (use json, or the format of its platform)",
-                    file=sys.stderr,
-                )
+                print(f"evict: no {args.format} plan: {fmt.refuses(plan)}", file=sys.stderr)
         if not fitting:
             raise EvictError(f"none of the hosts' plans can be written as {args.format}")
         plans = fitting
