@@ -54,6 +54,18 @@ def is_clean(text: str) -> bool:
     return UNSAFE.search(text) is None
 
 
+def finalize_html(value: object) -> object:
+    """A Jinja ``finalize`` for autoescaped HTML: text is neutralised before it is escaped;
+    markup a filter built (already escaped) gets the same ``<U+XXXX>``, written as entities."""
+    from markupsafe import Markup
+
+    if isinstance(value, Markup):
+        return Markup(UNSAFE.sub(lambda m: f"&lt;U+{ord(m.group()):04X}&gt;", value))
+    if isinstance(value, str):
+        return neutralise(value)
+    return value
+
+
 def json_dumps(value: Any, *, indent: int | None = 2) -> str:
     """``value`` as JSON (non-ASCII text kept readable), the characters :func:`neutralise` would
     replace written as ``\\uXXXX`` escapes: the data stays exact and shows nothing raw."""

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evict.cli._common import add_catalog_options, catalog_dirs, iso_date
+from evict.neutral import neutralise
 
 if TYPE_CHECKING:
     from evict.settings import Settings
@@ -531,7 +532,7 @@ def run_host_state(args: argparse.Namespace) -> int:
     decide = functools.partial(transition, to=State(args.to), now=now, reason=args.reason)
     change = store.change_state(host, directive, decide, actor=_actor(), now=now)
     before = change.old.state.value if change.old else "not evaluated"
-    print(f"{host.identifier}: {directive}: {before} -> {change.new.state.value}")
+    print(f"{neutralise(host.identifier)}: {directive}: {before} -> {change.new.state.value}")
     return 0
 
 
@@ -550,7 +551,7 @@ def run_waive(args: argparse.Namespace) -> int:
     waiver.check(now.date(), allowed_grounds=allowed)
     host = store.find_host(args.host, org=args.org)
     store.waive(host, waiver, actor=_actor(), now=now, today=now.date(), allowed_grounds=allowed)
-    print(f"{host.identifier}: {directive}: waived until {args.expires.isoformat()}")
+    print(f"{neutralise(host.identifier)}: {directive}: waived until {args.expires.isoformat()}")
     return 0
 
 
