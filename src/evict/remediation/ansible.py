@@ -7,7 +7,9 @@ further task on a failed host: the plan stops there.
 
 Ansible templates every string of a playbook with Jinja2, lookups included, on the controller.
 Host text is passed as data (see :class:`_Data`), never wrapped in ``{% raw %}``, which a name
-holding ``{% endraw %}`` would close.
+holding ``{% endraw %}`` would close. Module arguments are always a mapping (``raw`` gets its
+script as ``_raw_params``): a free-form string is split by Ansible into ``key=value`` options, so
+a name holding `` chdir=/x`` or `` executable=/x`` would set them.
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ def _tasks(plan: Plan, step: Step, data: _Data) -> list[dict[str, Any]]:
                 + _secrets(step)
                 + data.text(f"if (-not ({step.check or '$true'})) {{\n{step.command}\n}}\n")
             )
-            task = {"name": label, "ansible.builtin.raw": script}
+            task = {"name": label, "ansible.builtin.raw": {"_raw_params": script}}
         else:
             script = data.text(f"if {step.check or 'false'}; then exit 0; fi\n{step.command}\n")
             task = {"name": label, "ansible.builtin.shell": {"cmd": script}}
@@ -124,7 +126,13 @@ def _tasks(plan: Plan, step: Step, data: _Data) -> list[dict[str, Any]]:
     check_label = data.text(f"step {step.number} check: {one_line(step.title)}")
     if windows:
         check = data.text(f"{_WINDOWS_PRELUDE}if (-not ({step.check or '$true'})) {{ exit 1 }}\n")
-        tasks.append({"name": check_label, "ansible.builtin.raw": check, "changed_when": False})
+        tasks.append(
+            {
+                "name": check_label,
+                "ansible.builtin.raw": {"_raw_params": check},
+                "changed_when": False,
+            }
+        )
     else:
         tasks.append(
             {

@@ -15,6 +15,7 @@ import shlex
 
 from evict._util import assert_never
 from evict.inventory.interface import Platform
+from evict.neutral import is_clean
 from evict.remediation.interface import Op, Operation, RemediationError
 
 GUID = re.compile(
@@ -27,9 +28,6 @@ EXTENSION_ID = re.compile(r"^[A-Za-z0-9@._{}\-]{1,128}$")
 
 PACKAGE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+~^:-]{0,254}$")
 """A Debian or RPM package name (an architecture suffix allowed): never an option."""
-
-SURROGATE = re.compile("[\ud800-\udfff]")
-"""A lone surrogate: text with one has no UTF-8 form, and sh has no word for it."""
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 """An MSI property or environment variable name (a recipe's, written into commands as is)."""
@@ -69,10 +67,15 @@ class UnsafeValueError(RemediationError):
 def q(value: str) -> str:
     """Quote ``value`` as one sh word (single quotes: nothing in it expands).
 
-    Raises :class:`UnsafeValueError` for a NUL or a lone surrogate, which no sh word can hold.
+    Raises :class:`UnsafeValueError` for a NUL (no sh word holds one) and for the characters
+    :func:`evict.neutral.neutralise` replaces (a control, bidi or separator character, a lone
+    surrogate): written raw, they would act on the terminal of whoever reads the script.
     """
-    if "\x00" in value or SURROGATE.search(value):
-        raise UnsafeValueError(f"{value[:200]!r} holds a NUL or a lone surrogate")
+    if "\x00" in value or not is_clean(value):
+        raise UnsafeValueError(
+            f"{value[:200]!r} holds a NUL, control, bidi or separator character, which a "
+            "script cannot show as it is"
+        )
     return shlex.quote(value)
 
 
