@@ -47,3 +47,12 @@ def test_html_finalize_neutralises_text_and_markup() -> None:
     markup = finalize_html(Markup("<b>a\u202eb</b>"))
     assert isinstance(markup, Markup) and markup == "<b>a&lt;U+202E&gt;b</b>"
     assert finalize_html(3) == 3
+
+
+def test_dashboard_and_report_pages_neutralise_every_value() -> None:
+    from evict.report.render_html import _environment
+    from evict.server.views.web import make_environment
+
+    for env in (make_environment(), _environment()):
+        page = env.from_string("<td>{{ name }}</td>").render(name="ws\u202egpj.exe<b>")
+        assert page == "<td>ws&lt;U+202E&gt;gpj.exe&lt;b&gt;</td>"
