@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Debian packages evict's tests and benchmarks drive for real: chromium (dashboard tests through
 # Playwright), shellcheck (plan scripts), bind9-utils (named-checkzone for RPZ output), yara and
-# clamav (file-scan benchmark), poppler-utils (pdftotext reads the PDF reports back). Installs
-# what is missing when run as root on Debian; otherwise says what is missing and leaves it to the
-# tests to report.
+# clamav (file-scan benchmark), poppler-utils (pdftotext reads the PDF reports back), squid
+# (`squid -k parse` reads the Squid deny list back; the daemon is not started). Installs what is
+# missing when run as root on Debian; otherwise says what is missing and leaves it to the tests to
+# report.
 set -u
-packages=(chromium shellcheck bind9-utils yara clamav poppler-utils)
+packages=(chromium shellcheck bind9-utils yara clamav poppler-utils squid)
 declare -A probe=([chromium]=chromium [shellcheck]=shellcheck [bind9-utils]=named-checkzone
-                  [yara]=yara [clamav]=clamscan [poppler-utils]=pdftotext)
+                  [yara]=yara [clamav]=clamscan [poppler-utils]=pdftotext
+                  [squid]=squid)
 missing=()
 for p in "${packages[@]}"; do
   command -v "${probe[$p]}" >/dev/null 2>&1 || missing+=("$p")

@@ -47,7 +47,7 @@ def test_one_host_formats_need_a_directory_for_many_hosts(
     err = capsys.readouterr().err
     assert code == 1, "the macOS laptop without protection still refuses"
     assert {p.name for p in out.iterdir()} >= {"dc1-app-lx-017.sh", "lgl-mbp-0231.sh"}
-    assert "hq-fin-ws-0142 is a windows host: no sh plan" in err
+    assert "no sh plan: hq-fin-ws-0142 is a windows host" in err
     assert "apt-get install -y clamav" in (out / "dc1-app-lx-017.sh").read_text()
 
 

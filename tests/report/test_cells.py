@@ -18,6 +18,9 @@ from evict.report.cells import safe_cell
         ("-12", "-12"),
         ("-3.5", "-3.5"),
         ("hq-fin-ws-0142", "hq-fin-ws-0142"),
+        ("\r=1+1", "<U+000D>=1+1"),
+        ("ws\u202egpj.exe", "ws<U+202E>gpj.exe"),
+        ("a\x9b31m\x00", "a<U+009B>31m<U+0000>"),
         (None, ""),
     ],
 )

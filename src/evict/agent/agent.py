@@ -19,6 +19,7 @@ from evict.agent.client import FleetClient, Refused, ServerUnreachable
 from evict.agent.spool import Spool, SpoolError
 from evict.agent.wire import report_body
 from evict.inventory.interface import HostInventory
+from evict.neutral import neutralise
 
 FATAL_STATUSES = frozenset({401, 403, 404})
 """Refusals that no retry and no other report can fix: a wrong enrolment secret or credential
@@ -180,7 +181,7 @@ class Agent:
                     if self.client.unchanged(credential, report_id, digest):
                         self.spool.done(path)
                         result.unchanged.append(host)
-                        self.log(f"{hostname or host}: unchanged")
+                        self.log(f"{neutralise(hostname or host, one_line=True)}: unchanged")
                         return
                 ack = self.client.send(credential, gzipped)
             except Refused as e:
@@ -192,5 +193,6 @@ class Agent:
             self.spool.done(path)
             result.stored.append(host)
             count = ack.get("observations", "?")
-            self.log(f"{hostname or host}: {ack.get('status', 'stored')} ({count} observations)")
+            name = neutralise(hostname or host, one_line=True)
+            self.log(f"{name}: {ack.get('status', 'stored')} ({count} observations)")
             return

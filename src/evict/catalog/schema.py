@@ -297,6 +297,8 @@ class ProductRulesModel(_Strict):
 
     product: str = Field(pattern=_ID)
     rules: list[RuleModel] = Field(min_length=1)
+
+
 class EndpointModel(NetworkModel):
     """A network endpoint kept apart from its product (``endpoints/*.yaml``)."""
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evict.cli._common import add_catalog_options, catalog_dirs, iso_date
+from evict.neutral import neutralise
 
 if TYPE_CHECKING:
     from evict.settings import Settings
@@ -630,7 +631,7 @@ def run_host_state(args: argparse.Namespace) -> int:
     decide = functools.partial(transition, to=State(args.to), now=now, reason=args.reason)
     change = store.change_state(host, directive, decide, actor=_actor(), now=now)
     before = change.old.state.value if change.old else "not evaluated"
-    print(f"{host.identifier}: {directive}: {before} -> {change.new.state.value}")
+    print(f"{neutralise(host.identifier)}: {directive}: {before} -> {change.new.state.value}")
     return 0
 
 
@@ -650,7 +651,7 @@ def run_waive(args: argparse.Namespace) -> int:
         store, directive, host, justification=args.justification, approver=args.approver,
         expires=args.expires, grounds=args.grounds, actor=_actor(), now=_now(),
     )  # fmt: skip
-    print(f"{host.identifier}: {directive.id}: waived until {args.expires.isoformat()}")
+    print(f"{neutralise(host.identifier)}: {directive.id}: waived until {args.expires.isoformat()}")
     return 0
 
 
@@ -663,7 +664,7 @@ def run_waiver_revoke(args: argparse.Namespace) -> int:
     done = waivers.revoke(
         store, org.id, args.waiver, reason=args.reason, actor=_actor(), now=_now()
     )
-    print(f"waiver {done.id} of {done.host} for {done.directive} revoked")
+    print(f"waiver {done.id} of {neutralise(done.host)} for {done.directive} revoked")
     return 0
 
 
@@ -681,7 +682,8 @@ def run_waiver_renew(args: argparse.Namespace) -> int:
         store, directive, host, old, justification=args.justification, approver=args.approver,
         expires=args.expires, actor=_actor(), now=_now(),
     )  # fmt: skip
-    print(f"{host.identifier}: {directive.id}: waiver renewed until {args.expires.isoformat()}")
+    until = args.expires.isoformat()
+    print(f"{neutralise(host.identifier)}: {directive.id}: waiver renewed until {until}")
     return 0
 
 

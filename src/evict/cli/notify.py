@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from evict.cli.fleet import _actor, _add_db, _now, _store
+from evict.neutral import neutralise
 from evict.notify.interface import ChannelKind, Event, PayloadStyle
 
 EVENTS = ", ".join(e.value for e in Event)
@@ -146,7 +147,8 @@ def run_list(args: argparse.Namespace) -> int:
     _, notes, org_id = _notes(args)
     for c in notes.channels(org_id):
         events = ",".join(sorted(e.value for e in c.events))
-        print(f"{c.id}\t{c.kind.value}\t{c.target}\t{events}\t{c.days_before} days before")
+        target = neutralise(c.target, one_line=True)
+        print(f"{c.id}\t{c.kind.value}\t{target}\t{events}\t{c.days_before} days before")
     return 0
 
 

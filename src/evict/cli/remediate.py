@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evict.cli._common import add_catalog_options, catalog_dirs, iso_date
+from evict.neutral import neutralise
 
 if TYPE_CHECKING:
     from evict.inventory.interface import HostInventory
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
 
 PLAN_FORMATS = ("ansible", "powershell", "sh", "json")
 BLOCK_FORMATS = ("applocker", "apt-preferences", "dnf", "dns-rpz", "hosts", "squid", "json")
+
+
+def _shown(text: str) -> str:
+    """Host text for one line of the terminal: controls and bidi characters shown as <U+XXXX>."""
+    return neutralise(text, one_line=True)
 
 
 def _add_policy(p: argparse.ArgumentParser) -> None:
@@ -270,10 +276,8 @@ def _plans(args: argparse.Namespace, matcher: Matcher) -> list[Plan]:
             inventory, matcher, policy=policy, today=_today(args), directives=directives
         )
         if not plan.products:
-            print(
-                f"evict: nothing covered on {inventory.hostname or inventory.host}: no plan",
-                file=sys.stderr,
-            )
+            name = _shown(inventory.hostname or inventory.host)
+            print(f"evict: nothing covered on {name}: no plan", file=sys.stderr)
             continue
         plans.append(plan)
     return plans
@@ -308,11 +312,7 @@ def run_plan(args: argparse.Namespace) -> int:
         fitting = [p for p in plans if fmt.accepts(p)]
         for plan in plans:
             if plan not in fitting:
-                print(
-                    f"evict: {plan.hostname or plan.host} is a {plan.platform.value} host: no "
-                    f"{args.format} plan (use json, or the format of its platform)",
-                    file=sys.stderr,
-                )
+                print(f"evict: no {args.format} plan: {fmt.refuses(plan)}", file=sys.stderr)
         if not fitting:
             raise EvictError(f"none of the hosts' plans can be written as {args.format}")
         plans = fitting
@@ -331,7 +331,10 @@ def run_plan(args: argparse.Namespace) -> int:
         _write(fmt.render(plans), args.output)
     for plan in plans:
         if plan.refusal:
-            print(f"evict: {plan.hostname or plan.host}: {plan.refusal}", file=sys.stderr)
+            print(
+                f"evict: {_shown(plan.hostname or plan.host)}: {_shown(plan.refusal)}",
+                file=sys.stderr,
+            )
     return 1 if any(p.refusal for p in plans) else 0
 
 
@@ -380,14 +383,14 @@ def run_remove(args: argparse.Namespace) -> int:
         directives=directives,
     )
     if not plan.products:
-        print(f"evict: nothing covered on {plan.hostname or plan.host}: nothing to remove")
+        print(f"evict: nothing covered on {_shown(plan.hostname or plan.host)}: nothing to remove")
         return 0
     sys.stdout.write(ShRenderer().render([plan]))
     if not args.execute:
         print("evict: dry run: nothing was changed (add --execute to run this plan here)")
         return 1 if plan.refusal else 0
     if plan.refusal:
-        print(f"evict: refused: {plan.refusal}", file=sys.stderr)
+        print(f"evict: refused: {_shown(plan.refusal)}", file=sys.stderr)
         return 1
     if not args.yes:
         if not sys.stdin.isatty():
@@ -404,7 +407,7 @@ def run_remove(args: argparse.Namespace) -> int:
         return not left, "still found: " + ", ".join(left) if left else "nothing covered found"
 
     def show(record: StepRecord) -> None:
-        print(f"evict: step {record.number} {record.status}: {record.title}", flush=True)
+        print(f"evict: step {record.number} {record.status}: {_shown(record.title)}", flush=True)
         if record.status == "failed" and record.output:
             print(record.output.rstrip(), file=sys.stderr)
 

@@ -176,10 +176,10 @@ def emit(document: dict[str, Any], fmt: str, output: Path | None) -> None:
         from rich.console import Console
 
         if output is None:
-            render_table(document, console=Console())
+            render_table(document, console=Console(emoji=False))
             return
         with output.open("w", encoding="utf-8") as f:
-            render_table(document, console=Console(file=f, width=160))
+            render_table(document, console=Console(file=f, width=160, emoji=False))
         return
     if output is None:
         sys.stdout.write(text)

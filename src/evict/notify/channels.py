@@ -12,12 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 import smtplib
 import socket
 import ssl
 import time
-import unicodedata
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -25,6 +23,7 @@ from email.utils import formatdate, make_msgid
 import httpx
 
 from evict import __version__
+from evict.neutral import json_dumps, neutralise
 from evict.notify.interface import Channel, ChannelKind, Notification, NotifyError, PayloadStyle
 
 SIGNATURE_HEADER = "X-Evict-Signature"
@@ -44,10 +43,9 @@ SD_ID = "evict@32473"
 
 
 def clean(text: str) -> str:
-    """``text`` without control, format (bidi) or private characters, except newline and tab."""
-    return "".join(
-        c for c in text if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf", "Co", "Cs")
-    )
+    """``text`` with control and bidirectional characters shown as ``<U+XXXX>`` (the one rule
+    of :func:`evict.neutral.neutralise`)."""
+    return neutralise(text)
 
 
 def send(
@@ -133,7 +131,7 @@ def webhook_body(note: Notification, style: PayloadStyle, *, now: dt.datetime) -
             "sent_at": now.isoformat(),
             "evict_version": __version__,
         }
-    return json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return json_dumps(body, indent=None).encode("utf-8")
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -192,7 +190,7 @@ def send_webhook(
 
 def _sd_value(value: object) -> str:
     # RFC 5424 section 6.3.3: escape '"', '\' and ']' in PARAM-VALUE.
-    text = clean(str(value)).replace("\n", " ")
+    text = neutralise(str(value), one_line=True)
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
 
 
@@ -207,7 +205,7 @@ def syslog_line(note: Notification, *, now: dt.datetime, hostname: str | None = 
         **{k: v for k, v in note.details.items() if isinstance(v, str | int)},
     }
     sd = "[" + SD_ID + "".join(f' {k}="{_sd_value(v)}"' for k, v in params.items()) + "]"
-    msg = clean(note.subject).replace("\n", " ")
+    msg = neutralise(note.subject, one_line=True)
     return f"<{pri}>1 {stamp} {host} evict - {note.event.value} {sd} \ufeff{msg}".encode()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from evict import __version__
+from evict.neutral import neutralise
 from evict.remediation.interface import Phase, Plan
 
 
@@ -41,5 +42,7 @@ def header_lines(plan: Plan) -> list[str]:
 
 
 def one_line(text: str) -> str:
-    """``text`` on one line, for comments and messages."""
-    return " ".join(text.split())
+    """``text`` on one line, for comments, labels and messages: runs of white space (line breaks
+    of every kind included) become one space, and control and bidi characters are shown as
+    ``<U+XXXX>`` (:func:`evict.neutral.neutralise`)."""
+    return neutralise(" ".join(text.split()), one_line=True)

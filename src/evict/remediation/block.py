@@ -10,7 +10,6 @@ RPZ, hosts-file and Squid deny lists for their network endpoints. Pure functions
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 import uuid
 from collections.abc import Callable
@@ -19,9 +18,14 @@ from xml.sax.saxutils import quoteattr
 
 from evict import __version__
 from evict.catalog.interface import Catalog, NetworkEndpoint, Publisher, VendorID
+from evict.neutral import json_dumps
+from evict.remediation._text import one_line
 from evict.remediation.interface import RemediationError
 
 _PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9.+\-]*$")
+_HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9\-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9\-]*[a-z0-9])?)+$")
+"""A host name or ``*.domain`` (the catalog schema's rule, checked again where it becomes a zone,
+a proxy ACL or a hosts line)."""
 _NAMESPACE = uuid.UUID("6b3c1c55-3f41-4c4e-9a57-0ad0c1c0e5b1")
 """Rule ids are UUIDv5 of the publisher under this namespace: the same input, the same XML."""
 
@@ -114,9 +118,17 @@ def block_list(catalog: Catalog, directive_id: str) -> BlockList:
     )
 
 
+def _hosts(endpoints: tuple[NetworkEndpoint, ...]) -> list[str]:
+    """The endpoints' host names; :class:`BlockError` for one that is not a host name."""
+    for e in endpoints:
+        if not _HOST.fullmatch(e.host):
+            raise BlockError(f"network endpoint {one_line(e.host)[:200]!r} is not a host name")
+    return [e.host for e in endpoints]
+
+
 def _domains(endpoints: tuple[NetworkEndpoint, ...]) -> list[str]:
     """Each endpoint's domain (``*.`` dropped), without one already covered by a parent."""
-    bases = sorted({e.host.removeprefix("*.") for e in endpoints}, key=lambda h: h.count("."))
+    bases = sorted({h.removeprefix("*.") for h in _hosts(endpoints)}, key=lambda h: h.count("."))
     kept: list[str] = []
     for host in bases:
         if not any(host == k or host.endswith("." + k) for k in kept):
@@ -126,8 +138,9 @@ def _domains(endpoints: tuple[NetworkEndpoint, ...]) -> list[str]:
 
 def _comment(block: BlockList, marker: str) -> str:
     return (
-        f"{marker} evict {__version__}: {block.directive} ({block.title})\n"
-        f"{marker} vendors: {', '.join(block.vendors)}; generated from the evict catalog\n"
+        f"{marker} evict {__version__}: {one_line(block.directive)} ({one_line(block.title)})\n"
+        f"{marker} vendors: {one_line(', '.join(block.vendors))}; generated from the evict "
+        "catalog\n"
     )
 
 
@@ -144,9 +157,14 @@ def render_applocker(block: BlockList) -> str:
             "      </Conditions>\n    </FilePathRule>"
         )
     for publisher in block.publishers:
+        if not publisher.name.isprintable():
+            raise BlockError(
+                f"code-signing subject {one_line(publisher.name)[:200]!r} has characters an "
+                "AppLocker policy cannot hold"
+            )
         rid = str(uuid.uuid5(_NAMESPACE, publisher.name))
-        name = f"evict {block.directive}: deny everything signed by {publisher.name}"
-        description = f"Discontinue use ({block.title}); source: {publisher.source}"
+        name = one_line(f"evict {block.directive}: deny everything signed by {publisher.name}")
+        description = one_line(f"Discontinue use ({block.title}); source: {publisher.source}")
         rules.append(
             f"    <FilePublisherRule Id={quoteattr(rid)} Name={quoteattr(name)} "
             f'Description={quoteattr(description)} UserOrGroupSid="S-1-1-0" Action="Deny">\n'
@@ -157,7 +175,7 @@ def render_applocker(block: BlockList) -> str:
             "        </FilePublisherCondition>\n"
             "      </Conditions>\n    </FilePublisherRule>"
         )
-    note = _comment(block, "").replace("\n ", "\n").strip().replace("--", "-")
+    note = re.sub("-{2,}", "-", _comment(block, "").replace("\n ", "\n").strip())
     if not block.publishers:
         note += "\nThe catalog names no code-signing subject for these vendors: no deny rule."
     return (
@@ -177,7 +195,7 @@ def render_apt_preferences(block: BlockList) -> str:
         return out + "# The catalog names no Debian package for these vendors.\n"
     return (
         out
-        + f"\nExplanation: evict: {block.directive} forbids installing these packages\n"
+        + f"\nExplanation: evict: {one_line(block.directive)} forbids installing these packages\n"
         + f"Package: {' '.join(block.packages)}\n"
         + "Pin: release *\n"
         + "Pin-Priority: -1\n"
@@ -213,6 +231,7 @@ def render_hosts(block: BlockList) -> str:
     """Hosts-file lines (``0.0.0.0 host``); wildcard endpoints need DNS RPZ or the proxy."""
     out = [_comment(block, "#").rstrip("\n")]
     for e in block.endpoints:
+        _hosts((e,))
         if e.host.startswith("*."):
             out.append(f"# {e.host}: a hosts file cannot block a wildcard; use dns-rpz or squid")
         else:
@@ -244,7 +263,7 @@ def render_json(block: BlockList) -> str:
             {"host": e.host, "purpose": e.purpose, "source": e.source} for e in block.endpoints
         ],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_dumps(document) + "\n"
 
 
 BLOCK_FORMATS: dict[str, Callable[[BlockList], str]] = {

@@ -9,11 +9,13 @@ Pure functions of the operation and the platform.
 
 from __future__ import annotations
 
+import base64
 import re
 import shlex
 
 from evict._util import assert_never
 from evict.inventory.interface import Platform
+from evict.neutral import is_clean
 from evict.remediation.interface import Op, Operation, RemediationError
 
 GUID = re.compile(
@@ -23,6 +25,16 @@ GUID = re.compile(
 
 EXTENSION_ID = re.compile(r"^[A-Za-z0-9@._{}\-]{1,128}$")
 """A Chromium extension id (32 letters) or a Firefox add-on id (an e-mail-like name)."""
+
+PACKAGE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+~^:-]{0,254}$")
+"""A Debian or RPM package name (an architecture suffix allowed): never an option."""
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+"""An MSI property or environment variable name (a recipe's, written into commands as is)."""
+
+PS_SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
+"""The characters PowerShell reads as a single quote (the language specification's
+*single-quote-character*): any of them ends a verbatim string, two of them stand for one."""
 
 _INSTALLED = (
     "dpkg -s {p} 2>/dev/null | grep -q '^Status: install ok installed' "
@@ -53,13 +65,32 @@ class UnsafeValueError(RemediationError):
 
 
 def q(value: str) -> str:
-    """Quote ``value`` as one sh word."""
+    """Quote ``value`` as one sh word (single quotes: nothing in it expands).
+
+    Raises :class:`UnsafeValueError` for a NUL (no sh word holds one) and for the characters
+    :func:`evict.neutral.neutralise` replaces (a control, bidi or separator character, a lone
+    surrogate): written raw, they would act on the terminal of whoever reads the script.
+    """
+    if "\x00" in value or not is_clean(value):
+        raise UnsafeValueError(
+            f"{value[:200]!r} holds a NUL, control, bidi or separator character, which a "
+            "script cannot show as it is"
+        )
     return shlex.quote(value)
 
 
 def ps(value: str) -> str:
-    """Quote ``value`` as a PowerShell single-quoted string (quotes doubled, nothing expands)."""
-    return "'" + value.replace("'", "''").replace("\u2019", "\u2019\u2019") + "'"
+    """``value`` as a PowerShell string expression in which nothing expands.
+
+    Printable text without typographic quotes is a single-quoted string, every single-quote
+    form doubled (:data:`PS_SINGLE_QUOTES`). Anything else (a typographic quote, a control,
+    bidi or separator character) is passed as data: its UTF-16 bytes in base64, decoded when the
+    script runs, so the script holds only ASCII quotes, which every PowerShell reader agrees on.
+    """
+    if value.isprintable() and not any(c in value for c in PS_SINGLE_QUOTES[1:]):
+        return "'" + "".join(c + c if c in PS_SINGLE_QUOTES else c for c in value) + "'"
+    data = base64.b64encode(value.encode("utf-16-le", "surrogatepass")).decode("ascii")
+    return f"([Text.Encoding]::Unicode.GetString([Convert]::FromBase64String('{data}')))"
 
 
 def ps_like(value: str) -> str:
@@ -92,6 +123,13 @@ def _installed(package: str) -> str:
     return _INSTALLED.format(p=q(package))
 
 
+def _packages(packages: tuple[str, ...]) -> None:
+    """Raise :class:`UnsafeValueError` for a package name that is not one (an option, say)."""
+    for p in packages:
+        if not PACKAGE.fullmatch(p):
+            raise UnsafeValueError(f"package name {p[:200]!r} has unexpected characters")
+
+
 def _package_command(verb: str, packages: tuple[str, ...], manager: str) -> str:
     names = " ".join(q(p) for p in packages)
     apt_verb = "purge" if verb == "remove" else "install"
@@ -117,9 +155,11 @@ def sh(operation: Operation, *, macos: bool = False) -> tuple[str, str]:
     o = operation
     match o.op:
         case Op.PACKAGE_REMOVE:
+            _packages(o.packages)
             check = " && ".join(f"! {{ {_installed(p)}; }}" for p in o.packages)
             return _package_command("remove", o.packages, o.manager), check
         case Op.PACKAGE_INSTALL:
+            _packages(o.packages)
             check = " && ".join(f"{{ {_installed(p)}; }}" for p in o.packages)
             return _package_command("install", o.packages, o.manager), check
         case Op.COMMAND:
@@ -132,7 +172,7 @@ def sh(operation: Operation, *, macos: bool = False) -> tuple[str, str]:
                     f"launchctl print system/{q(n)} >/dev/null 2>&1" for n in o.names
                 )
             else:
-                alive = " || ".join(f"systemctl is-active --quiet {q(n)}" for n in o.names)
+                alive = " || ".join(f"systemctl is-active --quiet -- {q(n)}" for n in o.names)
             return o.run, alive
         case Op.SERVICE_REMOVE:
             (name,) = o.names
@@ -144,9 +184,9 @@ def sh(operation: Operation, *, macos: bool = False) -> tuple[str, str]:
                     f"! launchctl print system/{q(name)} >/dev/null 2>&1",
                 )
             return (
-                f"systemctl disable --now {q(name)} 2>/dev/null || true",
-                f"! systemctl is-active --quiet {q(name)} && "
-                f"! systemctl is-enabled --quiet {q(name)} 2>/dev/null",
+                f"systemctl disable --now -- {q(name)} 2>/dev/null || true",
+                f"! systemctl is-active --quiet -- {q(name)} && "
+                f"! systemctl is-enabled --quiet -- {q(name)} 2>/dev/null",
             )
         case Op.DRIVER_REMOVE:
             (name,) = o.names
@@ -158,7 +198,7 @@ def sh(operation: Operation, *, macos: bool = False) -> tuple[str, str]:
         case Op.KERNEL_MODULE_REMOVE:
             (name,) = o.names
             return (
-                f"modprobe -r {q(name)} 2>/dev/null || rmmod {q(name)} 2>/dev/null || true",
+                f"modprobe -r -- {q(name)} 2>/dev/null || rmmod -- {q(name)} 2>/dev/null || true",
                 f"! grep -q {q('^' + name + ' ')} /proc/modules",
             )
         case Op.CERTIFICATE_REMOVE:
@@ -173,7 +213,7 @@ def sh(operation: Operation, *, macos: bool = False) -> tuple[str, str]:
             anchors = "/usr/local/share/ca-certificates/*.crt /etc/pki/ca-trust/source/anchors/*"
             match = (
                 f'[ -f "$f" ] && openssl x509 -noout -subject -in "$f" 2>/dev/null '
-                f"| grep -qF {q(name)}"
+                f"| grep -qF -e {q(name)}"
             )
             return (
                 f'for f in {anchors}; do if {match}; then rm -f -- "$f"; fi; done; '
@@ -235,6 +275,10 @@ def powershell(operation: Operation) -> tuple[str, str]:
                 raise UnsafeValueError(f"product code {code!r} is not a GUID")
             lines = [f"$msiArgs = @('/x', {ps(code)}, '/qn', '/norestart')"]
             for prop, variable in o.properties:
+                if not (IDENTIFIER.fullmatch(prop) and IDENTIFIER.fullmatch(variable)):
+                    raise UnsafeValueError(
+                        f"MSI property {prop!r} or variable {variable!r} is not an identifier"
+                    )
                 lines.append(
                     f"if ($env:{variable}) {{ $msiArgs += ('{prop}=' + $env:{variable}) }}"
                 )

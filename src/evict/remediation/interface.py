@@ -236,7 +236,19 @@ class PlanRenderer(ABC):
 
     def accepts(self, plan: Plan) -> bool:
         """Whether this format can express ``plan``."""
-        return plan.shell in self.shells
+        return not self.refuses(plan)
+
+    def refuses(self, plan: Plan) -> str:
+        """Why this format cannot express ``plan``, as a message (empty when it can)."""
+        if plan.shell in self.shells:
+            return ""
+        from evict.remediation._text import one_line
+
+        return (
+            f"{one_line(plan.hostname or plan.host)} is a {plan.platform.value} host: its plan "
+            f"cannot be written as {self.name} (its plans are {plan.shell.value}; json always "
+            "works)"
+        )
 
     @abstractmethod
     def render(self, plans: Sequence[Plan]) -> str:  # pragma: no cover
@@ -251,9 +263,5 @@ class PlanRenderer(ABC):
                 f"a {self.name} plan is for one host; give --output DIR for {len(plans)} hosts"
             )
         for plan in plans:
-            if not self.accepts(plan):
-                raise PlanFormatError(
-                    f"{plan.hostname or plan.host} is a {plan.platform.value} host: its plan "
-                    f"cannot be written as {self.name} (its plans are {plan.shell.value}; "
-                    "json always works)"
-                )
+            if reason := self.refuses(plan):
+                raise PlanFormatError(reason)

@@ -1,11 +1,15 @@
-"""Plans as JSON: every host's plan, with each step's command, check and source."""
+"""Plans as JSON: every host's plan, with each step's command, check and source.
+
+Names are kept exact; control and bidi characters are written as ``\\uXXXX`` escapes, so the file
+shows none of them raw (:func:`evict.neutral.json_dumps`).
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from evict import __version__
+from evict.neutral import json_dumps
 from evict.remediation.interface import Plan, PlanRenderer, Shell
 
 
@@ -21,4 +25,4 @@ class JsonRenderer(PlanRenderer):
         """``{"evict_version", "plans": [...]}``."""
         self.check(plans)
         document = {"evict_version": __version__, "plans": [p.to_json() for p in plans]}
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        return json_dumps(document) + "\n"

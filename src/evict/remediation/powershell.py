@@ -1,4 +1,10 @@
-"""Plans as PowerShell scripts (Windows hosts), parsed in tests with a PowerShell grammar."""
+"""Plans as PowerShell scripts (Windows hosts), parsed in tests with a PowerShell grammar.
+
+Host text reaches a script only as data: a single-quoted string with every single-quote form
+doubled, or, when it holds anything but plain printable text, its UTF-16 bytes in base64 decoded
+at run time (:func:`~evict.remediation.commands.ps`); comments and step titles are one line with
+control and bidi characters shown as ``<U+XXXX>``.
+"""
 
 from __future__ import annotations
 
@@ -69,7 +75,6 @@ class PowerShellRenderer(PlanRenderer):
         if plan.refusal:
             out.append(f"throw {ps('evict: refused: ' + one_line(plan.refusal))}")
         else:
-            out.append(
-                f"Write-Host {ps('evict: plan complete for ' + (plan.hostname or plan.host))}"
-            )
+            host = one_line(plan.hostname or plan.host)
+            out.append(f"Write-Host {ps('evict: plan complete for ' + host)}")
         return "\n".join(out) + "\n"

@@ -1,4 +1,9 @@
-"""Plans as POSIX sh scripts (Linux and macOS hosts), checked with ``sh -n`` and shellcheck."""
+"""Plans as POSIX sh scripts (Linux and macOS hosts), checked with ``sh -n`` and shellcheck.
+
+Host text reaches a script only as data: single-quoted words (:func:`~evict.remediation.commands.q`)
+given to ``printf %s`` or to a command, never inside ``$(...)``, and one-line comments with
+control and bidi characters shown as ``<U+XXXX>``.
+"""
 
 from __future__ import annotations
 
@@ -62,9 +67,9 @@ class ShRenderer(PlanRenderer):
         out += [f"# {one_line(line)}" for line in header_lines(plan)]
         out.append(_PRELUDE if plan.steps else "set -u\n")
         out += [_step(s) + "\n" for s in plan.steps]
-        name = q(plan.hostname or plan.host)
+        name = q(one_line(plan.hostname or plan.host))
         if plan.refusal:
-            out.append(f"echo {q('evict: refused: ' + one_line(plan.refusal))} >&2")
+            out.append(f"printf '%s\\n' {q('evict: refused: ' + one_line(plan.refusal))} >&2")
             out.append("exit 3")
         else:
             out.append(f"printf 'evict: plan complete for %s\\n' {name}")

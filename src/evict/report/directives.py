@@ -20,7 +20,6 @@ a database.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from evict.compliance.lifecycle import OPEN_STATES, UNCONCLUDED_STATES, State
 from evict.compliance.milestones import current_milestone
 from evict.inventory.interface import Ident, Kind
 from evict.matching.interface import Finding
+from evict.neutral import json_dumps
 from evict.remediation.policy import Policy, coverage_gap, protective
 from evict.report.fleet import ALL_STATES, CSV_COLUMNS, PENDING, ReportLine, report_json
 from evict.report.fleet import to_csv as fleet_csv
@@ -165,7 +165,7 @@ def render_report(kind: ReportKind, fmt: Format, inputs: ReportInputs) -> bytes:
             generated_at=inputs.generated_at,
             start=inputs.start,
         )
-        return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode()
+        return (json_dumps(body) + "\n").encode()
     return render(build(kind, inputs), fmt)
 
 

@@ -260,10 +260,10 @@ def to_csv(document: Document) -> str:
 
 def render(document: Document, fmt: Format) -> bytes:
     """Render a document in ``fmt`` (HTML and PDF renderers are imported only when asked for)."""
-    import json
+    from evict.neutral import json_dumps
 
     if fmt is Format.JSON:
-        return (json.dumps(document.to_json(), indent=2, ensure_ascii=False) + "\n").encode()
+        return (json_dumps(document.to_json()) + "\n").encode()
     if fmt is Format.CSV:
         return to_csv(document).encode()
     if fmt is Format.HTML:

@@ -1,5 +1,8 @@
 """Render a report document as one self-contained HTML page (Jinja2, autoescaped).
 
+Every value the page shows is neutralised before it is escaped (control and bidi characters a host
+sent appear as ``<U+XXXX>``, :func:`evict.neutral.finalize_html`); the PDF is laid out from it.
+
 The page carries its own stylesheet and loads nothing, so it reads the same offline, in a mail
 attachment, and in the PDF WeasyPrint makes from it (:mod:`evict.report.render_pdf`). Tables
 longer than :data:`MAX_ROWS` show their first rows and say how many the CSV and JSON hold: a
@@ -12,6 +15,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from evict import __version__
+from evict.neutral import finalize_html
 from evict.report.interface import NOT_PROVIDED, Document, Table, Value
 
 if TYPE_CHECKING:
@@ -32,6 +36,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=finalize_html,
     )
     env.filters["cell"] = _cell
     env.filters["css_string"] = _css_string

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -18,6 +17,7 @@ from evict import __version__
 from evict.catalog.interface import Catalog, Directive
 from evict.compliance.milestones import MilestoneStatus, current_milestone
 from evict.matching.interface import Finding
+from evict.neutral import json_dumps, neutralise
 from evict.remediation.policy import Policy, coverage_gap, protection_present
 from evict.report.cells import safe_cell
 from evict.scanning import HostResult, ScanResult
@@ -115,7 +115,7 @@ def inconclusive(host: Mapping[str, Any]) -> bool:
 
 def render_json(document: Mapping[str, Any]) -> str:
     """Serialise the contract document."""
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_dumps(document) + "\n"
 
 
 CSV_COLUMNS = (
@@ -219,8 +219,12 @@ def _evidence_line(evidence: Iterable[Mapping[str, Any]], limit: int = 3) -> str
 
 def render_table(document: Mapping[str, Any], *, console: Any, max_hosts: int = 50) -> None:
     """Print the scan for a person: hosts with findings, then the fleet summary and sources."""
-    from rich.markup import escape
+    from rich.markup import escape as markup_escape
     from rich.table import Table
+
+    def escape(text: str) -> str:
+        # Host text shows as it is: no markup, no control or bidi characters.
+        return markup_escape(neutralise(text))
 
     hosts = document["hosts"]
     affected = [h for h in hosts if h["findings"]]

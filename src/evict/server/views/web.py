@@ -30,6 +30,7 @@ import jinja2
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from evict.neutral import finalize_html
 from evict.server.deps import Ctx, ServerContext
 from evict.server.errors import ServerError
 from evict.server.views.cache import Refresher
@@ -127,6 +128,7 @@ def make_environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=finalize_html,
     )
     env.filters["number"] = _format_number
     env.filters["when"] = _format_time
