@@ -16,6 +16,14 @@ ASSETS = Path(__file__).parent / "assets"
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep the compiled-catalog and file-scan caches out of the user's home."""
     os.environ["EVICT_CACHE_DIR"] = str(tmp_path_factory.mktemp("evict-cache"))
+    # The audit key too: `evict db upgrade` and `evict serve` create it when absent. Each test
+    # that anchors names its own anchor file, so the servers tests start do not share one.
+    from evict.signing import ensure_key
+
+    key = tmp_path_factory.mktemp("evict-audit") / "audit-key.pem"
+    ensure_key(key)
+    os.environ["EVICT_AUDIT_KEY"] = str(key)
+    os.environ["EVICT_AUDIT_ANCHOR"] = "off"
 
 
 @pytest.fixture

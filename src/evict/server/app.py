@@ -73,7 +73,32 @@ def build_context(
             report_retention=dt.timedelta(days=retention) if retention > 0 else None,
         )
         context.worker = WorkerThread(worker, interval=settings.worker_interval, clock=clock)
+    _audit_signing(context, settings, clock)
     return context
+
+
+def _audit_signing(
+    context: ServerContext, settings: Settings, clock: Callable[[], dt.datetime]
+) -> None:
+    """Read (or create) the audit key and prepare the scheduled anchoring of signed heads."""
+    if settings.audit_key is None:
+        log.warning("no audit key: audit chain heads are not signed or anchored")
+        return
+    from evict.server.anchor import Anchorer, AnchorThread
+    from evict.signing import ensure_key, syslog_handler
+
+    key, created = ensure_key(settings.audit_key)
+    if created:
+        log.warning(
+            "created the audit key %s (keep it off the database host's backups)", settings.audit_key
+        )
+    context.audit_key = key
+    syslog = syslog_handler(settings.audit_syslog) if settings.audit_syslog else None
+    if settings.audit_anchor_interval > 0 and (settings.anchor_path or syslog):
+        anchorer = Anchorer(context.store, key, path=settings.anchor_path, syslog=syslog)
+        context.anchor = AnchorThread(
+            anchorer, interval=settings.audit_anchor_interval, clock=clock
+        )
 
 
 def create_app(
@@ -96,11 +121,15 @@ def create_app(
         app.state.context = context
         if context.worker is not None:
             context.worker.start()
+        if context.anchor is not None:
+            context.anchor.start()
         try:
             yield
         finally:
             if context.worker is not None:
                 context.worker.stop()
+            if context.anchor is not None:
+                context.anchor.stop()
             context.store.close()
 
     app = FastAPI(
