@@ -254,3 +254,17 @@ def test_db_upgrade_creates_the_audit_key_owner_only_and_audit_key_prints_it(
     key.chmod(0o644)
     code, _, err = run(capsys, "audit", "key", "--audit-key", str(key))
     assert code == 2 and "open to other users" in err and "chmod 600" in err
+
+
+def test_a_reports_signed_head_saved_from_stderr_is_an_anchor(
+    tampered: Tampered, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "report", "bod-17-01", "--format", "csv", "--db", tampered.url)
+    assert code == 0 and "evict: audit head (signed): {" in err
+    saved = tmp_path / "report-head.txt"
+    saved.write_text(err)
+    with tampered.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_events"))
+        conn.execute(text(f"UPDATE audit_head SET seq = 0, hash = '{GENESIS}' WHERE id = 1"))
+    code, _, err = tampered.verify(capsys, "--anchor", str(saved))
+    assert code == 1 and "the audit log is empty" in err and "vouches for event 10" in err

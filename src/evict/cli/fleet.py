@@ -782,6 +782,8 @@ def run_report(args: argparse.Namespace) -> int:
         data = _report_from_db(args).encode()
     else:
         data = _document_from_db(args)
+    if not args.server:
+        _print_signed_head(args)
     if args.output:
         args.output.write_bytes(data)
     elif args.format == "pdf":
@@ -817,7 +819,23 @@ def _report_from_server(args: argparse.Namespace, token: str) -> bytes:
                 response = client.get(path, token=token, params=params)
     finally:
         client.close()
+    head = response.headers.get("Evict-Audit-Head")
+    if head:
+        print(f"evict: audit head (signed): {head}", file=sys.stderr)
     return response.content if args.format != "json" else response.content + b"\n"
+
+
+def _print_signed_head(args: argparse.Namespace) -> None:
+    """Print the audit head, signed now, on stderr (when the audit key is here): keep it with
+    the report, and give it to ``evict audit verify --anchor`` later."""
+    from evict.server.anchor import signed_head
+    from evict.signing import anchor_line, load_key
+
+    path = _settings(args).audit_key
+    if path is None or not path.exists():
+        return
+    head = signed_head(_store(args), load_key(path), _now())
+    print(f"evict: audit head (signed): {anchor_line(head).strip()}", file=sys.stderr)
 
 
 def _report_from_db(args: argparse.Namespace) -> str:
