@@ -210,6 +210,8 @@ def read_anchors(path: Path) -> list[Anchor]:
             whole = None
         if isinstance(whole, dict) and "signed_head" in whole:
             return [_anchor(whole["signed_head"], str(path), None)]
+        if isinstance(whole, dict) and "signature" in whole:
+            return [_anchor(whole, str(path), None)]
     out = []
     for number, line in enumerate(text.splitlines(), 1):
         start = line.find("{")
@@ -219,7 +221,7 @@ def read_anchors(path: Path) -> list[Anchor]:
             raise AuditKeyError(str(path), "line too long for a signed head", line=number)
         try:
             value = json.loads(line[start:])
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise AuditKeyError(str(path), f"not JSON: {e}", line=number) from e
         out.append(_anchor(value, str(path), number))
     return out

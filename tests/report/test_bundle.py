@@ -208,6 +208,11 @@ def test_a_changed_file_fails_bundle_verification(
     code, _, err = verify_bundle_cli(capsys, added, "--public-key", str(public))
     assert code == 1 and "reports/extra.csv is in the bundle but not in the manifest" in err
 
+    hostile = tmp_path / "hostile.zip"
+    rewrite(bundle, hostile, audit__events_dot_jsonl=b'{"seq": [], "at": 1}\n')
+    code, _, err = verify_bundle_cli(capsys, hostile, "--public-key", str(public))
+    assert code == 1 and "audit/events.jsonl cannot be read" in err and "Traceback" not in err
+
 
 def test_a_changed_manifest_fails_bundle_verification(
     signed_bundle: tuple[Path, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path

@@ -268,3 +268,17 @@ def test_a_reports_signed_head_saved_from_stderr_is_an_anchor(
         conn.execute(text(f"UPDATE audit_head SET seq = 0, hash = '{GENESIS}' WHERE id = 1"))
     code, _, err = tampered.verify(capsys, "--anchor", str(saved))
     assert code == 1 and "the audit log is empty" in err and "vouches for event 10" in err
+
+
+def test_a_signed_head_saved_from_the_api_pretty_printed_is_an_anchor(
+    tampered: Tampered, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    saved = tmp_path / "head.json"
+    last = json.loads(tampered.anchors.read_text().splitlines()[-1])
+    saved.write_text(json.dumps(last, indent=2))
+    code, out, _ = tampered.verify(capsys, "--anchor", str(saved))
+    assert code == 0 and "1 signed head(s)" in out
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_text('x {"signature": [[[' + "[" * 5000 + "\n")
+    code, _, err = tampered.verify(capsys, "--anchor", str(garbage))
+    assert code == 2 and f"{garbage}:1" in err and "Traceback" not in err

@@ -349,7 +349,7 @@ def check_anchors(anchors: Iterable[Anchor], public_key: Ed25519PublicKey) -> li
     for anchor in anchors:
         if anchor.head.key != expected:
             problems.append(
-                f"{anchor.where}: signed with key {anchor.head.key}, not the audit key {expected}"
+                f"{anchor.where}: signed with key {anchor.head.key!r}, not the audit key {expected}"
             )
         elif not anchor.head.verify(public_key):
             problems.append(f"{anchor.where}: the signature does not verify: the line was changed")

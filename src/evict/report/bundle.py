@@ -440,8 +440,8 @@ def _check_audit(
         problems.append(f"{MANIFEST}: the audit head's signature does not verify")
     try:
         events = list(_events(archive))
-    except (KeyError, ValueError) as e:
-        problems.append(f"audit/events.jsonl cannot be read: {e}")
+    except (KeyError, ValueError, TypeError, RecursionError) as e:
+        problems.append(f"audit/events.jsonl cannot be read: {e!r}")
         return head.seq
     verdict = verify_chain(events, head=(head.seq, head.hash))
     if not verdict.ok:
