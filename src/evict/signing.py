@@ -183,6 +183,7 @@ def syslog_handler(address: str) -> logging.Handler:
     handler = logging.handlers.SysLogHandler(
         address=target, facility=logging.handlers.SysLogHandler.LOG_AUTHPRIV
     )
+    handler.append_nul = False
     handler.setFormatter(logging.Formatter("evict-audit-head: %(message)s"))
     return handler
 
@@ -220,7 +221,7 @@ def read_anchors(path: Path) -> list[Anchor]:
         if len(line) > MAX_ANCHOR_LINE:
             raise AuditKeyError(str(path), "line too long for a signed head", line=number)
         try:
-            value = json.loads(line[start:])
+            value, _ = json.JSONDecoder().raw_decode(line[start:])
         except (ValueError, RecursionError) as e:
             raise AuditKeyError(str(path), f"not JSON: {e}", line=number) from e
         out.append(_anchor(value, str(path), number))

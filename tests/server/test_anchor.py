@@ -146,3 +146,32 @@ def test_a_chain_rewritten_under_the_running_server_is_not_signed_and_is_logged(
         conn.execute(text("UPDATE audit_head SET seq = 1 WHERE id = 1"))
     with pytest.raises(EvictError, match="moved back"):
         again.anchor_once(fleet.clock())
+
+
+def test_signed_heads_and_tampering_go_to_syslog(fleet: Fleet, tmp_path: Path) -> None:
+    import socket
+
+    from evict.signing import syslog_handler
+
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(5)
+    port = receiver.getsockname()[1]
+    key, _ = ensure_key(tmp_path / "audit-key.pem")
+    handler = syslog_handler(f"127.0.0.1:{port}")
+    try:
+        anchorer = Anchorer(fleet.ctx.store, key, path=None, syslog=handler)
+        fleet.enroll("ws-1")
+        head = anchorer.anchor_once(fleet.clock())
+        message = receiver.recv(4096).decode()
+        assert "evict-audit-head: {" in message
+        sent = SignedHead.from_json(json.loads(message[message.index("{") :]))
+        assert sent == head and sent.verify(key.public_key())
+
+        with fleet.ctx.store.engine.begin() as conn:
+            conn.execute(text("UPDATE audit_head SET seq = 1 WHERE id = 1"))
+        anchorer.run_once(fleet.clock())
+        assert "TAMPERED: the audit chain no longer extends" in receiver.recv(4096).decode()
+    finally:
+        handler.close()
+        receiver.close()
