@@ -341,6 +341,7 @@ def _register_report(subparsers: Any) -> None:
     _add_db(p)
     p.add_argument("--server", metavar="URL", help="ask this server instead of the database")
     p.add_argument("--token", metavar="TOKEN", help="API token for --server (or EVICT_TOKEN)")
+    _add_audit_key(p)
     add_catalog_options(p)
     p.set_defaults(func=run_report)
 
