@@ -19,6 +19,14 @@ pytest_plugins = ["tests.notify.receivers"]
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep the compiled-catalog and file-scan caches out of the user's home."""
     os.environ["EVICT_CACHE_DIR"] = str(tmp_path_factory.mktemp("evict-cache"))
+    # The audit key too: `evict db upgrade` and `evict serve` create it when absent. Each test
+    # that anchors names its own anchor file, so the servers tests start do not share one.
+    from evict.signing import ensure_key
+
+    key = tmp_path_factory.mktemp("evict-audit") / "audit-key.pem"
+    ensure_key(key)
+    os.environ["EVICT_AUDIT_KEY"] = str(key)
+    os.environ["EVICT_AUDIT_ANCHOR"] = "off"
 
 
 @pytest.fixture
@@ -145,7 +153,9 @@ def migrated_url(
         for table in reversed(Base.metadata.sorted_tables):
             if table.name != "audit_head":
                 conn.execute(table.delete())
-        conn.exec_driver_sql(f"UPDATE audit_head SET seq = 0, hash = '{GENESIS}'")
+        # a test may have deleted the head row (an attack on the audit log): put it back
+        conn.exec_driver_sql("DELETE FROM audit_head")
+        conn.exec_driver_sql(f"INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS}')")
     engine.dispose()
 
 

@@ -10,6 +10,13 @@ else in evict reads these environment variables.
 ``EVICT_PROTECTION``       comma-separated product ids counted as approved protection
 ``EVICT_REPORTS_DIR``      where the server keeps reports generated from the dashboard
 ``EVICT_NOTIFY_INTERVAL``  seconds between notification passes (default 900; 0: none)
+``EVICT_AUDIT_KEY``        the audit signing key (default: ``audit-key.pem`` in the user
+                           data directory)
+``EVICT_AUDIT_ANCHOR``     the anchor file signed heads are appended to (default:
+                           ``audit-anchors.jsonl`` beside the key; ``off`` for none)
+``EVICT_AUDIT_ANCHOR_INTERVAL``  seconds between anchored heads (default 300; 0: never)
+``EVICT_AUDIT_SYSLOG``     also send each anchored head to syslog: a socket path
+                           (``/dev/log``) or ``HOST:PORT``
 =========================  ==========================================================
 """
 
@@ -78,6 +85,20 @@ class Settings:
     report_retention_days: int = 90
     """Days stored inventory reports are kept for idempotent resends (each host's latest is
     always kept; the audit log keeps every ingest); 0 keeps them all."""
+    audit_key: Path | None = None
+    """The Ed25519 key that signs audit chain heads, kept outside the database (None: heads are
+    not signed). The server creates it (mode 0600) when it is absent."""
+    audit_anchor_file: Path | None = None
+    """Where the server appends a signed head every ``audit_anchor_interval``; None: beside
+    the key (``audit-anchors.jsonl``)."""
+    audit_anchor_enabled: bool = True
+    """Whether signed heads are appended to the anchor file at all (syslog may be the only
+    place)."""
+    audit_anchor_interval: float = 300.0
+    """Seconds between anchored heads (0: none on a schedule). Events after the last anchor can
+    be rewritten undetected until the next one, so this bounds that window."""
+    audit_syslog: str | None = None
+    """Also send each anchored head to syslog at this address (``/dev/log``, ``HOST:PORT``)."""
     extra: Mapping[str, str] = field(default_factory=dict)
     """Free-form settings for extensions; ignored by evict itself."""
     notify_interval: float = 900.0
@@ -104,6 +125,17 @@ class Settings:
     def is_sqlite(self) -> bool:
         """Whether the database is SQLite."""
         return self.database_url.startswith("sqlite")
+
+    @property
+    def anchor_path(self) -> Path | None:
+        """The anchor file, or None when there is none (no key, or anchoring to a file is off)."""
+        if not self.audit_anchor_enabled or self.audit_key is None:
+            return None
+        if self.audit_anchor_file is not None:
+            return self.audit_anchor_file
+        from evict.signing import default_anchor_path
+
+        return default_anchor_path(self.audit_key)
 
     @property
     def upgrade_on_start(self) -> bool:
@@ -135,5 +167,18 @@ class Settings:
             values["protection_products"] = frozenset(
                 p.strip() for p in env["EVICT_PROTECTION"].split(",") if p.strip()
             )
+        from evict.signing import default_audit_key_path
+
+        key = env.get("EVICT_AUDIT_KEY")
+        values["audit_key"] = Path(key).expanduser() if key else default_audit_key_path()
+        anchor = env.get("EVICT_AUDIT_ANCHOR", "")
+        if anchor.lower() == "off":
+            values["audit_anchor_enabled"] = False
+        elif anchor:
+            values["audit_anchor_file"] = Path(anchor).expanduser()
+        if env.get("EVICT_AUDIT_ANCHOR_INTERVAL"):
+            values["audit_anchor_interval"] = float(env["EVICT_AUDIT_ANCHOR_INTERVAL"])
+        if env.get("EVICT_AUDIT_SYSLOG"):
+            values["audit_syslog"] = env["EVICT_AUDIT_SYSLOG"]
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

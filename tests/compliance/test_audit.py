@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
-from evict.compliance.audit import GENESIS, AuditEvent, canonical_json, seal, verify_chain
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from evict.compliance.audit import (
+    GENESIS,
+    Anchor,
+    AuditEvent,
+    SignedHead,
+    canonical_json,
+    check_anchors,
+    event_hash,
+    key_id,
+    seal,
+    sign_head,
+    verify_chain,
+)
 
 
 def chain(n: int) -> list[AuditEvent]:
@@ -75,8 +90,6 @@ def test_renumbered_events_break_their_hash() -> None:
 def test_an_event_rewritten_with_a_fresh_hash_breaks_the_next_link() -> None:
     events = chain(4)
     forged = dataclasses.replace(events[1], actor="user:mallory")
-    from evict.compliance.audit import event_hash
-
     events[1] = dataclasses.replace(forged, hash=event_hash(forged.prev_hash, forged))
     verdict = verify_chain(events)
     assert (verdict.ok, verdict.seq, verdict.fault) == (False, 3, "unlinked")
@@ -111,3 +124,83 @@ def test_the_verdict_renders_the_first_bad_event() -> None:
         "fault": "altered",
         "message": "event 1 does not match its hash",
     }
+
+
+# -- signed heads and anchors --------------------------------------------------------------------
+
+KEY = Ed25519PrivateKey.generate()
+
+
+def anchored(events: list[AuditEvent], *seqs: int) -> list[Anchor]:
+    hashes = {0: GENESIS} | {e.seq: e.hash for e in events}
+    return [
+        Anchor(sign_head(KEY, s, hashes[s], at=f"2026-01-05T11:00:0{s % 10}Z"), f"anchors line {n}")
+        for n, s in enumerate(seqs, 1)
+    ]
+
+
+def test_a_signed_head_verifies_with_its_key_only_and_survives_json() -> None:
+    head = sign_head(KEY, 7, "ab" * 32, at="2026-01-05T11:00:00Z")
+    assert head.verify(KEY.public_key())
+    assert SignedHead.from_json(json.loads(json.dumps(head.to_json()))) == head
+    assert not head.verify(Ed25519PrivateKey.generate().public_key())
+    for change in ({"seq": 8}, {"hash": "cd" * 32}, {"at": "2026-01-06T11:00:00Z"}):
+        assert not dataclasses.replace(head, **change).verify(KEY.public_key()), change  # type: ignore[arg-type]
+    assert head.key == key_id(KEY.public_key())
+
+
+def test_check_anchors_names_each_line_not_signed_by_the_key() -> None:
+    events = chain(3)
+    good, bad = anchored(events, 2, 3)
+    forged = Anchor(dataclasses.replace(bad.head, seq=1), bad.where)
+    other = Anchor(sign_head(Ed25519PrivateKey.generate(), 3, events[2].hash, at="x"), "other")
+    assert check_anchors([good], KEY.public_key()) == []
+    problems = check_anchors([good, forged, other], KEY.public_key())
+    assert len(problems) == 2
+    assert problems[0].startswith("anchors line 2: the signature does not verify")
+    assert problems[1].startswith("other: signed with key")
+
+
+def test_a_chain_through_its_anchors_is_intact() -> None:
+    events = chain(6)
+    verdict = verify_chain(events, head=(6, events[-1].hash), anchors=anchored(events, 0, 3, 6))
+    assert verdict.ok
+
+
+def test_a_cut_tail_with_the_head_moved_back_is_caught_only_by_an_anchor() -> None:
+    events = chain(6)
+    anchors = anchored(events, 3, 6)
+    cut = events[:4]
+    assert verify_chain(cut, head=(4, cut[-1].hash)).ok
+    verdict = verify_chain(cut, head=(4, cut[-1].hash), anchors=anchors)
+    assert (verdict.ok, verdict.seq, verdict.fault) == (False, 5, "truncated")
+    assert "anchors line 2" in verdict.message and "vouches for event 6" in verdict.message
+
+
+def test_a_rewritten_and_rechained_event_is_caught_at_the_next_anchor() -> None:
+    events = chain(6)
+    anchors = anchored(events, 2, 5)
+    forged: list[AuditEvent] = events[:3]
+    forged[2] = dataclasses.replace(forged[2], actor="user:mallory")
+    forged[2] = dataclasses.replace(forged[2], hash=event_hash(forged[1].hash, forged[2]))
+    for e in events[3:]:
+        nxt = dataclasses.replace(e, prev_hash=forged[-1].hash)
+        forged.append(dataclasses.replace(nxt, hash=event_hash(nxt.prev_hash, nxt)))
+    assert verify_chain(forged, head=(6, forged[-1].hash)).ok
+    verdict = verify_chain(forged, head=(6, forged[-1].hash), anchors=anchors)
+    assert (verdict.ok, verdict.seq, verdict.fault) == (False, 5, "rewritten")
+    assert "after event 2 up to event 5" in verdict.message
+
+
+def test_an_emptied_log_with_its_head_reset_is_caught_by_any_anchor() -> None:
+    events = chain(2)
+    verdict = verify_chain([], head=(0, GENESIS), anchors=anchored(events, 1))
+    assert (verdict.ok, verdict.fault) == (False, "truncated")
+    assert verdict.message.startswith("the audit log is empty")
+
+
+def test_a_chain_checked_from_a_known_head_on() -> None:
+    events = chain(5)
+    assert verify_chain(events[2:], head=(5, events[-1].hash), after=(2, events[1].hash)).ok
+    verdict = verify_chain(events[2:], head=(5, events[-1].hash), after=(2, "0" * 63 + "1"))
+    assert (verdict.ok, verdict.seq, verdict.fault) == (False, 3, "unlinked")

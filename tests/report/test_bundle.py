@@ -77,7 +77,7 @@ def test_the_bundle_verifies_against_its_manifest_and_evict_audit_verify(
     with zipfile.ZipFile(out) as archive:
         manifest = json.loads(archive.read("MANIFEST.json"))
         listed = {f["path"]: f for f in manifest["files"]}
-        assert set(listed) == set(archive.namelist()) - {"MANIFEST.json"}
+        assert set(listed) == set(archive.namelist()) - {"MANIFEST.json", "MANIFEST.sig"}
         for path, entry in listed.items():
             data = archive.read(path)
             assert hashlib.sha256(data).hexdigest() == entry["sha256"], path
@@ -143,3 +143,142 @@ def test_an_unwritable_destination_is_an_error_and_leaves_nothing(
     code, _, err = evidence(migrated_url, out, capsys)
     assert code == 2 and "cannot write the evidence bundle" in err and "Traceback" not in err
     assert not out.parent.exists()
+
+
+def rewrite(src: Path, dst: Path, **changes: bytes) -> None:
+    """Copy the bundle ``src`` to ``dst`` with some members' contents replaced or added
+    (keyword names use ``__`` for ``/`` and ``_dot_`` for ``.``)."""
+    wanted = {k.replace("__", "/").replace("_dot_", "."): v for k, v in changes.items()}
+    with zipfile.ZipFile(src) as old, zipfile.ZipFile(dst, "w") as new:
+        for info in old.infolist():
+            new.writestr(info, wanted.pop(info.filename, None) or old.read(info))
+        for name, data in wanted.items():
+            new.writestr(name, data)
+
+
+def verify_bundle_cli(
+    capsys: pytest.CaptureFixture[str], bundle: Path, *extra: str
+) -> tuple[int, str, str]:
+    code = main(["evidence", "verify", str(bundle), *extra])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def signed_bundle(
+    seeded: SeededFleet, migrated_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> tuple[Path, Path]:
+    """A bundle written by `evict evidence`, and the server's public key from `evict audit key`."""
+    out = tmp_path / "evidence.zip"
+    code, _, _ = evidence(migrated_url, out, capsys, "bis-kaspersky-2024")
+    assert code == 0
+    assert main(["audit", "key"]) == 0
+    public = tmp_path / "audit.pub"
+    public.write_text(capsys.readouterr().out)
+    return out, public
+
+
+def test_a_signed_bundle_verifies_offline_with_the_servers_public_key(
+    signed_bundle: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle, public = signed_bundle
+    code, out, err = verify_bundle_cli(capsys, bundle, "--public-key", str(public))
+    assert code == 0, err
+    assert "evidence bundle verified" in out and "audit chain intact to event" in out
+    code, out, _ = verify_bundle_cli(capsys, bundle)
+    assert code == 0 and "the key was read from the bundle itself" in out
+    with zipfile.ZipFile(bundle) as archive:
+        head = json.loads(archive.read("audit/head.json"))["signed_head"]
+        assert json.loads(archive.read("MANIFEST.json"))["signed_head"] == head
+
+
+def test_a_changed_file_fails_bundle_verification(
+    signed_bundle: tuple[Path, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bundle, public = signed_bundle
+    changed = tmp_path / "changed.zip"
+    with zipfile.ZipFile(bundle) as archive:
+        findings = archive.read("findings.jsonl").replace(b"laptop-7", b"laptop-8")
+    rewrite(bundle, changed, findings_dot_jsonl=findings)
+    code, _, err = verify_bundle_cli(capsys, changed, "--public-key", str(public))
+    assert code == 1 and "findings.jsonl: its SHA-256 differs" in err and "FAILS" in err
+
+    added = tmp_path / "added.zip"
+    rewrite(bundle, added, reports__extra_dot_csv=b"host,state\n")
+    code, _, err = verify_bundle_cli(capsys, added, "--public-key", str(public))
+    assert code == 1 and "reports/extra.csv is in the bundle but not in the manifest" in err
+
+    hostile = tmp_path / "hostile.zip"
+    rewrite(bundle, hostile, audit__events_dot_jsonl=b'{"seq": [], "at": 1}\n')
+    code, _, err = verify_bundle_cli(capsys, hostile, "--public-key", str(public))
+    assert code == 1 and "audit/events.jsonl cannot be read" in err and "Traceback" not in err
+
+
+def test_a_changed_manifest_fails_bundle_verification(
+    signed_bundle: tuple[Path, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bundle, public = signed_bundle
+    with zipfile.ZipFile(bundle) as archive:
+        manifest = json.loads(archive.read("MANIFEST.json"))
+        findings = archive.read("findings.jsonl").replace(b"laptop-7", b"laptop-8")
+    # the attacker changes a file and updates its hash in the manifest: the signature breaks
+    for entry in manifest["files"]:
+        if entry["path"] == "findings.jsonl":
+            entry["sha256"] = hashlib.sha256(findings).hexdigest()
+    changed = tmp_path / "changed.zip"
+    rewrite(
+        bundle,
+        changed,
+        findings_dot_jsonl=findings,
+        MANIFEST_dot_json=json.dumps(manifest, indent=2).encode(),
+    )
+    code, _, err = verify_bundle_cli(capsys, changed, "--public-key", str(public))
+    assert code == 1 and "signature of MANIFEST.json does not verify" in err
+
+    unsigned = tmp_path / "unsigned.zip"
+    with zipfile.ZipFile(bundle) as old, zipfile.ZipFile(unsigned, "w") as new:
+        for info in old.infolist():
+            if info.filename != "MANIFEST.sig":
+                new.writestr(info, old.read(info))
+    code, _, err = verify_bundle_cli(capsys, unsigned, "--public-key", str(public))
+    assert code == 1 and "the manifest is not signed" in err
+
+
+def test_a_bundle_fails_verification_with_another_key(
+    signed_bundle: tuple[Path, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from evict.signing import ensure_key, public_pem
+
+    bundle, _ = signed_bundle
+    other, _ = ensure_key(tmp_path / "other.pem")
+    public = tmp_path / "other.pub"
+    public.write_text(public_pem(other))
+    code, _, err = verify_bundle_cli(capsys, bundle, "--public-key", str(public))
+    assert code == 1 and "not with the key given" in err and "does not verify" in err
+
+    # no bundle at all is an error, exit 2
+    code, _, err = verify_bundle_cli(capsys, tmp_path / "missing.zip")
+    assert code == 2 and "not a readable evidence bundle" in err and "Traceback" not in err
+
+
+def test_the_bundles_signed_head_is_an_anchor_for_audit_verify(
+    signed_bundle: tuple[Path, Path],
+    seeded: SeededFleet,
+    migrated_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bundle, _ = signed_bundle
+    code = main(["audit", "verify", "--db", migrated_url, "--anchor", str(bundle)])
+    assert code == 0, capsys.readouterr().err
+    capsys.readouterr()
+    with seeded.store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_events WHERE seq > 3"))
+        conn.execute(
+            text(
+                "UPDATE audit_head SET seq = 3, "
+                "hash = (SELECT hash FROM audit_events WHERE seq = 3) WHERE id = 1"
+            )
+        )
+    code = main(["audit", "verify", "--db", migrated_url, "--anchor", str(bundle)])
+    err = capsys.readouterr().err
+    assert code == 1 and "(truncated)" in err and "audit/head.json" in err

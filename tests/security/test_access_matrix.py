@@ -11,8 +11,10 @@ another org unit).
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -340,6 +342,7 @@ API: dict[tuple[str, str], Spec] = {
         get("/api/v1/audit"), org_wide_reader, targets=ONE, listing=True
     ),
     ("GET", "/api/v1/audit/verify"): Spec(get("/api/v1/audit/verify"), any_user, targets=ONE),
+    ("GET", "/api/v1/audit/head"): Spec(get("/api/v1/audit/head"), any_user, targets=ONE),
     ("GET", "/api/v1/orgs"): Spec(get("/api/v1/orgs"), any_user, targets=ONE, listing=True),
     ("POST", "/api/v1/orgs/units"): Spec(
         post("/api/v1/orgs/units", {"name": "unit"}), org_wide_admin, targets=ONE, writes=True
@@ -492,6 +495,8 @@ def test_the_access_matrix_holds_for_every_route_caller_and_target(
         passwords=True,
         login_rate=(1000.0, 1000.0),
         enroll_rate=(1000.0, 1000.0),
+        audit_key=Path(os.environ["EVICT_AUDIT_KEY"]),
+        audit_anchor_interval=0.0,
     )
     world = next(world_iter)
     for target, host in WAIVER_HOSTS.items():

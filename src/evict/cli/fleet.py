@@ -44,6 +44,16 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_audit_key(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--audit-key",
+        type=Path,
+        metavar="FILE",
+        help="the Ed25519 key that signs audit heads, kept outside the database (default: "
+        "EVICT_AUDIT_KEY, else audit-key.pem in the user data directory)",
+    )
+
+
 def _duration(value: str) -> float:
     """An argparse type for ``90s``, ``15m``, ``1h``, ``1d`` (seconds without a unit)."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -86,13 +96,38 @@ def _register_server(subparsers: Any) -> None:
         metavar="DURATION",
         help="time between matching-worker passes (default 5s; each inventory wakes it)",
     )
+    _add_audit_key(p)
+    p.add_argument(
+        "--anchor-file",
+        type=Path,
+        metavar="FILE",
+        help="append a signed audit head here on a schedule (default: EVICT_AUDIT_ANCHOR, else "
+        "audit-anchors.jsonl beside the key); keep it off the database host if you can",
+    )
+    p.add_argument(
+        "--anchor-interval",
+        type=_duration,
+        default=None,
+        metavar="DURATION",
+        help="time between signed heads (default 5m): events after the last one can be "
+        "rewritten undetected until the next",
+    )
+    p.add_argument(
+        "--audit-syslog",
+        metavar="ADDRESS",
+        help="also send each signed head to syslog: a socket (/dev/log) or HOST:PORT (UDP)",
+    )
     add_catalog_options(p)
     p.set_defaults(func=run_serve)
 
     db = subparsers.add_parser("db", help="database maintenance")
     dbsub = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
-    up = dbsub.add_parser("upgrade", help="create or upgrade the schema to this version's")
+    up = dbsub.add_parser(
+        "upgrade",
+        help="create or upgrade the schema to this version's (and create the audit key if absent)",
+    )
     _add_db(up)
+    _add_audit_key(up)
     up.set_defaults(func=run_db_upgrade)
 
     worker = subparsers.add_parser(
@@ -258,10 +293,51 @@ def _register_lifecycle(subparsers: Any) -> None:
     audit = subparsers.add_parser("audit", help="the audit chain")
     auditsub = audit.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
     verify = auditsub.add_parser(
-        "verify", help="recompute the chain: exit 0 intact, 1 broken (naming the first bad event)"
+        "verify",
+        help="recompute the chain: exit 0 intact, 1 broken or tampered (naming the first bad "
+        "event), 2 error",
+        description="Recompute the audit chain and compare it with its recorded head and with "
+        "the signed heads in each --anchor file (an anchor file, a syslog extract, a signed "
+        "head saved from a report, or an evidence bundle). Anchors catch what the database "
+        "alone cannot: events deleted from the end with the head moved back, an event "
+        "rewritten with the chain recomputed, every event deleted with the head reset. Exit 0: "
+        "intact; 1: broken or tampered; 2: error (the head row is missing, an anchor is not "
+        "signed by the key, a file cannot be read).",
     )
     _add_db(verify)
+    verify.add_argument(
+        "--anchor",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="signed heads the chain must pass through (repeatable)",
+    )
+    verify.add_argument(
+        "--public-key",
+        type=Path,
+        metavar="FILE",
+        help="the public key the anchors are signed with (`evict audit key`; default: the "
+        "audit key's)",
+    )
+    _add_audit_key(verify)
     verify.set_defaults(func=run_audit_verify)
+    key = auditsub.add_parser("key", help="print the audit key's public key (PEM)")
+    _add_audit_key(key)
+    key.set_defaults(func=run_audit_key)
+    anchor = auditsub.add_parser(
+        "anchor",
+        help="sign the chain head now and append it to the anchor file (the server does this "
+        "on a schedule)",
+    )
+    _add_db(anchor)
+    _add_audit_key(anchor)
+    anchor.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="the anchor file (default: EVICT_AUDIT_ANCHOR, else beside the key)",
+    )
+    anchor.set_defaults(func=run_audit_anchor)
 
 
 def _register_report(subparsers: Any) -> None:
@@ -295,6 +371,7 @@ def _register_report(subparsers: Any) -> None:
     _add_db(p)
     p.add_argument("--server", metavar="URL", help="ask this server instead of the database")
     p.add_argument("--token", metavar="TOKEN", help="API token for --server (or EVICT_TOKEN)")
+    _add_audit_key(p)
     add_catalog_options(p)
     p.set_defaults(func=run_report)
 
@@ -303,13 +380,24 @@ def _register_report(subparsers: Any) -> None:
         help="write a directive's evidence bundle (zip): reports, findings, audit chain, catalog",
         description="Write every report of the directive in csv, json, html and pdf, the "
         "findings with their evidence, the audit chain with its head hash, and the catalog, "
-        "with a MANIFEST.json of SHA-256 sums. Exit 0: written, audit chain intact; 1: written, "
-        "audit chain broken.",
+        "with a MANIFEST.json of SHA-256 sums signed with the audit key (MANIFEST.sig). Exit 0: "
+        "written, audit chain intact; 1: written, audit chain broken. `evict evidence verify "
+        "BUNDLE [--public-key FILE]` checks a bundle offline: the signature, every file's hash, "
+        "and the audit events re-chained up to the signed head (exit 0: good, 1: bad, 2: "
+        "unreadable).",
     )
-    ev.add_argument("directive")
+    ev.add_argument("directive", help="the directive, or `verify` to check a bundle")
+    ev.add_argument("bundle", nargs="?", type=Path, help="with `verify`: the bundle to check")
+    ev.add_argument(
+        "--public-key",
+        type=Path,
+        metavar="FILE",
+        help="with `verify`: the public key the bundle must be signed with (`evict audit key`)",
+    )
+    _add_audit_key(ev)
     ev.add_argument("--org", help="the organisation (needed when the database holds several)")
     ev.add_argument("--unit", help="only this org unit")
-    ev.add_argument("--out", required=True, type=Path, metavar="FILE.zip")
+    ev.add_argument("--out", type=Path, metavar="FILE.zip", help="the bundle to write")
     ev.add_argument("--profile", type=Path, metavar="FILE", help="organisation profile YAML")
     ev.add_argument("--today", type=iso_date, metavar="DATE", help="evaluate as of this date")
     _add_db(ev)
@@ -324,6 +412,8 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     from evict.settings import Settings
 
     extra = tuple(catalog_dirs(args)) if hasattr(args, "catalog") else ()
+    if getattr(args, "audit_key", None):
+        overrides.setdefault("audit_key", args.audit_key)
     settings = Settings.from_env(getattr(args, "db", None), **overrides)
     if extra:
         import dataclasses
@@ -383,6 +473,13 @@ def run_serve(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {}
     if args.worker_interval:
         overrides["worker_interval"] = args.worker_interval
+    if args.anchor_file:
+        overrides["audit_anchor_file"] = args.anchor_file
+        overrides["audit_anchor_enabled"] = True
+    if args.anchor_interval:
+        overrides["audit_anchor_interval"] = args.anchor_interval
+    if args.audit_syslog:
+        overrides["audit_syslog"] = args.audit_syslog
     settings = _settings(args, **overrides)
     engine = make_engine(settings.database_url)
     if settings.upgrade_on_start:
@@ -390,6 +487,7 @@ def run_serve(args: argparse.Namespace) -> int:
     check_schema(engine)
     engine.dispose()
     _check_port_free(args.host, args.port)
+    _ensure_audit_key(settings)
     safe = engine.url.render_as_string(hide_password=True)
     print(f"evict: serving on http://{args.host}:{args.port} with {safe}", file=sys.stderr)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
@@ -422,14 +520,31 @@ def run_db_upgrade(args: argparse.Namespace) -> int:
     """Run ``evict db upgrade``."""
     from evict.store.engine import make_engine, upgrade
 
-    engine = make_engine(_settings(args).database_url)
+    settings = _settings(args)
+    engine = make_engine(settings.database_url)
     before, after = upgrade(engine)
     safe = engine.url.render_as_string(hide_password=True)
     if before == after:
         print(f"{safe}: schema already at revision {after}")
     else:
         print(f"{safe}: schema upgraded from {before or 'empty'} to revision {after}")
+    _ensure_audit_key(settings)
     return 0
+
+
+def _ensure_audit_key(settings: Settings) -> None:
+    """Create the audit key if it is absent, saying so (``serve`` and ``db upgrade``)."""
+    from evict.signing import ensure_key
+
+    if settings.audit_key is None:
+        return
+    _, created = ensure_key(settings.audit_key)
+    if created:
+        print(
+            f"created the audit key {settings.audit_key} (mode 0600): keep it, and "
+            "`evict audit key` (its public half), outside the database and its backups",
+            file=sys.stderr,
+        )
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -723,17 +838,91 @@ def _confirm(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def _public_key(args: argparse.Namespace) -> Any:
+    """The public key to check signatures with: ``--public-key``, else the audit key's."""
+    from evict.errors import EvictError
+    from evict.signing import load_key, load_public_key
+
+    if getattr(args, "public_key", None):
+        return load_public_key(args.public_key)
+    path = _settings(args).audit_key
+    if path is None or not path.exists():
+        raise EvictError(f"no audit key at {path}: give --public-key FILE (`evict audit key`)")
+    return load_key(path).public_key()
+
+
 def run_audit_verify(args: argparse.Namespace) -> int:
     """Run ``evict audit verify``."""
-    verdict = _store(args).verify_audit()
-    if verdict.ok:
-        print(f"audit chain intact: {verdict.events} events, head {verdict.head_hash}")
-        return 0
-    print(
-        f"audit chain BROKEN at event {verdict.seq} ({verdict.fault}): {verdict.message}",
-        file=sys.stderr,
-    )
-    return 1
+    from evict.compliance.audit import check_anchors
+    from evict.errors import EvictError
+    from evict.signing import read_anchors
+
+    anchors = []
+    for path in args.anchor or ():
+        found = read_anchors(path)
+        if not found:
+            raise EvictError(f"{path}: holds no signed audit head")
+        anchors.extend(found)
+    if anchors:
+        problems = check_anchors(anchors, _public_key(args))
+        if problems:
+            for problem in problems[:20]:
+                print(f"evict: error: cannot trust anchor {problem}", file=sys.stderr)
+            return 2
+    verdict = _store(args).verify_audit(anchors)
+    if not verdict.ok:
+        print(
+            f"audit chain BROKEN at event {verdict.seq} ({verdict.fault}): {verdict.message}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"audit chain intact: {verdict.events} events, head {verdict.head_hash}")
+    if anchors:
+        latest = max(anchors, key=lambda a: a.head.seq).head
+        print(
+            f"passes through {len(anchors)} signed head(s); the latest vouches for event "
+            f"{latest.seq} (signed {latest.at})"
+        )
+        if verdict.head_seq > latest.seq:
+            print(
+                f"events {latest.seq + 1}-{verdict.head_seq} come after the latest signed head: "
+                "not yet covered by an anchor"
+            )
+    return 0
+
+
+def run_audit_key(args: argparse.Namespace) -> int:
+    """Run ``evict audit key``: print the public key."""
+    from evict.compliance.audit import key_id
+    from evict.errors import EvictError
+    from evict.signing import load_key, public_pem
+
+    path = _settings(args).audit_key
+    if path is None or not path.exists():
+        raise EvictError(f"no audit key at {path}: `evict db upgrade` or `evict serve` creates it")
+    key = load_key(path)
+    print(f"# evict audit key {key_id(key.public_key())} ({path})")
+    sys.stdout.write(public_pem(key))
+    return 0
+
+
+def run_audit_anchor(args: argparse.Namespace) -> int:
+    """Run ``evict audit anchor``: sign the head now, append it to the anchor file."""
+    from evict.errors import EvictError
+    from evict.service.audit import signed_head
+    from evict.signing import anchor_line, append_anchor, load_key
+
+    settings = _settings(args)
+    if settings.audit_key is None or not settings.audit_key.exists():
+        raise EvictError(
+            f"no audit key at {settings.audit_key}: `evict db upgrade` or `evict serve` creates it"
+        )
+    out = args.out or settings.anchor_path
+    head = signed_head(_store(args), load_key(settings.audit_key), _now())
+    if out is not None:
+        append_anchor(out, head)
+    sys.stdout.write(anchor_line(head))
+    return 0
 
 
 # -- reports -----------------------------------------------------------------------------------
@@ -759,6 +948,8 @@ def run_report(args: argparse.Namespace) -> int:
         data = _report_from_db(args).encode()
     else:
         data = _document_from_db(args)
+    if not args.server:
+        _print_signed_head(args)
     if args.output:
         args.output.write_bytes(data)
     elif args.format == "pdf":
@@ -794,6 +985,9 @@ def _report_from_server(args: argparse.Namespace, token: str) -> bytes:
                 response = client.get(path, token=token, params=params)
     finally:
         client.close()
+    head = response.headers.get("Evict-Audit-Head")
+    if head:
+        print(f"evict: audit head (signed): {head}", file=sys.stderr)
     return response.content if args.format != "json" else response.content + b"\n"
 
 
@@ -801,6 +995,19 @@ def _only_org(store: Store) -> Any:
     """The database's one organisation, or None when it holds none or several."""
     orgs = store.orgs()
     return orgs[0] if len(orgs) == 1 else None
+
+
+def _print_signed_head(args: argparse.Namespace) -> None:
+    """Print the audit head, signed now, on stderr (when the audit key is here): keep it with
+    the report, and give it to ``evict audit verify --anchor`` later."""
+    from evict.service.audit import signed_head
+    from evict.signing import anchor_line, load_key
+
+    path = _settings(args).audit_key
+    if path is None or not path.exists():
+        return
+    head = signed_head(_store(args), load_key(path), _now())
+    print(f"evict: audit head (signed): {anchor_line(head).strip()}", file=sys.stderr)
 
 
 def _report_from_db(args: argparse.Namespace) -> str:
@@ -890,16 +1097,63 @@ def _document_from_db(args: argparse.Namespace) -> bytes:
 
 
 def run_evidence(args: argparse.Namespace) -> int:
-    """Run ``evict evidence``."""
+    """Run ``evict evidence`` (and ``evict evidence verify BUNDLE``)."""
     from evict.cli._progress import progress_bar
+    from evict.errors import EvictError
     from evict.service.reports import write_evidence
+    from evict.signing import load_key
 
+    if args.directive == "verify":
+        return _run_evidence_verify(args)
+    if args.bundle is not None:
+        raise EvictError(f"unexpected argument {str(args.bundle)!r} (did you mean verify?)")
+    if args.out is None:
+        raise EvictError("give --out FILE.zip: where to write the bundle")
+    key_path = _settings(args).audit_key
+    if key_path is None or not key_path.exists():
+        raise EvictError(
+            f"no audit key at {key_path}: the bundle is signed with it (`evict db upgrade` "
+            "creates it; --audit-key FILE names another)"
+        )
+    key = load_key(key_path)
     scope = _report_scope(args)
     with progress_bar(f"{scope.directive.id} evidence bundle") as progress:
-        result = write_evidence(scope, args.out, progress)
+        result = write_evidence(scope, args.out, progress, key=key, now=_now())
     print(f"wrote {result.path}: {result.files} files, manifest sha256 {result.manifest_sha256}")
     if not result.audit_ok:
         print(result.audit_message, file=sys.stderr)
         return 1
     print(result.audit_message)
+    return 0
+
+
+def _run_evidence_verify(args: argparse.Namespace) -> int:
+    from evict.compliance.audit import key_id
+    from evict.errors import EvictError
+    from evict.report.bundle import verify_bundle
+
+    if args.bundle is None:
+        raise EvictError("evict evidence verify BUNDLE: name the bundle to check")
+    public = None
+    if args.public_key:
+        from evict.signing import load_public_key
+
+        public = load_public_key(args.public_key)
+    result = verify_bundle(args.bundle, public_key=public)
+    for problem in result.problems:
+        print(f"{args.bundle}: {problem}", file=sys.stderr)
+    if not result.ok:
+        print(f"{args.bundle}: evidence bundle FAILS verification", file=sys.stderr)
+        return 1
+    print(
+        f"{args.bundle}: evidence bundle verified: {result.files} files, signed by key "
+        f"{result.key}, audit chain intact to event {result.head_seq}"
+    )
+    if public is None:
+        print(
+            f"the key was read from the bundle itself: compare {result.key} with "
+            "`evict audit key` on the server, or give --public-key FILE"
+        )
+    else:
+        assert result.key == key_id(public)
     return 0

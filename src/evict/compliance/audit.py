@@ -9,16 +9,32 @@ swapping two of them breaks the chain at that point; :func:`verify_chain` names 
 that does not fit. The store keeps the chain head (last sequence number and hash) beside the
 events so that cutting events off the end is caught too, and an evidence bundle can quote it.
 
-Nothing here reads a clock or a database: the store passes the time and the rows in.
+An unkeyed chain with its head in the same database cannot stand against someone who can write
+that database: they can delete the last events and move the head back, rewrite an event and
+recompute every hash after it, or empty the log and reset the head. So heads are also *signed*
+with an Ed25519 key kept outside the database (:class:`SignedHead`, :func:`sign_head`) and the
+signed heads are kept outside it too (an anchor file, syslog, every report and evidence
+bundle). :func:`verify_chain` given such *anchors* checks that the recomputed chain reaches every
+anchored sequence number with the anchored hash: a shorter chain was cut (``truncated``), a
+different hash was rewritten and re-chained (``rewritten``).
+
+Nothing here reads a clock, a file or a database: the caller passes the time, the keys and the
+rows in.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 GENESIS = "0" * 64
 """The ``prev_hash`` of the first event of a chain."""
@@ -107,7 +123,96 @@ def seal(
     )
 
 
-Fault = Literal["altered", "deleted", "reordered", "unlinked", "truncated", "head"]
+HEAD_FORMAT = "evict-audit-head/1"
+"""The ``format`` of a signed head."""
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """A short name of a public key: the first 16 hex digits of the SHA-256 of its raw bytes."""
+    raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class SignedHead:
+    """A chain head ``(seq, hash)`` as seen at time ``at``, signed with the audit key ``key``.
+
+    The signature covers :meth:`message`: the canonical JSON of the format, sequence number,
+    hash, time and key id. Whoever holds the public key can check it without the database.
+    """
+
+    seq: int
+    hash: str
+    at: str
+    """When it was signed: an ISO 8601 UTC timestamp."""
+    key: str
+    """The :func:`key_id` of the key that signed it."""
+    signature: str
+    """The Ed25519 signature of :meth:`message`, base64."""
+
+    def message(self) -> bytes:
+        """The bytes the signature covers."""
+        body = {"format": HEAD_FORMAT, "seq": self.seq, "hash": self.hash, "at": self.at}
+        return canonical_json(body | {"key": self.key}).encode("utf-8")
+
+    def to_json(self) -> dict[str, object]:
+        """Render as one line of an anchor file, or a field of a report or bundle."""
+        return {
+            "format": HEAD_FORMAT,
+            "seq": self.seq,
+            "hash": self.hash,
+            "at": self.at,
+            "key": self.key,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_json(cls, value: object) -> SignedHead:
+        """Read a signed head written by :meth:`to_json`; ``ValueError`` says what is wrong."""
+        if not isinstance(value, Mapping):
+            raise ValueError("a signed head is a JSON object")
+        if value.get("format") != HEAD_FORMAT:
+            raise ValueError(f"not a signed audit head (format is not {HEAD_FORMAT!r})")
+        seq, digest = value.get("seq"), value.get("hash")
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            raise ValueError("seq is not a non-negative integer")
+        for name in ("hash", "at", "key", "signature"):
+            if not isinstance(value.get(name), str):
+                raise ValueError(f"{name} is not a string")
+        assert isinstance(digest, str)
+        return cls(seq, digest, str(value["at"]), str(value["key"]), str(value["signature"]))
+
+    def verify(self, public_key: Ed25519PublicKey) -> bool:
+        """Whether this head was signed by the private half of ``public_key``."""
+        if self.key != key_id(public_key):
+            return False
+        try:
+            signature = base64.b64decode(self.signature, validate=True)
+            public_key.verify(signature, self.message())
+        except (InvalidSignature, binascii.Error, ValueError):
+            return False
+        return True
+
+
+def sign_head(private_key: Ed25519PrivateKey, seq: int, head_hash: str, *, at: str) -> SignedHead:
+    """Sign the chain head ``(seq, head_hash)`` as seen at ``at``."""
+    draft = SignedHead(seq, head_hash, at, key_id(private_key.public_key()), "")
+    signature = base64.b64encode(private_key.sign(draft.message())).decode("ascii")
+    return SignedHead(seq, head_hash, at, draft.key, signature)
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A signed head read from outside the database, and where it was read (for messages)."""
+
+    head: SignedHead
+    where: str
+    """E.g. ``/var/lib/evict/audit-anchors.jsonl line 12``."""
+
+
+Fault = Literal[
+    "altered", "deleted", "reordered", "unlinked", "truncated", "rewritten", "head", "anchor"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,19 +243,38 @@ class ChainVerdict:
 
 
 def verify_chain(
-    events: Iterable[AuditEvent], *, head: tuple[int, str] | None = None
+    events: Iterable[AuditEvent],
+    *,
+    head: tuple[int, str] | None = None,
+    anchors: Sequence[Anchor] = (),
+    after: tuple[int, str] = (0, GENESIS),
 ) -> ChainVerdict:
     """Recompute the chain over ``events`` (in stored order) and find the first break.
 
     :param events: the events as stored, in ascending storage order.
     :param head: the chain head the store recorded, ``(seq, hash)``; when given, a chain that
         ends before it (events cut off the end) or disagrees with it is reported too.
+    :param anchors: signed heads kept outside the database, their signatures already checked
+        (:func:`check_anchors`); the recomputed chain must pass through each of them.
+    :param after: where ``events`` start: the ``(seq, hash)`` of the event before the first
+        (a chain checked from a known head on, as the scheduled anchoring does).
 
     A sequence gap means events were deleted; a sequence number that goes backwards, or an event
     whose ``prev_hash`` names another event, means events were reordered or one was rewritten
-    with a fresh hash; an event whose fields no longer hash to its stored hash was altered.
+    with a fresh hash; an event whose fields no longer hash to its stored hash was altered. An
+    anchored sequence number whose recomputed hash differs means the chain was rewritten and
+    recomputed; an anchored sequence number past the chain's end means events were cut off
+    (or all of them, with the head reset).
     """
-    prev_seq, prev_hash, count = 0, GENESIS, 0
+    wanted: dict[int, list[Anchor]] = {}
+    for anchor in anchors:
+        wanted.setdefault(anchor.head.seq, []).append(anchor)
+    prev_seq, prev_hash = after
+    count = 0
+    vouched = 0
+    for anchor in wanted.get(0, ()):
+        if anchor.head.hash != GENESIS:
+            return _rewritten(count, 0, GENESIS, 0, anchor, 0)
     for event in events:
         count += 1
         problem = _link_problem(event, prev_seq, prev_hash)
@@ -158,6 +282,24 @@ def verify_chain(
             fault, message = problem
             return ChainVerdict(False, count, prev_seq, prev_hash, event.seq, fault, message)
         prev_seq, prev_hash = event.seq, event.hash
+        for anchor in wanted.get(prev_seq, ()):
+            if anchor.head.hash != prev_hash:
+                return _rewritten(count, prev_seq, prev_hash, vouched, anchor, prev_seq)
+        if prev_seq in wanted:
+            vouched = prev_seq
+    if wanted and max(wanted) > prev_seq:
+        anchor = wanted[max(wanted)][0]
+        where = "the audit log is empty" if count == 0 else f"the chain ends at event {prev_seq}"
+        return ChainVerdict(
+            False,
+            count,
+            prev_seq,
+            prev_hash,
+            prev_seq + 1,
+            "truncated",
+            f"{where} but {anchor.where} (signed {anchor.head.at}) vouches for event "
+            f"{anchor.head.seq}: events were deleted from the end",
+        )
     if head is not None:
         head_seq, head_hash = head
         if head_seq > prev_seq:
@@ -181,6 +323,37 @@ def verify_chain(
                 f"the recorded head (event {head_seq}) does not match the chain",
             )
     return ChainVerdict(True, count, prev_seq, prev_hash)
+
+
+def _rewritten(
+    count: int, seq: int, digest: str, vouched: int, anchor: Anchor, at_seq: int
+) -> ChainVerdict:
+    since = f" after event {vouched}" if vouched else ""
+    return ChainVerdict(
+        False,
+        count,
+        seq,
+        digest,
+        at_seq,
+        "rewritten",
+        f"event {at_seq} recomputes to hash {digest[:16]}... but {anchor.where} (signed "
+        f"{anchor.head.at}) vouches for {anchor.head.hash[:16]}...: an event{since} up to "
+        f"event {at_seq} was rewritten and the chain recomputed",
+    )
+
+
+def check_anchors(anchors: Iterable[Anchor], public_key: Ed25519PublicKey) -> list[str]:
+    """The anchors whose signature does not verify with ``public_key``, as messages."""
+    expected = key_id(public_key)
+    problems = []
+    for anchor in anchors:
+        if anchor.head.key != expected:
+            problems.append(
+                f"{anchor.where}: signed with key {anchor.head.key!r}, not the audit key {expected}"
+            )
+        elif not anchor.head.verify(public_key):
+            problems.append(f"{anchor.where}: the signature does not verify: the line was changed")
+    return problems
 
 
 def _link_problem(event: AuditEvent, prev_seq: int, prev_hash: str) -> tuple[Fault, str] | None:

@@ -3,10 +3,11 @@
 ``evict evidence DIRECTIVE --out FILE.zip`` writes::
 
     MANIFEST.json                 what is in the bundle, with the SHA-256 of every other file
+    MANIFEST.sig                  the Ed25519 signature of MANIFEST.json, with the public key
     reports/DIRECTIVE-KIND.EXT    every report of the directive, in csv, json, html and pdf
     findings.jsonl                one line per host and finding, with its evidence
     audit/events.jsonl            the audit chain up to its head, one event a line
-    audit/head.json               the head (sequence number and hash) and the verification
+    audit/head.json               the head (sequence number and hash), signed, and the verification
     catalog/VERSION               the catalog version the reports were built with
     catalog/files/...             the catalog files themselves (built-in and the organisation's)
 
@@ -14,10 +15,18 @@ The audit chain is exported whole, up to the head read before the export began, 
 verified again from the bundle alone (:func:`evict.compliance.audit.verify_chain`); the head
 hash is the one ``evict audit verify`` prints. A broken chain is exported as it is and recorded
 as broken: the bundle is evidence either way.
+
+The manifest is signed with the audit key (``MANIFEST.sig``) and carries the signed head, so
+:func:`verify_bundle` (``evict evidence verify BUNDLE --public-key FILE``) can check offline that
+no file was changed, added or removed, and that the exported events re-chain to the head the key
+signed. The public key inside ``MANIFEST.sig`` is a convenience: only a key obtained from the
+server (``evict audit key``) proves who signed.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import hashlib
 import json
@@ -28,13 +37,33 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
+    load_pem_public_key,
+)
+
 from evict import __version__
-from evict.compliance.audit import AuditEvent, ChainVerdict, verify_chain
+from evict.compliance.audit import (
+    AuditEvent,
+    ChainVerdict,
+    SignedHead,
+    key_id,
+    verify_chain,
+)
 from evict.report.directives import ReportInputs, available, render_report
 from evict.report.interface import Format, ReportError
 
 MANIFEST = "MANIFEST.json"
+SIGNATURE = "MANIFEST.sig"
 BUNDLE_FORMAT = "evict-evidence/1"
+SIGNATURE_FORMAT = "evict-evidence-signature/1"
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+"""Largest manifest or signature read when verifying."""
+MAX_EVENT_LINE = 64 * 1024 * 1024
+"""Longest audit event line read when verifying."""
 
 
 class BundleError(ReportError):
@@ -163,6 +192,8 @@ def write_bundle(
     audit_events: Iterable[AuditEvent],
     audit_head: tuple[int, str],
     catalog_files: Sequence[tuple[str, Path]],
+    signed_head: SignedHead | None = None,
+    key: Ed25519PrivateKey | None = None,
 ) -> Bundle:
     """Write the evidence bundle of ``inputs`` to ``out`` (atomically: a temporary file renamed).
 
@@ -170,6 +201,10 @@ def write_bundle(
         out, so a chain growing meanwhile still ends at the head quoted).
     :param audit_head: the head ``(seq, hash)`` as recorded, read before the events.
     :param catalog_files: ``(name in the bundle, file)`` for each catalog file.
+    :param signed_head: ``audit_head`` signed with ``key`` (quoted in the manifest and in
+        ``audit/head.json``, so the bundle can serve as an anchor).
+    :param key: the audit key that signs the manifest (``MANIFEST.sig``); without it the bundle
+        is unsigned and :func:`verify_bundle` fails it.
     """
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
@@ -183,12 +218,14 @@ def write_bundle(
                     )
             writer.add_lines("findings.jsonl", _findings(inputs))
             verdict = _write_chain(writer, audit_events, audit_head)
-            writer.add(
-                "audit/head.json",
-                _json(
-                    {"seq": audit_head[0], "hash": audit_head[1], "verification": verdict.to_json()}
-                ),
-            )
+            head_doc: dict[str, object] = {
+                "seq": audit_head[0],
+                "hash": audit_head[1],
+                "verification": verdict.to_json(),
+            }
+            if signed_head is not None:
+                head_doc["signed_head"] = signed_head.to_json()
+            writer.add("audit/head.json", _json(head_doc))
             writer.add("catalog/VERSION", (inputs.catalog.version + "\n").encode())
             for name, path in catalog_files:
                 writer.add(f"catalog/files/{name}", path.read_bytes())
@@ -204,10 +241,13 @@ def write_bundle(
                     "catalog_version": inputs.catalog.version,
                     "audit_head": {"seq": audit_head[0], "hash": audit_head[1]},
                     "audit_intact": verdict.ok,
+                    "signed_head": signed_head.to_json() if signed_head is not None else None,
                     "files": [e.to_json() for e in writer.entries],
                 }
             )
             archive.writestr(writer.info(MANIFEST), manifest)
+            if key is not None:
+                archive.writestr(writer.info(SIGNATURE), _signature(key, manifest))
         os.replace(tmp, out)
     except OSError as e:
         raise BundleError(f"{out}: cannot write the evidence bundle: {e.strerror or e}") from e
@@ -235,3 +275,201 @@ def _write_chain(
         for _ in chain:
             pass
     return verdict
+
+
+def _signature(key: Ed25519PrivateKey, manifest: bytes) -> bytes:
+    public = key.public_key()
+    return _json(
+        {
+            "format": SIGNATURE_FORMAT,
+            "signs": MANIFEST,
+            "key": key_id(public),
+            "public_key": public.public_bytes(
+                Encoding.PEM, PublicFormat.SubjectPublicKeyInfo
+            ).decode("ascii"),
+            "signature": base64.b64encode(key.sign(manifest)).decode("ascii"),
+        }
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BundleCheck:
+    """The result of :func:`verify_bundle`: ``ok`` when ``problems`` is empty."""
+
+    problems: tuple[str, ...]
+    files: int
+    """Files the manifest lists."""
+    key: str
+    """The id of the key the manifest is signed with (empty when unsigned)."""
+    head_seq: int | None
+    """The signed head's sequence number."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check passed."""
+        return not self.problems
+
+
+def verify_bundle(path: Path, *, public_key: Ed25519PublicKey | None = None) -> BundleCheck:
+    """Check an evidence bundle offline.
+
+    The manifest's signature (with ``public_key``, else the key the bundle carries), every
+    file's SHA-256 and size against the manifest, no file added, and the audit events re-chained
+    up to the signed head. Raises :class:`BundleError` when the file is not a readable zip.
+    """
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as e:
+        raise BundleError(f"{path}: not a readable evidence bundle: {e}") from e
+    with archive:
+        return _check(archive, public_key)
+
+
+def _read(archive: zipfile.ZipFile, name: str, problems: list[str]) -> bytes | None:
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        problems.append(f"{name} is missing")
+        return None
+    if info.file_size > MAX_MANIFEST_BYTES:
+        problems.append(f"{name} is too large ({info.file_size} bytes)")
+        return None
+    with archive.open(info) as handle:
+        return handle.read(MAX_MANIFEST_BYTES + 1)[:MAX_MANIFEST_BYTES]
+
+
+def _check(archive: zipfile.ZipFile, wanted: Ed25519PublicKey | None) -> BundleCheck:
+    problems: list[str] = []
+    names = archive.namelist()
+    if len(names) != len(set(names)):
+        problems.append("the zip holds two entries of the same name")
+    manifest_bytes = _read(archive, MANIFEST, problems)
+    signature_bytes = _read(archive, SIGNATURE, problems)
+    key = ""
+    if signature_bytes is not None and manifest_bytes is not None:
+        key, public = _check_signature(signature_bytes, manifest_bytes, wanted, problems)
+    else:
+        public = wanted
+        if signature_bytes is None:
+            problems.append("the manifest is not signed")
+    manifest: dict[str, object] = {}
+    if manifest_bytes is not None:
+        try:
+            loaded = json.loads(manifest_bytes)
+            manifest = loaded if isinstance(loaded, dict) else {}
+        except ValueError:
+            problems.append(f"{MANIFEST} is not JSON")
+    files = manifest.get("files")
+    listed: set[str] = set()
+    if not isinstance(files, list):
+        problems.append(f"{MANIFEST} lists no files")
+        files = []
+    for entry in files:
+        name = entry.get("path") if isinstance(entry, dict) else None
+        if not isinstance(name, str):
+            problems.append(f"{MANIFEST}: an entry without a path")
+            continue
+        listed.add(name)
+        problems.extend(_check_file(archive, entry, name))
+    problems.extend(
+        f"{name} is in the bundle but not in the manifest"
+        for name in names
+        if name not in listed and name not in (MANIFEST, SIGNATURE)
+    )
+    head_seq = _check_audit(archive, manifest, public, problems)
+    return BundleCheck(tuple(problems), len(files), key, head_seq)
+
+
+def _check_signature(
+    signature_bytes: bytes,
+    manifest_bytes: bytes,
+    wanted: Ed25519PublicKey | None,
+    problems: list[str],
+) -> tuple[str, Ed25519PublicKey | None]:
+    try:
+        doc = json.loads(signature_bytes)
+        carried = load_pem_public_key(str(doc["public_key"]).encode("ascii"))
+        signature = base64.b64decode(str(doc["signature"]), validate=True)
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError):
+        problems.append(f"{SIGNATURE} cannot be read")
+        return "", wanted
+    if not isinstance(carried, Ed25519PublicKey):
+        problems.append(f"{SIGNATURE}: not an Ed25519 key")
+        return "", wanted
+    public = wanted or carried
+    if wanted is not None and key_id(carried) != key_id(wanted):
+        problems.append(
+            f"signed with key {key_id(carried)}, not with the key given ({key_id(wanted)})"
+        )
+    try:
+        public.verify(signature, manifest_bytes)
+    except InvalidSignature:
+        problems.append(f"the signature of {MANIFEST} does not verify: the manifest was changed")
+    return key_id(public), public
+
+
+def _check_file(archive: zipfile.ZipFile, entry: dict[str, object], name: str) -> list[str]:
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        return [f"{name} is in the manifest but not in the bundle"]
+    size = entry.get("bytes")
+    if not isinstance(size, int) or info.file_size != size:
+        return [f"{name}: {info.file_size} bytes, the manifest says {size}"]
+    digest = hashlib.sha256()
+    with archive.open(info) as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    if digest.hexdigest() != entry.get("sha256"):
+        return [f"{name}: its SHA-256 differs from the manifest's: the file was changed"]
+    return []
+
+
+def _check_audit(
+    archive: zipfile.ZipFile,
+    manifest: dict[str, object],
+    public: Ed25519PublicKey | None,
+    problems: list[str],
+) -> int | None:
+    try:
+        head = SignedHead.from_json(manifest.get("signed_head"))
+    except ValueError as e:
+        problems.append(f"{MANIFEST}: no signed audit head ({e})")
+        return None
+    if public is not None and not head.verify(public):
+        problems.append(f"{MANIFEST}: the audit head's signature does not verify")
+    try:
+        events = list(_events(archive))
+    except (KeyError, ValueError, TypeError, RecursionError) as e:
+        problems.append(f"audit/events.jsonl cannot be read: {e!r}")
+        return head.seq
+    verdict = verify_chain(events, head=(head.seq, head.hash))
+    if not verdict.ok:
+        problems.append(
+            f"audit/events.jsonl does not re-chain to the signed head (event {head.seq}): "
+            f"event {verdict.seq} ({verdict.fault}): {verdict.message}"
+        )
+    return head.seq
+
+
+def _events(archive: zipfile.ZipFile) -> Iterator[AuditEvent]:
+    with archive.open("audit/events.jsonl") as handle:
+        while line := handle.readline(MAX_EVENT_LINE):
+            if not line.endswith(b"\n"):
+                raise ValueError("a line is too long or does not end")
+            value = json.loads(line)
+            if not isinstance(value, dict):
+                raise ValueError("a line is not a JSON object")
+            payload = value.get("payload")
+            org = value.get("org")
+            yield AuditEvent(
+                int(value["seq"]),
+                str(value["at"]),
+                str(value["actor"]),
+                str(value["action"]),
+                str(value["subject"]),
+                org if isinstance(org, int) else None,
+                payload if isinstance(payload, dict) else {},
+                str(value["prev_hash"]),
+                str(value["hash"]),
+            )

@@ -81,6 +81,7 @@ def build_context(
         context.notifier = NotifierThread(
             store, catalog, interval=settings.notify_interval, clock=clock
         )
+    _audit_signing(context, settings, clock)
     context.reports = _report_runner(context)
     return context
 
@@ -109,7 +110,32 @@ def _report_runner(context: ServerContext) -> ReportRunner:
         context.settings.reports_directory(),
         scope_for,
         clock=context.clock,
+        key=context.audit_key,
     )
+
+
+def _audit_signing(
+    context: ServerContext, settings: Settings, clock: Callable[[], dt.datetime]
+) -> None:
+    """Read (or create) the audit key and prepare the scheduled anchoring of signed heads."""
+    if settings.audit_key is None:
+        log.warning("no audit key: audit chain heads are not signed or anchored")
+        return
+    from evict.server.anchor import Anchorer, AnchorThread
+    from evict.signing import ensure_key, syslog_handler
+
+    key, created = ensure_key(settings.audit_key)
+    if created:
+        log.warning(
+            "created the audit key %s (keep it off the database host's backups)", settings.audit_key
+        )
+    context.audit_key = key
+    syslog = syslog_handler(settings.audit_syslog) if settings.audit_syslog else None
+    if settings.audit_anchor_interval > 0 and (settings.anchor_path or syslog):
+        anchorer = Anchorer(context.store, key, path=settings.anchor_path, syslog=syslog)
+        context.anchor = AnchorThread(
+            anchorer, interval=settings.audit_anchor_interval, clock=clock
+        )
 
 
 def create_app(
@@ -136,6 +162,8 @@ def create_app(
             context.reports.start()
         if context.notifier is not None:
             context.notifier.start()
+        if context.anchor is not None:
+            context.anchor.start()
         try:
             yield
         finally:
@@ -145,6 +173,8 @@ def create_app(
                 context.reports.stop()
             if context.worker is not None:
                 context.worker.stop()
+            if context.anchor is not None:
+                context.anchor.stop()
             context.store.close()
 
     app = FastAPI(

@@ -11,11 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from evict.catalog.interface import Catalog, Directive
 from evict.matching.engine import Matcher
+from evict.server.anchor import AnchorThread
 from evict.server.errors import Forbidden, Unauthorized
 from evict.server.notifier import NotifierThread
 from evict.server.ratelimit import RateLimiter
@@ -43,6 +45,10 @@ class ServerContext:
     """Sends the organisations' reminders and alerts on a schedule (None: not this server)."""
     reports: ReportRunner | None = None
     """Runs the reports asked for from the dashboard (None: the page offers none)."""
+    audit_key: Ed25519PrivateKey | None = None
+    """The key that signs audit heads (None: heads are not signed)."""
+    anchor: AnchorThread | None = None
+    """The thread that anchors signed heads outside the database on a schedule."""
 
     def now(self) -> dt.datetime:
         """The current time in UTC."""
@@ -56,6 +62,17 @@ class ServerContext:
         """Ask the background worker to run a pass soon."""
         if self.worker is not None:
             self.worker.wake()
+
+    def audit_head_header(self) -> dict[str, str]:
+        """``{"Evict-Audit-Head": SIGNED HEAD JSON}`` for a report response (empty without a
+        key): every report carries the chain head as signed when it was made."""
+        if self.audit_key is None:
+            return {}
+        from evict.service.audit import signed_head
+        from evict.signing import anchor_line
+
+        head = signed_head(self.store, self.audit_key, self.now())
+        return {"Evict-Audit-Head": anchor_line(head).strip()}
 
     def directive(self, directive_id: str) -> Directive:
         """A directive of the catalog (404 when unknown)."""

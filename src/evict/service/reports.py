@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 from evict.report.interface import Format, ReportKind
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from evict.catalog.interface import Directive
     from evict.matching.engine import Matcher
     from evict.report.directives import ReportInputs
@@ -108,13 +110,27 @@ class EvidenceResult:
     head: tuple[int, str]
 
 
-def write_evidence(scope: ReportScope, out: Path, progress: Progress = _quiet) -> EvidenceResult:
-    """Write the directive's evidence bundle to ``out``, announcing each phase."""
+def write_evidence(
+    scope: ReportScope,
+    out: Path,
+    progress: Progress = _quiet,
+    *,
+    key: Ed25519PrivateKey | None = None,
+    now: dt.datetime | None = None,
+) -> EvidenceResult:
+    """Write the directive's evidence bundle to ``out``, announcing each phase.
+
+    :param key: the audit key: the bundle quotes the head signed with it and its manifest is
+        signed (``evict evidence verify`` fails an unsigned bundle).
+    :param now: when the head is signed (default: the scope's ``generated_at``).
+    """
     from evict.report.bundle import catalog_entries, write_bundle
+    from evict.service.audit import signed_head
 
     progress("reading the fleet", 5)
     inputs = scope.inputs()
-    head = scope.store.audit_head()
+    signed = signed_head(scope.store, key, now or scope.generated_at) if key else None
+    head = (signed.seq, signed.hash) if signed else scope.store.audit_head()
     progress("writing every report, the findings and the audit chain", 30)
     bundle = write_bundle(
         out,
@@ -122,6 +138,8 @@ def write_evidence(scope: ReportScope, out: Path, progress: Progress = _quiet) -
         audit_events=scope.store.iter_audit(),
         audit_head=head,
         catalog_files=catalog_entries(scope.catalog_dirs),
+        signed_head=signed,
+        key=key,
     )
     progress("done", 100)
     verdict = bundle.audit
@@ -149,6 +167,7 @@ class ReportRunner:
     :param scope_for: builds a job's :class:`ReportScope` (the server knows the catalog,
         matcher, protection products and clock).
     :param clock: the current time.
+    :param key: the audit key that signs evidence bundles.
     """
 
     def __init__(
@@ -158,7 +177,10 @@ class ReportRunner:
         scope_for: Callable[[ReportJob], ReportScope],
         *,
         clock: Callable[[], dt.datetime],
+        key: Ed25519PrivateKey | None = None,
     ) -> None:
+        self.key = key
+        """The audit key that signs evidence bundles (None: they go out unsigned)."""
         self.jobs = jobs
         self.directory = directory
         self.scope_for = scope_for
@@ -207,7 +229,7 @@ class ReportRunner:
             self.directory.mkdir(parents=True, exist_ok=True)
             scope = self.scope_for(job)
             if job.kind == EVIDENCE:
-                write_evidence(scope, out, progress)
+                write_evidence(scope, out, progress, key=self.key, now=self.clock())
             else:
                 data = render_document(scope, ReportKind(job.kind), Format(job.format), progress)
                 tmp = out.with_name(f".{name}.{os.getpid()}.tmp")

@@ -51,6 +51,17 @@ class DatabaseError(StoreError):
     """The database could not be reached or refused an operation; wraps the driver's error."""
 
 
+class AuditHeadMissing(DatabaseError):
+    """The audit chain's head row is gone: the database was changed outside evict."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the audit chain head (table audit_head, row id 1) is missing: the database was "
+            "changed outside evict; no event can be appended until it is restored, and "
+            "`evict audit verify --anchor FILE` checks the events against signed heads"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class OrgInfo:
     """An organisation (an agency)."""

@@ -46,7 +46,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 
-from evict.compliance.audit import AuditEvent, ChainVerdict, canonical_json, seal, verify_chain
+from evict.compliance.audit import (
+    Anchor,
+    AuditEvent,
+    ChainVerdict,
+    canonical_json,
+    seal,
+    verify_chain,
+)
 from evict.compliance.coverage import kinds_from_text, kinds_text
 from evict.compliance.lifecycle import HostState, State, Waiver, waive
 from evict.inventory.interface import Kind, Observation
@@ -55,6 +62,7 @@ from evict.report.fleet import PENDING, FleetRow
 from evict.store import secrets
 from evict.store.engine import WRITE, make_engine
 from evict.store.interface import (
+    AuditHeadMissing,
     BulkHost,
     ConflictError,
     DatabaseError,
@@ -277,7 +285,9 @@ class Store:
             return
         head = conn.execute(
             self._for_update(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1))
-        ).one()
+        ).one_or_none()
+        if head is None:
+            raise AuditHeadMissing()
         seq, prev = int(head.seq), str(head.hash)
         rows = []
         for actor, action, subject, org, payload in specs:
@@ -323,9 +333,14 @@ class Store:
             self._audit(conn, now, [(actor, action, subject, org, payload)])
 
     def audit_head(self) -> tuple[int, str]:
-        """The chain head as recorded: ``(seq, hash)``."""
+        """The chain head as recorded: ``(seq, hash)``; :class:`AuditHeadMissing` if its row is
+        gone."""
         with self._read() as conn:
-            row = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
+            row = conn.execute(
+                select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
+            ).one_or_none()
+        if row is None:
+            raise AuditHeadMissing()
         return int(row.seq), str(row.hash)
 
     def audit_events(
@@ -369,9 +384,8 @@ class Store:
             row.hash,
         )
 
-    def iter_audit(self, page: int = 5000) -> Iterator[AuditEvent]:
-        """Every event in stored order (by sequence number), read a page at a time."""
-        after = 0
+    def iter_audit(self, page: int = 5000, *, after: int = 0) -> Iterator[AuditEvent]:
+        """Every event after sequence number ``after`` in stored order, a page at a time."""
         while True:
             stmt = select(AuditEventRow).where(AuditEventRow.seq > after)
             with self._read() as conn:
@@ -384,9 +398,11 @@ class Store:
                 return
             after = rows[-1].seq
 
-    def verify_audit(self) -> ChainVerdict:
-        """Recompute the whole chain and compare it with the recorded head."""
-        return verify_chain(self.iter_audit(), head=self.audit_head())
+    def verify_audit(self, anchors: Sequence[Anchor] = ()) -> ChainVerdict:
+        """Recompute the whole chain and compare it with the recorded head and with ``anchors``
+        (signed heads kept outside the database, their signatures already checked)."""
+        head = self.audit_head()
+        return verify_chain(self.iter_audit(), head=head, anchors=anchors)
 
     # -- organisations, units, users, tokens ----------------------------------------------------
 

@@ -42,5 +42,37 @@ def list_events(
 
 @router.get("/verify", response_model=VerifyResponse, responses=ERRORS, summary="Verify the chain")
 def verify(ctx: Ctx, caller: Caller) -> VerifyResponse:
-    """Recompute the whole chain; name the first altered, deleted or reordered event."""
-    return VerifyResponse.model_validate(ctx.store.verify_audit().to_json())
+    """Recompute the whole chain; name the first altered, deleted or reordered event, and check
+    it against the signed heads of the server's anchor file (events cut off the end, or
+    rewritten and re-chained). A missing head row is a 503."""
+    from evict.compliance.audit import check_anchors
+    from evict.signing import read_anchors
+
+    anchors = []
+    path = ctx.settings.anchor_path
+    if ctx.audit_key is not None and path is not None and path.exists():
+        anchors = read_anchors(path)
+        problems = check_anchors(anchors, ctx.audit_key.public_key())
+        if problems:
+            body = ctx.store.verify_audit().to_json()
+            body["ok"] = False
+            body["first_bad"] = {"seq": None, "fault": "anchor", "message": problems[0]}
+            return VerifyResponse.model_validate(body)
+    return VerifyResponse.model_validate(ctx.store.verify_audit(anchors).to_json())
+
+
+@router.get(
+    "/head",
+    response_model=dict[str, Any],
+    responses=ERRORS,
+    summary="The chain head, signed now",
+)
+def signed_head(ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    """The recorded head signed with the audit key, to keep outside the server as an anchor
+    (one line of an anchor file). 404 when the server has no audit key."""
+    from evict.service.audit import signed_head as sign
+    from evict.store.interface import NotFoundError
+
+    if ctx.audit_key is None:
+        raise NotFoundError("this server has no audit key: its heads are not signed")
+    return sign(ctx.store, ctx.audit_key, ctx.now()).to_json()

@@ -47,7 +47,8 @@ def report_csv(
     return StreamingResponse(
         to_csv(lines),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{d.id}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{d.id}.csv"'}
+        | ctx.audit_head_header(),
     )
 
 
@@ -76,7 +77,7 @@ def report_as_json(
         generated_at=ctx.now(),
         start=start,
     )
-    return JSONResponse(body)
+    return JSONResponse(body, headers=ctx.audit_head_header())
 
 
 class ReportRequest(BaseModel):
@@ -140,7 +141,8 @@ def _directive_report(
     return Response(
         render_report(kind, fmt, inputs),
         media_type=fmt.media_type,
-        headers={"Content-Disposition": f'{disposition}; filename="{d.id}-{kind.value}.{fmt}"'},
+        headers={"Content-Disposition": f'{disposition}; filename="{d.id}-{kind.value}.{fmt}"'}
+        | ctx.audit_head_header(),
     )
 
 
