@@ -16,6 +16,7 @@ from typing import Any
 
 from evict import __version__
 from evict.catalog.interface import Catalog
+from evict.compliance.determinations import determination_state
 from evict.compliance.milestones import MilestoneStatus, current_milestone
 from evict.matching.interface import Finding
 from evict.remediation.policy import Policy, coverage_gap, protection_present
@@ -34,8 +35,12 @@ def milestones_for(
 
 
 def finding_json(finding: Finding, milestone: MilestoneStatus) -> dict[str, Any]:
-    """One finding as the scan contract shows it."""
-    return {
+    """One finding as the scan contract shows it.
+
+    A finding that raises a question of scope carries ``determination``: the question's id and
+    ``state`` (``needed`` until the organisation determines it ``covered``).
+    """
+    out: dict[str, Any] = {
         "directive": finding.directive,
         "vendor": finding.vendor,
         "product": finding.product,
@@ -45,6 +50,16 @@ def finding_json(finding: Finding, milestone: MilestoneStatus) -> dict[str, Any]
         "milestone": milestone.to_json(),
         "evidence": [e.to_json() for e in finding.evidence],
     }
+    determination = determination_state(finding)
+    if determination is not None:
+        out["determination"] = determination
+    return out
+
+
+def _needed(finding: Mapping[str, Any]) -> bool:
+    """Whether a contract finding waits for a determination of its question of scope."""
+    d = finding.get("determination")
+    return d is not None and d.get("state") == "needed"
 
 
 def to_document(
@@ -103,7 +118,7 @@ def render_json(document: Mapping[str, Any]) -> str:
 CSV_COLUMNS = (
     "host", "hostname", "platform", "directive", "vendor", "product", "product_name",
     "confidence", "embedded", "milestone", "due", "days_left", "evidence",
-    "protection", "coverage_gap",
+    "protection", "coverage_gap", "determination",
 )  # fmt: skip
 
 
@@ -116,8 +131,8 @@ def render_csv(document: Mapping[str, Any]) -> str:
         head = [host["host"], host["hostname"], host["platform"]]
         tail = [" ".join(host.get("protection", ())), str(host.get("coverage_gap", False)).lower()]
         if not host["findings"]:
-            blanks = [""] * (len(CSV_COLUMNS) - len(head) - len(tail))
-            writer.writerow([safe_cell(v) for v in [*head, *blanks, *tail]])
+            blanks = [""] * (len(CSV_COLUMNS) - len(head) - len(tail) - 1)
+            writer.writerow([safe_cell(v) for v in [*head, *blanks, *tail, ""]])
             continue
         for f in host["findings"]:
             evidence = "; ".join(
@@ -128,21 +143,34 @@ def render_csv(document: Mapping[str, Any]) -> str:
                 *head, f["directive"], f["vendor"], f["product"], f["product_name"],
                 f["confidence"], str(f["embedded"]).lower(), f["milestone"]["name"],
                 f["milestone"]["due"], f["milestone"]["days_left"], evidence, *tail,
+                _determination_cell(f),
             ]  # fmt: skip
             writer.writerow([safe_cell(v) for v in row])
     return out.getvalue()
 
 
+def _determination_cell(finding: Mapping[str, Any]) -> str:
+    d = finding.get("determination")
+    if d is None:
+        return ""
+    return f"{d['state']} ({d['question']})"
+
+
 def summarize(document: Mapping[str, Any]) -> dict[str, Any]:
-    """Per-directive fleet counts: affected and clean hosts, endpoints per product."""
+    """Per-directive fleet counts: affected, needing a determination and clean hosts,
+    endpoints per product.
+
+    A host whose only findings under a directive wait for a determination counts under
+    ``needs_determination_hosts``: neither affected nor clean.
+    """
     hosts = document["hosts"]
     per_directive: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"hosts": set(), "products": Counter(), "milestone": None}
+        lambda: {"hosts": set(), "asked": set(), "products": Counter(), "milestone": None}
     )
     for host in hosts:
         for f in host["findings"]:
             entry = per_directive[f["directive"]]
-            entry["hosts"].add(host["host"])
+            entry["asked" if _needed(f) else "hosts"].add(host["host"])
             entry["products"][f["product_name"]] += 1
             entry["milestone"] = f["milestone"]
     return {
@@ -151,7 +179,8 @@ def summarize(document: Mapping[str, Any]) -> dict[str, Any]:
         "directives": {
             d: {
                 "affected_hosts": len(v["hosts"]),
-                "clean_hosts": len(hosts) - len(v["hosts"]),
+                "needs_determination_hosts": len(v["asked"] - v["hosts"]),
+                "clean_hosts": len(hosts) - len(v["hosts"] | v["asked"]),
                 "products": dict(v["products"].most_common()),
                 "milestone": v["milestone"],
             }
@@ -209,6 +238,9 @@ def render_table(document: Mapping[str, Any], *, console: Any, max_hosts: int = 
         for f in host["findings"]:
             m = f["milestone"]
             product = escape(f["product_name"]) + (" [dim](embedded)[/]" if f["embedded"] else "")
+            if _needed(f):
+                question = escape(f["determination"]["question"])
+                product += f"\n[yellow]needs determination[/] [dim]({question})[/]"
             table.add_row(
                 escape(f["directive"]),
                 product,
@@ -236,6 +268,7 @@ def render_table(document: Mapping[str, Any], *, console: Any, max_hosts: int = 
         table = Table(title="Summary", title_justify="left")
         table.add_column("Directive", style="bold")
         table.add_column("Hosts affected", justify="right")
+        table.add_column("Needs determination", justify="right")
         table.add_column("Clean", justify="right")
         table.add_column("Products (endpoints)")
         table.add_column("Next milestone")
@@ -244,6 +277,7 @@ def render_table(document: Mapping[str, Any], *, console: Any, max_hosts: int = 
             table.add_row(
                 escape(directive),
                 str(entry["affected_hosts"]),
+                str(entry["needs_determination_hosts"]),
                 str(entry["clean_hosts"]),
                 "\n".join(f"{escape(p)} ({n})" for p, n in entry["products"].items()),
                 f"{escape(m['name'])}\ndue {m['due']}, {_days(m['days_left'])}",
