@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from evict.catalog.interface import Catalog
+from evict.catalog.interface import Catalog, Question
 
 
 def _plain(value: Any) -> Any:
@@ -41,11 +41,35 @@ def catalog_json(catalog: Catalog) -> dict[str, Any]:
         "exclusions": [
             {"id": x.id, "reason": x.reason, "source": x.rule.source} for x in catalog.exclusions
         ],
+        "questions": [question_json(q) for q in catalog.questions],
+    }
+
+
+def question_json(question: Question) -> dict[str, Any]:
+    """A question of scope in full: what it applies to, the question, and the cited text."""
+    return {
+        "id": question.id,
+        "title": question.title,
+        "directives": list(question.directives),
+        "applies_to": {
+            "products": list(question.products),
+            "vendors": list(question.vendors),
+            "embedded": question.embedded,
+        },
+        "question": question.question,
+        "covered_means": question.covered_means,
+        "not_covered_means": question.not_covered_means,
+        "citations": [_plain(c) for c in question.citations],
+        "note": question.note,
     }
 
 
 def entry_json(catalog: Catalog, entry_id: str) -> dict[str, Any] | None:
-    """One directive, vendor, product or exclusion in full, or None if there is no such id."""
+    """One directive, vendor, product, exclusion or question in full, or None if there is no
+    such id."""
+    for q in catalog.questions:
+        if q.id == entry_id:
+            return {"type": "question", **question_json(q)}
     for group, items in (
         ("directive", catalog.directives),
         ("vendor", catalog.vendors),

@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evict.cli.catalog",
     "evict.cli.remediate",
     "evict.cli.fleet",
+    "evict.cli.determination",
     "evict.cli.simulate",
     "evict.cli.demo",
 )

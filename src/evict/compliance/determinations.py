@@ -141,3 +141,10 @@ def determination_state(finding: Finding) -> dict[str, object] | None:
         "question": finding.question,
         "state": "covered" if finding.determination == Answer.COVERED else "needed",
     }
+
+
+def question_products(catalog: Catalog, question_id: str) -> frozenset[str]:
+    """Every product a question can apply to (named, or of a named vendor): the hosts that
+    carry one are the ones a determination of it can move."""
+    q = catalog.question(question_id)
+    return frozenset(p.id for p in catalog.products if p.id in q.products or p.vendor in q.vendors)
