@@ -20,7 +20,7 @@ from tests.dashboard.dashkit import (
     login,
 )
 
-PAGES = ("/overview", "/hosts", "/products", "/waivers", "/audit")
+PAGES = ("/overview", "/hosts", "/products", "/waivers", "/determinations", "/audit")
 
 
 def soup(response: Any) -> BeautifulSoup:

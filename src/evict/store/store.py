@@ -838,6 +838,32 @@ class Store:
                     out[r.org_id][r.question] = self._determination(r)
         return out
 
+    def hosts_needing_determination(
+        self, org_id: int, *, unit_id: int | None = None, limit: int = 10_000
+    ) -> list[tuple[int, str, str, str, tuple[str, ...]]]:
+        """The organisation's hosts waiting for a determination: ``(host id, identifier,
+        hostname, directive, products)`` per host and directive, at most ``limit``."""
+        stmt = (
+            select(
+                Host.id, Host.identifier, Host.hostname, HostStateRow.directive,
+                HostStateRow.products,
+            )
+            .join(HostStateRow, HostStateRow.host_id == Host.id)
+            .where(
+                HostStateRow.org_id == org_id,
+                HostStateRow.state == State.NEEDS_DETERMINATION.value,
+            )
+            .order_by(Host.hostname, Host.id, HostStateRow.directive)
+            .limit(limit)
+        )  # fmt: skip
+        if unit_id is not None:
+            stmt = stmt.where(Host.org_unit_id == unit_id)
+        with self._read() as conn:
+            return [
+                (int(r.id), r.identifier, r.hostname, r.directive, tuple(json.loads(r.products)))
+                for r in conn.execute(stmt)
+            ]
+
     # -- enrolment and hosts --------------------------------------------------------------------
 
     def enroll(

@@ -1,9 +1,10 @@
 """The dashboard: server-rendered pages over the same store and catalog as the API.
 
 One router per page family (``auth``, ``overview``, ``hosts``, ``products``, ``waivers``,
-``audit``), Jinja2 templates under ``server/templates``, one stylesheet under ``server/static``,
-and charts drawn as inline SVG on the server (:mod:`evict.server.views.charts`): no script, no
-font and nothing else fetched from anywhere, so the pages work on an air-gapped network.
+``determinations``, ``audit``), Jinja2 templates under ``server/templates``, one stylesheet
+under ``server/static``, and charts drawn as inline SVG on the server
+(:mod:`evict.server.views.charts`): no script, no font and nothing else fetched from anywhere,
+so the pages work on an air-gapped network.
 :func:`mount` adds all of it to the app the factory built.
 """
 
@@ -13,7 +14,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from evict.server.views import audit, auth, hosts, overview, products, waivers
+from evict.server.views import (
+    audit,
+    auth,
+    determinations,
+    hosts,
+    overview,
+    products,
+    waivers,
+)
 from evict.server.views.web import STATIC, Dashboard, LoginRequired, ViewError, page_url
 
 ROUTERS = (
@@ -22,6 +31,7 @@ ROUTERS = (
     hosts.router,
     products.router,
     waivers.router,
+    determinations.router,
     audit.router,
 )
 """The pages' routers."""
