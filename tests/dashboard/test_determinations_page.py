@@ -81,6 +81,10 @@ def test_the_page_shows_each_question_its_text_and_the_hosts_waiting(
     # the host's own page shows the state
     host = soup(client.get(f"/hosts/{lemon8_phone}"))
     assert host.find(class_="state-needs_determination") is not None
+    note = host.find(class_="finding-questions")
+    assert note.find("a", href=f"/determinations#q-{QUESTION}") is not None
+    assert "omb-m-23-13" in note.get_text()
+    assert "tx-2025-deepseek" in host.find(class_="finding-directives").get_text()
 
 
 def test_only_an_org_wide_writer_with_the_sessions_token_may_decide(

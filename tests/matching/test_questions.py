@@ -188,3 +188,19 @@ def test_scan_table_says_needs_determination(capsys: pytest.CaptureFixture[str])
     assert "needs determination (kaspersky-open-source-ndaa)" in out
     assert "Needs determination" in out
     assert "No covered software found" not in out
+
+
+def test_no_removal_is_planned_for_software_whose_coverage_is_undetermined(
+    matcher: Matcher,
+) -> None:
+    from evict.remediation.planner import plan_inventory
+    from evict.remediation.policy import Policy
+
+    capcut = obs(Kind.PROGRAM, "CapCut", "Bytedance Pte. Ltd.", package_id="ByteDance.CapCut")
+    tiktok = obs(Kind.PACKAGE, "TikTok", package_id="BytedancePte.Ltd.TikTok_6yccndn6064se")
+    host = HostInventory(
+        HostID("h1"), "h1", Platform.WINDOWS, dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+        (capcut, tiktok),
+    )  # fmt: skip
+    plan = plan_inventory(host, matcher, policy=Policy(), today=dt.date(2026, 11, 1))
+    assert plan.products == ("tiktok",)

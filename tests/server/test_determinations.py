@@ -85,6 +85,10 @@ def test_a_determination_moves_every_host_and_is_reported_and_audited(
     assert fleet.state("phone-1", TEXAS) == "identified"
     assert fleet.state("phone-3", OMB) == "identified"
     assert fleet.state("ws-1", OMB) == "clean"
+    detail = fleet.client.get("/api/v1/hosts/phone-1", headers=fleet.auth("auditor")).json()
+    by_directive = {f["directive"]: f for f in detail["findings"]}
+    assert by_directive[OMB]["determination"] == {"question": QUESTION, "state": "needed"}
+    assert by_directive[TEXAS]["determination"] is None
 
     before = report(fleet)
     assert scope_section(before)["statements"][0].startswith("2 endpoints carry software")  # type: ignore[index]
@@ -140,10 +144,18 @@ def test_a_determination_moves_every_host_and_is_reported_and_audited(
     asked = {q["id"]: q for q in listed}
     assert asked[QUESTION]["determination"]["answer"] == "not-covered"
 
+    detail = fleet.client.get("/api/v1/hosts/phone-1", headers=fleet.auth()).json()
+    assert OMB not in {f["directive"] for f in detail["findings"]}, "determined not covered"
+
     # a new answer replaces the old one: covered makes the phones identified
     record(fleet, "covered")
     fleet.work()
     assert fleet.state("phone-1", OMB) == "identified"
+    detail = fleet.client.get("/api/v1/hosts/phone-1", headers=fleet.auth()).json()
+    assert {f["directive"]: f["determination"] for f in detail["findings"]}[OMB] == {
+        "question": QUESTION,
+        "state": "covered",
+    }
     assert fleet.state("phone-2", OMB) == "identified"
     history = scope_table(report(fleet), "determination_history")
     assert [(r["Answer"], r["Status"]) for r in history] == [

@@ -133,7 +133,7 @@ def apply_determinations(
     return out
 
 
-def determination_state(finding: Finding) -> dict[str, object] | None:
+def determination_state(finding: Finding) -> dict[str, str] | None:
     """The ``determination`` field of a finding in the scan contract, or None without a question."""
     if finding.question is None:
         return None

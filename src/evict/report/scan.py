@@ -101,7 +101,10 @@ def to_document(
                 ],
                 "protection": list(protection_present(h.present, catalog, policy)),
                 "coverage_gap": coverage_gap(
-                    (f.product for f in h.findings), h.present, catalog, policy
+                    (f.product for f in h.findings if not f.needs_determination),
+                    h.present,
+                    catalog,
+                    policy,
                 ),
             }
             for h in result.hosts

@@ -155,6 +155,11 @@ class FindingModel(_Model):
     confidence: str
     embedded: bool
     evidence: list[EvidenceModel]
+    determination: dict[str, str] | None = Field(
+        default=None,
+        description="For a finding that raises a question of scope: the question and its "
+        "state (needed, or covered once the organisation determined so).",
+    )
 
 
 class StateModel(_Model):
