@@ -692,7 +692,9 @@ class Store:
         queued, so the worker's next pass moves them. The caller checks the determination first
         (:meth:`~evict.compliance.determinations.Determination.check`).
         """
-        d = determination
+        d = dataclasses.replace(
+            determination, decided_by=_clean_name(determination.decided_by, "decided by")
+        )
         with self._write() as conn:
             replaced = self._revoke_determinations(conn, org_id, d.question, actor=actor, now=now)
             new_id = conn.execute(
@@ -702,7 +704,7 @@ class Store:
                     question=d.question,
                     answer=d.answer.value,
                     reasoning=d.reasoning,
-                    decided_by=_clean_name(d.decided_by, "decided by"),
+                    decided_by=d.decided_by,
                     decided_on=d.decided_on,
                     created_at=now,
                     created_by=actor,
