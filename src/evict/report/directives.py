@@ -1071,7 +1071,16 @@ def status(inputs: ReportInputs) -> Document:
     present = sum(1 for line in inputs.lines if line.row.state in PRESENT)
     waivers = list(inputs.waivers)
     statements = []
-    if present == 0 and any(line.row.state in GONE for line in inputs.lines):
+    undetermined = sum(
+        1 for line in inputs.lines if line.row.state == State.NEEDS_DETERMINATION.value
+    )
+    if undetermined:
+        statements.append(
+            f"{_count(present, 'endpoint')} still holding {term}; "
+            f"{_count(undetermined, 'endpoint')} waiting for a scope determination, so full "
+            "removal cannot be stated (see Scope determinations)."
+        )
+    elif present == 0 and any(line.row.state in GONE for line in inputs.lines):
         statements.append(f"Full removal achieved: no endpoint holds {term}.")
     elif present == 0:
         statements.append(f"No endpoint holds {term}.")
