@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 
@@ -75,7 +76,7 @@ def test_record_list_and_revoke_from_the_command_line(
         "nothing to DeepSeek (Secretary's guidance of 2025-02-20).", *db,
     )  # fmt: skip
     assert code == 0
-    assert out.startswith(f"Commonwealth: {QUESTION}: not-covered (determination 1)")
+    assert re.match(rf"Commonwealth: {QUESTION}: not-covered \(determination \d+\)", out)
     assert run(capsys, "worker", "--once", *db)[0] == 0
     assert state(migrated_url, "analyst-1") == "clean"
     assert state(migrated_url, "analyst-1", "ny-its-2025-deepseek") == "clean"
