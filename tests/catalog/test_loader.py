@@ -79,9 +79,12 @@ def test_organisation_files_add_products_that_match(tmp_path: Path) -> None:
         HostID("gw1"), "gw1", Platform.LINUX, dt.datetime(2026, 11, 1, tzinfo=dt.UTC), (component,)
     )
     findings = Matcher(catalog).match_hosts([host])[HostID("gw1")]
-    assert {(f.product, f.directive) for f in findings} == {
-        ("acme-gateway-kaspersky-engine", "ndaa-fy18-1634"),
-        ("acme-gateway-kaspersky-engine", "bis-kaspersky-2024"),
+    assert {(f.product, f.directive, f.question) for f in findings} == {
+        ("acme-gateway-kaspersky-engine", "ndaa-fy18-1634", None),
+        ("acme-gateway-kaspersky-engine", "bis-kaspersky-2024", None),
+        # BOD 17-01 does not address embedded code, but a white-labelled product is "supplied
+        # indirectly": a question of scope, not a finding and not clean.
+        ("acme-gateway-kaspersky-engine", "bod-17-01", "kaspersky-white-label-bod-17-01"),
     }
 
 

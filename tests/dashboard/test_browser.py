@@ -231,6 +231,31 @@ def test_the_pages_work_from_the_keyboard_and_on_any_screen(chromium: Any, serve
     os.environ.get("EVICT_SCREENSHOTS") != "1",
     reason="writes docs/screenshots/: run with EVICT_SCREENSHOTS=1",
 )
+def test_an_admin_records_a_scope_determination(page: Any, served: Served) -> None:
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    sign_in(page, served.url, "admin-1")
+    page.click("nav >> text=Scope")
+    page.wait_for_url("**/determinations")
+    question = "bytedance-other-apps-m-23-13"
+    section = page.locator(f"#q-{question}")
+    assert "successor application or service of TikTok" in section.inner_text()
+    page.check(f"#not-covered-{question}")
+    page.fill(f"#reasoning-{question}", "OGC memo 14: Lemon8 is not TikTok's successor.")
+    page.fill(f"#decided-by-{question}", "Office of the General Counsel")
+    section.locator("text=Record the determination").click()
+    page.wait_for_url("**done=recorded")
+    assert "Determination recorded" in page.inner_text("main")
+    assert "not-covered" in page.inner_text(f"[data-determination={question}]")
+    listed = served.api("auditor-1", "/api/v1/determinations")
+    assert [(d["question"], d["answer"]) for d in listed] == [(question, "not-covered")]
+    page.click("nav >> text=Audit log")
+    assert page.locator("#events tbody tr").first.get_attribute("data-action") == (
+        "determination.record"
+    )
+    assert problems == []
+
+
 def test_screenshots_of_the_demo_fleet(chromium: Any, tmp_path: Path) -> None:
     from evict._util import utcnow
     from evict.cli.demo import ADMIN, build_demo

@@ -22,7 +22,16 @@ from tests.dashboard.dashkit import (
     login,
 )
 
-PAGES = ("/overview", "/hosts", "/products", "/waivers", "/reports", "/notifications", "/audit")
+PAGES = (
+    "/overview",
+    "/hosts",
+    "/products",
+    "/waivers",
+    "/determinations",
+    "/reports",
+    "/notifications",
+    "/audit",
+)
 
 
 def soup(response: Any) -> BeautifulSoup:

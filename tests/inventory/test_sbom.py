@@ -555,10 +555,12 @@ def matcher() -> Matcher:
 
 
 def findings(matcher: Matcher, inventory: HostInventory) -> dict[str, bool]:
-    """Directive -> embedded, for every finding on the host."""
+    """Directive -> embedded, for every finding on the host that does not wait for a scope
+    determination."""
     out: dict[str, bool] = {}
     for f in matcher.match_hosts([inventory])[inventory.host]:
-        out[f.directive] = f.embedded
+        if f.question is None:
+            out[f.directive] = f.embedded
     return out
 
 
@@ -568,7 +570,14 @@ def test_kaspersky_sdk_in_an_appliance_is_embedded_ndaa_and_bis_not_bod(
 ) -> None:
     inv = read_one(CycloneDxSource([path]))
     found = matcher.match_hosts([inv])[inv.host]
-    assert {f.directive for f in found} == {"ndaa-fy18-1634", "bis-kaspersky-2024"}
+    assert {f.directive for f in found if f.question is None} == {
+        "ndaa-fy18-1634",
+        "bis-kaspersky-2024",
+    }
+    # white-labelled ("supplied indirectly") or embedded ("not addressed")? BOD 17-01 asks
+    assert {(f.directive, f.question) for f in found if f.question is not None} == {
+        ("bod-17-01", "kaspersky-white-label-bod-17-01")
+    }
     assert all(f.embedded for f in found)
     evidence = {e.observation.name for f in found for e in f.evidence}
     assert {"Kaspersky Anti-Virus SDK", "KAV SDK"} <= evidence

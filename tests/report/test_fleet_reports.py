@@ -96,9 +96,11 @@ def test_day30_counts_the_same_endpoints_as_the_fleet_csv(seeded: SeededFleet) -
         "Endpoint agent (osquery)); 1 not yet assessed"
     )
     assert attest["USCG"]["Statement"] == "No endpoints reported: no statement can be made"
-    # the firewall image's SBOM cannot conclude on branded products
-    assert attest["DHS"]["Statement"].endswith(
-        "(2 since cleared); 1 cannot be concluded (inventory incomplete or stale)"
+    # the firewall image embeds Kaspersky's engine: white-labelled or embedded is for DHS's
+    # organisation to determine, and the statement says so rather than counting it clean
+    assert attest["DHS"]["Statement"] == (
+        "Kaspersky-branded products found on 2 of 3 endpoints (2 since cleared); 1 endpoint "
+        "carries software whose coverage waits for the organisation's scope determination"
     )
 
 
@@ -122,12 +124,14 @@ def test_far_reports_the_kaspersky_component_embedded_in_a_firewall_image(
     assert len(embedded) == 1
     assert "component embedded in secureedge-ngfw@7.2.1" in embedded[0]["Item description"]
     assert embedded[0]["Contract number"] == "70RSAT18D00000001"
-    # BOD 17-01 does not cover embedded code, and an SBOM answers nothing else: the firewall
-    # image is not clean there, but cannot be concluded on
+    # BOD 17-01 does not address embedded code but covers products supplied "indirectly": the
+    # firewall image is neither clean nor identified there until the organisation determines
     bod = inputs_of(seeded, "bod-17-01")
     states = {line.row.host: line.row.state for line in bod.lines}
-    assert states["secureedge-ngfw@7.2.1"] == "incomplete"
-    assert "secureedge-ngfw@7.2.1" not in bod.findings
+    assert states["secureedge-ngfw@7.2.1"] == "needs_determination"
+    (finding,) = bod.findings["secureedge-ngfw@7.2.1"]
+    assert finding.question == "kaspersky-white-label-bod-17-01"
+    assert finding.needs_determination
 
 
 def test_status_report_from_the_store(seeded: SeededFleet) -> None:

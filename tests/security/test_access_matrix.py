@@ -123,6 +123,14 @@ def org_wide_admin(caller: str, target: str) -> Expect:
     return 403 if is_scoped(caller) else OK
 
 
+def org_wide_writer(caller: str, target: str) -> Expect:
+    """An organisation-wide change an admin or operator may make (a determination of scope)."""
+    denied = gate(caller, "writer")
+    if denied is not None:
+        return denied
+    return 403 if is_scoped(caller) else OK
+
+
 def org_wide_reader(caller: str, target: str) -> Expect:
     """A read of organisation-wide records (the audit trail): not for unit-limited users."""
     return gate(caller) or (403 if is_scoped(caller) else OK)
@@ -204,6 +212,34 @@ def waiver_call(world: World, caller: str, target: str) -> Call:
         "expires": (world.clock().date() + dt.timedelta(days=60)).isoformat(),
     }
     return Call("POST", "/api/v1/waivers", json=body)
+
+
+QUESTION = "kaspersky-white-label-bod-17-01"
+"""The question of scope the determination cells answer (it asks about BOD 17-01)."""
+
+
+def determination_call(world: World, caller: str, target: str) -> Call:
+    """Answer the question for the caller's organisation."""
+    body = {
+        "question": QUESTION,
+        "answer": "not-covered",
+        "reasoning": "BOD 17-01: 'does not address Kaspersky code embedded in the products'.",
+        "decided_by": "Office of General Counsel",
+    }
+    return Call("POST", "/api/v1/determinations", json=body)
+
+
+def determination_revoke_call(world: World, caller: str, target: str) -> Call:
+    """Revoke a determination of DHS's made for this cell."""
+    from evict.compliance.determinations import Answer, Determination
+
+    world.store.record_determination(
+        world.store.org("DHS").id,
+        Determination(QUESTION, Answer.COVERED, "memo 12", "OGC", world.clock().date()),
+        actor="cli:test",
+        now=world.clock(),
+    )
+    return Call("DELETE", f"/api/v1/determinations/{QUESTION}")
 
 
 def token_user(world: World, caller: str, target: str) -> str:
@@ -308,6 +344,18 @@ API: dict[tuple[str, str], Spec] = {
     ("GET", "/api/v1/waivers"): Spec(get("/api/v1/waivers"), any_user, targets=ONE, listing=True),
     ("POST", "/api/v1/waivers"): Spec(
         waiver_call, lambda c, t: scoped(c, t, "writer"), writes=True
+    ),
+    ("GET", "/api/v1/questions"): Spec(
+        get("/api/v1/questions"), any_user, targets=ONE, listing=True
+    ),
+    ("GET", "/api/v1/determinations"): Spec(
+        get("/api/v1/determinations"), any_user, targets=ONE, listing=True
+    ),
+    ("POST", "/api/v1/determinations"): Spec(
+        determination_call, org_wide_writer, targets=ONE, writes=True
+    ),
+    ("DELETE", "/api/v1/determinations/{question}"): Spec(
+        determination_revoke_call, org_wide_writer, targets=ONE, writes=True
     ),
     ("GET", "/api/v1/directives"): Spec(get("/api/v1/directives"), any_user, targets=ONE),
     ("GET", "/api/v1/directives/{directive}/summary"): Spec(

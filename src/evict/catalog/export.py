@@ -7,7 +7,7 @@ import enum
 from collections.abc import Iterator
 from typing import Any
 
-from evict.catalog.interface import Catalog
+from evict.catalog.interface import Catalog, Question
 
 
 def _plain(value: Any) -> Any:
@@ -45,16 +45,38 @@ def catalog_json(catalog: Catalog) -> dict[str, Any]:
         "exclusions": [
             {"id": x.id, "reason": x.reason, "source": x.rule.source} for x in catalog.exclusions
         ],
+        "questions": [question_json(q) for q in catalog.questions],
+    }
+
+
+def question_json(question: Question) -> dict[str, Any]:
+    """A question of scope in full: what it applies to, the question, and the cited text."""
+    return {
+        "id": question.id,
+        "title": question.title,
+        "directives": list(question.directives),
+        "applies_to": {
+            "products": list(question.products),
+            "vendors": list(question.vendors),
+            "embedded": question.embedded,
+        },
+        "question": question.question,
+        "covered_means": question.covered_means,
+        "not_covered_means": question.not_covered_means,
+        "citations": [_plain(c) for c in question.citations],
+        "note": question.note,
     }
 
 
 def entry_json(catalog: Catalog, entry_id: str) -> dict[str, Any] | None:
-    """One directive, vendor, product or exclusion in full (id case ignored), or None."""
+    """One directive, vendor, product, exclusion or question in full (id case ignored), or
+    None."""
     folded = entry_id.casefold()
     for exact in (True, False):
         for group, item in _entries(catalog):
             if item.id == entry_id if exact else item.id.casefold() == folded:
-                return {"type": group, **_plain(item)}
+                body = question_json(item) if group == "question" else _plain(item)
+                return {"type": group, **body}
     return None
 
 
@@ -69,6 +91,7 @@ def _entries(catalog: Catalog) -> Iterator[tuple[str, Any]]:
         ("vendor", catalog.vendors),
         ("product", catalog.products),
         ("exclusion", catalog.exclusions),
+        ("question", catalog.questions),
     ):
         for item in items:
             yield group, item

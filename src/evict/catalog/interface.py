@@ -20,6 +20,7 @@ DirectiveID = NewType("DirectiveID", str)
 ProductID = NewType("ProductID", str)
 VendorID = NewType("VendorID", str)
 RuleID = NewType("RuleID", str)
+QuestionID = NewType("QuestionID", str)
 
 
 class Confidence(enum.StrEnum):
@@ -180,6 +181,9 @@ class Product:
     """Sections later stages read (removal recipes, leftovers, network endpoints)."""
     network: tuple[NetworkEndpoint, ...] = ()
     """Network endpoints: what DNS, hosts-file and proxy deny lists block."""
+    directives: tuple[DirectiveID, ...] = ()
+    """When given, the only directives that can reach this product (a product only some of its
+    vendor's directives name, or only a scope question raises); empty: every one."""
 
 
 PROTECTION_CATEGORY = "protection"
@@ -272,6 +276,48 @@ class Blocking:
 
 
 @dataclass(frozen=True, slots=True)
+class Citation:
+    """A directive's own words, quoted, with where they were read."""
+
+    directive: DirectiveID
+    quote: str
+    source: SourceRef
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A question of scope the directive's text does not settle, for an organisation to answer.
+
+    A finding it applies to (a directive, and a product by id or by vendor, optionally only when
+    the product is embedded in another vendor's code) is neither ``identified`` nor ``clean``
+    but needs a determination: the organisation records once, fleet-wide, whether it is covered.
+    """
+
+    id: QuestionID
+    title: str
+    directives: tuple[DirectiveID, ...]
+    question: str
+    citations: tuple[Citation, ...]
+    products: tuple[ProductID, ...] = ()
+    vendors: tuple[VendorID, ...] = ()
+    embedded: bool | None = None
+    """Only findings whose evidence is (True) or is not (False) embedded code; None: either."""
+    covered_means: str = ""
+    """What answering "covered" commits the organisation to, in words."""
+    not_covered_means: str = ""
+    """What answering "not covered" commits the organisation to, in words."""
+    note: str = ""
+
+    def applies(self, directive: str, product: Product, *, embedded: bool) -> bool:
+        """Whether a finding of ``product`` under ``directive`` raises this question."""
+        return (
+            directive in self.directives
+            and (product.id in self.products or product.vendor in self.vendors)
+            and (self.embedded is None or self.embedded == embedded)
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Catalog:
     """The whole catalog, with a content hash as its version."""
 
@@ -285,6 +331,8 @@ class Catalog:
     blocking: tuple[Blocking, ...] = ()
     endpoint_decoys: tuple[EndpointDecoy, ...] = ()
     """Look-alike host names the network matcher must not take for an endpoint."""
+    questions: tuple[Question, ...] = ()
+    """Questions of scope: findings they apply to need an organisation's determination."""
 
     def recipe(self, product_id: str, platform: str) -> Recipe | None:
         """The removal recipe of a product on a platform, if the catalog has one."""
@@ -324,7 +372,34 @@ class Catalog:
             if product.vendor in d.vendors
             and product.id not in d.excluded_products
             and (d.embedded or not embedded)
+            and (not product.directives or d.id in product.directives)
         ]
+
+    def question(self, question_id: str) -> Question:
+        """Look a question of scope up by id, ignoring case; :class:`CatalogLookupError` if
+        unknown."""
+        return _lookup(self.questions, question_id, "question")
+
+    def reach(self, product: Product, *, embedded: bool) -> list[tuple[Directive, Question | None]]:
+        """Every directive a finding of ``product`` falls under, with the question it raises.
+
+        A question takes precedence over the catalog's own reading of the scope: it applies
+        whether or not :meth:`directives_for` covers the product (a product a directive's scope
+        excludes, or embedded code a directive does not address, can still raise one).
+        """
+        covered = {d.id for d in self.directives_for(product, embedded=embedded)}
+        out: list[tuple[Directive, Question | None]] = []
+        for d in self.directives:
+            if product.vendor not in d.vendors:
+                continue
+            if product.directives and d.id not in product.directives:
+                continue
+            asked = next(
+                (q for q in self.questions if q.applies(d.id, product, embedded=embedded)), None
+            )
+            if asked is not None or d.id in covered:
+                out.append((d, asked))
+        return out
 
 
 class _HasId(Protocol):

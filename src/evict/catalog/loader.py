@@ -21,6 +21,7 @@ from evict.catalog.interface import (
     Blocking,
     Catalog,
     CatalogValidationError,
+    Citation,
     Confidence,
     Directive,
     DirectiveID,
@@ -32,6 +33,8 @@ from evict.catalog.interface import (
     Product,
     ProductID,
     Publisher,
+    Question,
+    QuestionID,
     Recipe,
     RecipeStep,
     Replacement,
@@ -248,6 +251,7 @@ def _build(
     extra_rules: list[tuple[str, str, tuple[Rule, ...]]] = []
     extra_endpoints: list[tuple[str, Any]] = []
     decoys: list[EndpointDecoy] = []
+    questions: list[Question] = []
     origin: dict[str, str] = {}
     for path, m in models:
         for i, v in enumerate(m.vendors):
@@ -312,6 +316,7 @@ def _build(
                         "network": [n.model_dump() for n in p.network],
                     },
                     network=tuple(NetworkEndpoint(n.host, n.purpose, n.source) for n in p.network),
+                    directives=tuple(DirectiveID(x) for x in p.directives),
                 )
             )
         for i, pr in enumerate(m.product_rules):
@@ -383,6 +388,28 @@ def _build(
                 )
             )
 
+        for i, q in enumerate(m.questions):
+            origin[f"question:{q.id}"] = at(path, "questions", i)
+            unique("question", q.id, origin[f"question:{q.id}"])
+            questions.append(
+                Question(
+                    id=QuestionID(q.id),
+                    title=q.title,
+                    directives=tuple(DirectiveID(x) for x in q.directives),
+                    question=q.question,
+                    citations=tuple(
+                        Citation(DirectiveID(c.directive), c.quote, _sources([c.source])[0])
+                        for c in q.citations
+                    ),
+                    products=tuple(ProductID(x) for x in q.applies_to.products),
+                    vendors=tuple(VendorID(x) for x in q.applies_to.vendors),
+                    embedded=q.applies_to.embedded,
+                    covered_means=q.covered_means,
+                    not_covered_means=q.not_covered_means,
+                    note=q.note,
+                )
+            )
+
     products = _with_endpoints(products, extra_endpoints)
     vendor_ids = {v.id for v in vendors}
     product_ids = {p.id for p in products}
@@ -449,6 +476,14 @@ def _build(
                     f"{origin['exclusion:' + x.id]}: exclusions ({x.id}) -> "
                     f"suppresses_products: unknown product {pid!r}"
                 )
+    _check_questions(questions, origin, directives, vendor_ids, product_ids)
+    for p in products:
+        for did in p.directives:
+            if did not in {d.id for d in directives}:
+                raise CatalogValidationError(
+                    f"{origin['product:' + p.id]}: products ({p.id}) -> directives: "
+                    f"unknown directive {did!r}"
+                )
     return Catalog(
         version,
         tuple(directives),
@@ -459,6 +494,7 @@ def _build(
         replacements=tuple(replacements),
         blocking=tuple(blocking),
         endpoint_decoys=tuple(decoys),
+        questions=tuple(questions),
     )
 
 
@@ -487,3 +523,50 @@ def _with_endpoints(products: list[Product], extra: Sequence[tuple[str, Any]]) -
         ]
         out[index] = dataclasses.replace(p, network=p.network + tuple(new), extra=extra_section)
     return out
+
+
+def _check_questions(
+    questions: Sequence[Question],
+    origin: Mapping[str, str],
+    directives: Sequence[Directive],
+    vendor_ids: set[VendorID],
+    product_ids: set[ProductID],
+) -> None:
+    """Cross-check questions: known ids, citations of their own directives, no two questions
+    answering for the same finding."""
+    directive_ids = {d.id for d in directives}
+    asked: dict[tuple[str, str, bool | None], str] = {}
+    for q in questions:
+        where = f"{origin['question:' + q.id]}: questions ({q.id})"
+        for did in q.directives:
+            if did not in directive_ids:
+                raise CatalogValidationError(f"{where} -> directives: unknown directive {did!r}")
+        for vid in q.vendors:
+            if vid not in vendor_ids:
+                raise CatalogValidationError(
+                    f"{where} -> applies_to.vendors: unknown vendor {vid!r}"
+                )
+        for pid in q.products:
+            if pid not in product_ids:
+                raise CatalogValidationError(
+                    f"{where} -> applies_to.products: unknown product {pid!r}"
+                )
+        for c in q.citations:
+            if c.directive not in q.directives:
+                raise CatalogValidationError(
+                    f"{where} -> citations: {c.directive!r} is not one of the question's "
+                    f"directives ({', '.join(q.directives)})"
+                )
+        missing = set(q.directives) - {c.directive for c in q.citations}
+        if missing:
+            raise CatalogValidationError(
+                f"{where} -> citations: no quoted text for {', '.join(sorted(missing))}"
+            )
+        for did in q.directives:
+            for subject in (*q.products, *(f"vendor:{v}" for v in q.vendors)):
+                for embedded in (True, False) if q.embedded is None else (q.embedded,):
+                    other = asked.setdefault((did, subject, embedded), q.id)
+                    if other != q.id:
+                        raise CatalogValidationError(
+                            f"{where}: {other} already asks about {subject} under {did}"
+                        )

@@ -172,6 +172,45 @@ class ProductModel(_Strict):
     removal: list[dict[str, Any]] = []
     leftovers: list[dict[str, Any]] = []
     network: list[NetworkModel] = []
+    directives: list[str] = []
+    """When given, the only directives that can reach this product (its vendor's others do
+    not): for a product only a scope question raises."""
+
+
+class CitationModel(_Strict):
+    """A directive's own words, quoted, with the source they were read from."""
+
+    directive: str = Field(pattern=_ID)
+    quote: str = Field(min_length=10)
+    source: SourceModel
+
+
+class QuestionScopeModel(_Strict):
+    """Which findings raise a question: products by id or by vendor, optionally embedded only."""
+
+    products: list[str] = []
+    vendors: list[str] = []
+    embedded: bool | None = None
+
+    @model_validator(mode="after")
+    def _names_something(self) -> QuestionScopeModel:
+        if not self.products and not self.vendors:
+            raise ValueError("a question applies to some products or vendors: name them")
+        return self
+
+
+class QuestionModel(_Strict):
+    """A question of scope a directive's text leaves open, with the text that leaves it open."""
+
+    id: str = Field(pattern=_ID)
+    title: str = Field(min_length=3)
+    directives: list[str] = Field(min_length=1)
+    applies_to: QuestionScopeModel
+    question: str = Field(min_length=20)
+    covered_means: str = ""
+    not_covered_means: str = ""
+    citations: list[CitationModel] = Field(min_length=1)
+    note: str = ""
 
 
 class RecipeStepModel(_Strict):
@@ -326,3 +365,4 @@ class CatalogFileModel(_Strict):
     blocking: list[BlockingModel] = []
     endpoints: list[EndpointModel] = []
     endpoint_decoys: list[EndpointDecoyModel] = []
+    questions: list[QuestionModel] = []

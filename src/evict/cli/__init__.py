@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evict.cli.remediate",
     "evict.cli.fleet",
     "evict.cli.notify",
+    "evict.cli.determination",
     "evict.cli.simulate",
     "evict.cli.demo",
 )

@@ -21,7 +21,9 @@ def register(subparsers: Any) -> None:
     ls.add_argument("--format", choices=("table", "json"), default="table")
     add_catalog_options(ls)
     ls.set_defaults(func=run_list)
-    show = sub.add_parser("show", help="show one directive, vendor, product or exclusion")
+    show = sub.add_parser(
+        "show", help="show one directive, vendor, product, exclusion or question of scope"
+    )
     show.add_argument("id", metavar="ID")
     show.add_argument("--format", choices=("table", "json"), default="table")
     add_catalog_options(show)
@@ -46,7 +48,7 @@ def run_validate(args: argparse.Namespace) -> int:
     print(
         f"catalog {catalog.version}: {len(catalog.directives)} directives, "
         f"{len(catalog.vendors)} vendors, {len(catalog.products)} products, {rules} rules, "
-        f"{len(catalog.exclusions)} exclusions: valid"
+        f"{len(catalog.exclusions)} exclusions, {len(catalog.questions)} questions: valid"
     )
     return 0
 
@@ -104,6 +106,16 @@ def run_list(args: argparse.Namespace) -> int:
                 ", ".join([*x.suppresses_vendors, *x.suppresses_products]),
             )
         console.print(t)
+    if catalog.questions:
+        t = Table(title="Questions of scope (need your determination)", title_justify="left")
+        for col in ("ID", "Directives", "Applies to", "Question"):
+            t.add_column(col)
+        for q in catalog.questions:
+            applies = [*q.products, *(f"vendor {v}" for v in q.vendors)]
+            if q.embedded is not None:
+                applies.append("embedded only" if q.embedded else "not embedded")
+            t.add_row(q.id, ", ".join(q.directives), ", ".join(applies), escape(q.question))
+        console.print(t)
     return 0
 
 
@@ -116,7 +128,7 @@ def run_show(args: argparse.Namespace) -> int:
     entry = entry_json(catalog, args.id)
     if entry is None:
         raise CatalogLookupError(
-            f"no directive, vendor, product or exclusion {args.id!r}"
+            f"no directive, vendor, product, exclusion or question {args.id!r}"
             f"{did_you_mean(args.id, entry_ids(catalog))} (see `evict catalog list`)"
         )
     if args.format == "json":

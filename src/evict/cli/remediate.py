@@ -403,7 +403,7 @@ def run_remove(args: argparse.Namespace) -> int:
     def rescan() -> tuple[bool, str]:
         again = inventory()
         findings = matcher.match_hosts([again], directives=directives).get(again.host, [])
-        left = sorted({f.product for f in findings})
+        left = sorted({f.product for f in findings if not f.needs_determination})
         return not left, "still found: " + ", ".join(left) if left else "nothing covered found"
 
     def show(record: StepRecord) -> None:

@@ -8,6 +8,7 @@ Per host and directive a host is in one :class:`State`::
     stale    (nothing covered was found, but the last inventory is older than the
               organisation's freshness limit: not clean)
     waived   (an exception for this one host, with justification, approver and expiry)
+    needs_determination (only software whose coverage is a question of scope was found)
 
 Evidence moves a host on its own (:func:`observe`): a first inventory makes it ``identified`` or
 ``clean``; a later inventory without the product makes it ``removed``; an approved protection
@@ -15,7 +16,10 @@ product present makes it ``replaced``; a further check-in that still shows both 
 ``verified``; a covered product appearing again makes it ``identified`` again. ``clean`` is given
 only on an inventory complete enough to conclude (:mod:`evict.compliance.coverage`) and fresh;
 otherwise a host with nothing found is ``incomplete`` or ``stale``, and an inventory that cannot
-conclude never moves a host on (it cannot show a product removed). Operators drive the
+conclude never moves a host on (it cannot show a product removed). A host whose only findings
+raise a question of scope the organisation has not determined yet is ``needs_determination``
+(never ``clean``); the determination moves it to ``identified`` (covered) or ``clean`` (not
+covered, nothing else found). Operators drive the
 rest (:func:`transition`: ``planned``, ``removing``; :func:`waive`). A waiver names exactly one
 host; when it expires the host returns to the state the waiver interrupted.
 
@@ -59,13 +63,24 @@ class State(enum.StrEnum):
     STALE = "stale"
     """Nothing covered was found, but the last inventory is older than the organisation's
     freshness limit: not clean."""
+    NEEDS_DETERMINATION = "needs_determination"
+    """Software whose coverage is a question of scope is present and the organisation has not
+    determined it yet: neither identified nor clean."""
 
 
 OPEN_STATES = frozenset({State.IDENTIFIED, State.PLANNED, State.REMOVING})
 """States in which a covered product is present and work is due (a milestone can be missed)."""
 
 EVIDENCE_STATES = frozenset(
-    {State.REMOVED, State.REPLACED, State.VERIFIED, State.CLEAN, State.INCOMPLETE, State.STALE}
+    {
+        State.REMOVED,
+        State.REPLACED,
+        State.VERIFIED,
+        State.CLEAN,
+        State.INCOMPLETE,
+        State.STALE,
+        State.NEEDS_DETERMINATION,
+    }
 )
 """States only an inventory (or its age) can set; an operator cannot claim them."""
 
@@ -136,6 +151,10 @@ class Observed:
     (:func:`evict.compliance.coverage.concludes`)."""
     fresh: bool = True
     """Whether the inventory is within the organisation's freshness limit."""
+    questioned: frozenset[str] = frozenset()
+    """Products present whose coverage is a question of scope not yet determined."""
+    determined_out: frozenset[str] = frozenset()
+    """Products present that the organisation determined not covered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,16 +225,33 @@ def observe(
     An unchanged standing returns ``current`` itself, so callers can tell a change by identity.
     """
     found = _products(seen.products)
-    if not found and not (seen.complete and seen.fresh):
+    asked = _products(seen.questioned)
+    if not found and not asked and not (seen.complete and seen.fresh):
         return _unconcluded(current, seen, now=now)
     if current is None:
         if found:
             return HostState(State.IDENTIFIED, now, found, "covered product found", seen.checkin)
+        if asked:
+            return HostState(State.NEEDS_DETERMINATION, now, asked, _ASKED_REASON, seen.checkin)
         return HostState(State.CLEAN, now, (), "no covered product found", seen.checkin)
     state = current.state
+    if not found:
+        settled = _settle_question(current, seen, asked, now)
+        if settled is not None:
+            return settled
     if not found and state in UNCONCLUDED_STATES:
         reason = "no covered product found in a complete, fresh inventory"
         return _to(current, State.CLEAN, now, reason, checkin=seen.checkin)
+    if state is State.NEEDS_DETERMINATION:
+        # Only covered products lead on from here (they exist: found is not empty).
+        return _to(
+            current,
+            State.IDENTIFIED,
+            now,
+            "covered product found",
+            products=found,
+            checkin=seen.checkin,
+        )
     if found:
         if state is State.WAIVED:
             if not waiver_active:
@@ -294,6 +330,56 @@ def _unconcluded(current: HostState | None, seen: Observed, *, now: dt.datetime)
     if current.state is state:
         return current
     return _to(current, state, now, reason, checkin=seen.checkin)
+
+
+_ASKED_REASON = "found software whose coverage needs the organisation's determination"
+
+
+def _settle_question(
+    current: HostState, seen: Observed, asked: tuple[str, ...], now: dt.datetime
+) -> HostState | None:
+    """The state when no covered product is present, as far as questions of scope decide it;
+    None leaves it to the ordinary rules.
+
+    - Undetermined software present: a clean host, or one whose open products are all still
+      present but now undetermined (a determination revoked), needs a determination.
+    - Nothing undetermined: a host that needed one is clean, and an open host whose products are
+      all still present but determined not covered is clean (nothing was removed).
+    """
+    state = current.state
+    if asked:
+        unconcluded = state is State.CLEAN or state in UNCONCLUDED_STATES
+        if unconcluded or (state in OPEN_STATES and set(current.products) <= set(asked)):
+            return _to(
+                current,
+                State.NEEDS_DETERMINATION,
+                now,
+                _ASKED_REASON,
+                products=asked,
+                checkin=seen.checkin,
+            )
+        if state is State.NEEDS_DETERMINATION:
+            if asked != current.products:
+                return dataclasses.replace(current, products=asked)
+            return current
+        return None
+    if state is State.NEEDS_DETERMINATION:
+        reason = (
+            "determined not covered; nothing else found"
+            if set(current.products) & seen.determined_out
+            else "no covered product found"
+        )
+        return _to(current, State.CLEAN, now, reason, products=(), checkin=seen.checkin)
+    if state in OPEN_STATES and current.products and set(current.products) <= seen.determined_out:
+        return _to(
+            current,
+            State.CLEAN,
+            now,
+            "determined not covered; nothing else found",
+            products=(),
+            checkin=seen.checkin,
+        )
+    return None
 
 
 def transition(

@@ -115,6 +115,9 @@ class Matcher:
         self._vendor_of = {p.id: p.vendor for p in catalog.products}
         self.domains = DomainIndex.from_catalog(catalog)
         """The products' network endpoints, for observations of kind ``network``."""
+        self._asked = frozenset(p for q in catalog.questions for p in q.products)
+        """Products a scope question names: a look-alike rule does not set them aside (the
+        exclusion's "not the covered product" is what the question asks)."""
 
     def _build_automaton(self) -> ahocorasick_rs.BytesAhoCorasick | None:
         if not self._words:
@@ -323,8 +326,13 @@ class Matcher:
             Hit(c.product, c.rule.id, c.rule.field, c.rule.confidence)
             for c in sorted((compiled[i] for i in indexes), key=lambda c: -c.rule.confidence.rank)
             if c.product is not None
-            and c.product not in suppressed_products
-            and self._vendor_of[c.product] not in suppressed_vendors
+            and (
+                c.product in self._asked
+                or (
+                    c.product not in suppressed_products
+                    and self._vendor_of[c.product] not in suppressed_vendors
+                )
+            )
         ]
         specific: dict[VendorID, list[ProductID]] = defaultdict(list)
         for h in hits:
@@ -436,7 +444,7 @@ class Matcher:
             product: Product = self._products[product_id]
             embedded = all(e.observation.kind is Kind.SBOM_COMPONENT for e in items)
             confidence = max((e.confidence for e in items), key=lambda c: c.rank)
-            for d in self.catalog.directives_for(product, embedded=embedded):
+            for d, question in self.catalog.reach(product, embedded=embedded):
                 if wanted is not None and d.id not in wanted:
                     continue
                 out.append(
@@ -449,6 +457,7 @@ class Matcher:
                         confidence=confidence,
                         embedded=embedded,
                         evidence=tuple(items),
+                        question=question.id if question is not None else None,
                     )
                 )
         out.sort(key=lambda f: (f.directive, f.product))

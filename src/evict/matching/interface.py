@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evict.catalog.interface import Confidence, DirectiveID, ProductID, RuleID, VendorID
+from evict.catalog.interface import (
+    Confidence,
+    DirectiveID,
+    ProductID,
+    QuestionID,
+    RuleID,
+    VendorID,
+)
 from evict.inventory.interface import HostID, Kind, Observation, identifiers_json
 
 
@@ -59,6 +66,18 @@ class Finding:
     embedded: bool
     """True when every piece of evidence is an SBOM component: code inside another product."""
     evidence: tuple[Evidence, ...]
+    question: QuestionID | None = None
+    """The catalog's question of scope this finding raises (see
+    :class:`evict.catalog.interface.Question`): until the organisation's determination says
+    covered, it is neither identified nor clean but needs a determination."""
+    determination: str = ""
+    """For a finding with a question: ``covered`` once the organisation determined so; empty
+    while the determination is needed (a finding determined not covered is dropped)."""
+
+    @property
+    def needs_determination(self) -> bool:
+        """Whether this finding waits for the organisation's determination of its question."""
+        return self.question is not None and self.determination != "covered"
 
     @property
     def kinds(self) -> set[Kind]:

@@ -683,6 +683,10 @@ def plan_inventory(
     directives: Sequence[Directive] | None = None,
 ) -> Plan:
     """Match one host's inventory and plan its removal (see :func:`plan_host`)."""
-    findings = matcher.match_hosts([inventory], directives=directives).get(inventory.host, [])
+    findings = [
+        f
+        for f in matcher.match_hosts([inventory], directives=directives).get(inventory.host, [])
+        if not f.needs_determination  # nothing is removed before its coverage is determined
+    ]
     present = matcher.present_products(inventory.observations)
     return plan_host(inventory, findings, present, matcher.catalog, policy=policy, today=today)

@@ -6,6 +6,8 @@
     MANIFEST.sig                  the Ed25519 signature of MANIFEST.json, with the public key
     reports/DIRECTIVE-KIND.EXT    every report of the directive, in csv, json, html and pdf
     findings.jsonl                one line per host and finding, with its evidence
+    determinations.json           the directive's questions of scope, with their cited text, and
+                                  the organisation's determinations (revoked ones included)
     audit/events.jsonl            the audit chain up to its head, one event a line
     audit/head.json               the head (sequence number and hash), signed, and the verification
     catalog/VERSION               the catalog version the reports were built with
@@ -46,6 +48,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from evict import __version__
+from evict.catalog.export import question_json
 from evict.compliance.audit import (
     AuditEvent,
     ChainVerdict,
@@ -53,6 +56,7 @@ from evict.compliance.audit import (
     key_id,
     verify_chain,
 )
+from evict.compliance.determinations import determination_state
 from evict.report.directives import ReportInputs, available, render_report
 from evict.report.interface import Format, ReportError
 
@@ -163,8 +167,26 @@ def _findings(inputs: ReportInputs) -> Iterator[bytes]:
                     "confidence": f.confidence.value,
                     "embedded": f.embedded,
                     "evidence": [e.to_json() for e in f.evidence],
+                    **(
+                        {"determination": state}
+                        if (state := determination_state(f)) is not None
+                        else {}
+                    ),
                 }
             )
+
+
+def _determinations(inputs: ReportInputs) -> dict[str, object]:
+    """The directive's questions of scope with their cited text, and the organisation's
+    determinations of them (in force and revoked)."""
+    d = inputs.directive.id
+    questions = [q for q in inputs.catalog.questions if d in q.directives]
+    asked = {q.id for q in questions}
+    return {
+        "directive": d,
+        "questions": [question_json(q) for q in questions],
+        "determinations": [x.to_json() for x in inputs.determinations if x.question in asked],
+    }
 
 
 def catalog_entries(extra_dirs: Sequence[Path] = ()) -> list[tuple[str, Path]]:
@@ -217,6 +239,7 @@ def write_bundle(
                         f"reports/{d}-{kind.value}.{fmt.value}", render_report(kind, fmt, inputs)
                     )
             writer.add_lines("findings.jsonl", _findings(inputs))
+            writer.add("determinations.json", _json(_determinations(inputs)))
             verdict = _write_chain(writer, audit_events, audit_head)
             head_doc: dict[str, object] = {
                 "seq": audit_head[0],

@@ -12,6 +12,11 @@ fields carry the directive's own numbering and names:
 - :func:`far_initial` and :func:`far_followup`: FAR 52.204-23(c)(2)(i) and (ii);
 - :func:`hosts`: the fleet report (one line per host) as a document.
 
+Every one of them also lists the directive's questions of scope and the organisation's
+determinations (:func:`determinations_section`): endpoints whose findings wait for a
+determination are their own group, counted neither as impacted nor as clean, and an attestation
+that none were found is never made while one is open.
+
 Counts of endpoints come from the same host lines as the fleet CSV (each host's state and the
 products it holds), so a report and the CSV never disagree. Nothing here reads a clock, a file or
 a database.
@@ -25,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from evict.catalog.interface import Catalog, CatalogLookupError, Directive, Milestone, ProductID
+from evict.compliance.determinations import Determination, question_products
 from evict.compliance.lifecycle import OPEN_STATES, UNCONCLUDED_STATES, State
 from evict.compliance.milestones import current_milestone
 from evict.inventory.interface import Ident, Kind
@@ -103,6 +109,8 @@ class ReportInputs:
     scope: str | None = None
     """The org unit reported on; None for the whole organisation."""
     profile: Profile = field(default_factory=Profile)
+    determinations: tuple[Determination, ...] = ()
+    """The organisation's determinations of questions of scope, revoked ones included."""
 
 
 # -- which report, and when -----------------------------------------------------------------------
@@ -286,6 +294,8 @@ class _Unit:
     """Endpoints whose inventory is incomplete or stale: nothing can be said of them."""
     methods: tuple[str, ...] = ()
     """The inventory methods that reported for these endpoints."""
+    undetermined: int = 0
+    """Endpoints whose only findings wait for a determination of a question of scope."""
 
 
 def _method_names(families: Iterable[str]) -> tuple[str, ...]:
@@ -307,6 +317,7 @@ def _units(inputs: ReportInputs) -> list[_Unit]:
     for m in inputs.methods:
         if m.hosts:
             families[m.org_unit].add(m.source)
+        unit["undetermined"] += line.row.state == State.NEEDS_DETERMINATION.value
     names = sorted(set(inputs.units) | set(counts))
     return [
         _Unit(
@@ -317,6 +328,7 @@ def _units(inputs: ReportInputs) -> list[_Unit]:
             counts[n]["cleared"],
             counts[n]["unconcluded"],
             _method_names(families.get(n, ())),
+            counts[n]["undetermined"],
         )
         for n in names
     ]
@@ -356,11 +368,20 @@ def _attestation(unit: _Unit, term: str) -> str:
     )
     if unit.hosts == 0:
         return "No endpoints reported: no statement can be made"
+    waiting = (
+        f"{_count(unit.undetermined, 'endpoint')} "
+        f"{'carries' if unit.undetermined == 1 else 'carry'} software whose coverage waits for "
+        "the organisation's scope determination"
+    )
     if unit.impacted or unit.cleared:
         said = f"{term} found on {unit.impacted + unit.cleared} of {unit.hosts} endpoints"
         if unit.cleared:
             said += f" ({unit.cleared} since cleared)"
+        if unit.undetermined:
+            said += f"; {waiting}"
         return said + unsure
+    if unit.undetermined:
+        return f"No statement that none were found can be made: {waiting}"
     pending = unit.hosts - unit.assessed - unit.unconcluded
     if unit.assessed == 0:
         if unit.unconcluded:
@@ -401,6 +422,7 @@ def _products_section(inputs: ReportInputs, sid: str, title: str) -> Section:
         cleared=sum(u.cleared for u in units),
         unconcluded=sum(u.unconcluded for u in units),
         methods=_method_names(m.source for m in inputs.methods if m.hosts),
+        undetermined=sum(u.undetermined for u in units),
     )
     attest: list[tuple[Value, ...]] = [
         (u.name, u.hosts, u.assessed, u.impacted, u.cleared, _attestation(u, term))
@@ -611,6 +633,7 @@ def day30(inputs: ReportInputs) -> Document:
             "1.c",
             "The methodologies employed to identify the use or presence of the products",
         ),
+        determinations_section(inputs),
     ]
     return _document(
         inputs,
@@ -1102,7 +1125,16 @@ def status(inputs: ReportInputs) -> Document:
     present = sum(1 for line in inputs.lines if line.row.state in PRESENT)
     waivers = list(inputs.waivers)
     statements = []
-    if present == 0 and any(line.row.state in GONE for line in inputs.lines):
+    undetermined = sum(
+        1 for line in inputs.lines if line.row.state == State.NEEDS_DETERMINATION.value
+    )
+    if undetermined:
+        statements.append(
+            f"{_count(present, 'endpoint')} still holding {term}; "
+            f"{_count(undetermined, 'endpoint')} waiting for a scope determination, so full "
+            "removal cannot be stated (see Scope determinations)."
+        )
+    elif present == 0 and any(line.row.state in GONE for line in inputs.lines):
         statements.append(f"Full removal achieved: no endpoint holds {term}.")
     elif present == 0:
         statements.append(f"No endpoint holds {term}.")
@@ -1194,6 +1226,7 @@ def status(inputs: ReportInputs) -> Document:
             ),
         ),
     ]
+    sections.append(determinations_section(inputs))
     return _document(
         inputs,
         ReportKind.STATUS,
@@ -1327,7 +1360,7 @@ def exceptions(inputs: ReportInputs) -> Document:
         ReportKind.EXCEPTIONS,
         f"{inputs.directive.id} exceptions report",
         "",
-        [section],
+        [section, determinations_section(inputs)],
     )
 
 
@@ -1360,6 +1393,8 @@ def _items(inputs: ReportInputs) -> list[_Item]:
         if line is None:
             continue
         for f in findings:
+            if f.needs_determination:
+                continue  # not a covered article until the organisation determines so
             evidence = sorted(
                 f.evidence,
                 key=lambda e: (
@@ -1603,7 +1638,138 @@ def hosts(inputs: ReportInputs) -> Document:
             Section(
                 "hosts", "One line per host", tables=(Table("hosts", "Hosts", CSV_COLUMNS, rows),)
             ),
+            determinations_section(inputs),
         ],
+    )
+
+
+# -- questions of scope ---------------------------------------------------------------------------
+
+
+def determinations_section(inputs: ReportInputs, sid: str = "scope") -> Section:
+    """The directive's questions of scope: the cited text, the organisation's determination
+    (or that one is needed), and the endpoints waiting for one, listed as their own group."""
+    d = inputs.directive
+    questions = [q for q in inputs.catalog.questions if d.id in q.directives]
+    in_force = {x.question: x for x in inputs.determinations if not x.revoked}
+    waiting_lines = [
+        line for line in inputs.lines if line.row.state == State.NEEDS_DETERMINATION.value
+    ]
+    rows: list[tuple[Value, ...]] = []
+    for q in questions:
+        products = question_products(inputs.catalog, q.id)
+        waiting = sum(1 for line in waiting_lines if set(line.row.products) & products)
+        x = in_force.get(q.id)
+        rows.append(
+            (
+                q.id,
+                q.title,
+                x.answer.value if x else "NEEDED",
+                x.decided_by if x else "",
+                x.decided_on.isoformat() if x else "",
+                " ".join(x.reasoning.split()) if x else "",
+                waiting,
+            )
+        )
+    cited: list[tuple[Value, ...]] = [
+        (
+            q.id,
+            " ".join(c.quote.split()),
+            c.source.title + (f" {c.source.url}" if c.source.url else ""),
+        )
+        for q in questions
+        for c in q.citations
+        if c.directive == d.id
+    ]
+    history: list[tuple[Value, ...]] = [
+        (
+            x.question,
+            x.answer.value,
+            x.decided_by,
+            x.decided_on.isoformat(),
+            x.recorded_by,
+            x.recorded_at.date().isoformat() if x.recorded_at else "",
+            "revoked" if x.revoked else "in force",
+        )
+        for x in inputs.determinations
+        if x.question in {q.id for q in questions}
+    ]
+    statements: list[str] = []
+    if not questions:
+        statements.append("The catalog asks no question of scope about this directive.")
+    if waiting_lines:
+        statements.append(
+            f"{_count(len(waiting_lines), 'endpoint')} "
+            f"{'carries' if len(waiting_lines) == 1 else 'carry'} software whose coverage "
+            "needs the organisation's determination: counted neither as impacted nor as clean "
+            "until one is recorded."
+        )
+    open_questions = [r[0] for r in rows if r[2] == "NEEDED" and r[6]]
+    if open_questions:
+        statements.append(
+            "Determinations needed: " + ", ".join(str(q) for q in open_questions) + "."
+        )
+    endpoints: list[tuple[Value, ...]] = [
+        (
+            line.row.host,
+            line.row.hostname,
+            line.row.org_unit,
+            "; ".join(line.row.products),
+            line.row.since.date().isoformat() if line.row.since else "",
+        )
+        for line in waiting_lines
+    ]
+    return Section(
+        sid,
+        "Scope determinations: software whose coverage the directive's text leaves open",
+        fields=(
+            Field("Questions of scope", len(questions)),
+            Field("Determinations in force", sum(1 for r in rows if r[2] != "NEEDED")),
+            Field("Endpoints needing a determination", len(waiting_lines)),
+        ),
+        statements=tuple(statements),
+        tables=(
+            Table(
+                "questions",
+                "Questions and the organisation's determinations",
+                (
+                    "Question",
+                    "Title",
+                    "Determination",
+                    "Decided by",
+                    "Decided on",
+                    "Citation and reasoning",
+                    "Endpoints waiting",
+                ),
+                tuple(rows),
+            ),
+            Table(
+                "cited_text",
+                "The directive's text each question rests on",
+                ("Question", "Text", "Source"),
+                tuple(cited),
+            ),
+            Table(
+                "needs_determination",
+                "Endpoints needing a determination",
+                ("Host", "Hostname", "Org unit", "Products", "Since"),
+                tuple(endpoints),
+            ),
+            Table(
+                "determination_history",
+                "Determinations recorded",
+                (
+                    "Question",
+                    "Answer",
+                    "Decided by",
+                    "Decided on",
+                    "Recorded by",
+                    "Recorded on",
+                    "Status",
+                ),
+                tuple(history),
+            ),
+        ),
     )
 
 

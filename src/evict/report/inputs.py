@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 from evict.catalog.interface import Directive
+from evict.compliance.determinations import Determination, apply_determinations
 from evict.inventory.interface import HostID, Observation
 from evict.matching.engine import Matcher
 from evict.matching.interface import Finding, Hit
@@ -52,7 +53,9 @@ def gather(
             store.fleet_rows(directive.id, org_id=org_id, unit_id=unit_id), directive, today=today
         )
     )
-    findings, present = _findings(store, matcher, directive, org_id, unit_id, protection)
+    determinations = tuple(store.determinations(org_id, revoked=True))
+    in_force = {d.question: d for d in determinations if not d.revoked}
+    findings, present = _findings(store, matcher, directive, org_id, unit_id, protection, in_force)
     methods = tuple(
         MethodCount(unit, family, n)
         for unit, family, n in sorted(store.source_hosts(org_id, unit_id=unit_id))
@@ -76,6 +79,7 @@ def gather(
         start=store.adoptions(org_id).get(directive.id),
         scope=scope,
         profile=profile or Profile(),
+        determinations=determinations,
     )
 
 
@@ -86,8 +90,10 @@ def _findings(
     org_id: int,
     unit_id: int | None,
     protection: frozenset[str],
+    determinations: dict[str, Determination] | None = None,
 ) -> tuple[dict[str, tuple[Finding, ...]], dict[str, tuple[str, ...]]]:
-    """Per host: this directive's findings with evidence, and the approved protection present."""
+    """Per host: this directive's findings with evidence (as the organisation's determinations
+    leave them), and the approved protection present."""
     matched: dict[int, tuple[Observation, tuple[Hit, ...]]] = {
         sid: (obs, tuple(hit_from_json(h) for h in hits))
         for sid, (obs, hits) in store.matched_software(matcher.catalog.version).items()
@@ -114,7 +120,10 @@ def _findings(
                 pairs.append((observation, hits))
                 protected.update(h.product for h in hits if h.product in protection)
             identifier = names[host_id]
-            found = matcher.findings(HostID(identifier), pairs, directives=[directive])
+            found = apply_determinations(
+                matcher.findings(HostID(identifier), pairs, directives=[directive]),
+                determinations or {},
+            )
             if found:
                 findings[identifier] = tuple(found)
             if protected:

@@ -15,6 +15,7 @@ from typing import Any
 
 from evict import __version__
 from evict.catalog.interface import Catalog, Directive
+from evict.compliance.determinations import determination_state
 from evict.compliance.milestones import MilestoneStatus, current_milestone
 from evict.matching.interface import Finding
 from evict.neutral import json_dumps, neutralise
@@ -34,8 +35,12 @@ def milestones_for(
 
 
 def finding_json(finding: Finding, milestone: MilestoneStatus) -> dict[str, Any]:
-    """One finding as the scan contract shows it."""
-    return {
+    """One finding as the scan contract shows it.
+
+    A finding that raises a question of scope carries ``determination``: the question's id and
+    ``state`` (``needed`` until the organisation determines it ``covered``).
+    """
+    out: dict[str, Any] = {
         "directive": finding.directive,
         "vendor": finding.vendor,
         "product": finding.product,
@@ -45,6 +50,16 @@ def finding_json(finding: Finding, milestone: MilestoneStatus) -> dict[str, Any]
         "milestone": milestone.to_json(),
         "evidence": [e.to_json() for e in finding.evidence],
     }
+    determination = determination_state(finding)
+    if determination is not None:
+        out["determination"] = determination
+    return out
+
+
+def _needed(finding: Mapping[str, Any]) -> bool:
+    """Whether a contract finding waits for a determination of its question of scope."""
+    d = finding.get("determination")
+    return d is not None and d.get("state") == "needed"
 
 
 def to_document(
@@ -93,7 +108,10 @@ def to_document(
                 ],
                 "protection": list(protection_present(h.present, catalog, policy)),
                 "coverage_gap": coverage_gap(
-                    (f.product for f in h.findings), h.present, catalog, policy
+                    (f.product for f in h.findings if not f.needs_determination),
+                    h.present,
+                    catalog,
+                    policy,
                 ),
             }
             for h in result.hosts
@@ -121,7 +139,7 @@ def render_json(document: Mapping[str, Any]) -> str:
 CSV_COLUMNS = (
     "host", "hostname", "platform", "directive", "vendor", "product", "product_name",
     "confidence", "embedded", "milestone", "due", "days_left", "evidence",
-    "protection", "coverage_gap", "coverage", "complete", "missing",
+    "protection", "coverage_gap", "coverage", "complete", "missing", "determination",
 )  # fmt: skip
 
 
@@ -142,8 +160,8 @@ def render_csv(document: Mapping[str, Any]) -> str:
             " ".join(cov.get("missing", ())),
         ]
         if not host["findings"]:
-            blanks = [""] * (len(CSV_COLUMNS) - len(head) - len(tail))
-            writer.writerow([safe_cell(v) for v in [*head, *blanks, *tail]])
+            blanks = [""] * (len(CSV_COLUMNS) - len(head) - len(tail) - 1)
+            writer.writerow([safe_cell(v) for v in [*head, *blanks, *tail, ""]])
             continue
         for f in host["findings"]:
             evidence = "; ".join(
@@ -154,25 +172,41 @@ def render_csv(document: Mapping[str, Any]) -> str:
                 *head, f["directive"], f["vendor"], f["product"], f["product_name"],
                 f["confidence"], str(f["embedded"]).lower(), f["milestone"]["name"],
                 f["milestone"]["due"], f["milestone"]["days_left"], evidence, *tail,
+                _determination_cell(f),
             ]  # fmt: skip
             writer.writerow([safe_cell(v) for v in row])
     return out.getvalue()
 
 
+def _determination_cell(finding: Mapping[str, Any]) -> str:
+    d = finding.get("determination")
+    if d is None:
+        return ""
+    return f"{d['state']} ({d['question']})"
+
+
 def summarize(document: Mapping[str, Any]) -> dict[str, Any]:
-    """Per-directive fleet counts: affected, incomplete and clean hosts, endpoints per product.
+    """Per-directive fleet counts: affected, needing a determination, incomplete and clean
+    hosts, endpoints per product.
 
     A host whose inventory cannot conclude for a directive (``cannot_conclude``) is counted
-    ``incomplete_hosts``, never clean.
+    ``incomplete_hosts``, never clean; a host whose only findings under a directive wait for a
+    determination counts under ``needs_determination_hosts``: neither affected nor clean.
     """
     hosts = document["hosts"]
     per_directive: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"hosts": set(), "products": Counter(), "milestone": None, "incomplete": 0}
+        lambda: {
+            "hosts": set(),
+            "asked": set(),
+            "products": Counter(),
+            "milestone": None,
+            "incomplete": 0,
+        }
     )
     for host in hosts:
         for f in host["findings"]:
             entry = per_directive[f["directive"]]
-            entry["hosts"].add(host["host"])
+            entry["asked" if _needed(f) else "hosts"].add(host["host"])
             entry["products"][f["product_name"]] += 1
             entry["milestone"] = f["milestone"]
     if per_directive:
@@ -188,7 +222,8 @@ def summarize(document: Mapping[str, Any]) -> dict[str, Any]:
             d: {
                 "affected_hosts": len(v["hosts"]),
                 "incomplete_hosts": v["incomplete"],
-                "clean_hosts": len(hosts) - len(v["hosts"]) - v["incomplete"],
+                "needs_determination_hosts": len(v["asked"] - v["hosts"]),
+                "clean_hosts": len(hosts) - len(v["hosts"] | v["asked"]) - v["incomplete"],
                 "products": dict(v["products"].most_common()),
                 "milestone": v["milestone"],
             }
@@ -250,6 +285,9 @@ def render_table(document: Mapping[str, Any], *, console: Any, max_hosts: int = 
         for f in host["findings"]:
             m = f["milestone"]
             product = escape(f["product_name"]) + (" [dim](embedded)[/]" if f["embedded"] else "")
+            if _needed(f):
+                question = escape(f["determination"]["question"])
+                product += f"\n[yellow]needs determination[/] [dim]({question})[/]"
             table.add_row(
                 escape(f["directive"]),
                 product,
@@ -298,6 +336,7 @@ def render_table(document: Mapping[str, Any], *, console: Any, max_hosts: int = 
         table.add_column("Directive", style="bold")
         table.add_column("Hosts affected", justify="right")
         table.add_column("Incomplete", justify="right")
+        table.add_column("Needs determination", justify="right")
         table.add_column("Clean", justify="right")
         table.add_column("Products (endpoints)")
         table.add_column("Next milestone")
@@ -307,6 +346,7 @@ def render_table(document: Mapping[str, Any], *, console: Any, max_hosts: int = 
                 escape(directive),
                 str(entry["affected_hosts"]),
                 str(entry["incomplete_hosts"]),
+                str(entry["needs_determination_hosts"]),
                 str(entry["clean_hosts"]),
                 "\n".join(f"{escape(p)} ({n})" for p, n in entry["products"].items()),
                 f"{escape(m['name'])}\ndue {m['due']}, {_days(m['days_left'])}",

@@ -42,6 +42,7 @@ def status_for(error: EvictError) -> int:
     """The HTTP status for ``error``."""
     from evict.agent.wire import TooManyObservations, WireError
     from evict.catalog.interface import CatalogLookupError
+    from evict.compliance.determinations import DeterminationError
     from evict.compliance.lifecycle import LifecycleError
     from evict.store.interface import (
         ConflictError,
@@ -63,6 +64,7 @@ def status_for(error: EvictError) -> int:
         (WireError, 422),
         (BadBody, 422),
         (InvalidValueError, 422),
+        (DeterminationError, 422),
         (RateLimited, 429),
         (SchemaError, 503),
         (DatabaseError, 503),

@@ -7,7 +7,7 @@ pydantic model. Field descriptions become the OpenAPI document.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -176,6 +176,11 @@ class FindingModel(_Model):
     confidence: str
     embedded: bool
     evidence: list[EvidenceModel]
+    determination: dict[str, str] | None = Field(
+        default=None,
+        description="For a finding that raises a question of scope: the question and its "
+        "state (needed, or covered once the organisation determined so).",
+    )
 
 
 class StateModel(_Model):
@@ -284,6 +289,60 @@ class WaiverModel(_Model):
     created_at: dt.datetime
     created_by: str
     revoked: bool
+
+
+# -- determinations of questions of scope --------------------------------------------------------
+
+
+class DeterminationRequest(_Model):
+    """An organisation's answer to one of the catalog's questions of scope."""
+
+    question: str = Field(max_length=64, description="A question id (GET /api/v1/questions).")
+    answer: Literal["covered", "not-covered"]
+    reasoning: str = Field(
+        min_length=1,
+        max_length=10000,
+        description="The citation and reasoning the answer rests on (required).",
+    )
+    decided_by: str = Field(min_length=1, max_length=200, description="Who made it.")
+    decided_on: dt.date | None = Field(default=None, description="The day (default: today).")
+
+
+class DeterminationModel(_Model):
+    """A determination as stored."""
+
+    id: int
+    question: str
+    answer: str
+    reasoning: str
+    decided_by: str
+    decided_on: dt.date
+    recorded_by: str
+    recorded_at: dt.datetime | None = None
+    revoked: bool
+
+
+class CitationModel(_Model):
+    """The directive text a question quotes."""
+
+    directive: str
+    quote: str
+    source: dict[str, str]
+
+
+class QuestionModel(_Model):
+    """A question of scope, with the organisation's determination in force (if any)."""
+
+    id: str
+    title: str
+    directives: list[str]
+    applies_to: dict[str, Any]
+    question: str
+    covered_means: str
+    not_covered_means: str
+    citations: list[CitationModel]
+    note: str
+    determination: DeterminationModel | None = None
 
 
 # -- directives -------------------------------------------------------------------------------

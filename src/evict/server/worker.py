@@ -23,7 +23,11 @@ One pass (:meth:`MatchWorker.run_once`):
    the findings per directive and whether approved protection is present, and
    :func:`evict.compliance.lifecycle.observe` gives each directive's new state — told whether
    the host's stored observation kinds are enough to conclude for the directive
-   (:mod:`evict.compliance.coverage`) and whether its last inventory is fresh. Changes are
+   (:mod:`evict.compliance.coverage`) and whether its last inventory is fresh. Findings that
+   raise a question of scope pass through the host's organisation's determinations first
+   (:func:`evict.compliance.determinations.apply_determinations`): undetermined ones make the
+   host ``needs_determination``. Recording or revoking a determination queues the
+   organisation's hosts that carry the question's products. Changes are
    written with their audit events, and the hosts taken off the queue unless a newer inventory
    arrived meanwhile.
 
@@ -45,6 +49,7 @@ from dataclasses import dataclass
 
 from evict.catalog.interface import Catalog, Confidence, ProductID, RuleID
 from evict.compliance.coverage import assess, concludes
+from evict.compliance.determinations import Answer, apply_determinations
 from evict.compliance.lifecycle import HostState, Observed, observe
 from evict.inventory.interface import HostID, Observation
 from evict.matching.engine import Matcher
@@ -75,6 +80,8 @@ def catalog_shape(catalog: Catalog, protection: frozenset[str]) -> str:
     """
     products = tuple(dataclasses.replace(p, rules=()) for p in catalog.products)
     text = repr((catalog.directives, catalog.vendors, products, sorted(protection)))
+    if catalog.questions:
+        text += repr(catalog.questions)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -157,10 +164,12 @@ class MatchWorker:
         self.directives = tuple(d.id for d in matcher.catalog.directives)
         catalog = matcher.catalog
         self.covered = frozenset(
-            p.id for p in catalog.products if catalog.directives_for(p, embedded=True)
+            p.id
+            for p in catalog.products
+            if catalog.reach(p, embedded=True) or catalog.reach(p, embedded=False)
         )
-        """Products some directive covers (embedded presence included): the only ones that
-        can make a finding."""
+        """Products some directive covers or asks a question of scope about (embedded presence
+        included): the only ones that can make a finding."""
         self.matched_through: int | None = None
         """The newest software row that existed when this worker last matched (None before):
         hosts linked to newer software wait for the next pass's matching."""
@@ -254,6 +263,11 @@ class MatchWorker:
         links = self.store.host_links(ids, matched.keys())
         states = self.store.states(ids)
         waived = self.store.active_waivers(ids, today)
+        determined = (
+            self.store.active_determinations({h.org_id for h in batch})
+            if self.matcher.catalog.questions
+            else {}
+        )
         directives = self.matcher.catalog.directives
         out: list[StateChange] = []
         for host in batch:
@@ -267,8 +281,18 @@ class MatchWorker:
                 pairs.append((observation, hits))
                 protected = protected or any(h.product in self.protection for h in hits)
             found: dict[str, set[str]] = defaultdict(set)
-            for finding in self.matcher.findings(HostID(str(host.id)), pairs):
-                found[finding.directive].add(finding.product)
+            asked: dict[str, set[str]] = defaultdict(set)
+            out_of_scope: dict[str, set[str]] = defaultdict(set)
+            answers = determined.get(host.org_id, {})
+            findings = self.matcher.findings(HostID(str(host.id)), pairs)
+            for finding in findings:
+                if finding.question is not None:
+                    d = answers.get(finding.question)
+                    if d is not None and d.answer is Answer.NOT_COVERED:
+                        out_of_scope[finding.directive].add(finding.product)
+            for finding in apply_determinations(findings, answers):
+                target = asked if finding.needs_determination else found
+                target[finding.directive].add(finding.product)
             current: Mapping[str, HostState] = states.get(host.id, {})
             coverage = assess(host.platform, host.kinds)
             fresh = host.last_seen is None or now - host.last_seen <= dt.timedelta(
@@ -282,6 +306,8 @@ class MatchWorker:
                     host.checkin,
                     complete=concludes(coverage, embedded=directive.embedded),
                     fresh=fresh,
+                    questioned=frozenset(asked.get(directive.id, ())),
+                    determined_out=frozenset(out_of_scope.get(directive.id, ())),
                 )
                 new = observe(old, seen, now=now, waiver_active=(host.id, directive.id) in waived)
                 if new is not old:

@@ -68,6 +68,7 @@ STATE_ORDER: tuple[str, ...] = (
     State.PLANNED.value,
     State.REMOVING.value,
     State.WAIVED.value,
+    State.NEEDS_DETERMINATION.value,
     State.INCOMPLETE.value,
     State.STALE.value,
     State.REMOVED.value,

@@ -242,12 +242,13 @@ class HostStateRow(Base):
     )
     directive: Mapped[str] = mapped_column(String(64), primary_key=True)
     org_id: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(32))
+    """Widened from 16 by migration 0007 (``needs_determination`` is 19 characters)."""
     since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     products: Mapped[str] = mapped_column(Text, default="[]")
     reason: Mapped[str] = mapped_column(Text, default="")
     checkin: Mapped[str] = mapped_column(String(64), default="")
-    prior: Mapped[str | None] = mapped_column(String(16))
+    prior: Mapped[str | None] = mapped_column(String(32))
 
 
 class WaiverRow(Base):
@@ -266,6 +267,28 @@ class WaiverRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(255))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class DeterminationRow(Base):
+    """An organisation's determination of one of the catalog's questions of scope.
+
+    At most one unrevoked row per organisation and question (the store revokes the previous one
+    when a new one is recorded); revoked rows are kept for the record.
+    """
+
+    __tablename__ = "determinations"
+    __table_args__ = (Index("ix_determinations_org_id_question", "org_id", "question"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    question: Mapped[str] = mapped_column(String(64))
+    answer: Mapped[str] = mapped_column(String(16))
+    reasoning: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(String(200))
+    decided_on: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(255))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[str | None] = mapped_column(String(255))
 
 
 class Adoption(Base):

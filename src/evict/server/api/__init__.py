@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from evict.server.api import admin, agent, audit, directives, hosts, reports, waivers
+from evict.server.api import (
+    admin,
+    agent,
+    audit,
+    determinations,
+    directives,
+    hosts,
+    reports,
+    waivers,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     agent.router,
     hosts.router,
     waivers.router,
+    determinations.router,
     directives.router,
     reports.router,
     audit.router,

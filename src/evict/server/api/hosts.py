@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 
 from evict.catalog.interface import CatalogLookupError
 from evict.compliance.coverage import assess
+from evict.compliance.determinations import apply_determinations, determination_state
 from evict.compliance.lifecycle import transition
 from evict.inventory.interface import HostID, Observation
 from evict.report.fleet import host_milestone
@@ -172,7 +173,8 @@ def get_host(host: str, ctx: Ctx, caller: Caller) -> HostDetail:
         )
         pairs.append((observation, hits))
         protected = protected or any(h.product in ctx.protection for h in hits)
-    findings = ctx.matcher.findings(HostID(info.identifier), pairs)
+    answers = {d.question: d for d in ctx.store.determinations(info.org_id)}
+    findings = apply_determinations(ctx.matcher.findings(HostID(info.identifier), pairs), answers)
     states = ctx.store.states([info.id]).get(info.id, {})
     events = ctx.store.audit_events(
         org_id=info.org_id, subject=f"host:{info.identifier}", limit=1000
@@ -201,6 +203,7 @@ def get_host(host: str, ctx: Ctx, caller: Caller) -> HostDetail:
                 confidence=f.confidence.value,
                 embedded=f.embedded,
                 evidence=[EvidenceModel.model_validate(e.to_json()) for e in f.evidence],
+                determination=determination_state(f),
             )
             for f in findings
         ],

@@ -1,8 +1,9 @@
 """The dashboard: server-rendered pages over the same store and catalog as the API.
 
 One router per page family (``auth``, ``overview``, ``hosts``, ``products``, ``waivers``,
-``reports``, ``notifications``, ``audit``), Jinja2 templates under ``server/templates``, one
-stylesheet under ``server/static``, and charts drawn as inline SVG on the server
+``determinations``, ``reports``, ``notifications``, ``audit``), Jinja2 templates under
+``server/templates``, one stylesheet under ``server/static``, and charts drawn as inline SVG on
+the server
 (:mod:`evict.server.views.charts`): no script, no font and nothing else fetched from anywhere,
 so the pages work on an air-gapped network.
 :func:`mount` adds all of it to the app the factory built.
@@ -17,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from evict.server.views import (
     audit,
     auth,
+    determinations,
     hosts,
     notifications,
     overview,
@@ -32,6 +34,7 @@ ROUTERS = (
     hosts.router,
     products.router,
     waivers.router,
+    determinations.router,
     reports.router,
     notifications.router,
     audit.router,

@@ -35,6 +35,7 @@ PAGE_SIZE = 100
 ACTIONS: tuple[tuple[str, str], ...] = (
     ("state.", "state changes"),
     ("waiver.", "waivers"),
+    ("determination.", "scope determinations"),
     ("inventory.", "inventories"),
     ("host.", "enrolments"),
     ("token.", "tokens and sign-ins"),

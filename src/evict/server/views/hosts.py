@@ -438,21 +438,33 @@ class ProductFinding:
     embedded: bool
     directives: tuple[str, ...]
     evidence: tuple[EvidenceModel, ...]
+    questions: tuple[tuple[str, str], ...] = ()
+    """``(directive, question)`` where the finding waits for a scope determination."""
 
 
 def by_product(findings: Sequence[FindingModel]) -> list[ProductFinding]:
-    """The API's findings (one per product and directive) grouped by product."""
+    """The API's findings (one per product and directive) grouped by product; directives under
+    which the product waits for a scope determination are listed apart from those covering it."""
     grouped: dict[str, list[FindingModel]] = {}
     for f in findings:
         grouped.setdefault(f.product, []).append(f)
+
+    def needed(f: FindingModel) -> bool:
+        return f.determination is not None and f.determination.get("state") == "needed"
+
     return [
         ProductFinding(
             fs[0].product,
             fs[0].product_name,
             fs[0].confidence,
             fs[0].embedded,
-            tuple(f.directive for f in fs),
+            tuple(f.directive for f in fs if not needed(f)),
             tuple(fs[0].evidence),
+            tuple(
+                (f.directive, f.determination["question"])
+                for f in fs
+                if needed(f) and f.determination is not None
+            ),
         )
         for fs in grouped.values()
     ]
