@@ -88,6 +88,12 @@ class NoHostError(InputError):
         return self.message
 
 
+def read_nothing(sources: Iterable[InventorySource]) -> bool:
+    """Whether ``sources`` read no input at all. A network log yields devices only for vendor
+    traffic, so one that read lines (``lines_read``) has answered even with no device."""
+    return not any(getattr(s, "lines_read", 0) for s in sources)
+
+
 def no_host_error(sources: Iterable[InventorySource]) -> NoHostError:
     """The error for ``sources`` having yielded no host, naming their paths."""
     paths = [str(p) for s in sources for p in getattr(s, "paths", ())]

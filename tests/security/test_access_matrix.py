@@ -214,6 +214,35 @@ def waiver_call(world: World, caller: str, target: str) -> Call:
     return Call("POST", "/api/v1/waivers", json=body)
 
 
+def _fresh_waiver(world: World, target: str) -> int:
+    """A waiver of the target's waiver host made for this cell (its id)."""
+    from evict.compliance.lifecycle import Waiver
+
+    host = WAIVER_HOSTS[target]
+    org = world.store.org("Rival" if host.startswith("rival") else "DHS").id
+    info = world.store.host(org, host)
+    expires = world.clock().date() + dt.timedelta(days=30)
+    waiver = Waiver(host, DIRECTIVE, "Lab controller, vendor swap ordered.", "CISO", expires)
+    world.store.waive(info, waiver, actor="cli:test", now=world.clock(), today=world.clock().date())
+    return world.store.waivers(org, host=host)[0].id
+
+
+def waiver_revoke_call(world: World, caller: str, target: str) -> Call:
+    """Revoke a waiver of the target's waiver host, made for this cell."""
+    body = {"reason": "Controller replaced early."}
+    return Call("POST", f"/api/v1/waivers/{_fresh_waiver(world, target)}/revoke", json=body)
+
+
+def waiver_renew_call(world: World, caller: str, target: str) -> Call:
+    """Renew a waiver of the target's waiver host, made for this cell, by 60 more days."""
+    body = {
+        "justification": "Vendor swap slipped a quarter.",
+        "approver": "CISO",
+        "expires": (world.clock().date() + dt.timedelta(days=90)).isoformat(),
+    }
+    return Call("POST", f"/api/v1/waivers/{_fresh_waiver(world, target)}/renew", json=body)
+
+
 QUESTION = "kaspersky-white-label-bod-17-01"
 """The question of scope the determination cells answer (it asks about BOD 17-01)."""
 
@@ -344,6 +373,12 @@ API: dict[tuple[str, str], Spec] = {
     ("GET", "/api/v1/waivers"): Spec(get("/api/v1/waivers"), any_user, targets=ONE, listing=True),
     ("POST", "/api/v1/waivers"): Spec(
         waiver_call, lambda c, t: scoped(c, t, "writer"), writes=True
+    ),
+    ("POST", "/api/v1/waivers/{waiver_id}/revoke"): Spec(
+        waiver_revoke_call, lambda c, t: scoped(c, t, "writer"), writes=True
+    ),
+    ("POST", "/api/v1/waivers/{waiver_id}/renew"): Spec(
+        waiver_renew_call, lambda c, t: scoped(c, t, "writer"), writes=True
     ),
     ("GET", "/api/v1/questions"): Spec(
         get("/api/v1/questions"), any_user, targets=ONE, listing=True

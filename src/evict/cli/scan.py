@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     from evict._util import today, utcnow
     from evict.matching.cache import load_matcher
     from evict.report.scan import to_document
-    from evict.scanning import no_host_error, scan
+    from evict.scanning import no_host_error, read_nothing, scan
 
     matcher = load_matcher(catalog_dirs(args))
     directives = None
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         if hasattr(source, "use_catalog"):
             source.use_catalog(matcher.catalog)
     result = scan(sources, matcher, generated_at=utcnow(), directives=directives)
-    if not result.hosts and not result.errors:
+    if not result.hosts and not result.errors and read_nothing(sources):
         raise no_host_error(sources)
     starts: dict[str, Any] | None = None
     if args.start:

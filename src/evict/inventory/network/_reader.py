@@ -373,6 +373,9 @@ class NetworkLogSource(OfflineSource):
     def __init__(self, paths: Sequence[Path]) -> None:
         super().__init__(paths)
         self._domains: list[str] | None = None
+        self.lines_read = 0
+        """Log lines read by the last :meth:`collect`: a log with no vendor traffic still read
+        something, so it is an answer ("no device asked"), not an empty input."""
 
     def use_catalog(self, catalog: object) -> None:
         """Take the network endpoints to look for from ``catalog``."""
@@ -401,6 +404,7 @@ class NetworkLogSource(OfflineSource):
         others = [f() for f in ALL_FORMATS]
         seen: dict[tuple[str, str], _Seen] = {}
         self._statuses = []
+        self.lines_read = 0
         errors: list[SourceInputError] = []
         for path in _files(self.paths):
             problems = Problems(f"{self.name}:{path}", limit=PROBLEM_LIMIT)
@@ -412,6 +416,7 @@ class NetworkLogSource(OfflineSource):
                 reader = _FileReader(path, fmt, automaton, plain, seen, problems)
                 try:
                     reader.read(others)
+                    self.lines_read += reader.lines
                 except SourceInputError as e:
                     if i + 1 < len(self.formats):
                         continue
