@@ -143,6 +143,9 @@ def run(full: bool) -> dict[str, Any]:
     # Only covered vendors count: an approved protection product (Defender, ClamAV) is matched
     # too, for replacement checks, but it is not a finding.
     covered = {v for d in catalog.directives for v in d.vendors}
+    # A product that exists only to raise a question of scope (Kaspresso, Lemon8, DeepSeek's
+    # open weights) is not a detection of a covered product: the organisation decides it.
+    asked = {p for q in catalog.questions for p in q.products}
     by_kind: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     by_kind_naive: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     by_directive: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
@@ -150,13 +153,21 @@ def run(full: bool) -> dict[str, Any]:
     wrong: dict[str, list[str]] = defaultdict(list)
     for r, h in zip(rows, hits, strict=True):
         obs = r.observation
-        vendors = [vendor_of[x.product] for x in h if vendor_of[x.product] in covered]
+        vendors = [
+            vendor_of[x.product]
+            for x in h
+            if vendor_of[x.product] in covered and x.product not in asked
+        ]
         got = vendors[0] if vendors else ""
         by_kind[r.group].append((obs.kind.value, r.expected, got))
         by_kind_naive[r.group].append((obs.kind.value, r.expected, naive(obs)))
         # Per directive: is the record expected under it, and did evict find it under it?
         embedded = obs.kind is Kind.SBOM_COMPONENT
-        found = {f.directive for f in matcher.findings(HostID("bench"), [(obs, h)])}
+        found = {
+            f.directive
+            for f in matcher.findings(HostID("bench"), [(obs, h)])
+            if not f.needs_determination
+        }
         for d in catalog.directives:
             expected = (
                 r.expected in d.vendors
@@ -211,7 +222,11 @@ def run(full: bool) -> dict[str, Any]:
     hand_vendor = {p.id: p.vendor for p in hand.products}
     hand_pairs = []
     for r, h in zip(held, hand_hits, strict=True):
-        vendors = [hand_vendor[x.product] for x in h if hand_vendor[x.product] in covered]
+        vendors = [
+            hand_vendor[x.product]
+            for x in h
+            if hand_vendor[x.product] in covered and x.product not in asked
+        ]
         hand_pairs.append((r.observation.kind.value, r.expected, vendors[0] if vendors else ""))
     hand_score = score(hand_pairs)
     groups["held-out"]["hand_written_only"] = hand_score

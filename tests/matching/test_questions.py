@@ -123,12 +123,18 @@ def test_local_deepseek_models_and_clients_raise_the_state_ban_question(
         obs(Kind.PACKAGE, "ollama"),
         obs(Kind.PROGRAM, "Bytedance Unrelated", package_id="Bytedancex.Tool"),
         obs(Kind.SBOM_COMPONENT, "uif", purl="pkg:npm/uif@2.0.0"),
-        obs(Kind.APP, "Some app", package_id="com.kaspersky.someapp"),
     ],
-    ids=["deepseek-word", "ollama", "bytedance-lookalike-namespace", "npm-uif", "bare-prefix"],
+    ids=["deepseek-word", "ollama", "bytedance-lookalike-namespace", "npm-uif"],
 )
 def test_look_alikes_raise_no_question(matcher: Matcher, observation: Observation) -> None:
     assert findings(matcher, observation) == []
+
+
+def test_an_app_in_the_vendors_own_namespace_is_covered_not_a_question(matcher: Matcher) -> None:
+    """``com.kaspersky.*`` is Kaspersky's own reverse-DNS namespace (catalog registries): an app
+    there is plainly Kaspersky software, not a question of scope."""
+    found = findings(matcher, obs(Kind.APP, "Some app", package_id="com.kaspersky.someapp"))
+    assert found and all(f.question is None for f in found)
 
 
 def test_the_deepseek_app_itself_stays_plainly_covered(matcher: Matcher) -> None:
