@@ -72,7 +72,7 @@ def test_a_revoked_token_is_refused_at_once(default_world: World) -> None:
 def test_a_host_enrolled_again_retires_its_old_credential_at_once(default_world: World) -> None:
     world = default_world
     old = world.credentials["east-1"]
-    world.enroll("east-1", "East")
+    world.enroll("east-1", "East", credential=old)
     assert world.credentials["east-1"] != old
     world.credentials["old"] = old
     body = world.report("east-1")

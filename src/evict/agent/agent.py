@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evict.agent.client import FleetClient, Refused, ServerUnreachable
+from evict.agent.client import AgentError, FleetClient, Refused, ServerUnreachable
 from evict.agent.spool import Spool, SpoolError
 from evict.agent.wire import report_body
 from evict.inventory.interface import HostInventory
@@ -45,6 +45,10 @@ class Delivery:
     def ok(self) -> bool:
         """Whether every report was delivered."""
         return not self.rejected and not self.pending
+
+
+class EnrolmentRefused(AgentError):
+    """The server will not enrol this host again until an admin allows it (reports wait)."""
 
 
 class Agent:
@@ -97,6 +101,11 @@ class Agent:
                     f"server unreachable; {result.pending} report(s) kept in {self.spool.root}"
                 )
                 return result
+            except EnrolmentRefused as e:
+                result.pending = len(waiting) - i
+                result.error = str(e)
+                self.log(f"{e}; {result.pending} report(s) kept in {self.spool.root}")
+                return result
             except (Refused, SpoolError) as e:
                 moved = self.spool.reject(path, str(e)) if path.exists() else path
                 result.rejected.append((str(moved), str(e)))
@@ -107,7 +116,14 @@ class Agent:
         server = self.client.server
         credential = None if fresh else self.spool.credential(server, host)
         if credential is None:
-            credential = self.client.enroll(self.secret, host, hostname=hostname, platform=platform)
+            try:
+                credential = self.client.enroll(
+                    self.secret, host, hostname=hostname, platform=platform
+                )
+            except Refused as e:
+                if e.status == 409:
+                    raise EnrolmentRefused(f"{host}: enrolling again refused: {e.message}") from e
+                raise
             self.spool.save_credential(server, host, credential)
         return credential
 

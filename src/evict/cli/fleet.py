@@ -200,6 +200,38 @@ def _register_lifecycle(subparsers: Any) -> None:
     _add_db(state)
     state.set_defaults(func=run_host_state)
 
+    allow = hostsub.add_parser(
+        "allow-reenroll",
+        help="let a host enrol again once with its unit's secret (within 7 days)",
+        description="An enrolled host seen recently cannot enrol again with its org unit's "
+        "secret alone (that would let anyone with the secret take it over). After a reinstall "
+        "that lost the agent's credential, allow it once here.",
+    )
+    allow.add_argument("host", help="host identifier (or hostname)")
+    allow.add_argument("--org", help="the host's organisation, if the identifier is ambiguous")
+    allow.add_argument(
+        "--days", type=int, default=7, metavar="DAYS", help="how long the permission lasts (7)"
+    )
+    _add_db(allow)
+    allow.set_defaults(func=run_host_allow_reenroll)
+    held = hostsub.add_parser(
+        "held",
+        help="accept or reject an inventory held for review (it dropped every observation)",
+    )
+    held.add_argument("host", help="host identifier (or hostname)")
+    decision = held.add_mutually_exclusive_group(required=True)
+    decision.add_argument(
+        "--accept",
+        action="store_true",
+        help="the host really has nothing now: its findings become removed",
+    )
+    decision.add_argument(
+        "--reject", action="store_true", help="discard it; the host keeps its stored inventory"
+    )
+    held.add_argument("--org", help="the host's organisation, if the identifier is ambiguous")
+    _add_db(held)
+    held.set_defaults(func=run_host_held)
+
     waive = subparsers.add_parser("waive", help="waive one host for one directive, until a date")
     waive.add_argument("host", help="host identifier (or hostname): one host, never all")
     waive.add_argument("--directive", required=True, metavar="ID")
@@ -532,6 +564,41 @@ def run_host_state(args: argparse.Namespace) -> int:
     change = store.change_state(host, directive, decide, actor=_actor(), now=now)
     before = change.old.state.value if change.old else "not evaluated"
     print(f"{host.identifier}: {directive}: {before} -> {change.new.state.value}")
+    return 0
+
+
+def run_host_allow_reenroll(args: argparse.Namespace) -> int:
+    """Run ``evict host allow-reenroll``."""
+    from evict.errors import EvictError
+
+    if args.days < 1:
+        raise EvictError("--days: at least 1")
+    store = _store(args)
+    host = store.find_host(args.host, org=args.org)
+    until = store.allow_reenroll(
+        host, actor=_actor(), now=_now(), valid_for=dt.timedelta(days=args.days)
+    )
+    print(f"{host.identifier}: may enrol again once, until {until.isoformat(timespec='minutes')}")
+    return 0
+
+
+def run_host_held(args: argparse.Namespace) -> int:
+    """Run ``evict host held``."""
+    from evict.errors import EvictError
+
+    store = _store(args)
+    host = store.find_host(args.host, org=args.org)
+    if host.held is None:
+        raise EvictError(f"{host.identifier}: no inventory is held for review")
+    address = host.held.address or "an unknown address"
+    if not store.review_held(host, accept=args.accept, actor=_actor(), now=_now()):
+        raise EvictError(f"{host.identifier}: no inventory is held for review")
+    verb = (
+        "accepted (its findings become removed at the next worker pass)"
+        if args.accept
+        else ("rejected (the host keeps its stored inventory)")
+    )
+    print(f"{host.identifier}: the empty inventory {host.held.report_id} from {address} {verb}")
     return 0
 
 
