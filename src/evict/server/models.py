@@ -422,7 +422,12 @@ class UserCreate(_Model):
 
     name: str = Field(min_length=1, max_length=200)
     role: Role
-    password: str | None = Field(None, min_length=12, max_length=1000)
+    password: str | None = Field(
+        None,
+        max_length=1000,
+        description="At least 15 characters and not a common or easily guessed one "
+        "(NIST SP 800-63B-4); none for a token-only user.",
+    )
     org_unit: str | None = Field(None, description="Restrict the user to one org unit.")
 
 
@@ -439,7 +444,14 @@ class TokenCreate(_Model):
     """A new API token."""
 
     user: str | None = Field(None, description="Whose token (admins only); yourself by default.")
-    days: int | None = Field(90, ge=1, le=3650, description="Lifetime; null never expires.")
+    days: int | None = Field(
+        None,
+        ge=1,
+        le=3650,
+        description="Lifetime in days, at most the user's role's maximum (by default admin "
+        "90, operator 90, auditor 30: server settings); omitted, the shorter of 90 and that "
+        "maximum. Every token expires: null is refused.",
+    )
     label: str = Field("", max_length=200)
 
 
@@ -468,6 +480,12 @@ class LoginRequest(_Model):
 
     name: str = Field(max_length=200)
     password: str = Field(max_length=1000)
+    org: str | None = Field(
+        None,
+        max_length=200,
+        description="Your organisation; needed only when another organisation has a user "
+        "with your name and the same password.",
+    )
 
 
 class HealthResponse(_Model):

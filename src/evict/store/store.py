@@ -184,6 +184,12 @@ def _state_values(state: HostState) -> dict[str, object]:
     }
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """An argon2 hash of nothing anyone knows: verified against when no user has the name."""
+    return secrets.hash_password(secrets.new_secret("dummy_"))
+
+
 REENROLL_STALE = dt.timedelta(days=30)
 """A host neither seen nor enrolled for this long may enrol again with its unit's secret alone
 (a machine rebuilt after a long absence); a host seen more recently needs an admin's permission
@@ -540,6 +546,10 @@ class Store:
         info = self.org(org)
         unit_id = self.unit_id(info.id, unit) if unit else None
         name = _clean_name(name, "a user")
+        if password is not None:
+            problem = secrets.password_problem(password, context=(name, info.name))
+            if problem:
+                raise InvalidValueError(problem)
         hashed = secrets.hash_password(password) if password else None
         try:
             with self._write() as conn:
@@ -559,7 +569,8 @@ class Store:
                 payload = {"role": role.value, "unit": unit, "password": hashed is not None}
                 self._audit(conn, now, [(actor, "user.create", f"user:{name}", info.id, payload)])
         except IntegrityError as e:
-            raise ConflictError(f"a user named {name!r} already exists") from e
+            # Names are unique per organisation: this one is taken in the caller's own.
+            raise ConflictError(f"{info.name} already has a user named {name!r}") from e
         return UserInfo(user_id, info.id, name, role, unit_id)
 
     def users(self, org_id: int) -> list[UserInfo]:
@@ -577,18 +588,41 @@ class Store:
         actor: str,
         now: dt.datetime,
         org_id: int | None = None,
+        max_days: Mapping[str, int] | None = None,
     ) -> tuple[TokenInfo, str]:
         """Issue an API token for ``user``; return its record and the token (shown only now).
 
-        :param days: lifetime; None for a token that does not expire.
-        :param org_id: when given, the user must belong to this organisation.
+        :param days: lifetime; None for a token that does not expire (refused under
+            ``max_days``).
+        :param org_id: the user's organisation; without it the name must be unique on the
+            server (user names are unique per organisation only).
+        :param max_days: the longest lifetime per role; a longer (or endless) one is refused
+            with :class:`InvalidValueError`.
         """
+        if days is not None and days < 0:
+            raise InvalidValueError(f"a token's lifetime is a number of days, not {days}")
         token = secrets.new_secret(secrets.TOKEN_PREFIX)
         expires = now + dt.timedelta(days=days) if days else None
         with self._write() as conn:
-            row = conn.execute(select(User.id, User.org_id).where(User.name == user)).first()
-            if row is None or (org_id is not None and row.org_id != org_id):
+            stmt = select(User.id, User.org_id, User.role).where(User.name == user)
+            if org_id is not None:
+                stmt = stmt.where(User.org_id == org_id)
+            rows = conn.execute(stmt.limit(2)).all()
+            if not rows:
                 raise NotFoundError(f"no user named {user!r}")
+            if len(rows) > 1:
+                raise ConflictError(
+                    f"users named {user!r} exist in several organisations: give --org"
+                )
+            row = rows[0]
+            if max_days is not None:
+                longest = max_days.get(row.role)
+                if longest is not None and (not days or days > longest):
+                    asked = f"{days} days" if days else "a token that never expires"
+                    raise InvalidValueError(
+                        f"tokens of the {row.role} role last at most {longest} days "
+                        f"({asked} was asked); ask for {longest} or fewer"
+                    )
             token_id = conn.execute(
                 insert(ApiToken)
                 .values(
@@ -603,6 +637,14 @@ class Store:
             payload = {"token": token_id, "label": label, "expires": expires and _iso(expires)}
             self._audit(conn, now, [(actor, "token.create", f"user:{user}", row.org_id, payload)])
         return TokenInfo(token_id, user, label, now, expires), token
+
+    def user_role(self, org_id: int, name: str) -> Role | None:
+        """The role of the organisation's user ``name`` (None when it has no such user)."""
+        with self._read() as conn:
+            role = conn.execute(
+                select(User.role).where(User.org_id == org_id, User.name == name)
+            ).scalar()
+        return Role(role) if role is not None else None
 
     def tokens(self, org_id: int, user: str | None = None) -> list[TokenInfo]:
         """Tokens of an organisation's users (records only)."""
@@ -657,14 +699,28 @@ class Store:
             return None
         return Principal(row.id, row.name, row.org_id, Role(row.role), row.org_unit_id)
 
-    def principal_for_password(self, name: str, password: str) -> Principal | None:
-        """The user ``name`` if ``password`` is theirs."""
+    def principal_for_password(
+        self, name: str, password: str, *, org: str | None = None
+    ) -> Principal | None:
+        """The user ``name`` (of ``org``, when given) if ``password`` is theirs.
+
+        User names are unique per organisation: without ``org`` every user of that name is
+        tried, and the password must match exactly one. A name no one has still costs one
+        argon2 verification, so the answer's timing does not tell taken names from free ones.
+        """
+        stmt = select(User).where(User.name == name, ~User.disabled)
+        if org is not None:
+            stmt = stmt.join(Org, Org.id == User.org_id).where(Org.name == org)
         with self._read() as conn:
-            row = conn.execute(select(User).where(User.name == name)).first()
-        if row is None or row.disabled or not row.password_hash:
+            rows = conn.execute(stmt.limit(10)).all()
+        hashes = [r for r in rows if r.password_hash]
+        if not hashes:
+            secrets.check_password(_dummy_hash(), password)
             return None
-        if not secrets.check_password(row.password_hash, password):
+        matches = [r for r in hashes if secrets.check_password(r.password_hash, password)]
+        if len(matches) != 1:
             return None
+        row = matches[0]
         return Principal(row.id, row.name, row.org_id, Role(row.role), row.org_unit_id)
 
     # -- directives adopted ---------------------------------------------------------------------
