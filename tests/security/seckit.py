@@ -102,7 +102,7 @@ class World:
                 "host": host,
                 "hostname": host,
                 "platform": "windows",
-                "credential": credential,
+                **({"credential": credential} if credential else {}),
             },
         )
         assert response.status_code == 200, response.text

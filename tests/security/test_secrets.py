@@ -33,9 +33,7 @@ def test_the_login_after_the_burst_gets_429_with_retry_after(default_world: Worl
     world.ctx.login_limit = frozen(world.ctx.login_limit)
     for i in range(int(burst)):
         # A name per attempt: the per-account lockout stays out of the way of this limit.
-        response = world.client.post(
-            "/api/v1/login", json={"name": f"nobody-{i}", "password": "x"}
-        )
+        response = world.client.post("/api/v1/login", json={"name": f"nobody-{i}", "password": "x"})
         assert response.status_code == 401
     response = world.client.post("/api/v1/login", json={"name": "dhs-login", "password": PASSWORD})
     assert response.status_code == 429, "even the right password waits once the burst is spent"

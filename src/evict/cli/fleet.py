@@ -373,7 +373,6 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from evict.errors import EvictError
-
     from evict.server.app import create_app
     from evict.store.engine import check_schema, make_engine, upgrade
 
