@@ -274,3 +274,44 @@ def test_store_level_token_cap_also_binds_the_command_line_path(world: World) ->
         "cli-auditor", days=30, actor=ACTOR, now=world.clock(), max_days=limits
     )
     assert info.expires_at == world.clock() + dt.timedelta(days=30)
+
+
+def test_the_host_page_shows_a_held_inventory_and_lets_an_admin_decide(
+    login_world: World,
+) -> None:
+    import re
+
+    world = login_world
+    world.store.create_user(
+        "page-admin", org="DHS", role=Role.ADMIN, password=PASSWORD, actor=ACTOR, now=world.clock()
+    )
+    page = world.client.get("/login")
+    nonce = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert nonce
+    signed_in = world.client.post(
+        "/login",
+        data={"name": "page-admin", "password": PASSWORD, "csrf": nonce.group(1)},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303
+    assert world.push("east-1", empty_report(world, "east-1")).json()["status"] == "held"
+    host_id = world.store.host(world.store.org("DHS").id, "east-1").id
+    html = world.client.get(f"/hosts/{host_id}").text
+    assert "Inventory held for review" in html and "testclient" in html
+    csrf = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert csrf
+    decided = world.client.post(
+        f"/hosts/{host_id}/held",
+        data={"csrf": csrf.group(1), "decision": "reject"},
+        follow_redirects=False,
+    )
+    assert decided.status_code == 303
+    assert "Inventory held for review" not in world.client.get(f"/hosts/{host_id}").text
+    allowed = world.client.post(
+        f"/hosts/{host_id}/reenroll", data={"csrf": csrf.group(1)}, follow_redirects=False
+    )
+    assert allowed.status_code == 303
+    world.enroll("east-1", "East")  # the permission works once
+    assert [e.action for e in world.store.audit_events(action_prefix="inventory.reject")] == [
+        "inventory.reject_empty"
+    ]
