@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import zlib
 from typing import Any
@@ -173,10 +172,7 @@ async def ingest(request: Request, host: AgentHost, ctx: Ctx) -> IngestResponse:
         collected_at=parsed.collected_at,
     )
     ack = await run_in_threadpool(
-        functools.partial(ctx.store.ingest, address=client_address(request)),
-        host,
-        report,
-        now=ctx.now(),
+        ctx.store.ingest, host, report, now=ctx.now(), address=client_address(request)
     )
     ctx.wake_worker()
     return IngestResponse.model_validate(ack.to_json())
