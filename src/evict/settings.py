@@ -3,21 +3,27 @@
 A frozen value built once (from the command line and the environment) and passed in: nothing
 else in evict reads these environment variables.
 
-=========================  ==========================================================
-``EVICT_DB``               database URL (default: SQLite in the user data directory)
-``EVICT_CATALOG``          extra catalog directories (see :mod:`evict.catalog.loader`)
-``EVICT_WORKER_INTERVAL``  seconds between matching-worker passes (default 5)
-``EVICT_PROTECTION``       comma-separated product ids counted as approved protection
-``EVICT_REPORTS_DIR``      where the server keeps reports generated from the dashboard
-``EVICT_NOTIFY_INTERVAL``  seconds between notification passes (default 900; 0: none)
-``EVICT_AUDIT_KEY``        the audit signing key (default: ``audit-key.pem`` in the user
-                           data directory)
-``EVICT_AUDIT_ANCHOR``     the anchor file signed heads are appended to (default:
-                           ``audit-anchors.jsonl`` beside the key; ``off`` for none)
+=============================  ======================================================
+``EVICT_DB``                   database URL (default: SQLite in the user data directory)
+``EVICT_CATALOG``              extra catalog directories (see :mod:`evict.catalog.loader`)
+``EVICT_WORKER_INTERVAL``      seconds between matching-worker passes (default 5)
+``EVICT_PROTECTION``           comma-separated product ids counted as approved protection
+``EVICT_REPORTS_DIR``          where the server keeps reports generated from the dashboard
+``EVICT_NOTIFY_INTERVAL``      seconds between notification passes (default 900; 0: none)
+``EVICT_AUDIT_KEY``            the audit signing key (default: ``audit-key.pem`` in the user
+                               data directory)
+``EVICT_AUDIT_ANCHOR``         the anchor file signed heads are appended to (default:
+                               ``audit-anchors.jsonl`` beside the key; ``off`` for none)
 ``EVICT_AUDIT_ANCHOR_INTERVAL``  seconds between anchored heads (default 300; 0: never)
-``EVICT_AUDIT_SYSLOG``     also send each anchored head to syslog: a socket path
-                           (``/dev/log``) or ``HOST:PORT``
-=========================  ==========================================================
+``EVICT_AUDIT_SYSLOG``         also send each anchored head to syslog: a socket path
+                               (``/dev/log``) or ``HOST:PORT``
+``EVICT_TRUSTED_PROXIES``      comma-separated proxy addresses/networks trusted for
+                               ``X-Forwarded-For`` (default: none)
+``EVICT_TOKEN_MAX_DAYS``       longest API token per role (``admin=90,operator=90,auditor=30``)
+``EVICT_REENROLL_STALE_DAYS``  days unseen after which a host may enrol again with its
+                               unit's secret alone (default 30; 0: never)
+``EVICT_BODY_TIMEOUT``         seconds a request may stall while sending its body (default 10)
+=============================  ======================================================
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MiB = 1024 * 1024
+
+TOKEN_MAX_DAYS = {"admin": 90, "operator": 90, "auditor": 30}
+"""The default longest lifetime of an API token per role, in days: an auditor's reads are
+the least needed for long, so its tokens lapse soonest."""
 
 
 def default_database_url() -> str:
@@ -51,6 +61,40 @@ def normalise_database_url(url: str) -> str:
     if "://" not in url:
         return f"sqlite:///{Path(url).expanduser().resolve()}"
     return url
+
+
+def parse_proxies(text: str) -> tuple[str, ...]:
+    """Comma-separated proxy addresses or networks (``10.0.0.5,10.1.0.0/16``), each checked."""
+    import ipaddress
+
+    out = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError as e:
+            raise ValueError(f"trusted proxy {item!r} is not an address or network: {e}") from e
+        out.append(item)
+    return tuple(out)
+
+
+def parse_token_max_days(text: str) -> dict[str, int]:
+    """``admin=90,operator=90,auditor=30`` as a mapping (roles not named keep their default)."""
+    out = dict(TOKEN_MAX_DAYS)
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        role, _, days = item.partition("=")
+        role = role.strip()
+        if role not in out or not days.strip().isdigit() or int(days) < 1:
+            raise ValueError(
+                f"token lifetime {item.strip()!r}: expected ROLE=DAYS with ROLE one of "
+                f"{', '.join(out)} and DAYS at least 1"
+            )
+        out[role] = int(days)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +125,29 @@ class Settings:
     login_rate: tuple[float, float] = (10.0, 0.2)
     """Login rate limit per client address: (burst, requests per second)."""
     token_days: int = 90
-    """Default lifetime of an API token, in days."""
+    """Default lifetime of an API token, in days (capped by ``token_max_days``)."""
+    token_max_days: Mapping[str, int] = field(default_factory=lambda: dict(TOKEN_MAX_DAYS))
+    """Longest lifetime of an API token per role of its user, in days (login and dashboard
+    sessions are shorter still)."""
+    reenroll_stale_days: int = 30
+    """An enrolled host not seen for this many days may enrol again with its unit's secret
+    alone; one seen more recently needs an admin's permission or its current credential
+    (0: never by age alone)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks of reverse proxies whose ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` are believed (none by default: the peer's address is the client's)."""
+    login_account_rate: tuple[float, float] = (10.0, 0.05)
+    """Login rate limit per account name, whatever the address: (burst, requests per second)."""
+    lockout_after: int = 5
+    """Failed logins in a row after which an account is locked, for ``lockout_seconds``
+    doubling with each further failure (at most ``lockout_max_seconds``)."""
+    lockout_seconds: float = 30.0
+    """The first lockout's length."""
+    lockout_max_seconds: float = 900.0
+    """The longest lockout."""
+    body_timeout: float = 10.0
+    """Seconds a request may go without sending any of the body it declared before it is
+    answered 408 and its connection closed."""
     report_retention_days: int = 90
     """Days stored inventory reports are kept for idempotent resends (each host's latest is
     always kept; the audit log keeps every ingest); 0 keeps them all."""
@@ -163,6 +229,14 @@ class Settings:
             values["notify_interval"] = float(env["EVICT_NOTIFY_INTERVAL"])
         if env.get("EVICT_REPORTS_DIR"):
             values["reports_dir"] = Path(env["EVICT_REPORTS_DIR"])
+        if env.get("EVICT_TRUSTED_PROXIES"):
+            values["trusted_proxies"] = parse_proxies(env["EVICT_TRUSTED_PROXIES"])
+        if env.get("EVICT_TOKEN_MAX_DAYS"):
+            values["token_max_days"] = parse_token_max_days(env["EVICT_TOKEN_MAX_DAYS"])
+        if env.get("EVICT_REENROLL_STALE_DAYS"):
+            values["reenroll_stale_days"] = int(env["EVICT_REENROLL_STALE_DAYS"])
+        if env.get("EVICT_BODY_TIMEOUT"):
+            values["body_timeout"] = float(env["EVICT_BODY_TIMEOUT"])
         if env.get("EVICT_PROTECTION"):
             values["protection_products"] = frozenset(
                 p.strip() for p in env["EVICT_PROTECTION"].split(",") if p.strip()

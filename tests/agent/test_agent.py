@@ -85,12 +85,21 @@ def test_reports_wait_in_the_spool_while_the_server_is_down(fleet: Fleet, tmp_pa
     assert Spool(tmp_path).pending() == []
 
 
-def test_a_retired_credential_is_replaced_by_enrolling_again(fleet: Fleet, tmp_path: Path) -> None:
+def test_a_retired_credential_is_replaced_once_an_admin_allows_it(
+    fleet: Fleet, tmp_path: Path
+) -> None:
     agent = agent_for(fleet, tmp_path)
     agent.queue(inventories("day1.osquery.log")[:1], now=fleet.clock())
     assert agent.deliver().ok
-    fleet.enroll("win-fin-01")  # someone enrolled the host again elsewhere
+    store = fleet.ctx.store
+    host = store.host(store.org("DHS").id, "win-fin-01")
+    store.allow_reenroll(host, actor="user:admin", now=fleet.clock())
+    fleet.enroll("win-fin-01")  # someone enrolled the host again elsewhere, with permission
     agent.queue(inventories("day2.osquery.log")[:1], now=fleet.clock())
+    refused = agent.deliver()
+    assert (refused.ok, refused.pending, refused.rejected) == (False, 1, [])
+    assert "allow-reenroll" in refused.error, "the report waits, with what to do"
+    store.allow_reenroll(host, actor="user:admin", now=fleet.clock())
     delivery = agent.deliver()
     assert delivery.stored == ["win-fin-01"]
 

@@ -190,6 +190,7 @@ def app_settings(url: str) -> Settings:
         run_worker=False,
         auto_upgrade=False,
         login_rate=(1000.0, 1000.0),
+        login_account_rate=(1000.0, 1000.0),
     )
 
 

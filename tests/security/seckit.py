@@ -90,8 +90,11 @@ class World:
         token = self.tokens.get(caller)
         return {"Authorization": f"Bearer {token}"} if token else {}
 
-    def enroll(self, host: str, unit: str) -> str:
-        """Enrol ``host`` with ``unit``'s secret through the API; return its credential."""
+    def enroll(self, host: str, unit: str, *, credential: str | None = None) -> str:
+        """Enrol ``host`` with ``unit``'s secret through the API; return its credential.
+
+        :param credential: the host's current credential (needed to enrol an enrolled host).
+        """
         response = self.client.post(
             "/api/v1/enroll",
             json={
@@ -99,6 +102,7 @@ class World:
                 "host": host,
                 "hostname": host,
                 "platform": "windows",
+                **({"credential": credential} if credential else {}),
             },
         )
         assert response.status_code == 200, response.text

@@ -271,6 +271,19 @@ def determination_revoke_call(world: World, caller: str, target: str) -> Call:
     return Call("DELETE", f"/api/v1/determinations/{QUESTION}")
 
 
+def held_call(world: World, caller: str, target: str) -> Call:
+    """Reject an empty inventory of the target host, held for review (made for this cell)."""
+    from evict.store.interface import InventoryReport
+
+    host = HOSTS[target]
+    info = world.store.host(
+        world.store.org("Rival" if host.startswith("rival") else "DHS").id, host
+    )
+    empty = InventoryReport(world.next("held").replace("-", "_") + "_report", "0" * 64, ())
+    assert world.store.ingest(info, empty, now=world.clock()).status == "held"
+    return Call("POST", f"/api/v1/hosts/{host}/held", json={"decision": "reject"})
+
+
 def token_user(world: World, caller: str, target: str) -> str:
     """The user a token cell is about."""
     if target == "self":
@@ -369,6 +382,14 @@ API: dict[tuple[str, str], Spec] = {
     ("GET", "/api/v1/hosts/{host:path}"): Spec(get("/api/v1/hosts/{host}"), scoped, listing=True),
     ("POST", "/api/v1/hosts/{host:path}/state"): Spec(
         state_call, lambda c, t: scoped(c, t, "writer"), writes=True
+    ),
+    ("POST", "/api/v1/hosts/{host:path}/reenroll"): Spec(
+        lambda w, c, t: Call("POST", f"/api/v1/hosts/{HOSTS[t]}/reenroll"),
+        lambda c, t: scoped(c, t, "admin"),
+        writes=True,
+    ),
+    ("POST", "/api/v1/hosts/{host:path}/held"): Spec(
+        held_call, lambda c, t: scoped(c, t, "admin"), writes=True
     ),
     ("GET", "/api/v1/waivers"): Spec(get("/api/v1/waivers"), any_user, targets=ONE, listing=True),
     ("POST", "/api/v1/waivers"): Spec(

@@ -117,8 +117,12 @@ def test_a_state_an_operator_moved_meanwhile_is_not_overwritten_and_the_host_sta
     assert fleet_store.apply_evaluation([one, two], firsts, now=NOW) == 2
     # The worker read both hosts identified; an operator plans host one before it writes.
     later = NOW + dt.timedelta(hours=1)
-    fleet_store.ingest(info, InventoryReport("r2", "e" * 64, ()), now=later)
-    fleet_store.ingest(other, InventoryReport("r3", "d" * 64, ()), now=later)
+    # Each host now reports one unrelated program (an empty report would be held for review).
+    from evict.inventory.interface import Kind, Observation
+
+    tool = (Observation.make(Kind.PROGRAM, "Notepad++", version="8.6", source="osquery:programs"),)
+    fleet_store.ingest(info, InventoryReport("r2", inventory_digest(tool), tool), now=later)
+    fleet_store.ingest(other, InventoryReport("r3", "d" * 64, tool), now=later)
     queued = fleet_store.dirty_hosts()
     fleet_store.change_state(
         info,

@@ -1,4 +1,4 @@
-"""Migration 0007: hosts stored before it get the observation kinds of the software they link to,
+"""Migration 0009: hosts stored before it get the observation kinds of the software they link to,
 so an upgrade does not turn a whole fleet incomplete."""
 
 from __future__ import annotations

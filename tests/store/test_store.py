@@ -77,11 +77,79 @@ def test_enrolment_needs_the_secret_and_reenrolment_retires_the_old_credential(
         fleet_store.enroll("eve_wrong", "h1", hostname="h1", platform="linux", now=NOW)
     host, first = fleet_store.enroll(secret, "h1", hostname="h1", platform="linux", now=NOW)
     assert (host.identifier, host.org_unit, host.platform) == ("h1", "DHS", "linux")
-    again, second = fleet_store.enroll(secret, "h1", hostname="h1b", platform="linux", now=NOW)
+    again, second = fleet_store.enroll(
+        secret, "h1", hostname="h1b", platform="linux", now=NOW, credential=first
+    )
     assert again.id == host.id and again.hostname == "h1b"
     assert fleet_store.host_for_credential(first) is None
     found = fleet_store.host_for_credential(second)
     assert found is not None and found.id == host.id
+
+
+def test_the_unit_secret_alone_cannot_take_over_a_host_seen_recently(fleet_store: Store) -> None:
+    org, secret = fleet_store.create_org("DHS", actor="cli:test", now=NOW)
+    host, credential = fleet_store.enroll(secret, "h1", hostname="h1", platform="linux", now=NOW)
+    fleet_store.ingest(host, report("report-0001", KES, ZIP), now=NOW)
+    later = NOW + dt.timedelta(days=29)
+    with pytest.raises(ConflictError, match="allow-reenroll"):
+        fleet_store.enroll(
+            secret, "h1", hostname="evil", platform="linux", now=later, address="203.0.113.9"
+        )
+    with pytest.raises(ConflictError):
+        fleet_store.enroll(
+            secret, "h1", hostname="evil", platform="linux", now=later, credential="evh_guess"
+        )
+    assert fleet_store.host_for_credential(credential) is not None, "the real agent keeps its own"
+    refused = fleet_store.audit_events(action_prefix="host.reenroll_refused")
+    assert refused and refused[0].payload["address"] == "203.0.113.9"
+
+    # An admin's permission works once.
+    fleet_store.allow_reenroll(host, actor="user:admin", now=later)
+    _, fresh = fleet_store.enroll(secret, "h1", hostname="h1", platform="linux", now=later)
+    assert fleet_store.host_for_credential(credential) is None
+    with pytest.raises(ConflictError):
+        fleet_store.enroll(secret, "h1", hostname="h1", platform="linux", now=later)
+    assert fleet_store.host_for_credential(fresh) is not None
+    grounds = [
+        e.payload["allowed_by"]
+        for e in fleet_store.audit_events(action_prefix="host.re")
+        if e.action == "host.reenroll"
+    ]
+    assert grounds == ["admin"]
+
+    # A host unseen for longer than the window may enrol again (a machine rebuilt later).
+    long_after = later + dt.timedelta(days=31)
+    fleet_store.enroll(secret, "h1", hostname="h1", platform="linux", now=long_after)
+    with pytest.raises(ConflictError):
+        fleet_store.enroll(
+            secret, "h1", hostname="h1", platform="linux", now=long_after, stale_after=None
+        )
+
+
+def test_an_inventory_that_drops_every_observation_is_held_for_review(fleet_store: Store) -> None:
+    _, [(host, _)] = enrolled(fleet_store, "h1")
+    fleet_store.ingest(host, report("report-0001", KES, ZIP), now=NOW)
+    ack = fleet_store.ingest(host, report("report-0002"), now=NOW, address="198.51.100.7")
+    assert ack.status == "held"
+    held = fleet_store.host(host.org_id, "h1")
+    assert held.observations == 2 and held.held is not None
+    assert (held.held.report_id, held.held.address) == ("report-0002", "198.51.100.7")
+    event = fleet_store.audit_events(action_prefix="inventory.held")[0]
+    assert event.payload["address"] == "198.51.100.7"
+    # The agent's next check-in with the same empty inventory is "unchanged", not a resend.
+    assert fleet_store.checkin_unchanged(held, "report-0003", inventory_digest(()), now=NOW)
+
+    assert fleet_store.review_held(held, accept=False, actor="user:admin", now=NOW)
+    kept = fleet_store.host(host.org_id, "h1")
+    assert kept.held is None and kept.observations == 2
+    assert not fleet_store.review_held(kept, accept=True, actor="user:admin", now=NOW)
+
+    fleet_store.ingest(kept, report("report-0004"), now=NOW, address="198.51.100.7")
+    assert fleet_store.review_held(kept, accept=True, actor="user:admin", now=NOW)
+    cleared = fleet_store.host(host.org_id, "h1")
+    assert cleared.held is None and cleared.observations == 0
+    accepted = fleet_store.audit_events(action_prefix="inventory.accept_empty")[0]
+    assert accepted.payload["address"] == "198.51.100.7" and accepted.actor == "user:admin"
 
 
 def test_distinct_software_is_stored_once_for_the_whole_fleet(fleet_store: Store) -> None:
@@ -168,7 +236,10 @@ def test_each_inventory_leaves_exactly_its_own_links(fleet_store: Store) -> None
     for n, inventory in enumerate(
         [(KES, ZIP), (KES, ZIP), (KES, zip_new), (kes_mdm, zip_new, BASH), (BASH,), (), (ZIP,)]
     ):
-        fleet_store.ingest(host, report(f"h1-{n}", *inventory), now=NOW)
+        ack = fleet_store.ingest(host, report(f"h1-{n}", *inventory), now=NOW)
+        if not inventory:  # held for review until an admin accepts it
+            assert ack.status == "held" and links(host.id) == {("bash", "5.1", BASH.source)}
+            assert fleet_store.review_held(host, accept=True, actor="user:admin", now=NOW)
         assert links(host.id) == {(o.name, o.version, o.source) for o in inventory}, n
     assert links(other.id) == before
 

@@ -129,6 +129,15 @@ class Agent:
                 )
                 return result
             except Refused as e:
+                if isinstance(e, EnrolmentRefused) and e.status == 409:
+                    # An enrolled host id: an admin must allow enrolling it again. The reports
+                    # wait in the spool until then.
+                    result.pending = len(waiting) - i
+                    result.error = f"enrolling again refused: {e.message}"
+                    self.log(
+                        f"{result.error}; {result.pending} report(s) kept in {self.spool.root}"
+                    )
+                    return result
                 if e.status in FATAL_STATUSES:
                     result.stopped = e
                     result.pending = len(waiting) - i

@@ -2,12 +2,15 @@
 
 The agent is read-only and sends metadata only. Three requests:
 
-- ``POST /api/v1/enroll`` ``{"secret", "host", "hostname", "platform"}`` -> a host credential.
+- ``POST /api/v1/enroll`` ``{"secret", "host", "hostname", "platform"}`` -> a host credential;
+  409 for a host already enrolled and seen recently, unless the body adds its current
+  ``"credential"`` or an admin allowed it to enrol again.
 - ``POST /api/v1/inventory/digest`` ``{"report_id", "digest"}`` -> ``unchanged`` when the server
   already holds an inventory with that digest (it only records the check-in), else ``send``.
 - ``POST /api/v1/inventory`` the full report (gzip): ``{"report_id", "host", "collected_at",
   "digest", "observations": [...]}`` -> an acknowledgement; a resend of the same ``report_id``
-  gets the same acknowledgement and changes nothing.
+  gets the same acknowledgement and changes nothing. Status ``held``: the report has no
+  observations while the host's stored inventory has some; it waits for an admin's review.
 
 The digest is the SHA-256 over the sorted canonical lines of every observation (kind, name,
 publisher, identifiers, version, source), so the same software list gives the same digest in

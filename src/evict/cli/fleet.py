@@ -117,6 +117,15 @@ def _register_server(subparsers: Any) -> None:
         metavar="ADDRESS",
         help="also send each signed head to syslog: a socket (/dev/log) or HOST:PORT (UDP)",
     )
+    p.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=None,
+        metavar="ADDRESS",
+        help="a reverse proxy (address or network) whose X-Forwarded-For is believed; repeat "
+        "for several (default: none, or EVICT_TRUSTED_PROXIES): the rate limits then count "
+        "the client's address instead of the proxy's",
+    )
     add_catalog_options(p)
     p.set_defaults(func=run_serve)
 
@@ -190,8 +199,14 @@ def _register_admin(subparsers: Any) -> None:
     )
     tcr.add_argument("user")
     tcr.add_argument(
-        "--expires", type=int, default=90, metavar="DAYS", help="lifetime (default 90; 0: never)"
+        "--expires",
+        type=int,
+        default=30,
+        metavar="DAYS",
+        help="lifetime in days (default 30); at most the role's maximum, set with "
+        "EVICT_TOKEN_MAX_DAYS (default admin=90,operator=90,auditor=30)",
     )
+    tcr.add_argument("--org", help="the user's organisation (needed when the name is in several)")
     tcr.add_argument("--label", default="", help="a note to tell tokens apart")
     _add_db(tcr)
     tcr.set_defaults(func=run_token_create)
@@ -244,6 +259,38 @@ def _register_lifecycle(subparsers: Any) -> None:
     state.add_argument("--org", help="the host's organisation, if the identifier is ambiguous")
     _add_db(state)
     state.set_defaults(func=run_host_state)
+
+    allow = hostsub.add_parser(
+        "allow-reenroll",
+        help="let a host enrol again once with its unit's secret (within 7 days)",
+        description="An enrolled host seen recently cannot enrol again with its org unit's "
+        "secret alone (that would let anyone with the secret take it over). After a reinstall "
+        "that lost the agent's credential, allow it once here.",
+    )
+    allow.add_argument("host", help="host identifier (or hostname)")
+    allow.add_argument("--org", help="the host's organisation, if the identifier is ambiguous")
+    allow.add_argument(
+        "--days", type=int, default=7, metavar="DAYS", help="how long the permission lasts (7)"
+    )
+    _add_db(allow)
+    allow.set_defaults(func=run_host_allow_reenroll)
+    held = hostsub.add_parser(
+        "held",
+        help="accept or reject an inventory held for review (it dropped every observation)",
+    )
+    held.add_argument("host", help="host identifier (or hostname)")
+    decision = held.add_mutually_exclusive_group(required=True)
+    decision.add_argument(
+        "--accept",
+        action="store_true",
+        help="the host really has nothing now: its findings become removed",
+    )
+    decision.add_argument(
+        "--reject", action="store_true", help="discard it; the host keeps its stored inventory"
+    )
+    held.add_argument("--org", help="the host's organisation, if the identifier is ambiguous")
+    _add_db(held)
+    held.set_defaults(func=run_host_held)
 
     waive = subparsers.add_parser("waive", help="waive one host for one directive, until a date")
     waive.add_argument("host", help="host identifier (or hostname): one host, never all")
@@ -467,6 +514,7 @@ def run_serve(args: argparse.Namespace) -> int:
     """Run ``evict serve``."""
     import uvicorn
 
+    from evict.errors import EvictError
     from evict.server.app import create_app
     from evict.store.engine import check_schema, make_engine, upgrade
 
@@ -480,6 +528,13 @@ def run_serve(args: argparse.Namespace) -> int:
         overrides["audit_anchor_interval"] = args.anchor_interval
     if args.audit_syslog:
         overrides["audit_syslog"] = args.audit_syslog
+    if args.trusted_proxy:
+        from evict.settings import parse_proxies
+
+        try:
+            overrides["trusted_proxies"] = parse_proxies(",".join(args.trusted_proxy))
+        except ValueError as e:
+            raise EvictError(f"--trusted-proxy: {e}") from e
     settings = _settings(args, **overrides)
     engine = make_engine(settings.database_url)
     if settings.upgrade_on_start:
@@ -490,7 +545,15 @@ def run_serve(args: argparse.Namespace) -> int:
     _ensure_audit_key(settings)
     safe = engine.url.render_as_string(hide_password=True)
     print(f"evict: serving on http://{args.host}:{args.port} with {safe}", file=sys.stderr)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    # uvicorn's own proxy-headers handling believes X-Forwarded-For from 127.0.0.1 (or
+    # FORWARDED_ALLOW_IPS); the app applies settings.trusted_proxies itself instead.
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        proxy_headers=False,
+    )
     return 0
 
 
@@ -610,14 +673,12 @@ def run_unit_create(args: argparse.Namespace) -> int:
 
 def run_user_create(args: argparse.Namespace) -> int:
     """Run ``evict user create``."""
-    from evict.errors import EvictError
     from evict.store.interface import Role
 
     password = None
     if args.password_stdin:
+        # Checked by the store: 15 characters or more, not a common one (NIST SP 800-63B-4).
         password = sys.stdin.readline().rstrip("\r\n")
-        if len(password) < 12:
-            raise EvictError("a password needs at least 12 characters")
     user = _store(args).create_user(
         args.name,
         org=args.org,
@@ -633,8 +694,16 @@ def run_user_create(args: argparse.Namespace) -> int:
 
 def run_token_create(args: argparse.Namespace) -> int:
     """Run ``evict token create``."""
-    info, token = _store(args).create_token(
-        args.user, days=args.expires or None, label=args.label, actor=_actor(), now=_now()
+    store = _store(args)
+    org_id = store.org(args.org).id if args.org else None
+    info, token = store.create_token(
+        args.user,
+        days=args.expires,
+        label=args.label,
+        actor=_actor(),
+        now=_now(),
+        org_id=org_id,
+        max_days=_settings(args).token_max_days,
     )
     expires = info.expires_at.date().isoformat() if info.expires_at else "never"
     print(f"API token for {info.user!r} (expires {expires}; shown once):")
@@ -747,6 +816,41 @@ def run_host_state(args: argparse.Namespace) -> int:
     change = store.change_state(host, directive, decide, actor=_actor(), now=now)
     before = change.old.state.value if change.old else "not evaluated"
     print(f"{neutralise(host.identifier)}: {directive}: {before} -> {change.new.state.value}")
+    return 0
+
+
+def run_host_allow_reenroll(args: argparse.Namespace) -> int:
+    """Run ``evict host allow-reenroll``."""
+    from evict.errors import EvictError
+
+    if args.days < 1:
+        raise EvictError("--days: at least 1")
+    store = _store(args)
+    host = store.find_host(args.host, org=args.org)
+    until = store.allow_reenroll(
+        host, actor=_actor(), now=_now(), valid_for=dt.timedelta(days=args.days)
+    )
+    print(f"{host.identifier}: may enrol again once, until {until.isoformat(timespec='minutes')}")
+    return 0
+
+
+def run_host_held(args: argparse.Namespace) -> int:
+    """Run ``evict host held``."""
+    from evict.errors import EvictError
+
+    store = _store(args)
+    host = store.find_host(args.host, org=args.org)
+    if host.held is None:
+        raise EvictError(f"{host.identifier}: no inventory is held for review")
+    address = host.held.address or "an unknown address"
+    if not store.review_held(host, accept=args.accept, actor=_actor(), now=_now()):
+        raise EvictError(f"{host.identifier}: no inventory is held for review")
+    verb = (
+        "accepted (its findings become removed at the next worker pass)"
+        if args.accept
+        else ("rejected (the host keeps its stored inventory)")
+    )
+    print(f"{host.identifier}: the empty inventory {host.held.report_id} from {address} {verb}")
     return 0
 
 

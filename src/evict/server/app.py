@@ -43,7 +43,7 @@ def build_context(
     """Open the store, load the catalog and prepare the worker (not started)."""
     from evict.catalog.loader import load_catalog
     from evict.matching.engine import Matcher
-    from evict.server.ratelimit import RateLimiter
+    from evict.server.ratelimit import LoginGuard, RateLimiter
     from evict.server.worker import MatchWorker, WorkerThread, protection_products
     from evict.store.engine import check_schema, make_engine, upgrade
     from evict.store.store import Store
@@ -65,6 +65,12 @@ def build_context(
         clock=clock,
         enroll_limit=RateLimiter(*settings.enroll_rate),
         login_limit=RateLimiter(*settings.login_rate),
+        account_limit=RateLimiter(*settings.login_account_rate),
+        lockout=LoginGuard(
+            after=settings.lockout_after,
+            base=settings.lockout_seconds,
+            cap=settings.lockout_max_seconds,
+        ),
     )
     if settings.run_worker:
         retention = settings.report_retention_days
@@ -199,6 +205,15 @@ def create_app(
     from evict.server.limits import SMALL_BODY_BYTES, BodyLimit
 
     app.add_middleware(BodyLimit, limit=SMALL_BODY_BYTES, exempt={"/api/v1/inventory"})
+    from evict.server.limits import ReceiveTimeout
+
+    app.add_middleware(ReceiveTimeout, timeout=settings.body_timeout)
+    if settings.trusted_proxies:
+        # X-Forwarded-For is believed only from these peers (none by default): from anyone
+        # else it would let each request pick the address its rate limit is counted under.
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

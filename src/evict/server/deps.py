@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -20,7 +20,7 @@ from evict.matching.engine import Matcher
 from evict.server.anchor import AnchorThread
 from evict.server.errors import Forbidden, Unauthorized
 from evict.server.notifier import NotifierThread
-from evict.server.ratelimit import RateLimiter
+from evict.server.ratelimit import LoginGuard, RateLimiter
 from evict.server.worker import WorkerThread
 from evict.service.reports import ReportRunner
 from evict.settings import Settings
@@ -49,6 +49,10 @@ class ServerContext:
     """The key that signs audit heads (None: heads are not signed)."""
     anchor: AnchorThread | None = None
     """The thread that anchors signed heads outside the database on a schedule."""
+    account_limit: RateLimiter = field(default_factory=lambda: RateLimiter(10.0, 0.05))
+    """Login attempts per account name, from any address."""
+    lockout: LoginGuard = field(default_factory=LoginGuard)
+    """Failed logins per account name: locked with backoff after a few in a row."""
 
     def now(self) -> dt.datetime:
         """The current time in UTC."""
@@ -150,5 +154,10 @@ AgentHost = Annotated[HostInfo, Depends(get_agent_host)]
 
 
 def client_address(request: Request) -> str:
-    """The caller's address, the key of the rate limits."""
+    """The caller's address, the key of the rate limits.
+
+    The peer's address, unless it is one of ``settings.trusted_proxies``: then the app's
+    proxy-headers middleware has already put the client's address from ``X-Forwarded-For``
+    in its place (see :func:`evict.server.app.create_app`).
+    """
     return request.client.host if request.client else "unknown"

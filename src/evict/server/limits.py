@@ -1,4 +1,5 @@
-"""The size limit on request bodies other than inventory reports.
+"""Limits on request bodies: their size (other than inventory reports'), and how long a client
+may stall while sending one (:class:`ReceiveTimeout`).
 
 Inventory reports have their own limits (sent and inflated size, observations; see
 :func:`evict.server.api.agent.read_body`). Every other body is a small JSON object or form (a
@@ -11,12 +12,15 @@ inventory reports may be compressed; any other body with a ``Content-Encoding`` 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from evict.server.errors import BodyTooLarge
+
+log = logging.getLogger(__name__)
 
 SMALL_BODY_BYTES = 1024 * 1024
 """Largest body accepted by any route other than the inventory report's."""
@@ -114,3 +118,108 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body.encode()})
+
+
+class BodyTimedOut(HTTPException):
+    """A request that stopped sending the body it declared (408, connection closed).
+
+    An :class:`HTTPException` so that FastAPI's body reader lets it through and the app's
+    handler answers in evict's error format, with ``Connection: close``.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(
+            status_code=408,
+            detail=f"no body bytes received for {timeout:g}s; send the request again",
+            headers={"Connection": "close"},
+        )
+
+
+class ReceiveTimeout:
+    """ASGI middleware: drop requests that stall while sending their body; log disconnects.
+
+    The HTTP servers' own timeouts cover idle connections between requests, not a request
+    that declared a body and then sends nothing: each such connection would otherwise hold a
+    worker slot until the client gives up. Every wait for body bytes here is bounded by
+    ``timeout`` seconds (a slow but moving upload is fine: the bound is per chunk). A client
+    that disconnects before its request was read is logged as one line, not a traceback.
+
+    :param app: the application to wrap.
+    :param timeout: seconds to wait for each chunk of a request body.
+    """
+
+    def __init__(self, app: ASGIApp, *, timeout: float) -> None:
+        self.app = app
+        self.timeout = timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on with a bounded ``receive``."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        import asyncio
+
+        from starlette.requests import ClientDisconnect
+
+        body_read = False
+        started = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_read
+            if body_read:
+                # After the body, receive() only waits for a disconnect (streamed answers
+                # listen for one): no bound.
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout)
+            except TimeoutError:
+                log.warning(
+                    "%s: no body bytes for %gs; answered 408 and closed",
+                    _describe(scope),
+                    self.timeout,
+                )
+                raise BodyTimedOut(self.timeout) from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_read = True
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, watched_send)
+        except BodyTimedOut as e:
+            if not started:
+                await _answer(send, 408, "HTTPError", str(e.detail))
+        except ClientDisconnect:
+            log.warning(
+                "%s: the client disconnected before sending its whole request", _describe(scope)
+            )
+
+
+def _describe(scope: Scope) -> str:
+    """``METHOD /path from ADDRESS`` of a request, for one log line."""
+    client = scope.get("client") or ("unknown", 0)
+    return f"{scope.get('method', '?')} {scope.get('path', '?')} from {client[0]}"
+
+
+async def _answer(send: Send, status: int, kind: str, message: str) -> None:
+    """A JSON error in evict's format, closing the connection."""
+    import json
+
+    body = json.dumps({"error": {"status": status, "type": kind, "message": message}}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -43,6 +43,12 @@ class EnrollRequest(_Model):
     host: str = Field(description="The host's stable identifier.", max_length=255)
     hostname: str = Field("", max_length=255)
     platform: str = Field("unknown", description="linux, windows, macos, android, ios, unknown.")
+    credential: str | None = Field(
+        None,
+        max_length=200,
+        description="The host's current credential, when enrolling an enrolled host again: "
+        "without it (or an admin's permission) a host seen recently cannot be enrolled again.",
+    )
 
 
 class EnrollResponse(_Model):
@@ -104,7 +110,10 @@ class IngestResponse(_Model):
 
     report_id: str
     host: str
-    status: Literal["stored", "unchanged"]
+    status: Literal["stored", "unchanged", "held"] = Field(
+        description="held: the report would drop every observation of the host at once; it "
+        "waits for an admin's review and the host keeps its stored inventory."
+    )
     observations: int
     software: int
     received_at: dt.datetime
@@ -203,6 +212,37 @@ class TimelineEntry(_Model):
     payload: dict[str, object]
 
 
+class HeldModel(_Model):
+    """An inventory held for review: it would have dropped every observation of the host."""
+
+    report_id: str
+    received_at: dt.datetime
+    address: str = Field(description="The client address it came from.")
+
+
+class ReenrollAllowed(_Model):
+    """An admin's one-time permission for a host to enrol again."""
+
+    host: str
+    until: dt.datetime
+
+
+class HeldDecision(_Model):
+    """An admin's decision on a held inventory."""
+
+    decision: Literal["accept", "reject"] = Field(
+        description="accept: the host's inventory becomes empty (its findings become removed); "
+        "reject: the held inventory is discarded and the host keeps its stored one."
+    )
+
+
+class HeldDecided(_Model):
+    """What was decided."""
+
+    host: str
+    decision: Literal["accept", "reject"]
+
+
 class HostDetail(_Model):
     """A host with its findings (and their evidence), states and timeline."""
 
@@ -215,6 +255,12 @@ class HostDetail(_Model):
     collected_at: dt.datetime | None
     observations: int
     protected: bool = Field(description="Whether an approved protection product is present.")
+    held: HeldModel | None = Field(
+        None, description="An inventory held for an admin's review (state unchanged meanwhile)."
+    )
+    reenroll_until: dt.datetime | None = Field(
+        None, description="Until when an admin allowed the host to enrol again, once."
+    )
     states: dict[str, StateModel]
     milestones: dict[str, HostMilestoneModel] = Field(
         default_factory=dict, description="Per directive: the milestone not yet met."
@@ -474,7 +520,12 @@ class UserCreate(_Model):
 
     name: str = Field(min_length=1, max_length=200)
     role: Role
-    password: str | None = Field(None, min_length=12, max_length=1000)
+    password: str | None = Field(
+        None,
+        max_length=1000,
+        description="At least 15 characters and not a common or easily guessed one "
+        "(NIST SP 800-63B-4); none for a token-only user.",
+    )
     org_unit: str | None = Field(None, description="Restrict the user to one org unit.")
 
 
@@ -491,7 +542,14 @@ class TokenCreate(_Model):
     """A new API token."""
 
     user: str | None = Field(None, description="Whose token (admins only); yourself by default.")
-    days: int | None = Field(90, ge=1, le=3650, description="Lifetime; null never expires.")
+    days: int | None = Field(
+        None,
+        ge=1,
+        le=3650,
+        description="Lifetime in days, at most the user's role's maximum (by default admin "
+        "90, operator 90, auditor 30: server settings); omitted, the shorter of 90 and that "
+        "maximum. Every token expires: null is refused.",
+    )
     label: str = Field("", max_length=200)
 
 
@@ -520,6 +578,12 @@ class LoginRequest(_Model):
 
     name: str = Field(max_length=200)
     password: str = Field(max_length=1000)
+    org: str | None = Field(
+        None,
+        max_length=200,
+        description="Your organisation; needed only when another organisation has a user "
+        "with your name and the same password.",
+    )
 
 
 class HealthResponse(_Model):

@@ -149,6 +149,21 @@ class HostInfo:
     """The report id of the latest check-in, full or unchanged."""
     kinds: tuple[str, ...] = ()
     """The observation kinds of the latest inventory (what its coverage is judged on)."""
+    held: HeldInventory | None = None
+    """An inventory held for review (it dropped every observation at once), if any."""
+    reenroll_until: dt.datetime | None = None
+    """Until when an admin allowed the host to enrol again (once), if they did."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeldInventory:
+    """An inventory kept aside for an admin: it would have cleared every observation of a host."""
+
+    report_id: str
+    digest: str
+    received_at: dt.datetime
+    address: str
+    """The client address it came from."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,7 @@ from evict.store.interface import (
     ConflictError,
     DatabaseError,
     DirtyHost,
+    HeldInventory,
     HostInfo,
     HostRow,
     IngestAck,
@@ -194,6 +195,37 @@ def _state_values(state: HostState) -> dict[str, object]:
         "checkin": state.checkin,
         "prior": state.prior.value if state.prior else None,
     }
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """An argon2 hash of nothing anyone knows: verified against when no user has the name."""
+    return secrets.hash_password(secrets.new_secret("dummy_"))
+
+
+REENROLL_STALE = dt.timedelta(days=30)
+"""A host neither seen nor enrolled for this long may enrol again with its unit's secret alone
+(a machine rebuilt after a long absence); a host seen more recently needs an admin's permission
+or its current credential."""
+
+
+def _reenroll_ground(
+    row: Any, proof: str | None, now: dt.datetime, stale_after: dt.timedelta | None
+) -> str | None:
+    """Why an enrolled host may enrol again (``credential``, ``admin``, ``stale``), or None."""
+    if proof is not None and row.credential_hash is not None and proof == row.credential_hash:
+        return "credential"
+    if row.reenroll_until is not None and _aware(row.reenroll_until) > now:
+        return "admin"
+    seen = max(_aware(t) for t in (row.enrolled_at, row.last_seen) if t is not None)
+    if stale_after is not None and now - seen > stale_after:
+        return "stale"
+    return None
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """A database timestamp as aware UTC (rows read with Core keep the column's type)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 AuditSpec = tuple[str, str, str, int | None, Mapping[str, object]]
@@ -535,6 +567,10 @@ class Store:
         info = self.org(org)
         unit_id = self.unit_id(info.id, unit) if unit else None
         name = _clean_name(name, "a user")
+        if password is not None:
+            problem = secrets.password_problem(password, context=(name, info.name))
+            if problem:
+                raise InvalidValueError(problem)
         hashed = secrets.hash_password(password) if password else None
         try:
             with self._write() as conn:
@@ -554,7 +590,8 @@ class Store:
                 payload = {"role": role.value, "unit": unit, "password": hashed is not None}
                 self._audit(conn, now, [(actor, "user.create", f"user:{name}", info.id, payload)])
         except IntegrityError as e:
-            raise ConflictError(f"a user named {name!r} already exists") from e
+            # Names are unique per organisation: this one is taken in the caller's own.
+            raise ConflictError(f"{info.name} already has a user named {name!r}") from e
         return UserInfo(user_id, info.id, name, role, unit_id)
 
     def users(self, org_id: int) -> list[UserInfo]:
@@ -572,18 +609,41 @@ class Store:
         actor: str,
         now: dt.datetime,
         org_id: int | None = None,
+        max_days: Mapping[str, int] | None = None,
     ) -> tuple[TokenInfo, str]:
         """Issue an API token for ``user``; return its record and the token (shown only now).
 
-        :param days: lifetime; None for a token that does not expire.
-        :param org_id: when given, the user must belong to this organisation.
+        :param days: lifetime; None for a token that does not expire (refused under
+            ``max_days``).
+        :param org_id: the user's organisation; without it the name must be unique on the
+            server (user names are unique per organisation only).
+        :param max_days: the longest lifetime per role; a longer (or endless) one is refused
+            with :class:`InvalidValueError`.
         """
+        if days is not None and days < 0:
+            raise InvalidValueError(f"a token's lifetime is a number of days, not {days}")
         token = secrets.new_secret(secrets.TOKEN_PREFIX)
         expires = now + dt.timedelta(days=days) if days else None
         with self._write() as conn:
-            row = conn.execute(select(User.id, User.org_id).where(User.name == user)).first()
-            if row is None or (org_id is not None and row.org_id != org_id):
+            stmt = select(User.id, User.org_id, User.role).where(User.name == user)
+            if org_id is not None:
+                stmt = stmt.where(User.org_id == org_id)
+            rows = conn.execute(stmt.limit(2)).all()
+            if not rows:
                 raise NotFoundError(f"no user named {user!r}")
+            if len(rows) > 1:
+                raise ConflictError(
+                    f"users named {user!r} exist in several organisations: give --org"
+                )
+            row = rows[0]
+            if max_days is not None:
+                longest = max_days.get(row.role)
+                if longest is not None and (not days or days > longest):
+                    asked = f"{days} days" if days else "a token that never expires"
+                    raise InvalidValueError(
+                        f"tokens of the {row.role} role last at most {longest} days "
+                        f"({asked} was asked); ask for {longest} or fewer"
+                    )
             token_id = conn.execute(
                 insert(ApiToken)
                 .values(
@@ -598,6 +658,14 @@ class Store:
             payload = {"token": token_id, "label": label, "expires": expires and _iso(expires)}
             self._audit(conn, now, [(actor, "token.create", f"user:{user}", row.org_id, payload)])
         return TokenInfo(token_id, user, label, now, expires), token
+
+    def user_role(self, org_id: int, name: str) -> Role | None:
+        """The role of the organisation's user ``name`` (None when it has no such user)."""
+        with self._read() as conn:
+            role = conn.execute(
+                select(User.role).where(User.org_id == org_id, User.name == name)
+            ).scalar()
+        return Role(role) if role is not None else None
 
     def tokens(self, org_id: int, user: str | None = None) -> list[TokenInfo]:
         """Tokens of an organisation's users (records only)."""
@@ -652,14 +720,28 @@ class Store:
             return None
         return Principal(row.id, row.name, row.org_id, Role(row.role), row.org_unit_id)
 
-    def principal_for_password(self, name: str, password: str) -> Principal | None:
-        """The user ``name`` if ``password`` is theirs."""
+    def principal_for_password(
+        self, name: str, password: str, *, org: str | None = None
+    ) -> Principal | None:
+        """The user ``name`` (of ``org``, when given) if ``password`` is theirs.
+
+        User names are unique per organisation: without ``org`` every user of that name is
+        tried, and the password must match exactly one. A name no one has still costs one
+        argon2 verification, so the answer's timing does not tell taken names from free ones.
+        """
+        stmt = select(User).where(User.name == name, ~User.disabled)
+        if org is not None:
+            stmt = stmt.join(Org, Org.id == User.org_id).where(Org.name == org)
         with self._read() as conn:
-            row = conn.execute(select(User).where(User.name == name)).first()
-        if row is None or row.disabled or not row.password_hash:
+            rows = conn.execute(stmt.limit(10)).all()
+        hashes = [r for r in rows if r.password_hash]
+        if not hashes:
+            secrets.check_password(_dummy_hash(), password)
             return None
-        if not secrets.check_password(row.password_hash, password):
+        matches = [r for r in hashes if secrets.check_password(r.password_hash, password)]
+        if len(matches) != 1:
             return None
+        row = matches[0]
         return Principal(row.id, row.name, row.org_id, Role(row.role), row.org_unit_id)
 
     # -- directives adopted ---------------------------------------------------------------------
@@ -894,20 +976,49 @@ class Store:
         hostname: str,
         platform: str,
         now: dt.datetime,
+        credential: str | None = None,
+        address: str = "",
+        stale_after: dt.timedelta | None = REENROLL_STALE,
     ) -> tuple[HostInfo, str]:
         """Enrol a host with an org unit's secret; return it with a fresh host credential.
 
-        Enrolling an identifier again (a reinstalled agent, a lost spool) issues a new
-        credential and retires the old one.
+        An identifier already enrolled is a takeover attempt unless one of these holds (then
+        a new credential is issued and the old one retired):
+
+        - ``credential`` is the host's current credential (the agent proves it is the host);
+        - an admin allowed the host to enrol again (:meth:`allow_reenroll`; used up here);
+        - the host has not been seen (nor enrolled) for ``stale_after`` (None: never).
+
+        Otherwise :class:`ConflictError` (the attempt is audit-logged with ``address``).
+        Every re-enrolment is audit-logged with ``address`` and the ground it was allowed on.
         """
-        credential = secrets.new_secret(secrets.HOST_PREFIX)
-        lookup = secrets.lookup_hash(credential)
+        new_credential = secrets.new_secret(secrets.HOST_PREFIX)
+        lookup = secrets.lookup_hash(new_credential)
+        proof = secrets.lookup_hash(credential) if credential else None
         for attempt in range(2):
             try:
-                return self._enroll(secret, identifier, hostname, platform, lookup, now), credential
+                host = self._enroll(
+                    secret,
+                    identifier,
+                    hostname,
+                    platform,
+                    lookup,
+                    now,
+                    proof=proof,
+                    address=address,
+                    stale_after=stale_after,
+                )
             except IntegrityError as e:
                 if attempt:
                     raise ConflictError(f"could not enrol {identifier!r}: {e.orig}") from e
+                continue
+            if host is None:
+                raise ConflictError(
+                    f"host {identifier!r} is already enrolled and was seen recently: an admin "
+                    "must allow it to enrol again (evict host allow-reenroll, or the host's "
+                    "page), or the agent must present its current credential"
+                )
+            return host, new_credential
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _enroll(
@@ -918,7 +1029,12 @@ class Store:
         platform: str,
         lookup: str,
         now: dt.datetime,
-    ) -> HostInfo:
+        *,
+        proof: str | None,
+        address: str,
+        stale_after: dt.timedelta | None,
+    ) -> HostInfo | None:
+        """Enrol or re-enrol in one transaction; None when a re-enrolment is refused."""
         with self._write() as conn:
             unit = conn.execute(
                 select(OrgUnit.id, OrgUnit.org_id, OrgUnit.name).where(
@@ -927,16 +1043,31 @@ class Store:
             ).first()
             if unit is None:
                 raise NotFoundError("unknown enrolment secret")
-            host_id = conn.execute(
-                select(Host.id).where(Host.org_id == unit.org_id, Host.identifier == identifier)
-            ).scalar()
-            values = {
+            existing = conn.execute(
+                self._for_update(
+                    select(
+                        Host.id,
+                        Host.credential_hash,
+                        Host.enrolled_at,
+                        Host.last_seen,
+                        Host.reenroll_until,
+                    ).where(Host.org_id == unit.org_id, Host.identifier == identifier)
+                )
+            ).first()
+            values: dict[str, object] = {
                 "org_unit_id": unit.id,
                 "hostname": hostname,
                 "platform": platform,
                 "credential_hash": lookup,
             }
-            if host_id is None:
+            payload: dict[str, object] = {
+                "unit": unit.name,
+                "hostname": hostname,
+                "platform": platform,
+                "address": address,
+            }
+            subject = f"host:{identifier}"
+            if existing is None:
                 host_id = conn.execute(
                     insert(Host)
                     .values(
@@ -954,15 +1085,41 @@ class Store:
                 ).scalar_one()
                 action = "host.enroll"
             else:
+                host_id = existing.id
+                ground = _reenroll_ground(existing, proof, now, stale_after)
+                if ground is None:
+                    self._audit(
+                        conn,
+                        now,
+                        [(subject, "host.reenroll_refused", subject, unit.org_id, payload)],
+                    )
+                    return None
+                payload["allowed_by"] = ground
+                values["reenroll_until"] = None
                 conn.execute(update(Host).where(Host.id == host_id).values(**values))
                 action = "host.reenroll"
-            payload = {"unit": unit.name, "hostname": hostname, "platform": platform}
-            self._audit(
-                conn,
-                now,
-                [(f"host:{identifier}", action, f"host:{identifier}", unit.org_id, payload)],
-            )
+            self._audit(conn, now, [(subject, action, subject, unit.org_id, payload)])
         return self._host_where(Host.id == host_id)
+
+    def allow_reenroll(
+        self,
+        host: HostInfo,
+        *,
+        actor: str,
+        now: dt.datetime,
+        valid_for: dt.timedelta = dt.timedelta(days=7),
+    ) -> dt.datetime:
+        """Let ``host`` enrol again once with its unit's secret, within ``valid_for``.
+
+        Returns when the permission lapses. The next enrolment of the host uses it up.
+        """
+        until = now + valid_for
+        with self._write() as conn:
+            conn.execute(update(Host).where(Host.id == host.id).values(reenroll_until=until))
+            subject = f"host:{host.identifier}"
+            payload = {"until": _iso(until)}
+            self._audit(conn, now, [(actor, "host.reenroll_allow", subject, host.org_id, payload)])
+        return until
 
     def _host_select(self) -> Any:
         return select(Host, OrgUnit.name.label("unit_name")).join(
@@ -986,6 +1143,14 @@ class Store:
             digest=row.digest,
             last_checkin=row.last_checkin,
             kinds=kinds_from_text(row.kinds),
+            held=(
+                HeldInventory(
+                    row.held_report, row.held_digest or "", row.held_at, row.held_address or ""
+                )
+                if row.held_report
+                else None
+            ),
+            reenroll_until=row.reenroll_until,
         )
 
     def _host_where(self, *conditions: Any) -> HostInfo:
@@ -1053,7 +1218,10 @@ class Store:
                 conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             done = conn.execute(
                 update(Host)
-                .where(Host.id == host.id, Host.digest == digest, Host.digest != "")
+                .where(
+                    Host.id == host.id,
+                    or_(and_(Host.digest == digest, Host.digest != ""), Host.held_digest == digest),
+                )
                 .values(
                     last_seen=now,
                     last_checkin=report_id,
@@ -1106,8 +1274,21 @@ class Store:
             raise ConflictError(f"report id {report_id!r} was already used by another host")
         return self._ack(row, host)
 
-    def ingest(self, host: HostInfo, report: InventoryReport, *, now: dt.datetime) -> IngestAck:
-        """Store a host's full inventory; a report id seen before returns its first answer."""
+    def ingest(
+        self,
+        host: HostInfo,
+        report: InventoryReport,
+        *,
+        now: dt.datetime,
+        address: str = "",
+    ) -> IngestAck:
+        """Store a host's full inventory; a report id seen before returns its first answer.
+
+        An inventory with no observations for a host whose stored one has some is held for
+        review (status ``held``, see :meth:`review_held`) instead of clearing the host; a later
+        inventory with observations supersedes a held one. ``address`` (the client's) goes into
+        the audit event.
+        """
         with self._read() as conn:
             ack = self._existing_ack(conn, host, report.report_id)
         if ack is not None:
@@ -1127,6 +1308,10 @@ class Store:
             ack = self._existing_ack(conn, host, report.report_id)
             if ack is not None:
                 return ack
+            if not report.observations:
+                held = self._hold_if_emptied(conn, host, report, now=now, address=address)
+                if held is not None:
+                    return held
             self._replace_links(conn, host.id, rows)
             values: dict[str, object] = {
                 "last_seen": now,
@@ -1137,6 +1322,10 @@ class Store:
                 "inventory_version": Host.inventory_version + 1,
                 "dirty": True,
                 "collected_at": report.collected_at or now,
+                "held_report": None,
+                "held_digest": None,
+                "held_at": None,
+                "held_address": None,
             }
             if report.hostname:
                 values["hostname"] = report.hostname
@@ -1154,12 +1343,14 @@ class Store:
                     software=len(distinct),
                 )
             )
-            payload = {
+            payload: dict[str, object] = {
                 "report_id": report.report_id,
                 "digest": report.digest,
                 "observations": len(report.observations),
                 "software": len(distinct),
             }
+            if address:
+                payload["address"] = address
             subject = f"host:{host.identifier}"
             self._audit(conn, now, [(subject, "inventory.ingest", subject, host.org_id, payload)])
         return IngestAck(
@@ -1170,6 +1361,100 @@ class Store:
             len(distinct),
             now,
         )
+
+    def _hold_if_emptied(
+        self,
+        conn: Connection,
+        host: HostInfo,
+        report: InventoryReport,
+        *,
+        now: dt.datetime,
+        address: str,
+    ) -> IngestAck | None:
+        """Hold an empty inventory of a host that has observations; None if it has none."""
+        row = conn.execute(
+            self._for_update(select(Host.observations, Host.held_digest).where(Host.id == host.id))
+        ).first()
+        if row is None or not row.observations:
+            return None
+        conn.execute(
+            update(Host)
+            .where(Host.id == host.id)
+            .values(
+                last_seen=now,
+                last_checkin=report.report_id,
+                held_report=report.report_id,
+                held_digest=report.digest,
+                held_at=now,
+                held_address=address[:64],
+            )
+        )
+        conn.execute(
+            insert(ReportRow).values(
+                report_id=report.report_id,
+                host_id=host.id,
+                received_at=now,
+                digest=report.digest,
+                status="held",
+                observations=0,
+                software=0,
+            )
+        )
+        if row.held_digest != report.digest:
+            subject = f"host:{host.identifier}"
+            payload = {
+                "report_id": report.report_id,
+                "digest": report.digest,
+                "observations": 0,
+                "stored_observations": int(row.observations),
+                "address": address,
+            }
+            self._audit(conn, now, [(subject, "inventory.held", subject, host.org_id, payload)])
+        return IngestAck(report.report_id, host.identifier, "held", 0, 0, now)
+
+    def review_held(self, host: HostInfo, *, accept: bool, actor: str, now: dt.datetime) -> bool:
+        """Accept or reject the inventory held for ``host``; False if none is held.
+
+        Accepting makes the empty inventory the host's (its links are dropped and the worker
+        evaluates it, so its findings become ``removed``); rejecting discards it and the host
+        keeps its stored inventory. Either way the decision is audit-logged with the address
+        the held inventory came from.
+        """
+        with self._write() as conn:
+            row = conn.execute(
+                self._for_update(
+                    select(Host.held_report, Host.held_digest, Host.held_address).where(
+                        Host.id == host.id
+                    )
+                )
+            ).first()
+            if row is None or not row.held_report:
+                return False
+            cleared: dict[str, object] = {
+                "held_report": None,
+                "held_digest": None,
+                "held_at": None,
+                "held_address": None,
+            }
+            if accept:
+                self._replace_links(conn, host.id, [])
+                cleared.update(
+                    digest=row.held_digest or "",
+                    observations=0,
+                    inventory_version=Host.inventory_version + 1,
+                    dirty=True,
+                    collected_at=now,
+                )
+            conn.execute(update(Host).where(Host.id == host.id).values(**cleared))
+            subject = f"host:{host.identifier}"
+            payload = {
+                "report_id": row.held_report,
+                "digest": row.held_digest,
+                "address": row.held_address or "",
+            }
+            action = "inventory.accept_empty" if accept else "inventory.reject_empty"
+            self._audit(conn, now, [(actor, action, subject, host.org_id, payload)])
+        return True
 
     def bulk_load(
         self,

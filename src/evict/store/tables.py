@@ -107,10 +107,12 @@ class User(Base):
     """A user; ``password_hash`` is argon2id, ``org_unit_id`` restricts what they see."""
 
     __tablename__ = "users"
+    # Unique per organisation (migration 0011): a name taken elsewhere looks free.
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
     org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id", ondelete="SET NULL"))
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -165,6 +167,14 @@ class Host(Base):
     """The observation kinds of the latest inventory, sorted and comma-separated."""
     inventory_version: Mapped[int] = mapped_column(Integer, default=0)
     dirty: Mapped[bool] = mapped_column(Boolean, default=False)
+    reenroll_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    """An admin's one-time permission to enrol this host again, valid until then."""
+    held_report: Mapped[str | None] = mapped_column(String(64))
+    """An inventory that dropped every observation at once, held for an admin's review."""
+    held_digest: Mapped[str | None] = mapped_column(String(64))
+    held_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    held_address: Mapped[str | None] = mapped_column(String(64))
+    """The address the held inventory came from."""
 
 
 class Software(Base):
@@ -243,7 +253,7 @@ class HostStateRow(Base):
     directive: Mapped[str] = mapped_column(String(64), primary_key=True)
     org_id: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(32))
-    """Widened from 16 by migration 0007 (``needs_determination`` is 19 characters)."""
+    """Widened from 16 by migration 0010 (``needs_determination`` is 19 characters)."""
     since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     products: Mapped[str] = mapped_column(Text, default="[]")
     reason: Mapped[str] = mapped_column(Text, default="")

@@ -23,7 +23,8 @@ from evict.server.models import (
     UserCreate,
     UserModel,
 )
-from evict.store.interface import Principal, Role
+from evict.server.ratelimit import LoginGuard
+from evict.store.interface import InvalidValueError, Principal, Role
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -32,6 +33,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorResponse},
     404: {"model": ErrorResponse},
     409: {"model": ErrorResponse},
+    422: {"model": ErrorResponse},
 }
 
 
@@ -128,13 +130,24 @@ def create_token(body: TokenCreate, ctx: Ctx, caller: Caller) -> TokenCreated:
         if caller.role is not Role.ADMIN:
             raise Forbidden("only an admin may create tokens for other users")
         _check_unit(ctx, caller, user)
+    if "days" in body.model_fields_set and body.days is None:
+        raise InvalidValueError(
+            "days: null would make a token that never expires; every token expires "
+            "(give a number of days, at most the role's maximum)"
+        )
+    days = body.days
+    if days is None:
+        role = ctx.store.user_role(caller.org_id, user)
+        longest = ctx.settings.token_max_days.get(role.value, 0) if role else 0
+        days = min(ctx.settings.token_days, longest) if longest else ctx.settings.token_days
     info, token = ctx.store.create_token(
         user,
-        days=body.days,
+        days=days,
         label=body.label,
         actor=caller.actor,
         now=ctx.now(),
         org_id=caller.org_id,
+        max_days=ctx.settings.token_max_days,
     )
     return TokenCreated(id=info.id, user=info.user, token=token, expires_at=info.expires_at)
 
@@ -167,6 +180,34 @@ def _check_unit(ctx: ServerContext, caller: Principal, user: str) -> None:
         raise Forbidden("an admin limited to one org unit manages that unit's users only")
 
 
+def password_login(
+    ctx: ServerContext, address: str, name: str, password: str, *, org: str | None = None
+) -> Principal:
+    """The user whose name and password these are, within the per-account limits.
+
+    The caller has already passed the per-address limit. Here: the per-account rate limit and
+    lockout (429 while locked; a lockout's start is audit-logged with the address), then the
+    password (401 when wrong). Used by the API's login and the dashboard's.
+    """
+    ctx.account_limit.check(LoginGuard.key(name), "login")
+    ctx.lockout.check(name)
+    principal = ctx.store.principal_for_password(name, password, org=org)
+    if principal is None:
+        locked = ctx.lockout.failed(name)
+        if locked:
+            ctx.store.audit(
+                actor="server",
+                action="login.lockout",
+                subject=f"user:{name[:200]}",
+                org=None,
+                payload={"address": address, "seconds": round(locked), "after": ctx.lockout.after},
+                now=ctx.now(),
+            )
+        raise Unauthorized("wrong name or password")
+    ctx.lockout.succeeded(name)
+    return principal
+
+
 def _limit_login(request: Request, ctx: Ctx) -> None:
     ctx.login_limit.check(client_address(request), "login")
 
@@ -178,13 +219,16 @@ def _limit_login(request: Request, ctx: Ctx) -> None:
     dependencies=[Depends(_limit_login)],
     summary="Exchange a name and password for a one-day API token",
 )
-def login(body: LoginRequest, ctx: Ctx) -> TokenCreated:
+def login(body: LoginRequest, request: Request, ctx: Ctx) -> TokenCreated:
     """Check the password (argon2id) and issue a token that expires in a day."""
-    principal = ctx.store.principal_for_password(body.name, body.password)
-    if principal is None:
-        raise Unauthorized("wrong name or password")
+    principal = password_login(ctx, client_address(request), body.name, body.password, org=body.org)
     info, token = ctx.store.create_token(
-        principal.name, days=1, label="login", actor=principal.actor, now=ctx.now()
+        principal.name,
+        days=1,
+        label="login",
+        actor=principal.actor,
+        now=ctx.now(),
+        org_id=principal.org_id,
     )
     return TokenCreated(id=info.id, user=info.user, token=token, expires_at=info.expires_at)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import zlib
 from typing import Any
@@ -32,6 +33,7 @@ router = APIRouter(prefix="/api/v1", tags=["agent"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse},
+    409: {"model": ErrorResponse},
     413: {"model": ErrorResponse},
     422: {"model": ErrorResponse},
     429: {"model": ErrorResponse},
@@ -49,13 +51,26 @@ def _limit_enroll(request: Request, ctx: Ctx) -> None:
     dependencies=[Depends(_limit_enroll)],
     summary="Enrol a host with an org unit's enrolment secret",
 )
-def enroll(body: EnrollRequest, ctx: Ctx) -> EnrollResponse:
-    """Issue a host credential; enrolling the same host again replaces its credential."""
+def enroll(body: EnrollRequest, request: Request, ctx: Ctx) -> EnrollResponse:
+    """Issue a host credential.
+
+    Enrolling a host already enrolled replaces its credential only with proof: the current
+    credential in ``credential``, an admin's one-time permission, or a host not seen for
+    ``reenroll_stale_days``; otherwise 409 (the unit's secret alone cannot take a host over).
+    """
     identifier = check_host_identifier(body.host)
     platform = check_platform(body.platform)
     hostname = check_hostname(body.hostname)
+    stale = ctx.settings.reenroll_stale_days
     host, credential = ctx.store.enroll(
-        body.secret, identifier, hostname=hostname, platform=platform, now=ctx.now()
+        body.secret,
+        identifier,
+        hostname=hostname,
+        platform=platform,
+        now=ctx.now(),
+        credential=body.credential,
+        address=client_address(request),
+        stale_after=dt.timedelta(days=stale) if stale > 0 else None,
     )
     org = ctx.store.org_by_id(host.org_id)
     return EnrollResponse(
@@ -156,6 +171,8 @@ async def ingest(request: Request, host: AgentHost, ctx: Ctx) -> IngestResponse:
         platform=parsed.platform,
         collected_at=parsed.collected_at,
     )
-    ack = await run_in_threadpool(ctx.store.ingest, host, report, now=ctx.now())
+    ack = await run_in_threadpool(
+        ctx.store.ingest, host, report, now=ctx.now(), address=client_address(request)
+    )
     ctx.wake_worker()
     return IngestResponse.model_validate(ack.to_json())

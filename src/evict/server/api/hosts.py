@@ -14,23 +14,27 @@ from evict.compliance.determinations import apply_determinations, determination_
 from evict.compliance.lifecycle import transition
 from evict.inventory.interface import HostID, Observation
 from evict.report.fleet import host_milestone
-from evict.server.deps import Caller, Ctx, ServerContext, Writer
+from evict.server.deps import Admin, Caller, Ctx, ServerContext, Writer
 from evict.server.models import (
     CoverageModel,
     ErrorResponse,
     EvidenceModel,
     FindingModel,
+    HeldDecided,
+    HeldDecision,
+    HeldModel,
     HostDetail,
     HostMilestoneModel,
     HostPage,
     HostSummary,
+    ReenrollAllowed,
     StateChangeResponse,
     StateModel,
     StateRequest,
     TimelineEntry,
 )
 from evict.server.worker import hit_from_json
-from evict.store.interface import HostInfo, InvalidValueError, Principal
+from evict.store.interface import HostInfo, InvalidValueError, NotFoundError, Principal
 
 router = APIRouter(prefix="/api/v1/hosts", tags=["hosts"])
 
@@ -153,6 +157,40 @@ def change_state(host: str, body: StateRequest, ctx: Ctx, caller: Writer) -> Sta
     )
 
 
+@router.post(
+    "/{host:path}/reenroll",
+    response_model=ReenrollAllowed,
+    responses=ERRORS,
+    summary="Allow a host to enrol again once (admins)",
+)
+def allow_reenroll(host: str, ctx: Ctx, caller: Admin) -> ReenrollAllowed:
+    """Let the host enrol again with its unit's secret, once, within seven days.
+
+    Without this, an enrolled host seen recently can enrol again only with its current
+    credential: the unit's secret alone must not let anyone take a host over.
+    """
+    info = find_host(ctx, caller, host)
+    until = ctx.store.allow_reenroll(info, actor=caller.actor, now=ctx.now())
+    return ReenrollAllowed(host=info.identifier, until=until)
+
+
+@router.post(
+    "/{host:path}/held",
+    response_model=HeldDecided,
+    responses=ERRORS,
+    summary="Accept or reject the inventory held for review (admins)",
+)
+def review_held(host: str, body: HeldDecision, ctx: Ctx, caller: Admin) -> HeldDecided:
+    """Decide on an inventory that would have dropped every observation of the host at once."""
+    info = find_host(ctx, caller, host)
+    accept = body.decision == "accept"
+    if not ctx.store.review_held(info, accept=accept, actor=caller.actor, now=ctx.now()):
+        raise NotFoundError(f"no inventory of {info.identifier!r} is held for review")
+    if accept:
+        ctx.wake_worker()
+    return HeldDecided(host=info.identifier, decision=body.decision)
+
+
 @router.get(
     "/{host:path}",
     response_model=HostDetail,
@@ -189,6 +227,16 @@ def get_host(host: str, ctx: Ctx, caller: Caller) -> HostDetail:
         collected_at=info.collected_at,
         observations=info.observations,
         protected=protected,
+        held=(
+            HeldModel(
+                report_id=info.held.report_id,
+                received_at=info.held.received_at,
+                address=info.held.address,
+            )
+            if info.held
+            else None
+        ),
+        reenroll_until=info.reenroll_until,
         states={d: StateModel.model_validate(s.to_json()) for d, s in sorted(states.items())},
         milestones=host_milestones(
             ctx, info.org_id, {d: s.state.value for d, s in sorted(states.items())}

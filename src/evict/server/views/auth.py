@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from evict.server.api.admin import password_login
 from evict.server.deps import Ctx, client_address
-from evict.server.errors import RateLimited
+from evict.server.errors import RateLimited, Unauthorized
 from evict.server.views.web import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -82,8 +83,11 @@ def login(
         ctx.login_limit.check(client_address(request), "login")
     except RateLimited as e:
         return _login_page(request, dashboard, next_path=target, error=str(e), status=429)
-    principal = ctx.store.principal_for_password(name.strip(), password)
-    if principal is None:
+    try:
+        principal = password_login(ctx, client_address(request), name.strip(), password)
+    except RateLimited as e:
+        return _login_page(request, dashboard, next_path=target, error=str(e), status=429)
+    except Unauthorized:
         return _login_page(
             request, dashboard, next_path=target, error="Wrong name or password.", status=401
         )
@@ -93,6 +97,7 @@ def login(
         label="dashboard",
         actor=principal.actor,
         now=ctx.now(),
+        org_id=principal.org_id,
     )
     response = RedirectResponse(target, status_code=303)
     set_cookie(

@@ -42,6 +42,7 @@ from evict.server.views.web import (
     BadRequest,
     Dash,
     Dashboard,
+    PageForbidden,
     PageNotFound,
     Viewer,
     ViewerDep,
@@ -56,7 +57,13 @@ from evict.store.dashboard import (
     HostListRow,
     HostSort,
 )
-from evict.store.interface import ConflictError, HostInfo, InvalidValueError, NotFoundError
+from evict.store.interface import (
+    ConflictError,
+    HostInfo,
+    InvalidValueError,
+    NotFoundError,
+    Role,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -598,6 +605,59 @@ def move_state(
         )
     dashboard.invalidate(viewer.principal.org_id)
     return RedirectResponse(f"/hosts/{host_id}?done=state", status_code=303)
+
+
+def _require_admin(viewer: Viewer) -> None:
+    if viewer.principal.role is not Role.ADMIN:
+        raise PageForbidden("only an admin may do this")
+
+
+@router.post("/hosts/{host_id}/reenroll")
+def allow_reenroll(
+    host_id: int,
+    ctx: Ctx,
+    viewer: ViewerDep,
+    csrf: Field = "",
+) -> Response:
+    """Let the host enrol again once with its unit's secret, within seven days (admins)."""
+    viewer.check_csrf(csrf)
+    _require_admin(viewer)
+    info = _host(ctx, viewer, host_id)
+    ctx.store.allow_reenroll(info, actor=viewer.principal.actor, now=ctx.now())
+    return RedirectResponse(f"/hosts/{host_id}?done=reenroll", status_code=303)
+
+
+@router.post("/hosts/{host_id}/held")
+def review_held(
+    host_id: int,
+    request: Request,
+    ctx: Ctx,
+    dashboard: Dash,
+    viewer: ViewerDep,
+    csrf: Field = "",
+    decision: Field = "",
+) -> Response:
+    """Accept or reject the inventory held for review (admins)."""
+    viewer.check_csrf(csrf)
+    _require_admin(viewer)
+    info = _host(ctx, viewer, host_id)
+    if decision not in ("accept", "reject"):
+        raise BadRequest("decision: accept or reject")
+    accept = decision == "accept"
+    if not ctx.store.review_held(info, accept=accept, actor=viewer.principal.actor, now=ctx.now()):
+        return render_host(
+            request,
+            ctx,
+            dashboard,
+            viewer,
+            host_id,
+            error="No inventory of this host is held for review any more.",
+            status=409,
+        )
+    if accept:
+        ctx.wake_worker()
+    dashboard.invalidate(viewer.principal.org_id)
+    return RedirectResponse(f"/hosts/{host_id}?done=held-{decision}", status_code=303)
 
 
 @router.post("/hosts/{host_id}/waive")
