@@ -366,6 +366,11 @@ def test_every_generated_rule_fires_on_a_sample_of_its_family(catalog: Catalog) 
         ),
         Observation.make(Kind.SBOM_COMPONENT, "x", publisher="AO Kaspersky Lab"),
         Observation.make(
+            Kind.SBOM_COMPONENT,
+            "av-scanner",
+            identifiers={"description": "Malware scanning, powered by Kaspersky Anti-Virus SDK"},
+        ),
+        Observation.make(
             Kind.FILE, "x", identifiers={"path": "C:/Program Files/Kaspersky Lab/Endpoint Agent/x"}
         ),
         Observation.make(
@@ -404,3 +409,23 @@ def test_host_with_only_an_unlisted_driver_is_found_under_bod_17_01(matcher: Mat
     )
     findings = matcher.match_hosts([inv])[HostID("ws-042")]
     assert {f.directive for f in findings} >= {"bod-17-01"}
+
+
+@pytest.mark.parametrize(
+    ("description", "hit"),
+    [
+        ("Anti-malware scanning library based on the Kaspersky Anti-Virus SDK 8", True),
+        ("On-access scanner, powered by Kaspersky.", True),
+        ("ICAP gateway using the Kaspersky Scan Engine in HTTP mode", True),
+        ("Uninstalls Kaspersky Endpoint Security before the agent is installed", False),
+        ("Reads Kaspersky Security Center reports into the SIEM", False),
+        ("Compatible with Kaspersky, Sophos and ESET antivirus products", False),
+    ],
+)
+def test_an_sbom_description_naming_the_engine_is_embedded_code(
+    matcher: Matcher, description: str, hit: bool
+) -> None:
+    """Another company's component whose description says it embeds the engine or SDK is the
+    engine (embedded); a description that only mentions the vendor is nothing."""
+    got = found(matcher, Kind.SBOM_COMPONENT, "scanner-lib", description=description)
+    assert got == ({"kaspersky-scan-engine"} if hit else set())

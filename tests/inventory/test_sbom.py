@@ -87,6 +87,7 @@ def test_kaspersky_sdk_component_carries_purl_cpe_and_supplier() -> None:
         "purl": "pkg:generic/kaspersky/kavsdk@8.9.2.1005",
         "cpe": KAV_SDK_CPE,
         "supplier": "AO Kaspersky Lab",
+        "description": "Anti-virus engine SDK licensed for OEM integration",
     }
 
 
@@ -598,3 +599,24 @@ def test_kesl_in_a_host_image_is_found_and_left_to_the_operator(
 ) -> None:
     found = findings(matcher, read_one(SpdxSource([path])))
     assert found == {"ndaa-fy18-1634": True, "bis-kaspersky-2024": True}
+
+
+def test_a_component_description_naming_the_engine_is_found_embedded() -> None:
+    """A mail gateway's SBOM: its own scanning library says it is powered by Kaspersky's SDK
+    (NDAA s.1634 and BIS cover that); its migration tool only names a Kaspersky product it
+    uninstalls, which is nothing."""
+    from evict.inventory.sbom import CycloneDxSource
+    from evict.matching.engine import Matcher
+
+    (inv,) = CycloneDxSource([ASSETS / "cyclonedx" / "mailgate-9.4.cdx.json"]).collect()
+    avscan = next(o for o in inv.observations if o.name == "mg-avscan")
+    assert "powered by Kaspersky Anti-Virus SDK 8" in dict(avscan.identifiers)["description"]
+    findings = Matcher(load_catalog()).match_hosts([inv])[inv.host]
+    covered = {(f.product, f.directive) for f in findings if not f.needs_determination}
+    assert covered == {
+        ("kaspersky-scan-engine", "ndaa-fy18-1634"),
+        ("kaspersky-scan-engine", "bis-kaspersky-2024"),
+    }
+    assert all(f.embedded for f in findings)
+    evidence = {e.observation.name for f in findings for e in f.evidence}
+    assert evidence == {"mg-avscan"}, "the uninstaller that names a product is not evidence"

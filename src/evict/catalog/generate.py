@@ -386,6 +386,21 @@ def sbom_rules(embedded: Mapping[str, Any]) -> dict[str, list[Rule]]:
                     "source": ecite,
                 }
             )
+        described = engine.get("description_names", [])
+        if described:
+            erules.append(
+                {
+                    "id": f"gen-sbom-{vendor}-engine-description",
+                    "field": "description",
+                    "kinds": ["sbom_component"],
+                    "pattern": "\\b(" + "|".join(described) + ")\\b",
+                    "anchor": vendor,
+                    "confidence": "medium",
+                    "source": ecite,
+                    "note": "another company's component whose description names the engine or "
+                    "SDK it embeds",
+                }
+            )
     return out
 
 

@@ -99,6 +99,9 @@ class Ident(enum.StrEnum):
     """PE version resource OriginalFilename."""
     SUPPLIER = "supplier"
     """SBOM supplier or author."""
+    DESCRIPTION = "description"
+    """SBOM component description (whitespace collapsed, at most 500 characters): where another
+    company's component says it embeds a vendor's engine or SDK."""
     FIRST_SEEN = "first_seen"
     """Network evidence: when the device first asked for the name (ISO 8601, UTC)."""
     LAST_SEEN = "last_seen"

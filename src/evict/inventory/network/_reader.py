@@ -138,6 +138,11 @@ def iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
 
 
+_PLAUSIBLE = (0.0, 253402300799.0)
+"""POSIX times a log line may carry (1970 to the end of 9999, and never NaN): a time outside
+them is treated as no time, so a hostile or damaged line cannot break the dates shown."""
+
+
 @dataclass
 class _Seen:
     first: float | None = None
@@ -148,7 +153,7 @@ class _Seen:
 
     def add(self, ts: float | None, where: str) -> None:
         self.count += 1
-        if ts is not None:
+        if ts is not None and _PLAUSIBLE[0] <= ts <= _PLAUSIBLE[1]:
             self.first = ts if self.first is None else min(self.first, ts)
             self.last = ts if self.last is None else max(self.last, ts)
         if len(self.lines) < EVIDENCE_LINES:

@@ -164,6 +164,10 @@ def platform_of_purls(purls: Iterable[str]) -> Platform:
     return Platform.UNKNOWN
 
 
+MAX_DESCRIPTION = 500
+"""Characters of a component's description kept (what names an engine comes first)."""
+
+
 def component_observation(
     kind: Kind,
     *,
@@ -174,14 +178,22 @@ def component_observation(
     purl: str,
     cpes: Iterable[str],
     source: str,
+    description: str = "",
 ) -> Observation:
-    """Build the observation of one SBOM component; several CPEs may sit under the ``cpe`` key."""
+    """Build the observation of one SBOM component; several CPEs may sit under the ``cpe`` key.
+
+    :param description: the component's description, kept (whitespace collapsed, cut to
+        :data:`MAX_DESCRIPTION` characters) so that a rule can find an engine it names.
+    """
     pairs: list[tuple[str, str]] = []
     if purl:
         pairs.append((str(Ident.PURL), purl))
     pairs.extend((str(Ident.CPE), cpe) for cpe in dict.fromkeys(c for c in cpes if c))
     if supplier:
         pairs.append((str(Ident.SUPPLIER), supplier))
+    summary = " ".join(description.split())[:MAX_DESCRIPTION]
+    if summary:
+        pairs.append((str(Ident.DESCRIPTION), summary))
     # Built directly (several CPEs share a key), so the text is cleaned here as make() would.
     pairs = [(key, clean_text(value)) for key, value in pairs]
     return Observation(

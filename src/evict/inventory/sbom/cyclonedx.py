@@ -61,6 +61,7 @@ class _Fields:
     author: str
     purl: str
     cpe: str
+    description: str = ""
 
     @property
     def publisher_name(self) -> str:
@@ -258,6 +259,7 @@ class CycloneDxSource(SbomSource):
                     purl=f.purl,
                     cpes=(f.cpe,),
                     source=source,
+                    description=f.description,
                 )
             )
 
@@ -392,6 +394,7 @@ def _json_fields(node: object) -> _Fields | None:
         author=text(node.get("author")) or _first_author(node.get("authors")),
         purl=text(node.get("purl")),
         cpe=text(node.get("cpe")),
+        description=text(node.get("description")),
     )
 
 
@@ -447,6 +450,7 @@ def _xml_fields(node: Element) -> _Fields | None:
         author=_child_text(node, "author") or first_author,
         purl=_child_text(node, "purl"),
         cpe=_child_text(node, "cpe"),
+        description=_child_text(node, "description"),
     )
 
 

@@ -63,6 +63,8 @@ class _Package:
     """``primaryPackagePurpose`` in its JSON spelling (``OPERATING-SYSTEM``), or empty."""
     purls: tuple[str, ...]
     cpes: tuple[str, ...]
+    description: str = ""
+    """``description``, else ``summary``."""
 
 
 @dataclass(slots=True)
@@ -136,6 +138,7 @@ class SpdxSource(SbomSource):
                     purl=package.purls[0] if package.purls else "",
                     cpes=package.cpes[: self.limits.max_cpes],
                     source=source,
+                    description=package.description,
                 )
             )
         bom.platform = next(
@@ -361,7 +364,13 @@ def _json_package(raw: dict[str, object], skipped: Skipped, where: str) -> _Pack
         purpose=text(raw.get("primaryPackagePurpose")).upper().replace("_", "-"),
         purls=purls,
         cpes=cpes,
+        description=text(raw.get("description")) or text(raw.get("summary")),
     )
+
+
+def _plain_text(value: object) -> str:
+    """A tag-value text field (NOASSERTION and NONE are no text)."""
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _tagvalue_document(document: Document) -> _Document:
@@ -385,6 +394,7 @@ def _tagvalue_document(document: Document) -> _Document:
                 purpose=purpose.name.replace("_", "-") if purpose is not None else "",
                 purls=purls,
                 cpes=cpes,
+                description=_plain_text(p.description) or _plain_text(p.summary),
             )
         )
     names = {
