@@ -313,11 +313,11 @@ def _units(inputs: ReportInputs) -> list[_Unit]:
         unit["impacted"] += line.row.state in PRESENT
         unit["cleared"] += line.row.state in GONE
         unit["unconcluded"] += line.row.state in UNCONCLUDED
+        unit["undetermined"] += line.row.state == State.NEEDS_DETERMINATION.value
     families: dict[str, set[str]] = defaultdict(set)
     for m in inputs.methods:
         if m.hosts:
             families[m.org_unit].add(m.source)
-        unit["undetermined"] += line.row.state == State.NEEDS_DETERMINATION.value
     names = sorted(set(inputs.units) | set(counts))
     return [
         _Unit(
