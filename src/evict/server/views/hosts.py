@@ -949,7 +949,7 @@ def bulk(
         what = f"waived until {until.isoformat()}"
     if done:
         dashboard.invalidate(viewer.principal.org_id)
-    return result(directive=d, done=done, what=what, refused=refused, asked=len(infos))
+    return result(directive=d, error="", done=done, what=what, refused=refused, asked=len(infos))
 
 
 def _bulk_plan(
