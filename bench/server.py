@@ -333,11 +333,12 @@ def time_dashboard(
         unit = biggest.replace(" ", "+").replace("/", "%2F")
         filtered = [
             f"/hosts?org_unit={unit}&directive=bod-17-01&state=carrying",
-            "/hosts?platform=linux&sort=-last_seen",
+            "/hosts?platform=linux&sort=-last_seen&state=all",
             "/hosts?directive=bod-17-01&state=clean&sort=state",
-            "/hosts?q=hoot-ws-00012",
-            "/hosts?seen_days=3&sort=last_seen",
-            "/hosts?directive=bod-17-01&product=kaspersky-endpoint-security",
+            "/hosts?q=hoot-ws-00012&state=all&sort=name",
+            "/hosts?seen_days=3&sort=last_seen&state=all",
+            "/hosts?directive=bod-17-01&product=kaspersky-endpoint-security&state=all&sort=name",
+            "/hosts?directive=bod-17-01",  # the work queue: open hosts, overdue first
         ]
         for path in filtered:
             timed(path)  # warm up: templates compiled, statements cached

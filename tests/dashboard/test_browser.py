@@ -152,12 +152,12 @@ def test_an_operator_goes_from_the_overview_to_a_waiver(page: Any, served: Serve
     assert "ws-kes-5" in names and "srv-clean-1" not in names
     assert set(page.locator("#hosts tbody .badge").all_inner_texts()) == {"identified"}
 
-    page.click("text=ws-kes-5")
+    page.click("#hosts tbody th a >> text=ws-kes-5")
     page.wait_for_url("**/hosts/*")
     assert "Kaspersky Endpoint Security" in page.inner_text("#findings-title + article")
-    page.fill("#justification-bod-17-01", "Lab instrument controller, vendor swap on order")
-    page.fill("#approver-bod-17-01", "J. Rivera, CISO")
-    page.fill("#expires-bod-17-01", "2026-04-15")
+    page.fill("#justification-identified", "Lab instrument controller, vendor swap on order")
+    page.fill("#approver-identified", "J. Rivera, CISO")
+    page.fill("#expires-identified", "2026-04-15")
     page.click("text=Waive this host")
     page.wait_for_url("**done=waiver")
     assert "Waiver granted" in page.inner_text("main")
@@ -280,7 +280,7 @@ def test_screenshots_of_the_demo_fleet(chromium: Any, tmp_path: Path) -> None:
         sign_in(page, base, ADMIN, demo.password)
         shots = {
             "overview": ("/overview", True),
-            "hosts": ("/hosts?directive=bod-17-01&state=carrying&sort=state", True),
+            "hosts": ("/hosts?directive=bod-17-01", True),
             "host": (f"/hosts/{host_id}", True),
             "products": ("/products", True),
             "waivers": ("/waivers", True),
@@ -357,3 +357,90 @@ def test_an_admin_sets_up_notifications_that_are_delivered(
     )
     page.click("nav >> text=Audit log")
     assert page.locator("#events tbody tr[data-action='notify.delivered']").count() >= 1
+
+
+def test_an_overview_count_opens_a_list_of_exactly_that_many_hosts(
+    page: Any, served: Served
+) -> None:
+    sign_in(page, served.url, "operator-1")
+    for selector in ("[data-figure=overdue]", "[data-figure=carrying]", "[data-figure=hosts]"):
+        page.goto(served.url + "/overview?directive=bod-17-01")
+        count = figure(page, selector)
+        page.click(selector)
+        page.wait_for_url("**/hosts?**")
+        assert figure(page, "[data-figure=matching]") == count, selector
+        assert page.locator("#hosts tbody tr").count() == count, selector
+    page.goto(served.url + "/overview?directive=bod-17-01")
+    page.click("a.state-chip.state-clean")
+    page.wait_for_url("**state=clean**")
+    assert set(page.locator("#hosts tbody .badge").all_inner_texts()) == {"clean"}
+    # The hosts page opens on the hosts needing action, overdue first, as the overview counts.
+    page.goto(served.url + "/overview?directive=bod-17-01")
+    overdue = figure(page, "[data-figure=overdue]")
+    page.click("nav >> text=Hosts")
+    overdue_cells = page.locator("#hosts tbody td[data-overdue=yes]").count()
+    assert overdue_cells == overdue > 0
+
+
+def test_an_operator_waives_a_filtered_set_of_hosts_at_once(page: Any, served: Served) -> None:
+    sign_in(page, served.url, "operator-1")
+    summary = served.api("operator-1", "/api/v1/directives/ndaa-fy18-1634/summary")
+    waived = summary["states"].get("waived", 0)
+    page.goto(served.url + "/hosts")
+    page.select_option("#directive", "ndaa-fy18-1634")
+    page.select_option("#org_unit", "HQ")
+    page.click("text=Apply")
+    page.wait_for_url("**org_unit=HQ**")
+    listed = page.locator("#hosts tbody th a").all_inner_texts()
+    assert len(listed) >= 2 and "srv-clean-1" not in listed
+    page.check("#scope-all")
+    page.click("summary:has-text('Waive')")
+    page.fill("#bulk-justification", "Isolated test network until the swap")
+    page.fill("#bulk-approver", "J. Rivera, CISO")
+    page.fill("#bulk-expires", "2026-04-15")
+    page.click("button:has-text('Waive these hosts')")
+    assert page.inner_text("[data-figure=done]") == str(len(listed))
+    page.click("text=Back to the list")
+    assert page.locator("#hosts tbody tr").count() == 0
+    after = served.api("operator-1", "/api/v1/directives/ndaa-fy18-1634/summary")
+    assert after["states"]["waived"] == waived + len(listed)
+    page.goto(served.url + "/audit?action=waiver.create")
+    rows = page.locator("#events tbody tr").all_inner_texts()
+    for name in listed:
+        assert any(name in r and "ndaa-fy18-1634" in r for r in rows), name
+
+
+def test_the_hosts_page_at_390_pixels_neither_scrolls_sideways_nor_overlaps(
+    chromium: Any, served: Served
+) -> None:
+    context = chromium.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    sign_in(page, served.url, "admin-1")
+    page.goto(served.url + "/hosts?state=all")
+    for summary in page.locator(".bulk-actions summary").all():
+        summary.click()
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 1, "the hosts page scrolls sideways at 390px"
+    boxes = page.evaluate(
+        """() => [...document.querySelectorAll(
+            '.filters .field, .filters .field-actions, .bulk .pick, .bulk-actions .field,'
+            + ' .bulk-actions button, .queue-switch, .result-count')]
+          .map(e => { const r = e.getBoundingClientRect();
+                      return [e.className + ':' + (e.textContent || '').trim().slice(0, 20),
+                              r.left, r.top, r.right, r.bottom]; })"""
+    )
+    assert len(boxes) > 10
+    for name, left, _, right, _ in boxes:
+        assert left >= -1 and right <= 391, f"{name} leaves the screen"
+    for i, (a, al, at, ar, ab) in enumerate(boxes):
+        for b, bl, bt, br, bb in boxes[i + 1 :]:
+            inside = al <= bl and ar >= br and at <= bt and ab >= bb
+            outside = bl <= al and br >= ar and bt <= at and bb >= ab
+            apart = ar <= bl + 1 or br <= al + 1 or ab <= bt + 1 or bb <= at + 1
+            assert apart or inside or outside, f"{a} overlaps {b}"
+    # The wide table scrolls inside its own region instead.
+    region = page.locator(".table-scroll").first
+    assert region.evaluate("e => e.scrollWidth > e.clientWidth")
+    context.close()

@@ -94,3 +94,17 @@ def test_the_demo_reports_overdue_per_host_as_its_summary_counts(  # type: ignor
     states = report["summary"]["states"]
     assert states.get("incomplete", 0) > 0, "a few hosts report only their programs list"
     assert states.get("stale", 0) > 0, "silent hosts are not clean"
+
+
+def test_a_demo_host_is_found_by_any_part_of_its_name_in_any_case(demo) -> None:  # type: ignore[no-untyped-def]
+    store = Store.open(demo.settings.database_url)
+    org = store.org(ORG).id
+    queries = DashboardQueries(store)
+    first = queries.host_page(org, HostFilter(), limit=200).rows
+    host = next(r for r in first if "-ws-" in r.hostname)
+    digits = host.hostname.rsplit("-", 1)[1]  # e.g. hoot-ws-0000057 -> 0000057
+    for text in (host.hostname.upper(), digits, host.identifier.lower()[:13]):
+        found = queries.host_page(org, HostFilter(name=text), limit=200).rows
+        assert host.id in {r.id for r in found}, text
+        assert all(text.lower() in (r.hostname + r.identifier).lower() for r in found)
+    store.close()

@@ -257,29 +257,31 @@ def host_names(response: Any) -> list[str]:
 
 def test_hosts_are_filtered_by_every_control(client: TestClient) -> None:
     login(client, "admin-1")
-    assert host_names(client.get("/hosts?q=ws-kes")) == [f"ws-kes-{i}" for i in range(1, 6)]
-    assert "srv-clean-2" in host_names(client.get("/hosts?org_unit=Field+East"))
-    assert "ws-kes-1" not in host_names(client.get("/hosts?org_unit=Field+East"))
+    assert host_names(client.get("/hosts?q=ws-kes&state=all&sort=name")) == [
+        f"ws-kes-{i}" for i in range(1, 6)
+    ]
+    assert "srv-clean-2" in host_names(client.get("/hosts?org_unit=Field+East&state=all"))
+    assert "ws-kes-1" not in host_names(client.get("/hosts?org_unit=Field+East&state=all"))
     assert host_names(client.get("/hosts?directive=bod-17-01&state=planned")) == ["ws-kes-1"]
     assert host_names(client.get("/hosts?directive=bod-17-01&state=removed")) == ["ws-kes-3"]
     assert host_names(client.get("/hosts?directive=bod-17-01&state=pending")) == ["never-reported"]
     assert host_names(client.get("/hosts?directive=omb-m-23-13&state=carrying")) == ["phone-tiktok"]
-    kes = host_names(client.get("/hosts?product=kaspersky-endpoint-security"))
+    kes = host_names(client.get("/hosts?product=kaspersky-endpoint-security&state=all"))
     assert "ws-kes-1" in kes and "ws-kes-3" not in kes and "tr-secret-1" not in kes
-    assert set(host_names(client.get("/hosts?platform=linux"))) == {
+    assert set(host_names(client.get("/hosts?platform=linux&state=all"))) == {
         "srv-clean-1",
         "srv-clean-2",
         "srv-clean-3",
     }
     # Everything was last seen 7 or 14 days before NOW; the pending host never.
-    assert host_names(client.get("/hosts?seen_days=10&q=ws-kes")) == [
+    assert host_names(client.get("/hosts?seen_days=10&q=ws-kes&state=all&sort=name")) == [
         "ws-kes-1",
         "ws-kes-2",
         "ws-kes-4",
         "ws-kes-5",
     ]
-    assert "never-reported" in host_names(client.get("/hosts?seen_days=1"))
-    count = soup(client.get("/hosts?q=srv-")).find(attrs={"data-figure": "matching"})
+    assert "never-reported" in host_names(client.get("/hosts?seen_days=1&state=all"))
+    count = soup(client.get("/hosts?q=srv-&state=all")).find(attrs={"data-figure": "matching"})
     assert count.get_text() == "3"
 
 
@@ -291,12 +293,12 @@ def test_the_count_of_a_state_or_product_filter_matches_its_rows_per_unit(
         "/hosts?directive=bod-17-01&state=carrying",
         "/hosts?directive=bod-17-01&state=clean&org_unit=Field+East",
         "/hosts?directive=bod-17-01&state=pending",
-        "/hosts?directive=bod-17-01&org_unit=HQ",
-        "/hosts?product=kaspersky-endpoint-security",
-        "/hosts?product=kaspersky-endpoint-security&org_unit=HQ",
-        "/hosts?product=kaspersky-endpoint-security&org_unit=Field+East",
-        "/hosts?product=tiktok",
-        "/hosts?product=microsoft-defender",
+        "/hosts?directive=bod-17-01&org_unit=HQ&state=all",
+        "/hosts?product=kaspersky-endpoint-security&state=all",
+        "/hosts?product=kaspersky-endpoint-security&org_unit=HQ&state=all",
+        "/hosts?product=kaspersky-endpoint-security&org_unit=Field+East&state=all",
+        "/hosts?product=tiktok&state=all",
+        "/hosts?product=microsoft-defender&state=all",
     ):
         response = client.get(path)
         shown = soup(response).find(attrs={"data-figure": "matching"}).get_text()
@@ -305,12 +307,12 @@ def test_the_count_of_a_state_or_product_filter_matches_its_rows_per_unit(
 
 def test_hosts_sort_by_state_puts_the_urgent_first(client: TestClient) -> None:
     login(client, "admin-1")
-    names = host_names(client.get("/hosts?directive=bod-17-01&sort=state"))
+    names = host_names(client.get("/hosts?directive=bod-17-01&sort=state&state=all"))
     assert names.index("ws-kes-2") < names.index("ws-kes-1") < names.index("ws-kes-3")
     assert names.index("ws-kes-3") < names.index("srv-clean-1") < names.index("never-reported")
-    oldest = host_names(client.get("/hosts?sort=last_seen"))
+    oldest = host_names(client.get("/hosts?sort=last_seen&state=all"))
     assert oldest[0] == "never-reported" and oldest[-1] == "ws-kes-3"
-    assert host_names(client.get("/hosts?sort=-last_seen"))[0] == "ws-kes-3"
+    assert host_names(client.get("/hosts?sort=-last_seen&state=all"))[0] == "ws-kes-3"
 
 
 def test_hosts_are_paged_by_keyset_without_gaps_or_repeats(
@@ -321,7 +323,7 @@ def test_hosts_are_paged_by_keyset_without_gaps_or_repeats(
     monkeypatch.setattr(hosts, "PAGE_SIZE", 3)
     login(client, "admin-1")
     seen: list[str] = []
-    url = "/hosts?sort=state&directive=bod-17-01"
+    url = "/hosts?sort=state&directive=bod-17-01&state=all"
     for _ in range(10):
         page = soup(client.get(url))
         seen += [th.a.get_text() for th in page.select("#hosts tbody th")]
@@ -341,7 +343,7 @@ def test_a_forged_page_cursor_is_a_400_page(client: TestClient) -> None:
 
 def test_the_csv_export_neutralises_formulas(client: TestClient) -> None:
     login(client, "admin-1")
-    response = client.get("/hosts.csv?org_unit=Field+East")
+    response = client.get("/hosts.csv?org_unit=Field+East&state=all")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
@@ -399,7 +401,11 @@ def test_another_organisations_host_is_not_found(client: TestClient, seeded: See
 
 def test_a_user_limited_to_an_org_unit_sees_only_it(client: TestClient, seeded: Seeded) -> None:
     login(client, "east-operator")
-    assert set(host_names(client.get("/hosts"))) == {"ws-kes-3", "srv-clean-2", EVIL_HOSTNAME}
+    assert set(host_names(client.get("/hosts?state=all"))) == {
+        "ws-kes-3",
+        "srv-clean-2",
+        EVIL_HOSTNAME,
+    }
     assert client.get(f"/hosts/{seeded.ids['ws-kes-1']}").status_code == 404
     units = soup(client.get("/overview")).find("table", id="units")
     assert [r.th.get_text(strip=True) for r in units.select("tbody tr")] == ["Field East"]
@@ -533,8 +539,8 @@ def test_an_m_23_13_waiver_is_granted_only_on_its_grounds(
     host = seeded.ids["phone-tiktok"]
     response = client.get(f"/hosts/{host}")
     page = soup(response)
-    select = page.find("select", id="grounds-omb-m-23-13")
-    assert select is not None and page.find("label", attrs={"for": "grounds-omb-m-23-13"})
+    select = page.find("select", id="grounds-identified")
+    assert select is not None and page.find("label", attrs={"for": "grounds-identified"})
     assert [o["value"] for o in select.find_all("option")][1:] == [
         "law-enforcement",
         "national-security",

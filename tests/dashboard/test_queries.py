@@ -99,8 +99,23 @@ def expected_order(rows: list[HostListRow], sort: HostSort) -> list[int]:
             (r for r in rows if r.last_seen), key=lambda r: (r.last_seen, r.id), reverse=True
         )
         key = seen + sorted((r for r in rows if not r.last_seen), key=lambda r: r.id)
-    else:
+    elif sort is HostSort.NAME_DESC:
+        key = sorted(rows, key=lambda r: (r.hostname, r.id), reverse=True)
+    elif sort is HostSort.STATE:
         key = sorted(rows, key=lambda r: (STATE_ORDER.index(r.state), r.id))
+    elif sort is HostSort.STATE_DESC:
+        key = sorted(rows, key=lambda r: (-STATE_ORDER.index(r.state), r.id))
+    else:
+        # The work queue: open states first (overdue, then due), each state in id order.
+        opened = {"identified", "planned", "removing"}
+        queue = sorted(
+            rows, key=lambda r: (r.state not in opened, STATE_ORDER.index(r.state), r.id)
+        )
+        if sort is HostSort.DUE_DESC:
+            queue = sorted(
+                rows, key=lambda r: (r.state in opened, -STATE_ORDER.index(r.state), r.id)
+            )
+        key = queue
     return [r.id for r in key]
 
 

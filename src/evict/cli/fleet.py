@@ -804,16 +804,14 @@ def _directive(args: argparse.Namespace, directive: str) -> str:
 
 def run_host_state(args: argparse.Namespace) -> int:
     """Run ``evict host state``."""
-    import functools
-
-    from evict.compliance.lifecycle import State, transition
+    from evict.service import states
 
     store = _store(args)
     directive = _directive(args, args.directive)
     host = store.find_host(args.host, org=args.org)
-    now = _now()
-    decide = functools.partial(transition, to=State(args.to), now=now, reason=args.reason)
-    change = store.change_state(host, directive, decide, actor=_actor(), now=now)
+    change = states.change_state(
+        store, directive, host, args.to, reason=args.reason, actor=_actor(), now=_now()
+    )
     before = change.old.state.value if change.old else "not evaluated"
     print(f"{neutralise(host.identifier)}: {directive}: {before} -> {change.new.state.value}")
     return 0

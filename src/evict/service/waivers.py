@@ -5,10 +5,12 @@ exception for one directive, renew it with a new justification, or revoke it wit
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from evict.catalog.interface import Directive
-from evict.compliance.lifecycle import Waiver, WaiverError
-from evict.store.interface import HostInfo, StateChange, WaiverInfo
+from evict.compliance.lifecycle import LifecycleError, Waiver, WaiverError
+from evict.store.interface import ConflictError, HostInfo, StateChange, WaiverInfo
 from evict.store.store import Store
 
 
@@ -90,3 +92,47 @@ def revoke(
     if not reason.strip():
         raise WaiverError("give the reason the waiver is revoked")
     return store.revoke_waiver(org_id, waiver_id, reason=reason.strip(), actor=actor, now=now)
+
+
+def grant_many(
+    store: Store,
+    directive: Directive,
+    hosts: Iterable[HostInfo],
+    *,
+    justification: str,
+    approver: str,
+    expires: dt.date,
+    grounds: str = "",
+    actor: str,
+    now: dt.datetime,
+) -> Granted:
+    """:func:`grant` each of ``hosts`` the same waiver, each its own transaction and audit
+    event; a host refused (not carrying anything, say) is listed with the reason."""
+    changed: list[StateChange] = []
+    refused: list[tuple[HostInfo, str]] = []
+    for host in hosts:
+        try:
+            changed.append(
+                grant(
+                    store,
+                    directive,
+                    host,
+                    justification=justification,
+                    approver=approver,
+                    expires=expires,
+                    grounds=grounds,
+                    actor=actor,
+                    now=now,
+                )  # fmt: skip
+            )
+        except (LifecycleError, ConflictError) as e:
+            refused.append((host, str(e)))
+    return Granted(tuple(changed), tuple(refused))
+
+
+@dataclass(frozen=True, slots=True)
+class Granted:
+    """What :func:`grant_many` did: the waivers granted and, per host refused, why."""
+
+    changed: tuple[StateChange, ...]
+    refused: tuple[tuple[HostInfo, str], ...]

@@ -45,7 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError
 
 from evict.compliance.audit import AuditEvent
-from evict.compliance.lifecycle import State
+from evict.compliance.lifecycle import OPEN_STATES, State
 from evict.inventory.interface import Observation
 from evict.report.fleet import PENDING
 from evict.store.engine import WRITE
@@ -106,6 +106,18 @@ class HostSort(enum.StrEnum):
     """Most recently seen first."""
     STATE = "state"
     """Most urgent state first (identified, planned, removing, waived, ... clean, pending)."""
+    NAME_DESC = "-name"
+    """Hostname Z to A."""
+    STATE_DESC = "-state"
+    """Least urgent state first (the state order reversed)."""
+    DUE = "due"
+    """The work queue's order: hosts with a covered product open (whose milestone is due, or
+    overdue) first, then every other host; within each, the state order. All open hosts of an
+    organisation share one milestone for a directive (:func:`evict.report.fleet.host_milestone`
+    depends on the state and the organisation's clock only), so this is overdue first, then by
+    due date."""
+    DUE_DESC = "-due"
+    """The work queue's order reversed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +135,7 @@ class HostFilter:
     """The catalog version whose match results ``product`` is read from."""
     platform: str | None = None
     name: str | None = None
-    """A prefix of the hostname or the identifier (case-sensitive)."""
+    """Text found anywhere in the hostname or the identifier (case-insensitive)."""
     seen_before: dt.datetime | None = None
     """Only hosts last seen before this time, or never."""
 
@@ -185,7 +197,7 @@ class _Phase:
     """One step of a listing: rows in one key order, optionally limited to one state."""
 
     key: str
-    """``name``, ``seen``, ``seen_desc`` or ``id`` (the phase's order)."""
+    """``name``, ``name_desc``, ``seen``, ``seen_desc`` or ``id`` (the phase's order)."""
     state: str | None = None
     null_seen: bool | None = None
     """For last-seen orders: the phase of hosts never seen (True) or seen (False)."""
@@ -269,6 +281,26 @@ class DashboardQueries:
             raise NotFoundError(f"no host {host_id}")
         return Store._host_info(row)
 
+    def hosts_by_ids(
+        self, org_id: int, host_ids: Sequence[int], *, unit_id: int | None = None
+    ) -> list[HostInfo]:
+        """The organisation's hosts among ``host_ids`` (within ``unit_id`` when limited), in id
+        order; ids of other organisations' hosts, or of none, are left out."""
+        wanted = sorted(set(host_ids))
+        out: list[HostInfo] = []
+        with self._read() as conn:
+            for i in range(0, len(wanted), 500):
+                stmt = (
+                    select(Host, OrgUnit.name.label("unit_name"))
+                    .join(OrgUnit, OrgUnit.id == Host.org_unit_id)
+                    .where(Host.org_id == org_id, Host.id.in_(wanted[i : i + 500]))
+                    .order_by(Host.id)
+                )
+                if unit_id is not None:
+                    stmt = stmt.where(Host.org_unit_id == unit_id)
+                out.extend(Store._host_info(r) for r in conn.execute(stmt))
+        return out
+
     def host_observations(self, host_id: int) -> list[Observation]:
         """A host's stored inventory as observations (for planning its removal)."""
         stmt = (
@@ -293,7 +325,7 @@ class DashboardQueries:
             conditions.append(Host.platform == f.platform)
         if f.name:
             conditions.append(
-                or_(*(self._prefix(c, f.name) for c in (Host.hostname, Host.identifier)))
+                or_(*(self._contains(c, f.name) for c in (Host.hostname, Host.identifier)))
             )
         if f.seen_before is not None:
             conditions.append(or_(Host.last_seen < f.seen_before, Host.last_seen.is_(None)))
@@ -355,6 +387,15 @@ class DashboardQueries:
             return sorted(int(r) for r in conn.execute(stmt).scalars())
 
     @staticmethod
+    def _contains(column: Any, text: str) -> Any:
+        # ILIKE on PostgreSQL, lower(column) LIKE lower(text) on SQLite; the text's own % and _
+        # are escaped so that they match themselves. On PostgreSQL the trigram indexes of
+        # migration 0010 serve it; elsewhere the page walks its order testing each host
+        # (docs/dashboard.md, "At a million hosts").
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return column.ilike(f"%{escaped}%", escape="\\")
+
+    @staticmethod
     def _prefix(column: Any, prefix: str) -> Any:
         # A range rather than LIKE: it is an index range on both backends (PostgreSQL only turns
         # LIKE into one under the C collation) and matches the same rows in code point order.
@@ -383,6 +424,19 @@ class DashboardQueries:
     def _phases(self, sort: HostSort, f: HostFilter, directive: str | None) -> list[_Phase]:
         if sort is HostSort.NAME:
             return [_Phase("name")]
+        if sort is HostSort.NAME_DESC:
+            return [_Phase("name_desc")]
+        if sort in (HostSort.STATE_DESC, HostSort.DUE, HostSort.DUE_DESC):
+            if not directive:
+                raise InvalidValueError(f"sorting by {sort.value.lstrip('-')} needs a directive")
+            wanted = f.states if f.directive == directive and f.states else frozenset(STATE_ORDER)
+            order = list(STATE_ORDER)
+            if sort is not HostSort.STATE_DESC:
+                opened = {s.value for s in OPEN_STATES}
+                order = [s for s in order if s in opened] + [s for s in order if s not in opened]
+            if sort is not HostSort.DUE:
+                order.reverse()
+            return [_Phase("id", state=s) for s in order if s in wanted]
         if sort is HostSort.LAST_SEEN:
             return [_Phase("id", null_seen=True), _Phase("seen", null_seen=False)]
         if sort is HostSort.RECENT:
@@ -412,6 +466,8 @@ class DashboardQueries:
         """
         directive = directive or f.directive
         phases = self._phases(sort, f, directive)
+        if not phases:
+            return HostPage((), None)
         start, after_id, after_key = decode_cursor(after) if after else (0, 0, "")
         if not 0 <= start < len(phases):
             raise InvalidValueError("the page cursor does not fit this listing")
@@ -453,7 +509,7 @@ class DashboardQueries:
 
     @staticmethod
     def _key_of(phase: _Phase, row: Any) -> str:
-        if phase.key == "name":
+        if phase.key in ("name", "name_desc"):
             return str(row.hostname)
         if phase.key in ("seen", "seen_desc"):
             return str(row.last_seen.isoformat())
@@ -494,6 +550,13 @@ class DashboardQueries:
                     or_(Host.hostname > after_key, Host.id > after_id),
                 )
             return stmt.order_by(Host.hostname, Host.id)
+        if phase.key == "name_desc":
+            if keyset:
+                stmt = stmt.where(
+                    Host.hostname <= after_key,
+                    or_(Host.hostname < after_key, Host.id < after_id),
+                )
+            return stmt.order_by(Host.hostname.desc(), Host.id.desc())
         if phase.key == "seen":
             if keyset:
                 seen = _parse_time(after_key)

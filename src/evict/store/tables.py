@@ -143,6 +143,19 @@ class Host(Base):
         Index("ix_hosts_org_id_hostname", "org_id", "hostname"),
         Index("ix_hosts_org_id_org_unit_id_hostname", "org_id", "org_unit_id", "hostname"),
         Index("ix_hosts_org_id_platform", "org_id", "platform"),
+        # Substring search (ILIKE '%x%'): trigram GIN indexes on PostgreSQL (migration 0012).
+        Index(
+            "ix_hosts_hostname_trgm",
+            "hostname",
+            postgresql_using="gin",
+            postgresql_ops={"hostname": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_hosts_identifier_trgm",
+            "identifier",
+            postgresql_using="gin",
+            postgresql_ops={"identifier": "gin_trgm_ops"},
+        ),
         Index(
             "ix_hosts_dirty",
             "id",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
@@ -11,7 +10,6 @@ from fastapi import APIRouter, Query
 from evict.catalog.interface import CatalogLookupError
 from evict.compliance.coverage import assess
 from evict.compliance.determinations import apply_determinations, determination_state
-from evict.compliance.lifecycle import transition
 from evict.inventory.interface import HostID, Observation
 from evict.report.fleet import host_milestone
 from evict.server.deps import Admin, Caller, Ctx, ServerContext, Writer
@@ -34,6 +32,7 @@ from evict.server.models import (
     TimelineEntry,
 )
 from evict.server.worker import hit_from_json
+from evict.service import states as state_service
 from evict.store.interface import HostInfo, InvalidValueError, NotFoundError, Principal
 
 router = APIRouter(prefix="/api/v1/hosts", tags=["hosts"])
@@ -144,9 +143,10 @@ def change_state(host: str, body: StateRequest, ctx: Ctx, caller: Writer) -> Sta
     """Apply an operator's move; states set by evidence or waivers are refused (409)."""
     ctx.directive(body.directive)
     info = find_host(ctx, caller, host)
-    now = ctx.now()
-    decide = functools.partial(transition, to=body.to, now=now, reason=body.reason)
-    change = ctx.store.change_state(info, body.directive, decide, actor=caller.actor, now=now)
+    change = state_service.change_state(
+        ctx.store, body.directive, info, body.to, reason=body.reason, actor=caller.actor,
+        now=ctx.now(),
+    )  # fmt: skip
     return StateChangeResponse(
         host=info.identifier,
         directive=body.directive,

@@ -23,10 +23,10 @@ from evict.catalog.interface import CatalogLookupError, Directive
 from evict.compliance.lifecycle import (
     OPEN_STATES,
     OPERATOR_MOVES,
+    UNCONCLUDED_STATES,
     LifecycleError,
     State,
     WaiverError,
-    transition,
 )
 from evict.inventory.interface import Platform
 from evict.report.cells import safe_cell
@@ -35,7 +35,7 @@ from evict.server.api.hosts import get_host
 from evict.server.deps import Ctx, ServerContext
 from evict.server.models import EvidenceModel, FindingModel
 from evict.server.views.overview import default_directive
-from evict.server.views.plans import host_plan
+from evict.server.views.plans import host_plan, hosts_plans
 from evict.server.views.products import kept_product_uses
 from evict.server.views.web import (
     SECURITY_HEADERS,
@@ -48,6 +48,7 @@ from evict.server.views.web import (
     ViewerDep,
     page_url,
 )
+from evict.service import states as state_service
 from evict.service import waivers as waiver_service
 from evict.store.dashboard import (
     CARRYING,
@@ -75,19 +76,50 @@ a row visit per host, so the cap bounds it at any fleet size; the overview has e
 CSV_PAGE = 1000
 """Hosts read per query while streaming a CSV export."""
 
+OPEN = frozenset(s.value for s in OPEN_STATES)
 STATE_GROUPS: Mapping[str, frozenset[str]] = {
+    "open": OPEN,
     "carrying": CARRYING,
-    "open": frozenset(s.value for s in OPEN_STATES),
+    "all": frozenset(),
+    "removed": frozenset({State.REMOVED.value, State.REPLACED.value, State.VERIFIED.value}),
+    "unconcluded": frozenset(s.value for s in UNCONCLUDED_STATES),
     **{s: frozenset({s}) for s in STATE_ORDER},
 }
-"""The state filter's choices: each state, plus two groups."""
+"""The state filter's choices: each state, plus groups (``all`` filters nothing)."""
+
+NO_STATE = frozenset({"-"})
+"""A state filter no host matches (overdue asked for while nothing is overdue)."""
+
+DEFAULT_STATE = "open"
+"""The hosts page opens on the work queue: hosts with a covered product still open."""
+DEFAULT_SORT = HostSort.DUE.value
+"""... overdue first, then by due date."""
+
+BULK_MAX = 10_000
+"""The most hosts one bulk action touches; past it the action is refused, with the count."""
+BULK_PLAN_MAX = 1_000
+"""The most hosts one bulk plan download is made for (each plan reads the host's inventory)."""
+BULK_PLAN_FORMATS = ("json", "ansible")
+"""The plan formats one document of many hosts can be written in."""
 
 SORT_LABELS: Mapping[str, str] = {
-    HostSort.NAME.value: "Hostname",
+    HostSort.DUE.value: "Due (overdue first)",
+    HostSort.DUE_DESC.value: "Due (not due first)",
+    HostSort.NAME.value: "Hostname (A to Z)",
+    HostSort.NAME_DESC.value: "Hostname (Z to A)",
     HostSort.STATE.value: "State (most urgent first)",
+    HostSort.STATE_DESC.value: "State (least urgent first)",
     HostSort.LAST_SEEN.value: "Last seen (longest silent first)",
     HostSort.RECENT.value: "Last seen (most recent first)",
 }
+
+SORTABLE: Mapping[str, tuple[str, str]] = {
+    "name": (HostSort.NAME.value, HostSort.NAME_DESC.value),
+    "state": (HostSort.STATE.value, HostSort.STATE_DESC.value),
+    "last_seen": (HostSort.LAST_SEEN.value, HostSort.RECENT.value),
+    "due": (HostSort.DUE.value, HostSort.DUE_DESC.value),
+}
+"""Each sortable column's two orders, ascending first (a header link toggles between them)."""
 
 CSV_COLUMNS = (
     "host",
@@ -102,9 +134,11 @@ CSV_COLUMNS = (
     "due",
     "days_left",
     "overdue",
+    "product_names",
 )
 """The export's header; ``host`` and ``state`` as in the fleet report, and each host's milestone
-as the fleet report has it (:func:`evict.report.fleet.host_milestone`)."""
+as the fleet report has it (:func:`evict.report.fleet.host_milestone`). Every column of the
+page, with the products both as catalog ids and as the names the page shows."""
 
 
 def _clock(
@@ -135,19 +169,22 @@ class HostQuery:
     product: str = ""
     platform: str = ""
     seen_days: str = ""
-    sort: str = HostSort.NAME.value
+    sort: str = DEFAULT_SORT
+    overdue: str = ""
+    """``1``: only overdue hosts."""
 
     def params(self) -> dict[str, str]:
-        """The non-empty parameters, for links that keep the filters."""
+        """The non-default parameters, for links that keep the filters."""
         return {
             "q": self.q,
             "org_unit": self.org_unit,
             "directive": self.directive,
-            "state": self.state,
+            "state": self.state if self.state != DEFAULT_STATE else "",
             "product": self.product,
             "platform": self.platform,
             "seen_days": self.seen_days,
-            "sort": self.sort if self.sort != HostSort.NAME.value else "",
+            "overdue": self.overdue,
+            "sort": self.sort if self.sort != DEFAULT_SORT else "",
         }
 
 
@@ -183,13 +220,25 @@ def _filter(
             raise BadRequest("last seen: give a number of days from 1 to 36500")
         seen_before = ctx.now() - dt.timedelta(days=int(query.seen_days))
     try:
-        sort = HostSort(query.sort or HostSort.NAME.value)
+        sort = HostSort(query.sort or DEFAULT_SORT)
     except ValueError as e:
         raise BadRequest(f"cannot sort by {query.sort!r}") from e
+    states = STATE_GROUPS.get(query.state, frozenset())
+    if query.overdue not in ("", "1"):
+        raise BadRequest("overdue: give 1 for overdue hosts only")
+    if query.overdue:
+        # Every open host of the organisation has the same milestone for the directive, so the
+        # overdue hosts are the open ones while a deadline has passed, else none: the overview's
+        # count (summarise_counts applies the same host_milestone).
+        start = ctx.store.adoptions(org_id).get(directive.id)
+        late = host_milestone(
+            directive, State.IDENTIFIED.value, today=ctx.today(), start=start
+        ).overdue
+        states = ((states or frozenset(STATE_ORDER)) & OPEN if late else frozenset()) or NO_STATE
     f = HostFilter(
         unit_id=unit_id,
         directive=directive.id,
-        states=STATE_GROUPS.get(query.state, frozenset()),
+        states=states,
         product=query.product or None,
         catalog_version=ctx.catalog.version,
         platform=query.platform or None,
@@ -211,8 +260,19 @@ def _query(
     platform: Text = "",
     seen_days: Text = "",
     sort: Text = "",
+    overdue: Text = "",
 ) -> HostQuery:
-    return HostQuery(q, org_unit, directive, state, product, platform, seen_days, sort or "name")
+    return HostQuery(
+        q.strip(),
+        org_unit,
+        directive,
+        state or DEFAULT_STATE,
+        product,
+        platform,
+        seen_days,
+        sort or DEFAULT_SORT,
+        overdue,
+    )
 
 
 def _choices(ctx: ServerContext, viewer: Viewer) -> dict[str, Any]:
@@ -226,7 +286,13 @@ def _choices(ctx: ServerContext, viewer: Viewer) -> dict[str, Any]:
     return {
         "units": units,
         "directives": ctx.catalog.directives,
-        "state_choices": [("carrying", "carrying (open or waived)"), ("open", "open (work due)")]
+        "state_choices": [
+            ("open", "needs action (identified, planned, removing)"),
+            ("all", "any state (all hosts)"),
+            ("carrying", "carrying (open or waived)"),
+            ("removed", "removed, replaced or verified"),
+            ("unconcluded", "cannot conclude (incomplete or stale)"),
+        ]
         + [(s, s) for s in STATE_ORDER],
         "products": products,
         "platforms": [p.value for p in Platform],
@@ -248,10 +314,12 @@ def hosts(
     platform: Text = "",
     seen_days: Text = "",
     sort: Text = "",
+    overdue: Text = "",
     after: Annotated[str, Query(max_length=2000)] = "",
 ) -> Response:
-    """One page of hosts matching the filters, in the chosen order."""
-    query = _query(q, org_unit, directive, state, product, platform, seen_days, sort)
+    """One page of hosts matching the filters, in the chosen order (by default the work
+    queue: hosts with a covered product open, overdue first)."""
+    query = _query(q, org_unit, directive, state, product, platform, seen_days, sort, overdue)
     f, d, order = _filter(ctx, viewer, query)
     queries = DashboardQueries(ctx.store)
     try:
@@ -268,6 +336,7 @@ def hosts(
     total, capped = _count(ctx, dashboard, viewer, queries, f)
     clock = _clock(ctx, viewer, d)
     params = query.params()
+    names = _product_names(ctx)
     return dashboard.render(
         request,
         "hosts.html",
@@ -279,14 +348,59 @@ def hosts(
         directive=d,
         rows=page.rows,
         clocks=[clock(r) for r in page.rows],
+        product_names=[[names(p) for p in r.products] for r in page.rows],
+        sort_headers=_sort_headers(params, query.sort),
+        queue=query.state == DEFAULT_STATE and not query.overdue,
+        all_url=page_url("/hosts", {**params, "state": "all", "overdue": ""}),
+        queue_url=page_url("/hosts", {**params, "state": "", "overdue": ""}),
         next_url=page_url("/hosts", params, after=page.next_cursor) if page.next_cursor else "",
         first_url=page_url("/hosts", params) if after else "",
         csv_url=page_url("/hosts.csv", params),
         total=total,
         capped=capped,
         cap=COUNT_CAP,
+        bulk_max=BULK_MAX,
+        today=ctx.today(),
+        default_expiry=(ctx.today() + dt.timedelta(days=30)).isoformat(),
+        min_expiry=(ctx.today() + dt.timedelta(days=1)).isoformat(),
         **_choices(ctx, viewer),
     )
+
+
+def _product_names(ctx: ServerContext) -> Callable[[str], str]:
+    """A product id's catalog name (the id itself when the catalog no longer has it)."""
+
+    @functools.cache
+    def name(product: str) -> str:
+        try:
+            return ctx.catalog.product(product).name
+        except CatalogLookupError:
+            return product
+
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class SortHeader:
+    """A sortable column's header link: to its other order when it is the current sort."""
+
+    url: str
+    current: str
+    """``ascending``, ``descending`` or empty (for ``aria-sort``)."""
+
+
+def _sort_headers(params: Mapping[str, str], current: str) -> dict[str, SortHeader]:
+    out = {}
+    for column, (up, down) in SORTABLE.items():
+        if current == up:
+            target, state = down, "ascending"
+        elif current == down:
+            target, state = up, "descending"
+        else:
+            target, state = up, ""
+        sort = "" if target == DEFAULT_SORT else target
+        out[column] = SortHeader(page_url("/hosts", {**params, "sort": sort}), state)
+    return out
 
 
 def _count(
@@ -366,9 +480,11 @@ def hosts_csv(
     platform: Text = "",
     seen_days: Text = "",
     sort: Text = "",
+    overdue: Text = "",
 ) -> Response:
-    """Every host of the filtered view as CSV, streamed a page at a time."""
-    query = _query(q, org_unit, directive, state, product, platform, seen_days, sort)
+    """Every host of the filtered view as CSV, in the page's order, streamed a page at a
+    time: the same filter, order and columns as the hosts page."""
+    query = _query(q, org_unit, directive, state, product, platform, seen_days, sort, overdue)
     f, d, order = _filter(ctx, viewer, query)
     queries = DashboardQueries(ctx.store)
     org_id = viewer.principal.org_id
@@ -385,13 +501,14 @@ def hosts_csv(
 
         yield line(list(CSV_COLUMNS))
         clock = _clock(ctx, viewer, d)
+        names = _product_names(ctx)
         after: str | None = None
         while True:
             page = queries.host_page(
                 org_id, f, sort=order, directive=d.id, after=after, limit=CSV_PAGE
             )
             for r in page.rows:
-                yield line(_csv_cells(r, d.id, clock(r)))
+                yield line(_csv_cells(r, d.id, clock(r), names))
             if page.next_cursor is None:
                 return
             after = page.next_cursor
@@ -406,7 +523,9 @@ def hosts_csv(
     )
 
 
-def _csv_cells(row: HostListRow, directive: str, clock: HostMilestone) -> list[str]:
+def _csv_cells(
+    row: HostListRow, directive: str, clock: HostMilestone, names: Callable[[str], str]
+) -> list[str]:
     return [
         row.identifier,
         row.hostname,
@@ -420,6 +539,7 @@ def _csv_cells(row: HostListRow, directive: str, clock: HostMilestone) -> list[s
         clock.due.isoformat(),
         str(clock.days_left),
         "yes" if clock.overdue else "no",
+        "; ".join(names(p) for p in row.products),
     ]
 
 
@@ -487,6 +607,39 @@ class DirectiveActions:
     can_waive: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ActionGroup:
+    """The directives a host stands in the same state for: one move form and one waiver form
+    apply to all of them (each directive a checkbox, all ticked)."""
+
+    state: str
+    directives: tuple[Directive, ...]
+    moves: tuple[str, ...]
+    can_waive: bool
+
+    @property
+    def key(self) -> str:
+        """A name for the group's form controls (unique on the page)."""
+        return self.state
+
+    @property
+    def grounds(self) -> tuple[str, ...]:
+        """The exception grounds any of the directives allows (empty: none asked for)."""
+        return tuple(sorted({g for d in self.directives for g in d.exception_grounds}))
+
+
+def group_actions(actions: Sequence[DirectiveActions]) -> list[ActionGroup]:
+    """``actions`` grouped by state, in the order of the first directive of each state."""
+    groups: dict[str, list[DirectiveActions]] = {}
+    for a in actions:
+        if a.moves or a.can_waive:
+            groups.setdefault(a.state, []).append(a)
+    return [
+        ActionGroup(state, tuple(a.directive for a in group), group[0].moves, group[0].can_waive)
+        for state, group in groups.items()
+    ]
+
+
 def render_host(
     request: Request,
     ctx: ServerContext,
@@ -529,6 +682,7 @@ def render_host(
         detail=detail,
         findings=by_product(detail.findings),
         actions=actions,
+        groups=group_actions(actions),
         waivers=waivers,
         plan=host_plan(ctx, info, detail),
         error=error,
@@ -562,6 +716,20 @@ def _directive(ctx: ServerContext, directive: str) -> Directive:
 
 
 Field = Annotated[str, Form(max_length=5000)]
+Directives = Annotated[list[str] | None, Form()]
+
+
+def _directives(ctx: ServerContext, wanted: Sequence[str] | None) -> list[Directive]:
+    """The directives a form ticked (each once, in catalog order); :class:`BadRequest` when none
+    is, or one is unknown."""
+    if not wanted:
+        raise BadRequest("tick at least one directive")
+    ids = {_directive(ctx, w).id for w in wanted[: len(ctx.catalog.directives) + 1]}
+    return [d for d in ctx.catalog.directives if d.id in ids]
+
+
+def _form(**values: str | list[str] | None) -> dict[str, Any]:
+    return {k: v if v is not None else "" for k, v in values.items()}
 
 
 @router.post("/hosts/{host_id}/state")
@@ -572,38 +740,34 @@ def move_state(
     dashboard: Dash,
     viewer: ViewerDep,
     csrf: Field = "",
-    directive: Field = "",
+    directive: Directives = None,
     to: Field = "",
     reason: Field = "",
 ) -> Response:
-    """Move a host to planned, removing or back to identified (admins and operators)."""
+    """Move a host to planned, removing or back to identified (admins and operators), for each
+    directive ticked."""
     viewer.check_csrf(csrf)
     viewer.require_write()
     info = _host(ctx, viewer, host_id)
-    d = _directive(ctx, directive)
-    form = {"directive": directive, "to": to, "reason": reason}
-    try:
-        target = State(to)
-    except ValueError:
-        return render_host(
-            request,
-            ctx,
-            dashboard,
-            viewer,
-            host_id,
-            error=f"no state {to!r}",
-            status=422,
-            form=form,
-        )
+    chosen = _directives(ctx, directive)
+    form = _form(directive=[d.id for d in chosen], to=to, reason=reason)
     now = ctx.now()
-    decide = functools.partial(transition, to=target, now=now, reason=reason.strip())
-    try:
-        ctx.store.change_state(info, d.id, decide, actor=viewer.principal.actor, now=now)
-    except (LifecycleError, ConflictError) as e:
+    refused = []
+    for d in chosen:
+        try:
+            state_service.change_state(
+                ctx.store, d.id, info, to, reason=reason, actor=viewer.principal.actor, now=now
+            )
+        except (LifecycleError, ConflictError) as e:
+            refused.append(f"{d.id}: {e}")
+    if len(refused) < len(chosen):
+        dashboard.invalidate(viewer.principal.org_id)
+    if refused:
+        status = 422 if to not in {s.value for s in State} else 409
         return render_host(
-            request, ctx, dashboard, viewer, host_id, error=str(e), status=409, form=form
-        )
-    dashboard.invalidate(viewer.principal.org_id)
+            request, ctx, dashboard, viewer, host_id, error="; ".join(refused), status=status,
+            form=form,
+        )  # fmt: skip
     return RedirectResponse(f"/hosts/{host_id}?done=state", status_code=303)
 
 
@@ -668,24 +832,21 @@ def waive_host(
     dashboard: Dash,
     viewer: ViewerDep,
     csrf: Field = "",
-    directive: Field = "",
+    directive: Directives = None,
     justification: Field = "",
     grounds: Field = "",
     approver: Field = "",
     expires: Field = "",
 ) -> Response:
-    """Waive one host for one directive, with justification, approver and expiry."""
+    """Waive one host for each directive ticked, with justification, approver and expiry."""
     viewer.check_csrf(csrf)
     viewer.require_write()
     info = _host(ctx, viewer, host_id)
-    d = _directive(ctx, directive)
-    form = {
-        "directive": directive,
-        "justification": justification,
-        "grounds": grounds,
-        "approver": approver,
-        "expires": expires,
-    }
+    chosen = _directives(ctx, directive)
+    form = _form(
+        directive=[d.id for d in chosen], justification=justification, grounds=grounds,
+        approver=approver, expires=expires,
+    )  # fmt: skip
 
     def refuse(message: str, status: int) -> Response:
         return render_host(
@@ -696,14 +857,202 @@ def waive_host(
         until = dt.date.fromisoformat(expires)
     except ValueError:
         return refuse("the expiry date must be a date (YYYY-MM-DD)", 422)
+    now = ctx.now()
     try:
-        waiver_service.grant(
-            ctx.store, d, info, justification=justification, approver=approver, expires=until,
-            grounds=grounds, actor=viewer.principal.actor, now=ctx.now(),
-        )  # fmt: skip
+        # Every waiver is checked before any is granted: a form error changes nothing.
+        for d in chosen:
+            waiver_service.check(
+                d, info.identifier, justification=justification, approver=approver,
+                expires=until, grounds=_grounds_for(d, grounds), today=now.date(),
+            )  # fmt: skip
     except WaiverError as e:
-        return refuse(str(e), 422)
-    except (LifecycleError, ConflictError) as e:
-        return refuse(str(e), 409)
-    dashboard.invalidate(viewer.principal.org_id)
+        return refuse(f"{d.id}: {e}" if len(chosen) > 1 else str(e), 422)
+    refused = []
+    status = 409
+    for d in chosen:
+        try:
+            waiver_service.grant(
+                ctx.store, d, info, justification=justification, approver=approver,
+                expires=until, grounds=_grounds_for(d, grounds), actor=viewer.principal.actor,
+                now=now,
+            )  # fmt: skip
+        except (LifecycleError, ConflictError) as e:
+            status = 422 if isinstance(e, WaiverError) else status
+            refused.append(f"{d.id}: {e}" if len(chosen) > 1 else str(e))
+    if len(refused) < len(chosen):
+        dashboard.invalidate(viewer.principal.org_id)
+    if refused:
+        return refuse("; ".join(refused), status)
     return RedirectResponse(f"/hosts/{host_id}?done=waiver", status_code=303)
+
+
+def _grounds_for(directive: Directive, grounds: str) -> str:
+    """The grounds a form gave, for a directive that asks for grounds (others take none)."""
+    return grounds if directive.exception_grounds else ""
+
+
+# -- many hosts -----------------------------------------------------------------------------------
+
+
+class BulkRefused(Exception):
+    """A bulk action that cannot run as asked (nothing chosen, too many hosts)."""
+
+
+def _bulk_hosts(
+    ctx: ServerContext,
+    viewer: Viewer,
+    query: HostQuery,
+    scope: str,
+    picked: Sequence[str],
+    *,
+    limit: int,
+) -> tuple[list[HostInfo], Directive]:
+    """The hosts a bulk action applies to: those ticked, or all the filter matches (refused
+    past ``limit`` hosts, with the count)."""
+    f, d, order = _filter(ctx, viewer, query)
+    queries = DashboardQueries(ctx.store)
+    org_id = viewer.principal.org_id
+    if scope == "all":
+        n, capped = queries.count_hosts(org_id, f, cap=limit)
+        if capped:
+            raise BulkRefused(
+                f"more than {limit:,} hosts match this filter: narrow it (by org unit, state or "
+                f"product) and act on each part, at most {limit:,} hosts at a time"
+            )
+        ids: list[int] = []
+        after: str | None = None
+        while True:
+            page = queries.host_page(
+                org_id, f, sort=order, directive=d.id, after=after, limit=CSV_PAGE
+            )
+            ids.extend(r.id for r in page.rows)
+            if page.next_cursor is None:
+                break
+            after = page.next_cursor
+    elif scope == "selected":
+        if len(picked) > limit:
+            raise BulkRefused(f"{len(picked):,} hosts ticked: at most {limit:,} at a time")
+        try:
+            ids = [int(h) for h in picked]
+        except ValueError as e:
+            raise BadRequest("a ticked host is not a host id") from e
+    else:
+        raise BadRequest(f"no scope {scope!r}: selected or all")
+    if not ids:
+        raise BulkRefused("no host chosen: tick hosts in the list, or choose all matching hosts")
+    return queries.hosts_by_ids(org_id, ids, unit_id=viewer.unit_id), d
+
+
+@router.post("/hosts/bulk")
+def bulk(
+    request: Request,
+    ctx: Ctx,
+    dashboard: Dash,
+    viewer: ViewerDep,
+    csrf: Field = "",
+    action: Field = "",
+    scope: Field = "selected",
+    host: Directives = None,
+    q: Field = "",
+    org_unit: Field = "",
+    directive: Field = "",
+    state: Field = "",
+    product: Field = "",
+    platform: Field = "",
+    seen_days: Field = "",
+    sort: Field = "",
+    overdue: Field = "",
+    to: Field = "",
+    reason: Field = "",
+    justification: Field = "",
+    grounds: Field = "",
+    approver: Field = "",
+    expires: Field = "",
+    plan_format: Field = "json",
+) -> Response:
+    """Move, waive or plan many hosts at once: those ticked on the hosts page, or every host
+    its filter matches (up to :data:`BULK_MAX`; plans up to :data:`BULK_PLAN_MAX`). Each host's
+    move or waiver is its own audit event; a host refused is listed with the reason."""
+    viewer.check_csrf(csrf)
+    if action not in ("state", "waive", "plan"):
+        raise BadRequest(f"no bulk action {action!r}: state, waive or plan")
+    if action != "plan":
+        viewer.require_write()
+    query = _query(q, org_unit, directive, state, product, platform, seen_days, sort, overdue)
+    back = page_url("/hosts", query.params())
+
+    def result(status: int = 200, **values: Any) -> Response:
+        return dashboard.render(
+            request, "bulk.html", viewer=viewer, status_code=status, title="Bulk action",
+            section="hosts", back=back, action=action, **values,
+        )  # fmt: skip
+
+    limit = BULK_PLAN_MAX if action == "plan" else BULK_MAX
+    try:
+        infos, d = _bulk_hosts(ctx, viewer, query, scope, host or [], limit=limit)
+    except BulkRefused as e:
+        return result(422, error=str(e))
+    actor = viewer.principal.actor
+    now = ctx.now()
+    if action == "plan":
+        return _bulk_plan(ctx, infos, d, plan_format, result)
+    if action == "state":
+        outcome = state_service.change_states(
+            ctx.store, d.id, infos, to, reason=reason, actor=actor, now=now
+        )
+        done, refused = len(outcome.changed), outcome.refused
+        what = f"moved to {to}"
+    else:
+        try:
+            until = dt.date.fromisoformat(expires)
+            waiver_service.check(
+                d, "bulk", justification=justification, approver=approver, expires=until,
+                grounds=_grounds_for(d, grounds), today=now.date(),
+            )  # fmt: skip
+        except ValueError:
+            return result(422, error="the expiry date must be a date (YYYY-MM-DD)")
+        except WaiverError as e:
+            return result(422, error=str(e))
+        granted = waiver_service.grant_many(
+            ctx.store, d, infos, justification=justification, approver=approver,
+            expires=until, grounds=_grounds_for(d, grounds), actor=actor, now=now,
+        )  # fmt: skip
+        done, refused = len(granted.changed), granted.refused
+        what = f"waived until {until.isoformat()}"
+    if done:
+        dashboard.invalidate(viewer.principal.org_id)
+    return result(directive=d, error="", done=done, what=what, refused=refused, asked=len(infos))
+
+
+def _bulk_plan(
+    ctx: ServerContext,
+    infos: Sequence[HostInfo],
+    d: Directive,
+    fmt: str,
+    result: Callable[..., Response],
+) -> Response:
+    from evict.remediation import renderer
+    from evict.remediation.interface import RemediationError
+
+    if fmt not in BULK_PLAN_FORMATS:
+        return result(422, error=f"no plan format {fmt!r}: {', '.join(BULK_PLAN_FORMATS)}")
+    plans = hosts_plans(ctx, infos)
+    if plans is None:
+        return result(422, error="this server has no remediation planner installed")
+    render = renderer(fmt)
+    kept = [p for p in plans if render.accepts(p)]
+    if not kept:
+        return result(
+            422, error=f"none of the {len(infos):,} hosts has a plan to remove anything"
+            + ("" if fmt == "json" or not plans else f" that {fmt} can express (json always can)"),
+        )  # fmt: skip
+    try:
+        body = render.render(kept)
+    except RemediationError as e:
+        return result(422, error=str(e))
+    name = f"plans-{d.id}-{len(kept)}-hosts{render.suffix}"
+    return Response(
+        body,
+        media_type="application/json" if fmt == "json" else "text/plain; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', **SECURITY_HEADERS},
+    )

@@ -8,6 +8,7 @@ its approved protection products, exactly as ``evict plan`` makes it from a scan
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -70,3 +71,41 @@ def host_plan(ctx: ServerContext, info: HostInfo, detail: HostDetail) -> HostPla
     except RemediationError as e:
         return HostPlan(None, str(e))
     return HostPlan(plan)
+
+
+def hosts_plans(ctx: ServerContext, infos: Sequence[HostInfo]) -> list[Plan] | None:
+    """The plans of ``infos`` that remove something (None without a planner): one document of
+    many hosts for the hosts page's bulk download. A host whose plan cannot be made, or that
+    has nothing to remove, is left out."""
+    planner = _planner()
+    if planner is None:
+        return None
+    from evict.catalog.interface import ProductID
+    from evict.remediation.interface import RemediationError
+    from evict.remediation.policy import Policy
+
+    policy = Policy(approved=tuple(ProductID(p) for p in sorted(ctx.protection)))
+    queries = DashboardQueries(ctx.store)
+    today = ctx.today()
+    plans: list[Plan] = []
+    for info in infos:
+        try:
+            platform = Platform(info.platform)
+        except ValueError:
+            platform = Platform.UNKNOWN
+        inventory = HostInventory(
+            HostID(info.identifier),
+            info.hostname,
+            platform,
+            info.collected_at or ctx.now(),
+            tuple(queries.host_observations(info.id)),
+            "store",
+            info.org_unit,
+        )
+        try:
+            plan: Plan = planner.plan_inventory(inventory, ctx.matcher, policy=policy, today=today)
+        except RemediationError:
+            continue
+        if plan.products:
+            plans.append(plan)
+    return plans
