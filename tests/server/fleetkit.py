@@ -81,6 +81,8 @@ class Fleet:
     secret: str
     tokens: dict[str, str] = field(default_factory=dict)
     credentials: dict[str, str] = field(default_factory=dict)
+    platforms: dict[str, str] = field(default_factory=dict)
+    """Host -> the platform it enrolled with (its inventories say the same)."""
     reports: int = 0
 
     @property
@@ -103,14 +105,19 @@ class Fleet:
         )
         assert response.status_code == 200, response.text
         self.credentials[host] = response.json()["credential"]
+        self.platforms[host] = platform
         return self.credentials[host]
 
     def body(
         self, host: str, observations: Sequence[Observation], *, complete: bool = True
     ) -> dict[str, Any]:
         self.reports += 1
-        seen = (*observations, SPOOLER) if complete else tuple(observations)
-        inventory = HostInventory(HostID(host), host, Platform.WINDOWS, self.clock(), seen, "test")
+        platform = Platform(self.platforms.get(host, "windows"))
+        # A desktop's inventory is complete with a service besides its programs; a phone's
+        # with its apps alone (evict.compliance.coverage).
+        desktop = platform not in (Platform.ANDROID, Platform.IOS)
+        seen = (*observations, SPOOLER) if complete and desktop else tuple(observations)
+        inventory = HostInventory(HostID(host), host, platform, self.clock(), seen, "test")
         return report_body(inventory, f"report-{self.reports:06d}")
 
     def send(self, host: str, body: dict[str, Any]) -> Any:

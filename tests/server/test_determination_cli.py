@@ -44,7 +44,12 @@ def test_record_list_and_revoke_from_the_command_line(
     secret = out.strip().splitlines()[-1]
     store = Store(make_engine(normalise_database_url(migrated_url)))
     now = dt.datetime.now(dt.UTC)
-    for name, observations in (("analyst-1", (OLLAMA_R1, ZIP)), ("clerk-1", (ZIP,))):
+    # Each inventory complete for Windows (programs and services), so that "clean" can be said.
+    spooler = Observation.make(Kind.SERVICE, "Spooler", source="osquery:services")
+    for name, observations in (
+        ("analyst-1", (OLLAMA_R1, ZIP, spooler)),
+        ("clerk-1", (ZIP, spooler)),
+    ):
         host, _ = store.enroll(secret, name, hostname=name, platform="windows", now=now)
         digest = inventory_digest(observations)
         store.ingest(host, InventoryReport(f"report-{name}", digest, observations), now=now)

@@ -74,6 +74,8 @@ def scope_table(document: dict[str, object], table: str) -> list[dict[str, objec
 def test_a_determination_moves_every_host_and_is_reported_and_audited(
     fleet: Fleet, tmp_path: Path, capsys: object
 ) -> None:
+    for phone in ("phone-1", "phone-2", "phone-3"):
+        fleet.enroll(phone, platform="android")
     fleet.push("phone-1", LEMON8)
     fleet.push("phone-2", LEMON8, ZIP)
     fleet.push("phone-3", TIKTOK)

@@ -315,11 +315,15 @@ def observe(
 def _unconcluded(current: HostState | None, seen: Observed, *, now: dt.datetime) -> HostState:
     """Nothing covered found in an inventory that cannot conclude (incomplete) or is too old.
 
-    A host never found with a covered product becomes ``stale`` or ``incomplete`` (a stale
-    inventory is named first: a fresh one is what to get); any other host keeps its state, since
-    such an inventory can show neither a removal nor a replacement.
+    A host never found with a covered product (or whose question of scope was answered "not
+    covered") becomes ``stale`` or ``incomplete`` (a stale inventory is named first: a fresh one
+    is what to get); any other host keeps its state, since such an inventory can show neither a
+    removal nor a replacement.
     """
-    if current is not None and current.state not in {State.CLEAN, *UNCONCLUDED_STATES}:
+    # A host waiting for a determination has nothing covered either once it is answered "not
+    # covered": like a clean one, it becomes incomplete or stale rather than keeping its state.
+    movable = {State.CLEAN, State.NEEDS_DETERMINATION, *UNCONCLUDED_STATES}
+    if current is not None and current.state not in movable:
         return current
     if not seen.fresh:
         state, reason = State.STALE, "last inventory older than the freshness limit"
