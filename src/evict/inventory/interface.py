@@ -107,6 +107,10 @@ class Ident(enum.StrEnum):
     """Network evidence: how many log lines show the device asking for the name."""
     LOG_LINE = "log_line"
     """Network evidence: a log line, as ``file:line: text`` (a few per name)."""
+    BLOCKED = "blocked"
+    """Network evidence: how many of those lines show the request blocked by a generated block
+    list (Squid ``TCP_DENIED``, a BIND RPZ rewrite): the block works, the software is still
+    there."""
 
 
 class Platform(enum.StrEnum):
