@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from evict.server.api import admin, agent, audit, directives, hosts, reports, waivers
+from evict.server.api import admin, agent, audit, directives, hosts, network, reports, waivers
 
 ROUTERS: tuple[APIRouter, ...] = (
     agent.router,
@@ -14,6 +14,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     reports.router,
     audit.router,
     admin.router,
+    network.router,
 )
 """Every router, in the order the OpenAPI document lists them."""
 
