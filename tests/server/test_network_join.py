@@ -9,6 +9,7 @@ from typing import Any
 
 from evict.inventory.interface import HostInventory, Kind, Observation
 from evict.inventory.network.bind import BindSource
+from evict.inventory.network.squid import SquidSource
 from evict.inventory.network.zeek import ZeekSource
 from evict.store.network import NetworkStore
 from tests.server.fleetkit import DEFENDER, KES, ZIP, Fleet
@@ -119,7 +120,7 @@ def test_an_auditor_or_an_agent_cannot_upload_network_logs(fleet: Fleet) -> None
 def test_a_device_that_is_not_an_address_is_refused_with_where(fleet: Fleet) -> None:
     response = fleet.client.post(
         "/api/v1/network",
-        json={"devices": [{"host": {"id": "net:laptop"}, "collected_at": "2026-11-27T00:00:00"}]},
+        json={"devices": [{"host": {"id": "10.0.0.5"}, "collected_at": "2026-11-27T00:00:00"}]},
         headers=auth(fleet, "operator"),
     )
     assert response.status_code == 422
@@ -185,3 +186,36 @@ def test_verified_waits_for_the_days_of_silence_the_organisation_requires(fleet:
     fleet.check_in("ws-kes", ZIP, DEFENDER)
     fleet.work()
     assert fleet.state("ws-kes") == "verified"
+
+
+def test_unmanaged_devices_have_a_page_and_a_card_on_the_overview(fleet: Fleet) -> None:
+    from evict.store.interface import Role
+    from bs4 import BeautifulSoup
+
+    from tests.dashboard.dashkit import login
+
+    def soup(response: Any) -> BeautifulSoup:
+        return BeautifulSoup(response.text, "html.parser")
+
+    fleet.clock.now = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
+    store = fleet.ctx.store
+    store.create_user(
+        "viewer", org="DHS", role=Role.AUDITOR, password="a long passphrase 1", actor="t", now=NOV
+    )
+    squid = list(SquidSource([ASSETS / "squid-access.log"]).collect())
+    assert upload(fleet, squid).status_code == 200
+    login(fleet.client, "viewer", "a long passphrase 1")
+    page = fleet.client.get("/unmanaged")
+    assert page.status_code == 200
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    html = soup(page)
+    assert "<script" not in page.text
+    row = html.find("tr", attrs={"data-address": "10.0.0.8"})
+    assert row is not None
+    text = row.get_text(" ", strip=True)
+    assert "TikTok" in text and "1 blocked" in text
+    assert html.find("tr", attrs={"data-address": "10.0.0.6"}) is None  # look-alikes only
+    overview = soup(fleet.client.get("/overview"))
+    card = overview.find(attrs={"data-figure": "unmanaged"})
+    assert card is not None and card["href"] == "/unmanaged"
+    assert int(card.get_text(strip=True)) == len(NetworkStore(store).unmanaged(store.org("DHS").id))

@@ -36,7 +36,10 @@ MAX_DEVICES = 100_000
 
 def parse_devices(data: object, *, max_observations: int) -> list[HostInventory]:
     """Check an upload body ``{"devices": [{"host": {"id": "net:ADDR", "hostname"},
-    "collected_at", "source", "observations": [...]}]}`` and build its devices."""
+    "collected_at", "source", "observations": [...]}]}`` and build its devices.
+
+    Devices named by a host name rather than an address (``net:laptop-17``) are left out.
+    """
     if not isinstance(data, Mapping):
         raise WireError("the body must be a JSON object")
     items = data.get("devices")
@@ -52,9 +55,13 @@ def parse_devices(data: object, *, max_observations: int) -> list[HostInventory]
         if not isinstance(host, Mapping) or not isinstance(host.get("id"), str):
             raise WireError("must be an object with id (net:ADDRESS)", f"{where}.host")
         identifier = str(host["id"])
+        if not identifier.startswith(NET_PREFIX) or len(identifier) > 300:
+            raise WireError("must be net: and the client's address", f"{where}.host.id")
         address = canonical_address(identifier.removeprefix(NET_PREFIX))
-        if not identifier.startswith(NET_PREFIX) or address is None:
-            raise WireError("must be net: and an IP address", f"{where}.host.id")
+        if address is None:
+            # A client the log names by host name (Squid's log_fqdn): it cannot be joined with
+            # an address, and is left out.
+            continue
         hostname = check_hostname(host.get("hostname") or "", f"{where}.host.hostname")
         try:
             collected = dt.datetime.fromisoformat(str(item.get("collected_at") or ""))

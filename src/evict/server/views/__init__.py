@@ -1,6 +1,6 @@
 """The dashboard: server-rendered pages over the same store and catalog as the API.
 
-One router per page family (``auth``, ``overview``, ``hosts``, ``products``, ``waivers``,
+One router per page family (``auth``, ``overview``, ``hosts``, ``products``, ``unmanaged``, ``waivers``,
 ``reports``, ``notifications``, ``audit``), Jinja2 templates under ``server/templates``, one
 stylesheet under ``server/static``, and charts drawn as inline SVG on the server
 (:mod:`evict.server.views.charts`): no script, no font and nothing else fetched from anywhere,
@@ -22,6 +22,7 @@ from evict.server.views import (
     overview,
     products,
     reports,
+    unmanaged,
     waivers,
 )
 from evict.server.views.web import STATIC, Dashboard, LoginRequired, ViewError, page_url
@@ -31,6 +32,7 @@ ROUTERS = (
     overview.router,
     hosts.router,
     products.router,
+    unmanaged.router,
     waivers.router,
     reports.router,
     notifications.router,

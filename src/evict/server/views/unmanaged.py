@@ -1,0 +1,41 @@
+"""Unmanaged devices: client addresses seen in network logs talking to a covered vendor's
+endpoints that no enrolled host held at the time (see :mod:`evict.server.network`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from evict.catalog.interface import CatalogLookupError
+from evict.server.deps import Ctx, ServerContext
+from evict.server.views.web import Dash, ViewerDep
+from evict.store.network import NetworkStore
+
+router = APIRouter(include_in_schema=False)
+
+
+def unmanaged_count(ctx: ServerContext, org_id: int) -> int:
+    """How many unmanaged devices the organisation has (for the overview's card)."""
+    return NetworkStore(ctx.store).unmanaged_count(org_id)
+
+
+@router.get("/unmanaged")
+def unmanaged(request: Request, ctx: Ctx, dashboard: Dash, viewer: ViewerDep) -> Response:
+    """Every unmanaged device, most recently seen first, with what it asked for."""
+    devices = NetworkStore(ctx.store).unmanaged(viewer.principal.org_id)
+    names: dict[str, str] = {}
+    for d in devices:
+        for p in d.products:
+            try:
+                names[p] = ctx.catalog.product(p).name
+            except CatalogLookupError:
+                names[p] = p
+    return dashboard.render(
+        request,
+        "unmanaged.html",
+        viewer=viewer,
+        title="Unmanaged devices",
+        section="unmanaged",
+        devices=devices,
+        product_names=names,
+    )
