@@ -189,9 +189,9 @@ def test_verified_waits_for_the_days_of_silence_the_organisation_requires(fleet:
 
 
 def test_unmanaged_devices_have_a_page_and_a_card_on_the_overview(fleet: Fleet) -> None:
-    from evict.store.interface import Role
     from bs4 import BeautifulSoup
 
+    from evict.store.interface import Role
     from tests.dashboard.dashkit import login
 
     def soup(response: Any) -> BeautifulSoup:

@@ -12,14 +12,14 @@ Per host and directive a host is in one :class:`State`::
 Evidence moves a host on its own (:func:`observe`): a first inventory makes it ``identified`` or
 ``clean``; a later inventory without the product makes it ``removed``; an approved protection
 product present makes it ``replaced``; a further check-in that still shows both makes it
-``verified`` (when the organisation requires days of silence, only once the host has been that
-long without vendor traffic in the network logs); a covered product appearing again, or vendor
-traffic from a host after its removal (:func:`reopen_on_traffic`), makes it ``identified``
-again. ``clean`` is given only on an inventory complete enough to conclude (:mod:`evict.compliance.coverage`) and fresh;
-otherwise a host with nothing found is ``incomplete`` or ``stale``, and an inventory that cannot
-conclude never moves a host on (it cannot show a product removed). Operators drive the
-rest (:func:`transition`: ``planned``, ``removing``; :func:`waive`). A waiver names exactly one
-host; when it expires the host returns to the state the waiver interrupted.
+``verified`` (when the organisation requires days of silence, only once the host has been that long
+without vendor traffic in the network logs); a covered product appearing again, or vendor traffic
+from a host after its removal (:func:`reopen_on_traffic`), makes it ``identified`` again. ``clean``
+is given only on an inventory complete enough to conclude (:mod:`evict.compliance.coverage`) and
+fresh; otherwise a host with nothing found is ``incomplete`` or ``stale``, and an inventory that
+cannot conclude never moves a host on (it cannot show a product removed). Operators drive the rest
+(:func:`transition`: ``planned``, ``removing``; :func:`waive`). A waiver names exactly one host;
+when it expires the host returns to the state the waiver interrupted.
 
 Nothing here reads a clock or a database: callers pass ``now`` and the evidence in.
 """
