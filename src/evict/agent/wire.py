@@ -93,8 +93,8 @@ def report_body(
         "digest": inventory_digest(inventory.observations),
         "observations": [o.to_json() for o in inventory.observations],
     }
-    if addresses:
-        body["addresses"] = list(addresses)
+    if addresses or inventory.addresses:
+        body["addresses"] = list(addresses or inventory.addresses)
     return body
 
 

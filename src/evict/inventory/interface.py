@@ -242,6 +242,9 @@ class HostInventory:
     source: str = ""
     org_unit: str = ""
     """The org unit the source places the host in, when it knows (MDM groups, simulations)."""
+    addresses: tuple[str, ...] = ()
+    """The host's interface addresses, when the source reports them (osquery
+    ``interface_addresses``, this host's own interfaces): the server joins network logs on them."""
 
     def __post_init__(self) -> None:
         for name in ("host", "hostname", "org_unit"):
