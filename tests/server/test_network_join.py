@@ -219,3 +219,28 @@ def test_unmanaged_devices_have_a_page_and_a_card_on_the_overview(fleet: Fleet) 
     card = overview.find(attrs={"data-figure": "unmanaged"})
     assert card is not None and card["href"] == "/unmanaged"
     assert int(card.get_text(strip=True)) == len(NetworkStore(store).unmanaged(store.org("DHS").id))
+
+
+def test_an_unchanged_check_in_records_new_addresses_and_only_changes_are_written(
+    fleet: Fleet,
+) -> None:
+    push_at(fleet, "ws-a", ZIP, addresses=["10.0.0.5"])
+    network = NetworkStore(fleet.ctx.store)
+    host = fleet.ctx.store.find_host("ws-a")
+    assert not network.record_addresses(host, ["10.0.0.5"], now=fleet.clock())  # the same
+    fleet.clock.advance(hours=2)
+    body = fleet.body("ws-a", [ZIP])
+    response = fleet.client.post(
+        "/api/v1/inventory/digest",
+        json={"report_id": body["report_id"], "digest": body["digest"], "addresses": ["10.0.0.9"]},
+        headers={"Authorization": f"Bearer {fleet.credentials['ws-a']}"},
+    )
+    assert response.json()["status"] == "unchanged"
+    held = network.addresses(host.id)
+    assert [(a, until is None) for a, _, until in held] == [("10.0.0.5", False), ("10.0.0.9", True)]
+    bad = fleet.client.post(
+        "/api/v1/inventory/digest",
+        json={"report_id": body["report_id"], "digest": body["digest"], "addresses": ["nope"]},
+        headers={"Authorization": f"Bearer {fleet.credentials['ws-a']}"},
+    )
+    assert bad.status_code == 422 and "addresses[0]" in bad.text

@@ -178,7 +178,9 @@ class Agent:
             try:
                 known = self.spool.acked_digest(server, host)
                 if known is None or known == digest:
-                    if self.client.unchanged(credential, report_id, digest):
+                    addresses = body.get("addresses")
+                    listed = [str(a) for a in addresses] if isinstance(addresses, list) else None
+                    if self.client.unchanged(credential, report_id, digest, listed):
                         self.spool.done(path)
                         result.unchanged.append(host)
                         self.log(f"{neutralise(hostname or host, one_line=True)}: unchanged")
