@@ -169,6 +169,15 @@ def _register_admin(subparsers: Any) -> None:
     fresh.add_argument("days", type=int, help="days (1 to 3650)")
     _add_db(fresh)
     fresh.set_defaults(func=run_org_freshness)
+    silence = orgsub.add_parser(
+        "silence",
+        help="days without vendor traffic in the network logs a replaced host needs before it "
+        "is verified (default 0: not required)",
+    )
+    silence.add_argument("org")
+    silence.add_argument("days", type=int, help="days (0 to 3650; 0 turns it off)")
+    _add_db(silence)
+    silence.set_defaults(func=run_org_silence)
 
     user = subparsers.add_parser("user", help="users of the server")
     usersub = user.add_subparsers(dest="user_command", metavar="COMMAND", required=True)
@@ -584,6 +593,23 @@ def run_org_create(args: argparse.Namespace) -> int:
     print(f"created organisation {org.name!r} with org unit {org.name!r}")
     print("enrolment secret (shown once; agents use it with --enroll-secret):")
     print(secret)
+    return 0
+
+
+def run_org_silence(args: argparse.Namespace) -> int:
+    """Run ``evict org silence``."""
+    from evict.store.network import NetworkStore
+
+    store = _store(args)
+    org = store.org(args.org)
+    NetworkStore(store).set_silence_days(org.id, args.days, actor=_actor(), now=_now())
+    if args.days:
+        print(
+            f"{org.name}: a replaced host is verified only after {args.days} day(s) without "
+            "vendor traffic, as well as a clean rescan"
+        )
+    else:
+        print(f"{org.name}: verified needs a clean rescan only (no days of silence)")
     return 0
 
 
