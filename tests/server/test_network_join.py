@@ -244,3 +244,36 @@ def test_an_unchanged_check_in_records_new_addresses_and_only_changes_are_writte
         headers={"Authorization": f"Bearer {fleet.credentials['ws-a']}"},
     )
     assert bad.status_code == 422 and "addresses[0]" in bad.text
+
+
+def test_the_day30_report_names_network_logs_and_products_found_by_them(fleet: Fleet) -> None:
+    from evict.report.directives import ReportKind, build
+    from evict.report.inputs import gather
+
+    fleet.clock.now = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
+    push_at(fleet, "ws-a", ZIP, addresses=["10.0.0.7"])
+    fleet.work()
+    # Squid: 10.0.0.5 fetches Kaspersky updates, 10.0.0.8 TikTok (one request denied).
+    assert upload(fleet, list(SquidSource([ASSETS / "squid-access.log"]).collect())).status_code
+    ctx = fleet.ctx
+    inputs = gather(
+        ctx.store,
+        ctx.matcher,
+        ctx.catalog.directive("bod-17-01"),
+        org_id=ctx.store.org("DHS").id,
+        protection=ctx.protection,
+        today=fleet.clock.now.date(),
+        generated_at=fleet.clock.now,
+    )
+    [kaspersky] = inputs.network
+    assert (kaspersky.hosts, kaspersky.unmanaged) == (0, 1)
+    document = build(ReportKind.DAY30, inputs)
+    sections = {s.id: s for s in document.sections}
+    tables = {t.id: t for t in sections["1.a"].tables}
+    assert tables["network"].rows[0][1] == kaspersky.product
+    assert any("found by network evidence only" in str(r[3]) for r in tables["products"].rows)
+    assert any("1 device that no enrolled endpoint" in s for s in sections["1.a"].statements)
+    methods = {t.id: t for t in sections["1.c"].tables}["methods"]
+    assert ("network", "Network logs") == tuple(methods.rows[0][:2]) or any(
+        r[0] == "network" and r[1] == "Network logs" for r in methods.rows
+    )

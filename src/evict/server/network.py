@@ -96,7 +96,7 @@ def covered_products(
                 product = catalog.product(hit.product)
             except CatalogLookupError:
                 continue
-            if catalog.directives_for(product, embedded=True):
+            if catalog.directives_for(product, embedded=False):
                 found.add(str(hit.product))
         out.append(tuple(sorted(found)))
     return out
@@ -190,7 +190,7 @@ def ingest_network(
             relevant = [
                 t
                 for p, t in traffic_by_product.items()
-                if directive in catalog.directives_for(catalog.product(p), embedded=True)
+                if directive in catalog.directives_for(catalog.product(p), embedded=False)
             ]
             if not relevant:
                 continue

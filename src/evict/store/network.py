@@ -294,6 +294,24 @@ class NetworkStore:
                     out[int(host_id)] = last
         return out
 
+    def hosts_by_product(
+        self, org_id: int, *, unit_id: int | None = None
+    ) -> dict[str, tuple[int, int]]:
+        """Product -> (enrolled hosts with traffic to it, of which only blocked attempts)."""
+        stmt = (
+            select(HostTrafficRow.product, HostTrafficRow.count, HostTrafficRow.blocked)
+            .join(Host, Host.id == HostTrafficRow.host_id)
+            .where(Host.org_id == org_id)
+        )
+        if unit_id is not None:
+            stmt = stmt.where(Host.org_unit_id == unit_id)
+        out: dict[str, tuple[int, int]] = {}
+        with self.store._read() as conn:
+            for product, count, blocked in conn.execute(stmt):
+                hosts, only_blocked = out.get(product, (0, 0))
+                out[product] = (hosts + 1, only_blocked + (blocked >= count > 0))
+        return out
+
     # -- unmanaged devices --------------------------------------------------------------------
 
     def record_unmanaged(self, org_id: int, devices: Sequence[DeviceUpdate]) -> None:
