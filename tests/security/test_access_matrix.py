@@ -123,6 +123,11 @@ def org_wide_admin(caller: str, target: str) -> Expect:
     return 403 if is_scoped(caller) else OK
 
 
+def org_wide_writer(caller: str, target: str) -> Expect:
+    """A write about the whole organisation (network logs): an operator or admin of all of it."""
+    return gate(caller, "writer") or (403 if is_scoped(caller) else OK)
+
+
 def org_wide_reader(caller: str, target: str) -> Expect:
     """A read of organisation-wide records (the audit trail): not for unit-limited users."""
     return gate(caller) or (403 if is_scoped(caller) else OK)
@@ -298,6 +303,12 @@ API: dict[tuple[str, str], Spec] = {
     ),
     ("POST", "/api/v1/inventory/digest"): Spec(digest_call, host_only, targets=ONE, writes=True),
     ("POST", "/api/v1/inventory"): Spec(inventory_call, host_only, writes=True),
+    ("POST", "/api/v1/network"): Spec(
+        post("/api/v1/network", {"devices": []}), org_wide_writer, targets=ONE, writes=True
+    ),
+    ("GET", "/api/v1/network/unmanaged"): Spec(
+        get("/api/v1/network/unmanaged"), org_wide_reader, targets=ONE, listing=True
+    ),
     ("GET", "/api/v1/hosts"): Spec(
         get("/api/v1/hosts", org_unit="{unit}"), unit_query, listing=True
     ),

@@ -2,7 +2,7 @@
 
 ``POST /api/v1/network`` takes the devices ``evict scan --from zeek|suricata|squid|bind|
 windows-dns|dnsmasq --format evict`` (or ``evict network push``) read from network logs, with
-the API token of an operator or admin of the organisation: a log covers many clients, so it is
+the API token of an operator or admin of the whole organisation: a log covers many clients, so it is
 sent by a person or a job acting for the organisation, never on a host's agent credential (a
 host could otherwise speak for its neighbours' addresses).
 """
@@ -25,13 +25,23 @@ from evict.inventory.interface import HostID, HostInventory, Platform
 from evict.inventory.network.join import NET_PREFIX, canonical_address
 from evict.server.api.agent import ERRORS, read_body
 from evict.server.deps import Caller, Ctx, Writer
+from evict.server.errors import Forbidden
 from evict.server.network import ingest_network
+from evict.store.interface import Principal
 from evict.store.network import NetworkStore
 
 router = APIRouter(prefix="/api/v1", tags=["network"])
 
 MAX_DEVICES = 100_000
 """Most devices one upload may carry."""
+
+
+def _org_wide(caller: Principal) -> None:
+    """Network logs and unmanaged devices belong to the organisation, not to an org unit: a
+    user limited to one unit may neither send them (they can reopen any unit's hosts) nor read
+    them."""
+    if caller.org_unit_id is not None:
+        raise Forbidden("network evidence is organisation-wide: not for a user limited to a unit")
 
 
 def parse_devices(data: object, *, max_observations: int) -> list[HostInventory]:
@@ -101,6 +111,7 @@ def parse_devices(data: object, *, max_observations: int) -> list[HostInventory]
 async def upload_network(request: Request, ctx: Ctx, caller: Writer) -> dict[str, Any]:
     """Join each device's vendor traffic with the enrolled host that held its address at the
     time; the rest become unmanaged devices. Traffic from a removed host reopens it."""
+    _org_wide(caller)
     settings = ctx.settings
     data = await read_body(
         request, limit=settings.max_body_bytes, inflated_limit=settings.max_inflated_bytes
@@ -124,6 +135,7 @@ async def upload_network(request: Request, ctx: Ctx, caller: Writer) -> dict[str
 @router.get("/network/unmanaged", summary="The organisation's unmanaged devices")
 def unmanaged(ctx: Ctx, caller: Caller) -> dict[str, Any]:
     """Devices seen talking to covered vendors' endpoints that no enrolled host accounts for."""
+    _org_wide(caller)
     return {
         "devices": [
             {

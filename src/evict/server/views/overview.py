@@ -258,6 +258,6 @@ def overview(
         points=points,
         bars=bars,
         products_chart=_products_chart(d, bars) if bars else None,
-        unmanaged=unmanaged_count(ctx, viewer.principal.org_id),
+        unmanaged=unmanaged_count(ctx, viewer.principal.org_id, viewer.unit_id),
         **context,
     )

@@ -14,15 +14,19 @@ from evict.store.network import NetworkStore
 router = APIRouter(include_in_schema=False)
 
 
-def unmanaged_count(ctx: ServerContext, org_id: int) -> int:
-    """How many unmanaged devices the organisation has (for the overview's card)."""
+def unmanaged_count(ctx: ServerContext, org_id: int, unit_id: int | None) -> int | None:
+    """How many unmanaged devices the organisation has (for the overview's card); None for a
+    user limited to one org unit (they belong to no unit)."""
+    if unit_id is not None:
+        return None
     return NetworkStore(ctx.store).unmanaged_count(org_id)
 
 
 @router.get("/unmanaged")
 def unmanaged(request: Request, ctx: Ctx, dashboard: Dash, viewer: ViewerDep) -> Response:
     """Every unmanaged device, most recently seen first, with what it asked for."""
-    devices = NetworkStore(ctx.store).unmanaged(viewer.principal.org_id)
+    scoped = viewer.unit_id is not None
+    devices = [] if scoped else NetworkStore(ctx.store).unmanaged(viewer.principal.org_id)
     names: dict[str, str] = {}
     for d in devices:
         for p in d.products:
@@ -38,4 +42,5 @@ def unmanaged(request: Request, ctx: Ctx, dashboard: Dash, viewer: ViewerDep) ->
         section="unmanaged",
         devices=devices,
         product_names=names,
+        scoped=scoped,
     )
