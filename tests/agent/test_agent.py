@@ -162,3 +162,35 @@ def test_addresses_reach_the_server_and_go_along_a_check_in_only_when_changed(
     assert [b.get("addresses") for b in sent] == [None, ["10.0.0.9"]]
     held = network.addresses(mac.id)
     assert [(a, until is None) for a, _, until in held] == [("10.0.0.5", False), ("10.0.0.9", True)]
+
+
+def test_network_logs_are_sent_with_an_operators_token_not_a_host_credential(
+    fleet: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import datetime as dt
+
+    from evict.agent.client import Refused
+    from evict.agent.network import push_network
+    from evict.cli import main
+
+    log = Path(__file__).parents[1] / "assets" / "network" / "squid-access.log"
+    devices = list(open_source("squid", [log]).collect())
+    client = FleetClient("http://testserver", http=fleet.client, sleep=lambda s: None)
+    fleet.clock.now = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
+    token = fleet.ctx.store.create_token("operator-1", days=1, actor="t", now=fleet.clock())[1]
+    answer = push_network(client, token, devices)
+    # 10.0.0.6 asked only look-alikes; laptop-17 is logged by name and cannot be joined.
+    assert answer["unmanaged"] == ["10.0.0.5", "10.0.0.8"]
+    auditor = fleet.ctx.store.create_token("auditor-1", days=1, actor="t", now=fleet.clock())[1]
+    with pytest.raises(Refused) as refused:
+        push_network(client, auditor, devices)
+    assert refused.value.status == 403
+    # The command line: network logs alone, and a token.
+    args = ["agent", "--server", "http://127.0.0.1:9", "--from", "squid", str(log)]
+    assert main([*args, "--from", "osquery", str(log)]) == 2
+    assert "separately" in capsys.readouterr().err
+    assert main(args) == 2
+    assert "--token" in capsys.readouterr().err
+    assert main([*args, "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert '"net:10.0.0.8"' in printed and "tiktok" in printed
