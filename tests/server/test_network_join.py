@@ -149,6 +149,18 @@ def test_vendor_traffic_after_removal_reopens_the_host_with_the_evidence(fleet: 
     ).json()
     text = str(events)
     assert "vendor traffic after removal" in text and "dc1.ksn.kaspersky-labs.com" in text
+    # The host page shows the traffic beside the inventory's findings.
+    from evict.store.interface import Role
+    from tests.dashboard.dashkit import login
+
+    fleet.ctx.store.create_user(
+        "viewer", org="DHS", role=Role.AUDITOR, password="a long passphrase 1", actor="t", now=NOV
+    )
+    login(fleet.client, "viewer", "a long passphrase 1")
+    page = fleet.client.get(f"/hosts/{fleet.ctx.store.find_host('ws-a').id}")
+    assert page.status_code == 200
+    assert 'id="traffic"' in page.text and "dc1.ksn.kaspersky-labs.com" in page.text
+    assert "network · medium confidence" in page.text and "<code>10.0.0.5</code> from" in page.text
 
 
 def test_blocked_attempts_reopen_as_blocked_attempts(fleet: Fleet) -> None:

@@ -1,10 +1,10 @@
 """Network logs fed to the server, and the unmanaged devices they reveal.
 
-``POST /api/v1/network`` takes the devices ``evict scan --from zeek|suricata|squid|bind|
-windows-dns|dnsmasq --format evict`` (or ``evict network push``) read from network logs, with
-the API token of an operator or admin of the whole organisation: a log covers many clients, so it is
-sent by a person or a job acting for the organisation, never on a host's agent credential (a
-host could otherwise speak for its neighbours' addresses).
+``POST /api/v1/network`` takes the devices ``evict agent --from zeek|suricata|squid|bind|
+windows-dns|dnsmasq PATH --token T`` read from network logs (:mod:`evict.agent.network`), with
+the API token of an operator or admin of the whole organisation: a log covers many clients, so
+it is sent by a person or a job acting for the organisation, never on a host's agent credential
+(a host could otherwise speak for its neighbours' addresses).
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@ endpoints that no enrolled host held at the time (see :mod:`evict.server.network
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -20,6 +22,24 @@ def unmanaged_count(ctx: ServerContext, org_id: int, unit_id: int | None) -> int
     if unit_id is not None:
         return None
     return NetworkStore(ctx.store).unmanaged_count(org_id)
+
+
+def host_network(ctx: ServerContext, host_id: int) -> dict[str, Any]:
+    """What the host page shows of network evidence: traffic credited to the host (with product
+    names) and its addresses over time."""
+    network = NetworkStore(ctx.store)
+    traffic = network.traffic([host_id]).get(host_id, [])
+    names = {}
+    for t in traffic:
+        try:
+            names[t.product] = ctx.catalog.product(t.product).name
+        except CatalogLookupError:
+            names[t.product] = t.product
+    return {
+        "traffic": traffic,
+        "traffic_names": names,
+        "addresses": network.addresses(host_id),
+    }
 
 
 @router.get("/unmanaged")
