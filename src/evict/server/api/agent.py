@@ -73,10 +73,9 @@ def enroll(body: EnrollRequest, ctx: Ctx) -> EnrollResponse:
 )
 def check_digest(body: DigestRequest, host: AgentHost, ctx: Ctx) -> DigestResponse:
     """Answer ``unchanged`` (and record the check-in) when the stored inventory has this digest."""
+    addresses = check_addresses(body.addresses)
     same = ctx.store.checkin_unchanged(host, body.report_id, body.digest, now=ctx.now())
-    if body.addresses is not None:
-        addresses = check_addresses(body.addresses)
-        assert addresses is not None
+    if addresses is not None:
         NetworkStore(ctx.store).record_addresses(host, addresses, now=ctx.now())
     if same:
         ctx.wake_worker()
