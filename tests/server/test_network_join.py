@@ -101,6 +101,8 @@ def test_traffic_is_credited_to_the_host_that_held_the_address_at_the_time(fleet
     network = NetworkStore(fleet.ctx.store)
     ws_a = fleet.ctx.store.find_host("ws-a")
     assert [a for a, _, _ in network.addresses(ws_a.id)] == ["10.0.0.5", "10.0.0.99"]
+    uploads = fleet.ctx.store.audit_events(action_prefix="network.upload")
+    assert len(uploads) == 3 and uploads[0].actor == "user:operator-1"
     listed = fleet.client.get("/api/v1/network/unmanaged", headers=auth(fleet, "auditor")).json()
     tiktok = next(d for d in listed["devices"] if d["address"] == "10.0.0.8")
     assert tiktok["products"] and tiktok["names"] == ["api16-normal-c-useast1a.tiktokv.com"]

@@ -213,6 +213,22 @@ def ingest_network(
             except (LifecycleError, ConflictError):
                 continue  # moved meanwhile: the next upload sees the new state
             result.reopened.append((name, directive.id))
+    org = store.org_by_id(org_id)
+    store.audit(
+        actor=caller.actor,
+        action="network.upload",
+        subject=f"org:{org.name}",
+        org=org_id,
+        payload={
+            "devices": result.devices,
+            "matched": result.matched,
+            "joined": result.joined,
+            "unmanaged": result.unmanaged[:100],
+            "unmanaged_count": len(result.unmanaged),
+            "reopened": len(result.reopened),
+        },
+        now=now,
+    )
     return result
 
 

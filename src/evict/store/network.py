@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from evict.inventory.interface import HostID
 from evict.inventory.network.join import Lease, canonical_address
@@ -231,7 +232,16 @@ class NetworkStore:
     # -- traffic of enrolled hosts ------------------------------------------------------------
 
     def record_traffic(self, items: Sequence[HostTraffic]) -> None:
-        """Merge traffic into each host's row for its product."""
+        """Merge traffic into each host's row for its product (a lost race starts over)."""
+        for attempt in range(3):
+            try:
+                self._record_traffic(items)
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+
+    def _record_traffic(self, items: Sequence[HostTraffic]) -> None:
         if not items:
             return
         merged: dict[tuple[int, str], Traffic] = {}
@@ -315,7 +325,20 @@ class NetworkStore:
     # -- unmanaged devices --------------------------------------------------------------------
 
     def record_unmanaged(self, org_id: int, devices: Sequence[DeviceUpdate]) -> None:
-        """Merge what an upload saw of unmanaged devices into their rows."""
+        """Merge what an upload saw of unmanaged devices into their rows.
+
+        Two uploads at once may both add the same new device: the one that loses the race
+        starts over, and then merges into the row the other wrote.
+        """
+        for attempt in range(3):
+            try:
+                self._record_unmanaged(org_id, devices)
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+
+    def _record_unmanaged(self, org_id: int, devices: Sequence[DeviceUpdate]) -> None:
         with self.store._write() as conn:
             for d in sorted(devices, key=lambda d: d.address):
                 if not d.traffic:
