@@ -117,6 +117,7 @@ def merge_by_host(inventories: Iterable[HostInventory]) -> list[HostInventory]:
             collected_at=max(prior.collected_at, inv.collected_at),
             observations=prior.observations + inv.observations,
             source=", ".join(dict.fromkeys(s for s in (prior.source, inv.source) if s)),
+            addresses=tuple(sorted({*prior.addresses, *inv.addresses})),
         )
     return list(merged.values())
 

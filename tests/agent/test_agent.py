@@ -133,3 +133,73 @@ def test_a_wrong_secret_stops_delivery_and_leaves_nothing_behind(
     assert Spool(tmp_path).pending() == []
     rejected = tmp_path / "rejected"
     assert not rejected.exists() or not any(rejected.iterdir())
+
+
+def test_addresses_reach_the_server_and_go_along_a_check_in_only_when_changed(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from evict.store.network import NetworkStore
+
+    sent: list[dict[str, object]] = []
+    original = fleet.client.request
+
+    def spy(method: str, url: str, **kwargs: object) -> httpx.Response:
+        if str(url).endswith("/api/v1/inventory/digest"):
+            sent.append(dict(kwargs.get("json") or {}))  # type: ignore[call-overload]
+        return original(method, url, **kwargs)  # type: ignore[arg-type]
+
+    def with_addresses(log: str, *addresses: str) -> list[HostInventory]:
+        return [
+            dataclasses.replace(inv, addresses=addresses)
+            for inv in inventories(log)
+            if inv.host == "mac-eng-04"
+        ]
+
+    agent = agent_for(fleet, tmp_path)
+    agent.queue(with_addresses("day1.osquery.log", "10.0.0.5"), now=fleet.clock())
+    assert agent.deliver().stored == ["mac-eng-04"]
+    network = NetworkStore(fleet.ctx.store)
+    mac = fleet.ctx.store.host(fleet.ctx.store.org("DHS").id, "mac-eng-04")
+    assert [a for a, _, _ in network.addresses(mac.id)] == ["10.0.0.5"]
+    fleet.client.request = spy  # type: ignore[method-assign]
+    for addresses in (("10.0.0.5",), ("10.0.0.9",)):
+        fleet.clock.advance(days=1)
+        agent.queue(with_addresses("day2.osquery.log", *addresses), now=fleet.clock())
+        assert agent.deliver().unchanged == ["mac-eng-04"]
+    assert [b.get("addresses") for b in sent] == [None, ["10.0.0.9"]]
+    held = network.addresses(mac.id)
+    assert [(a, until is None) for a, _, until in held] == [("10.0.0.5", False), ("10.0.0.9", True)]
+
+
+def test_network_logs_are_sent_with_an_operators_token_not_a_host_credential(
+    fleet: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import datetime as dt
+
+    from evict.agent.client import Refused
+    from evict.agent.network import push_network
+    from evict.cli import main
+
+    log = Path(__file__).parents[1] / "assets" / "network" / "squid-access.log"
+    devices = list(open_source("squid", [log]).collect())
+    client = FleetClient("http://testserver", http=fleet.client, sleep=lambda s: None)
+    fleet.clock.now = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
+    token = fleet.ctx.store.create_token("operator-1", days=1, actor="t", now=fleet.clock())[1]
+    answer = push_network(client, token, devices)
+    # 10.0.0.6 asked only look-alikes; laptop-17 is logged by name and cannot be joined.
+    assert answer["unmanaged"] == ["10.0.0.5", "10.0.0.8"]
+    auditor = fleet.ctx.store.create_token("auditor-1", days=1, actor="t", now=fleet.clock())[1]
+    with pytest.raises(Refused) as refused:
+        push_network(client, auditor, devices)
+    assert refused.value.status == 403
+    # The command line: network logs alone, and a token.
+    args = ["agent", "--server", "http://127.0.0.1:9", "--from", "squid", str(log)]
+    assert main([*args, "--from", "osquery", str(log)]) == 2
+    assert "separately" in capsys.readouterr().err
+    assert main(args) == 2
+    assert "--token" in capsys.readouterr().err
+    assert main([*args, "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert '"net:10.0.0.8"' in printed and "tiktok" in printed

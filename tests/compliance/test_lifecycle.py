@@ -213,3 +213,36 @@ def test_an_incomplete_inventory_cannot_show_a_removal() -> None:
 def test_an_operator_cannot_claim_incomplete_or_stale(to: State) -> None:
     with pytest.raises(TransitionError, match="set by evidence"):
         transition(identified(), to, now=T1)
+
+
+@pytest.mark.parametrize("state", [State.REMOVED, State.REPLACED, State.VERIFIED])
+def test_vendor_traffic_after_removal_reopens_the_host(state: State) -> None:
+    from evict.compliance.lifecycle import reopen_on_traffic
+
+    gone = HostState(state, T1, ("kaspersky-endpoint-security",), "removed", "r2")
+    before = reopen_on_traffic(
+        gone, last_traffic=T0, products=["kaspersky-software"], evidence="x", now=T2
+    )
+    assert before is None, "traffic from before the removal says nothing new"
+    after = reopen_on_traffic(
+        gone, last_traffic=T2, products=["kaspersky-software"], evidence="ksn from 10.0.0.5", now=T2
+    )
+    assert after is not None and after.state is State.IDENTIFIED and after.since == T2
+    assert after.products == ("kaspersky-endpoint-security", "kaspersky-software")
+    assert "ksn from 10.0.0.5" in after.reason
+
+
+@pytest.mark.parametrize("state", [State.IDENTIFIED, State.CLEAN, State.WAIVED, State.STALE])
+def test_traffic_does_not_move_a_host_that_was_not_removed(state: State) -> None:
+    from evict.compliance.lifecycle import reopen_on_traffic
+
+    current = HostState(state, T0, (), "", "r1")
+    assert reopen_on_traffic(current, last_traffic=T2, products=["p"], evidence="", now=T2) is None
+
+
+def test_replaced_waits_for_silence_before_verified() -> None:
+    replaced = HostState(State.REPLACED, T0, ("kes",), "replaced", "r1")
+    loud = dataclasses.replace(seen(protected=True, checkin="r2"), silent=False)
+    assert observe(replaced, loud, now=T1) is replaced
+    quiet = seen(protected=True, checkin="r2")
+    assert observe(replaced, quiet, now=T1).state is State.VERIFIED

@@ -444,3 +444,39 @@ def test_the_hosts_page_at_390_pixels_neither_scrolls_sideways_nor_overlaps(
     region = page.locator(".table-scroll").first
     assert region.evaluate("e => e.scrollWidth > e.clientWidth")
     context.close()
+
+
+def test_unmanaged_devices_from_a_zeek_log_reach_the_overview_and_their_page(
+    page: Any, served: Served
+) -> None:
+    from evict.inventory.network.zeek import ZeekSource
+
+    log = Path(__file__).parents[1] / "assets" / "network" / "zeek-dns.log"
+    devices = [
+        {
+            "host": {"id": inv.host, "hostname": inv.hostname},
+            "collected_at": inv.collected_at.isoformat(),
+            "source": inv.source,
+            "observations": [o.to_json() for o in inv.observations],
+        }
+        for inv in ZeekSource([log]).collect()
+    ]
+    response = httpx.post(
+        served.url + "/api/v1/network",
+        json={"devices": devices},
+        headers={"Authorization": f"Bearer {served.seeded.tokens['admin-1']}"},
+    )
+    assert response.status_code == 200, response.text
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    sign_in(page, served.url, "admin-1")
+    listed = served.api("admin-1", "/api/v1/network/unmanaged")["devices"]
+    assert figure(page, "[data-figure=unmanaged]") == len(listed) >= 2
+    page.click("[data-figure=unmanaged]")
+    page.wait_for_url("**/unmanaged")
+    rows = page.locator("#unmanaged tbody tr")
+    addresses = {rows.nth(i).get_attribute("data-address") for i in range(rows.count())}
+    assert {"10.0.0.5", "10.0.0.8"} <= addresses and "10.0.0.6" not in addresses
+    assert "dc1.ksn.kaspersky-labs.com" in page.inner_text("tr[data-address='10.0.0.5']")
+    assert page.locator("nav a[aria-current=page]").inner_text() == "Unmanaged"
+    assert problems == [], "no Content-Security-Policy violation"

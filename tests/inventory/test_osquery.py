@@ -674,3 +674,30 @@ def test_a_truncated_gzip_log_names_the_file_and_line(tmp_path):
         SourceInputError, match=r"osqueryd\.results\.log\.2\.gz:\d+: read failed: truncated gzip"
     ):
         list(source.collect())
+
+
+def test_interface_addresses_become_the_hosts_addresses(tmp_path):
+    # osquery's interface_addresses columns (osquery/specs/interface_addresses.table).
+    def row(interface: str, address: str, mask: str) -> dict[str, str]:
+        empty = dict.fromkeys(("broadcast", "point_to_point", "friendly_name"), "")
+        return {"interface": interface, "address": address, "mask": mask, "type": "dhcp", **empty}
+
+    snapshot = [row("lo", "127.0.0.1", "255.0.0.0"), row("eth0", "10.0.0.5", "255.255.255.0"),
+                row("eth0", "fe80::1%eth0", "ffff:ffff:ffff:ffff::")]  # fmt: skip
+    programs = rows_of("pack_evict_programs")[:1]
+    log = write(
+        tmp_path,
+        "osqueryd.results.log",
+        event("pack_evict_programs", "win-9", action="snapshot", snapshot=programs),
+        event("pack_evict_interface_addresses", "win-9", action="snapshot", snapshot=snapshot),
+        event(
+            "pack_evict_interface_addresses",
+            "win-9",
+            action="added",
+            columns=row("eth1", "10.0.0.77", "255.255.255.0"),
+            counter=1,
+        ),  # fmt: skip
+    )
+    hosts, source = read(log)
+    assert set(hosts["win-9"].addresses) == {"127.0.0.1", "10.0.0.5", "fe80::1%eth0", "10.0.0.77"}
+    assert not any("interface_addresses" in p for p in source.statuses[0].problems)

@@ -376,6 +376,12 @@ API: dict[tuple[str, str], Spec] = {
     ),
     ("POST", "/api/v1/inventory/digest"): Spec(digest_call, host_only, targets=ONE, writes=True),
     ("POST", "/api/v1/inventory"): Spec(inventory_call, host_only, writes=True),
+    ("POST", "/api/v1/network"): Spec(
+        post("/api/v1/network", {"devices": []}), org_wide_writer, targets=ONE, writes=True
+    ),
+    ("GET", "/api/v1/network/unmanaged"): Spec(
+        get("/api/v1/network/unmanaged"), org_wide_reader, targets=ONE, listing=True
+    ),
     ("GET", "/api/v1/hosts"): Spec(
         get("/api/v1/hosts", org_unit="{unit}"), unit_query, listing=True
     ),

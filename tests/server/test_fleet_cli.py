@@ -329,3 +329,23 @@ def test_an_unreachable_server_keeps_the_reports_and_exits_1(
     assert code == 1
     assert "4 report(s) kept" in err
     assert len(list((tmp_path / "outbox").glob("*.json.gz"))) == 4
+
+
+def test_org_silence_sets_the_days_verified_waits_for(
+    capsys: pytest.CaptureFixture[str], migrated_url: str
+) -> None:
+    from evict.store.network import NetworkStore
+    from evict.store.store import Store
+
+    run(capsys, "org", "create", "DHS", "--db", migrated_url)
+    code, out, _ = run(capsys, "org", "silence", "DHS", "14", "--db", migrated_url)
+    assert code == 0 and "14 day(s) without vendor traffic" in out
+    store = Store.open(migrated_url)
+    try:
+        org = store.org("DHS")
+        assert NetworkStore(store).silence_days([org.id]) == {org.id: 14}
+        assert any(e.action == "org.silence" for e in store.iter_audit())
+    finally:
+        store.close()
+    code, _, err = run(capsys, "org", "silence", "DHS", "-1", "--db", migrated_url)
+    assert code == 2 and "0 to 3650" in err

@@ -181,13 +181,24 @@ class Agent:
             str(info.get("platform", "unknown")),
         )
         report_id, digest = str(body["report_id"]), str(body.get("digest", ""))
+        addresses = body.get("addresses")
+        listed = [str(a) for a in addresses] if isinstance(addresses, list) else None
         server = self.client.server
         for attempt in range(2):
             credential = self._credential(host, hostname, platform, fresh=attempt > 0)
             try:
                 known = self.spool.acked_digest(server, host)
                 if known is None or known == digest:
-                    if self.client.unchanged(credential, report_id, digest):
+                    # The addresses go along only when they differ from what the server
+                    # acknowledged: an unchanged host's check-in stays one short request.
+                    changed = listed is not None and sorted(listed) != self.spool.acked_addresses(
+                        server, host
+                    )
+                    if self.client.unchanged(
+                        credential, report_id, digest, listed if changed else None
+                    ):
+                        if changed and listed is not None:
+                            self.spool.save_addresses(server, host, listed)
                         self.spool.done(path)
                         result.unchanged.append(host)
                         self.log(f"{neutralise(hostname or host, one_line=True)}: unchanged")
@@ -199,6 +210,8 @@ class Agent:
                     continue
                 raise
             self.spool.save_digest(server, host, digest)
+            if listed is not None:
+                self.spool.save_addresses(server, host, listed)
             self.spool.done(path)
             result.stored.append(host)
             count = ack.get("observations", "?")

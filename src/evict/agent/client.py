@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -139,14 +139,22 @@ class FleetClient:
         data = self.request("POST", "/api/v1/enroll", json=body).json()
         return str(data["credential"])
 
-    def unchanged(self, credential: str, report_id: str, digest: str) -> bool:
-        """Whether the server already holds the inventory with ``digest`` (check-in recorded)."""
-        response = self.request(
-            "POST",
-            "/api/v1/inventory/digest",
-            token=credential,
-            json={"report_id": report_id, "digest": digest},
-        )
+    def unchanged(
+        self,
+        credential: str,
+        report_id: str,
+        digest: str,
+        addresses: Sequence[str] | None = None,
+    ) -> bool:
+        """Whether the server already holds the inventory with ``digest`` (check-in recorded).
+
+        :param addresses: the host's interface addresses, sent along when known (the server
+            keeps them only when they changed).
+        """
+        body: dict[str, object] = {"report_id": report_id, "digest": digest}
+        if addresses:
+            body["addresses"] = list(addresses)
+        response = self.request("POST", "/api/v1/inventory/digest", token=credential, json=body)
         return bool(response.json().get("status") == "unchanged")
 
     def send(self, credential: str, gzipped: bytes) -> dict[str, Any]:

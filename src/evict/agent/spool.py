@@ -112,6 +112,17 @@ class Spool:
         self._host(data, server, host)["digest"] = digest
         self._save_state(data)
 
+    def acked_addresses(self, server: str, host: str) -> list[str] | None:
+        """The interface addresses this server last acknowledged for ``host``."""
+        value = self._host(self._load_state(), server, host).get("addresses")
+        return [str(a) for a in value] if isinstance(value, list) else None
+
+    def save_addresses(self, server: str, host: str, addresses: list[str]) -> None:
+        """Remember the addresses the server now holds for ``host``."""
+        data = self._load_state()
+        self._host(data, server, host)["addresses"] = sorted(addresses)
+        self._save_state(data)
+
     # -- the outbox -----------------------------------------------------------------------------
 
     def add(self, body: dict[str, object], *, stamp: str) -> Path:

@@ -12,6 +12,10 @@ The agent is read-only and sends metadata only. Three requests:
   gets the same acknowledgement and changes nothing. Status ``held``: the report has no
   observations while the host's stored inventory has some; it waits for an admin's review.
 
+Both the digest check and the full report may carry ``"addresses": [...]``, the host's interface
+addresses; the server keeps them over time (written only when they change) to join network logs
+with the host that held an address. They are not part of the digest.
+
 The digest is the SHA-256 over the sorted canonical lines of every observation (kind, name,
 publisher, identifiers, version, source), so the same software list gives the same digest in
 any order, on both sides.
@@ -30,6 +34,7 @@ from dataclasses import dataclass
 from evict import __version__
 from evict.errors import EvictError
 from evict.inventory.interface import HostInventory, Kind, Observation, Platform
+from evict.inventory.network.join import canonical_address
 
 REPORT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 """The shape of a report id (the agent uses a UUID4 in hex)."""
@@ -42,6 +47,9 @@ MAX_TEXT = 4096
 
 MAX_IDENTIFIERS = 256
 """Most identifier values one observation may carry."""
+
+MAX_ADDRESSES = 256
+"""Most interface addresses one report may carry."""
 
 
 class WireError(EvictError):
@@ -71,9 +79,11 @@ def inventory_digest(observations: Iterable[Observation]) -> str:
     return digest.hexdigest()
 
 
-def report_body(inventory: HostInventory, report_id: str) -> dict[str, object]:
-    """The full report the agent sends for one host."""
-    return {
+def report_body(
+    inventory: HostInventory, report_id: str, addresses: Sequence[str] = ()
+) -> dict[str, object]:
+    """The full report the agent sends for one host (with its interface addresses, if known)."""
+    body: dict[str, object] = {
         "evict_version": __version__,
         "report_id": report_id,
         "host": {
@@ -86,6 +96,9 @@ def report_body(inventory: HostInventory, report_id: str) -> dict[str, object]:
         "digest": inventory_digest(inventory.observations),
         "observations": [o.to_json() for o in inventory.observations],
     }
+    if addresses or inventory.addresses:
+        body["addresses"] = list(addresses or inventory.addresses)
+    return body
 
 
 def encode(body: Mapping[str, object]) -> bytes:
@@ -104,6 +117,8 @@ class ParsedReport:
     platform: str
     collected_at: dt.datetime | None
     observations: tuple[Observation, ...]
+    addresses: tuple[str, ...] | None = None
+    """The host's interface addresses, when the report carries them."""
 
 
 def check_report_id(value: object, where: str = "report_id") -> str:
@@ -176,8 +191,38 @@ def parse_report(data: object, *, max_observations: int) -> ParsedReport:
     if len(items) > max_observations:
         raise TooManyObservations(len(items), max_observations)
     return ParsedReport(
-        report_id, identifier, hostname, platform, collected_at, _observations(items)
+        report_id,
+        identifier,
+        hostname,
+        platform,
+        collected_at,
+        _observations(items),
+        check_addresses(data.get("addresses")),
     )
+
+
+def check_addresses(value: object, where: str = "addresses") -> tuple[str, ...] | None:
+    """A list of IP addresses as sent (None when absent); raise :class:`WireError` otherwise."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_ADDRESSES:
+        raise WireError(f"must be a list of at most {MAX_ADDRESSES} IP addresses", where)
+    out = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or canonical_address(item) is None or len(item) > 64:
+            raise WireError("is not an IP address", f"{where}[{i}]")
+        out.append(item)
+    return tuple(out)
+
+
+def parse_observations(
+    items: Sequence[object], where: str = "observations"
+) -> tuple[Observation, ...]:
+    """Check a list of observations as the agent sends them and build them."""
+    try:
+        return _observations(items)
+    except WireError as e:
+        raise WireError(e.message, f"{where}{e.where.removeprefix('observations')}") from None
 
 
 def _observations(items: Sequence[object]) -> tuple[Observation, ...]:

@@ -178,6 +178,15 @@ def _register_admin(subparsers: Any) -> None:
     fresh.add_argument("days", type=int, help="days (1 to 3650)")
     _add_db(fresh)
     fresh.set_defaults(func=run_org_freshness)
+    silence = orgsub.add_parser(
+        "silence",
+        help="days without vendor traffic in the network logs a replaced host needs before it "
+        "is verified (default 0: not required)",
+    )
+    silence.add_argument("org")
+    silence.add_argument("days", type=int, help="days (0 to 3650; 0 turns it off)")
+    _add_db(silence)
+    silence.set_defaults(func=run_org_silence)
 
     user = subparsers.add_parser("user", help="users of the server")
     usersub = user.add_subparsers(dest="user_command", metavar="COMMAND", required=True)
@@ -244,6 +253,13 @@ def _register_agent(subparsers: Any) -> None:
     )
     p.add_argument(
         "--dry-run", action="store_true", help="print the reports that would be sent; send nothing"
+    )
+    p.add_argument(
+        "--token",
+        metavar="TOKEN",
+        help="with --from zeek|suricata|squid|bind|windows-dns|dnsmasq: the API token of an "
+        "operator or admin of the whole organisation that network logs are sent with "
+        "(or EVICT_TOKEN)",
     )
     p.set_defaults(func=run_agent)
 
@@ -650,6 +666,23 @@ def run_org_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_org_silence(args: argparse.Namespace) -> int:
+    """Run ``evict org silence``."""
+    from evict.store.network import NetworkStore
+
+    store = _store(args)
+    org = store.org(args.org)
+    NetworkStore(store).set_silence_days(org.id, args.days, actor=_actor(), now=_now())
+    if args.days:
+        print(
+            f"{org.name}: a replaced host is verified only after {args.days} day(s) without "
+            "vendor traffic, as well as a clean rescan"
+        )
+    else:
+        print(f"{org.name}: verified needs a clean rescan only (no days of silence)")
+    return 0
+
+
 def run_org_freshness(args: argparse.Namespace) -> int:
     """Run ``evict org freshness``."""
     store = _store(args)
@@ -722,10 +755,13 @@ def run_agent(args: argparse.Namespace) -> int:
 
     from evict.agent.agent import Agent, new_report_id
     from evict.agent.client import FleetClient
+    from evict.agent.network import NETWORK_KINDS
     from evict.agent.spool import Spool
     from evict.agent.wire import report_body
     from evict.errors import EvictError
 
+    if any(group[0] in NETWORK_KINDS for group in args.sources):
+        return _run_agent_network(args)
     if args.dry_run:
         for inventory in _agent_inventories(args):
             print(json.dumps(report_body(inventory, new_report_id()), ensure_ascii=False))
@@ -760,6 +796,50 @@ def _default_spool() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("evict")) / "agent"
+
+
+def _run_agent_network(args: argparse.Namespace) -> int:
+    """``evict agent --from zeek PATH…``: send the devices of network logs with an API token."""
+    import json
+    import os
+
+    from evict.agent.client import FleetClient, Refused, ServerUnreachable
+    from evict.agent.network import NETWORK_KINDS, network_body, push_network
+    from evict.errors import EvictError
+
+    others = sorted({g[0] for g in args.sources if g[0] not in NETWORK_KINDS})
+    if others:
+        raise EvictError(
+            f"network logs are sent apart from inventories: run --from {others[0]} separately"
+        )
+    devices = _agent_inventories(args)
+    if args.dry_run:
+        print(json.dumps(network_body(devices), ensure_ascii=False))
+        return 0
+    token = args.token or os.environ.get("EVICT_TOKEN", "")
+    if not token:
+        raise EvictError(
+            "network logs are sent with an operator's or admin's API token: give --token "
+            "(or set EVICT_TOKEN)"
+        )
+    client = FleetClient(args.server)
+    try:
+        answer = push_network(client, token, devices)
+    except Refused as e:
+        print(f"evict: error: the server refused the network logs: {e}", file=sys.stderr)
+        return 2
+    except ServerUnreachable as e:
+        print(f"evict: error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(
+        f"{answer.get('devices', 0)} device(s), {answer.get('matched', 0)} with vendor traffic: "
+        f"{len(answer.get('joined', []))} enrolled host(s) credited, "
+        f"{len(answer.get('unmanaged', []))} unmanaged, "
+        f"{len(answer.get('reopened', []))} host state(s) reopened"
+    )
+    return 0
 
 
 def _agent_inventories(args: argparse.Namespace) -> list[Any]:

@@ -13,15 +13,17 @@ Per host and directive a host is in one :class:`State`::
 Evidence moves a host on its own (:func:`observe`): a first inventory makes it ``identified`` or
 ``clean``; a later inventory without the product makes it ``removed``; an approved protection
 product present makes it ``replaced``; a further check-in that still shows both makes it
-``verified``; a covered product appearing again makes it ``identified`` again. ``clean`` is given
-only on an inventory complete enough to conclude (:mod:`evict.compliance.coverage`) and fresh;
-otherwise a host with nothing found is ``incomplete`` or ``stale``, and an inventory that cannot
-conclude never moves a host on (it cannot show a product removed). A host whose only findings
-raise a question of scope the organisation has not determined yet is ``needs_determination``
-(never ``clean``); the determination moves it to ``identified`` (covered) or ``clean`` (not
-covered, nothing else found). Operators drive the
-rest (:func:`transition`: ``planned``, ``removing``; :func:`waive`). A waiver names exactly one
-host; when it expires the host returns to the state the waiver interrupted.
+``verified`` (when the organisation requires days of silence, only once the host has been that long
+without vendor traffic in the network logs); a covered product appearing again, or vendor traffic
+from a host after its removal (:func:`reopen_on_traffic`), makes it ``identified`` again. ``clean``
+is given only on an inventory complete enough to conclude (:mod:`evict.compliance.coverage`) and
+fresh; otherwise a host with nothing found is ``incomplete`` or ``stale``, and an inventory that
+cannot conclude never moves a host on (it cannot show a product removed). A host whose only
+findings raise a question of scope the organisation has not determined yet is
+``needs_determination`` (never ``clean``); the determination moves it to ``identified``
+(covered) or ``clean`` (not covered, nothing else found). Operators drive the rest
+(:func:`transition`: ``planned``, ``removing``; :func:`waive`). A waiver names exactly one host;
+when it expires the host returns to the state the waiver interrupted.
 
 Nothing here reads a clock or a database: callers pass ``now`` and the evidence in.
 """
@@ -155,6 +157,9 @@ class Observed:
     """Products present whose coverage is a question of scope not yet determined."""
     determined_out: frozenset[str] = frozenset()
     """Products present that the organisation determined not covered."""
+    silent: bool = True
+    """Whether the host has been without vendor traffic for the days the organisation requires
+    before ``verified`` (always True when it requires none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +305,7 @@ def observe(
                 "approved protection product no longer present",
                 checkin=seen.checkin,
             )
-        if seen.checkin != current.checkin:
+        if seen.checkin != current.checkin and seen.silent:
             return _to(
                 current,
                 State.VERIFIED,
@@ -310,6 +315,37 @@ def observe(
             )
         return current
     raise AssertionError(f"unhandled state {state!r}")  # pragma: no cover
+
+
+GONE_STATES = frozenset({State.REMOVED, State.REPLACED, State.VERIFIED})
+"""States that say a covered product has left the host: vendor traffic contradicts them."""
+
+
+def reopen_on_traffic(
+    current: HostState | None,
+    *,
+    last_traffic: dt.datetime,
+    products: Iterable[str],
+    evidence: str,
+    now: dt.datetime,
+) -> HostState | None:
+    """A host's state after vendor traffic from it was seen; None when the traffic changes nothing.
+
+    Traffic (blocked or not: a blocked attempt still shows the software is there) seen after a
+    host entered ``removed``, ``replaced`` or ``verified`` reopens it: back to ``identified``,
+    with ``evidence`` (names, address, times) in the reason.
+    """
+    if current is None or current.state not in GONE_STATES or last_traffic <= current.since:
+        return None
+    found = _products(set(products) | set(current.products))
+    return _to(
+        current,
+        State.IDENTIFIED,
+        now,
+        f"vendor traffic after removal: {evidence}",
+        products=found,
+        prior=None,
+    )
 
 
 def _unconcluded(current: HostState | None, seen: Observed, *, now: dt.datetime) -> HostState:

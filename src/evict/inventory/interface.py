@@ -110,6 +110,10 @@ class Ident(enum.StrEnum):
     """Network evidence: how many log lines show the device asking for the name."""
     LOG_LINE = "log_line"
     """Network evidence: a log line, as ``file:line: text`` (a few per name)."""
+    BLOCKED = "blocked"
+    """Network evidence: how many of those lines show the request blocked by a generated block
+    list (Squid ``TCP_DENIED``, a BIND RPZ rewrite): the block works, the software is still
+    there."""
 
 
 class Platform(enum.StrEnum):
@@ -241,6 +245,9 @@ class HostInventory:
     source: str = ""
     org_unit: str = ""
     """The org unit the source places the host in, when it knows (MDM groups, simulations)."""
+    addresses: tuple[str, ...] = ()
+    """The host's interface addresses, when the source reports them (osquery
+    ``interface_addresses``, this host's own interfaces): the server joins network logs on them."""
 
     def __post_init__(self) -> None:
         for name in ("host", "hostname", "org_unit"):

@@ -717,6 +717,9 @@ TABLES: dict[str, Table] = {
         ),
         Table("os_version", None, None, _sig("platform major minor", "platform_like")),
         Table("system_info", None, None, _sig("cpu_brand hardware_vendor", "computer_name uuid")),
+        # The host's addresses, to join network logs with it (``SELECT * FROM
+        # interface_addresses``): read for host facts only.
+        Table("interface_addresses", None, None, _sig("interface address mask")),
     )
 }
 """Every table evict reads, by name."""
@@ -810,10 +813,20 @@ class _Host:
     queries: dict[str, _Query] = field(default_factory=dict)
     path: str = ""
     """The last file this host was seen in (where problems about it are reported)."""
+    addresses: set[str] = field(default_factory=set)
+    """Interface addresses (``interface_addresses``)."""
 
     def copy(self) -> _Host:
         queries = {k: q.copy() for k, q in self.queries.items()}
-        return _Host(self.host, self.hostname, self.platform, self.collected_at, queries, self.path)
+        return _Host(
+            self.host,
+            self.hostname,
+            self.platform,
+            self.collected_at,
+            queries,
+            self.path,
+            set(self.addresses),
+        )
 
 
 def _row(value: object, path: Path, line: int | None, where: str) -> dict[str, str]:
@@ -971,6 +984,13 @@ def _apply(fleet: _Fleet, event: Mapping[str, Any], path: Path, line: int) -> No
     if table is None:
         fleet.unknown.setdefault(str(path), Counter())[name] += 1
         return
+    if table == "interface_addresses":
+        if snapshot is not None:
+            host.addresses = {r.get("address", "") for r in snapshot} - {""}
+        else:
+            host.addresses -= {r.get("address", "") for r in removed}
+            host.addresses |= {r.get("address", "") for r in added} - {""}
+        return
     if TABLES[table].convert is None and not TABLES[table].registry:
         for row in snapshot if snapshot is not None else added:
             _host_facts(host, table, row)
@@ -1002,8 +1022,12 @@ def _apply(fleet: _Fleet, event: Mapping[str, Any], path: Path, line: int) -> No
 
 
 def _host_facts(host: _Host, table: str, row: Mapping[str, str]) -> None:
-    """Take the hostname and platform from an ``os_version`` or ``system_info`` row."""
-    if table == "os_version":
+    """Take the hostname and platform from an ``os_version`` or ``system_info`` row, an address
+    from an ``interface_addresses`` one."""
+    if table == "interface_addresses":
+        if row.get("address"):
+            host.addresses.add(row["address"])
+    elif table == "os_version":
         platform = row.get("platform") or ""
         if platform and not host.platform:
             host.platform = platform
@@ -1044,6 +1068,7 @@ def _inventory(host: _Host, rows: Iterable[tuple[str, Row]], collected: float) -
         collected_at=dt.datetime.fromtimestamp(collected, dt.UTC),
         observations=tuple(observations),
         source="osquery",
+        addresses=tuple(sorted(host.addresses)),
     )
 
 

@@ -83,6 +83,19 @@ class MethodCount:
 
 
 @dataclass(frozen=True, slots=True)
+class NetworkCount:
+    """What network logs showed of one covered product (see :mod:`evict.server.network`)."""
+
+    product: str
+    hosts: int
+    """Enrolled endpoints whose traffic reached the product's endpoints."""
+    unmanaged: int
+    """Devices no enrolled host accounts for (the whole organisation's)."""
+    blocked: int = 0
+    """Of the two, those whose every request was refused by a block list."""
+
+
+@dataclass(frozen=True, slots=True)
 class ReportInputs:
     """Everything a report is built from, for one directive and one organisation (or unit)."""
 
@@ -111,6 +124,8 @@ class ReportInputs:
     profile: Profile = field(default_factory=Profile)
     determinations: tuple[Determination, ...] = ()
     """The organisation's determinations of questions of scope, revoked ones included."""
+    network: tuple[NetworkCount, ...] = ()
+    """Covered products found by network evidence (network logs), this directive's only."""
 
 
 # -- which report, and when -----------------------------------------------------------------------
@@ -412,6 +427,18 @@ def _products_section(inputs: ReportInputs, sid: str, title: str) -> Section:
         )
         for p in _products_found(inputs)
     ]
+    listed = set(_products_found(inputs))
+    rows.extend(
+        (
+            _product_name(inputs.catalog, n.product),
+            n.product,
+            _category(inputs.catalog, n.product),
+            f"found by network evidence only ({_count(n.hosts, 'enrolled endpoint')}, "
+            f"{_count(n.unmanaged, 'unmanaged device')})",
+        )
+        for n in inputs.network
+        if n.product not in listed
+    )
     units = _units(inputs)
     agency = inputs.profile.agency or inputs.organisation
     total = _Unit(
@@ -428,10 +455,49 @@ def _products_section(inputs: ReportInputs, sid: str, title: str) -> Section:
         (u.name, u.hosts, u.assessed, u.impacted, u.cleared, _attestation(u, term))
         for u in [*units, total]
     ]
+    statements = [f"{agency}: {_attestation(total, term)}."]
+    unmanaged = sum(n.unmanaged for n in inputs.network)
+    if unmanaged:
+        statements.append(
+            f"Network logs show {_count(unmanaged, 'device')} that no enrolled endpoint "
+            f"accounts for talking to the endpoints of {term}: unmanaged devices, not in the "
+            "endpoint counts above."
+        )
+    network = tuple(
+        (
+            _product_name(inputs.catalog, n.product),
+            n.product,
+            n.hosts,
+            n.unmanaged,
+            n.blocked,
+        )
+        for n in inputs.network
+    )
+    network_tables = (
+        (
+            Table(
+                "network",
+                "Found by network evidence",
+                (
+                    "Product",
+                    "Catalog id",
+                    "Enrolled endpoints with traffic",
+                    "Unmanaged devices",
+                    "Only blocked attempts",
+                ),
+                network,
+                note="Traffic to a product's endpoints in DNS, TLS or proxy logs shows use "
+                "(medium confidence), not what is installed; blocked attempts mean the block "
+                "works and the software is still there.",
+            ),
+        )
+        if network
+        else ()
+    )
     return Section(
         sid,
         title,
-        statements=(f"{agency}: {_attestation(total, term)}.",),
+        statements=tuple(statements),
         tables=(
             Table(
                 "products",
@@ -439,6 +505,7 @@ def _products_section(inputs: ReportInputs, sid: str, title: str) -> Section:
                 ("Product", "Catalog id", "Category", "Org units where present"),
                 tuple(rows),
             ),
+            *network_tables,
             Table(
                 "attestation",
                 "Per org unit and for the agency",
@@ -520,6 +587,11 @@ METHODS: dict[str, tuple[str, str]] = {
     "files": ("Files on disk", "executables' version resources, signatures and hashes; YARA"),
     "macos": ("macOS bundles", "application bundles (Info.plist), pkg receipts, system_profiler"),
     "dpkg-status": ("Package database", "dpkg status file"),
+    "network": (
+        "Network logs",
+        "DNS, TLS and proxy logs (Zeek, Suricata, Squid, BIND, Windows DNS, dnsmasq) matched "
+        "against the catalog's network endpoints; traffic shows use, not what is installed",
+    ),
     "evict": ("evict inventory", "evict JSON inventory from another scan"),
 }
 """Source family -> (method, what it reads), for the methodology a report states."""
@@ -551,6 +623,8 @@ def _methods_section(inputs: ReportInputs, sid: str, title: str) -> Section:
     per_source: Counter[str] = Counter()
     for m in inputs.methods:
         per_source[m.source] += m.hosts
+    if inputs.network:
+        per_source["network"] += sum(n.hosts + n.unmanaged for n in inputs.network)
     methods: list[tuple[Value, ...]] = [
         (
             source,

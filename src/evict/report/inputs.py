@@ -16,7 +16,7 @@ from evict.compliance.determinations import Determination, apply_determinations
 from evict.inventory.interface import HostID, Observation
 from evict.matching.engine import Matcher
 from evict.matching.interface import Finding, Hit
-from evict.report.directives import MethodCount, ReportInputs
+from evict.report.directives import MethodCount, NetworkCount, ReportInputs
 from evict.report.fleet import report_lines
 from evict.report.profile import Profile
 from evict.server.worker import hit_from_json
@@ -80,7 +80,51 @@ def gather(
         scope=scope,
         profile=profile or Profile(),
         determinations=determinations,
+        network=network_counts(store, matcher, directive, org_id, unit_id, protection),
     )
+
+
+def network_counts(
+    store: Store,
+    matcher: Matcher,
+    directive: Directive,
+    org_id: int,
+    unit_id: int | None,
+    protection: frozenset[str],
+) -> tuple[NetworkCount, ...]:
+    """The directive's covered products found by network evidence: enrolled endpoints with
+    vendor traffic, and (for the whole organisation only) unmanaged devices."""
+    from evict.catalog.interface import CatalogLookupError
+    from evict.store.network import NetworkStore
+
+    catalog = matcher.catalog
+    network = NetworkStore(store)
+
+    def covered(product: str) -> bool:
+        if product in protection:
+            return False
+        try:
+            found = catalog.product(product)
+        except CatalogLookupError:
+            return False
+        return directive in catalog.directives_for(found, embedded=False)
+
+    hosts = network.hosts_by_product(org_id, unit_id=unit_id)
+    unmanaged: dict[str, list[int]] = {}
+    if unit_id is None:
+        for d in network.unmanaged(org_id):
+            for p in d.products:
+                counts = unmanaged.setdefault(p, [0, 0])
+                counts[0] += 1
+                counts[1] += d.only_blocked
+    out = []
+    for product in sorted(set(hosts) | set(unmanaged)):
+        if not covered(product):
+            continue
+        h, hb = hosts.get(product, (0, 0))
+        u, ub = unmanaged.get(product, [0, 0])
+        out.append(NetworkCount(product, h, u, hb + ub))
+    return tuple(out)
 
 
 def _findings(

@@ -204,7 +204,9 @@ def create_app(
     app.add_exception_handler(HTTPException, _handle_http)
     from evict.server.limits import SMALL_BODY_BYTES, BodyLimit
 
-    app.add_middleware(BodyLimit, limit=SMALL_BODY_BYTES, exempt={"/api/v1/inventory"})
+    app.add_middleware(
+        BodyLimit, limit=SMALL_BODY_BYTES, exempt={"/api/v1/inventory", "/api/v1/network"}
+    )
     from evict.server.limits import ReceiveTimeout
 
     app.add_middleware(ReceiveTimeout, timeout=settings.body_timeout)

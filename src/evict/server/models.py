@@ -65,6 +65,11 @@ class DigestRequest(_Model):
 
     report_id: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")
     digest: str = Field(pattern=r"^[0-9a-f]{64}$", description="See evict.agent.wire.")
+    addresses: list[str] | None = Field(
+        default=None,
+        max_length=256,
+        description="The host's interface addresses (kept only when they change).",
+    )
 
 
 class DigestResponse(_Model):

@@ -50,11 +50,12 @@ from dataclasses import dataclass
 from evict.catalog.interface import Catalog, Confidence, ProductID, RuleID
 from evict.compliance.coverage import assess, concludes
 from evict.compliance.determinations import Answer, apply_determinations
-from evict.compliance.lifecycle import HostState, Observed, observe
+from evict.compliance.lifecycle import HostState, Observed, State, observe
 from evict.inventory.interface import HostID, Observation
 from evict.matching.engine import Matcher
 from evict.matching.interface import Hit
 from evict.store.interface import DirtyHost, StateChange
+from evict.store.network import NetworkStore
 from evict.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -268,6 +269,7 @@ class MatchWorker:
             if self.matcher.catalog.questions
             else {}
         )
+        loud = self._loud(batch, states, now=now)
         directives = self.matcher.catalog.directives
         out: list[StateChange] = []
         for host in batch:
@@ -308,10 +310,41 @@ class MatchWorker:
                     fresh=fresh,
                     questioned=frozenset(asked.get(directive.id, ())),
                     determined_out=frozenset(out_of_scope.get(directive.id, ())),
+                    silent=(host.id, directive.id) not in loud,
                 )
                 new = observe(old, seen, now=now, waiver_active=(host.id, directive.id) in waived)
                 if new is not old:
                     out.append(StateChange(host.id, directive.id, old, new))
+        return out
+
+    def _loud(
+        self,
+        batch: Sequence[DirtyHost],
+        states: Mapping[int, Mapping[str, HostState]],
+        *,
+        now: dt.datetime,
+    ) -> set[tuple[int, str]]:
+        """(host, directive) pairs ``replaced`` too recently, or too recently heard on the
+        network, for their organisation's days of silence: not yet ``verified``."""
+        waiting = [
+            (h, d, s)
+            for h in batch
+            for d, s in states.get(h.id, {}).items()
+            if s.state is State.REPLACED
+        ]
+        if not waiting:
+            return set()
+        network = NetworkStore(self.store)
+        days = network.silence_days(h.org_id for h, _, _ in waiting)
+        if not any(days.values()):
+            return set()
+        heard = network.last_traffic([h.id for h, _, _ in waiting])
+        out = set()
+        for host, directive, state in waiting:
+            need = dt.timedelta(days=days.get(host.org_id, 0))
+            quiet_since = max(state.since, heard.get(host.id, state.since))
+            if need and now - quiet_since < need:
+                out.add((host.id, directive))
         return out
 
 

@@ -428,3 +428,73 @@ class Meta(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class HostAddressRow(Base):
+    """An address an enrolled host reported on its interfaces, from when until when (network
+    evidence is joined on it). Written only when a host's addresses change: ``current`` while
+    its latest report still shows the address; once gone, ``last_seen`` is the last check-in
+    that still showed it (see :mod:`evict.store.network`)."""
+
+    __tablename__ = "host_addresses"
+    __table_args__ = (Index("ix_host_addresses_address", "address"),)
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    host_id: Mapped[int] = mapped_column(
+        BigID, ForeignKey("hosts.id", ondelete="CASCADE"), index=True
+    )
+    address: Mapped[str] = mapped_column(String(64))
+    first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class HostTrafficRow(Base):
+    """Vendor traffic credited to an enrolled host from network logs, per product."""
+
+    __tablename__ = "host_traffic"
+    __table_args__ = (UniqueConstraint("host_id", "product"),)
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    host_id: Mapped[int] = mapped_column(BigID, ForeignKey("hosts.id", ondelete="CASCADE"))
+    product: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(64))
+    first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    count: Mapped[int] = mapped_column(BigInteger)
+    blocked: Mapped[int] = mapped_column(BigInteger, default=0)
+    names: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON list of the names asked for (a few)."""
+    lines: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON list of evidence log lines (a few)."""
+
+
+class NetworkDeviceRow(Base):
+    """An unmanaged device: a client address in network logs that no enrolled host held."""
+
+    __tablename__ = "network_devices"
+    __table_args__ = (UniqueConstraint("org_id", "address"),)
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(64))
+    hostname: Mapped[str] = mapped_column(String(255), default="")
+    first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    count: Mapped[int] = mapped_column(BigInteger)
+    blocked: Mapped[int] = mapped_column(BigInteger, default=0)
+    names: Mapped[str] = mapped_column(Text, default="[]")
+    products: Mapped[str] = mapped_column(Text, default="")
+    """Comma-separated catalog product ids."""
+    sources: Mapped[str] = mapped_column(String(200), default="")
+    """Comma-separated log kinds (``zeek``, ``squid``...)."""
+    ambiguous: Mapped[str] = mapped_column(Text, default="")
+    """Comma-separated enrolled hosts that shared the address at the time, if any."""
+
+
+class NetworkSettingRow(Base):
+    """An organisation's network-evidence settings."""
+
+    __tablename__ = "network_settings"
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    silence_days: Mapped[int] = mapped_column(Integer, default=0)
+    """Days without vendor traffic ``verified`` requires after a removal (0: not required)."""

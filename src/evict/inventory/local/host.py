@@ -24,6 +24,7 @@ from evict.inventory.interface import (
     Problems,
     SourceStatus,
 )
+from evict.inventory.local.addresses import local_addresses
 
 COLLECTORS: tuple[str, ...] = (
     "evict.inventory.local.packages:DpkgCollector",
@@ -112,4 +113,5 @@ class LocalHostSource(InventorySource):
             collected_at=self.now or dt.datetime.now(dt.UTC),
             observations=tuple(observations),
             source="local",
+            addresses=local_addresses(self.root),
         )

@@ -67,6 +67,8 @@ class Record:
     name: str
     ts: float | None
     hostname: str = ""
+    blocked: bool = False
+    """The log line shows the request refused by a block list (Squid deny, RPZ rewrite)."""
 
 
 class LogFormat(ABC):
@@ -150,9 +152,11 @@ class _Seen:
     count: int = 0
     lines: list[str] = field(default_factory=list)
     hostname: str = ""
+    blocked: int = 0
 
-    def add(self, ts: float | None, where: str) -> None:
+    def add(self, ts: float | None, where: str, *, blocked: bool = False) -> None:
         self.count += 1
+        self.blocked += blocked
         if ts is not None and _PLAUSIBLE[0] <= ts <= _PLAUSIBLE[1]:
             self.first = ts if self.first is None else min(self.first, ts)
             self.last = ts if self.last is None else max(self.last, ts)
@@ -359,7 +363,7 @@ class _FileReader:
             entry = self.seen.get(key)
             if entry is None:
                 entry = self.seen[key] = _Seen()
-            entry.add(r.ts, f"{self.path.name}:{number}: {shown}")
+            entry.add(r.ts, f"{self.path.name}:{number}: {shown}", blocked=r.blocked)
             entry.hostname = entry.hostname or r.hostname or hostname
 
 
@@ -460,6 +464,8 @@ def _inventories(source: str, seen: dict[tuple[str, str], _Seen]) -> Iterator[Ho
             if entry.last is not None:
                 last = entry.last if last is None else max(last, entry.last)
             identifiers = [(Ident.COUNT.value, str(entry.count))]
+            if entry.blocked:
+                identifiers.append((Ident.BLOCKED.value, str(entry.blocked)))
             if entry.first is not None and entry.last is not None:
                 identifiers.append((Ident.FIRST_SEEN.value, iso(entry.first)))
                 identifiers.append((Ident.LAST_SEEN.value, iso(entry.last)))

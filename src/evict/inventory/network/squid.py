@@ -59,7 +59,9 @@ class SquidAccessLog(LogFormat):
                 raise LineError(f"URL {url[:80]!r}: {e}") from e
         if not host:
             return []
-        return [Record(f[2].decode("utf-8", "replace"), host, float(f[0]))]
+        # The generated Squid list denies with ``http_access deny``: TCP_DENIED/403.
+        blocked = f[3].startswith(b"TCP_DENIED")
+        return [Record(f[2].decode("utf-8", "replace"), host, float(f[0]), blocked=blocked)]
 
 
 class SquidSource(NetworkLogSource):

@@ -11,6 +11,7 @@ from evict.server.api import (
     determinations,
     directives,
     hosts,
+    network,
     reports,
     waivers,
 )
@@ -24,6 +25,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     reports.router,
     audit.router,
     admin.router,
+    network.router,
 )
 """Every router, in the order the OpenAPI document lists them."""
 

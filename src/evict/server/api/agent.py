@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from evict.agent.wire import (
+    check_addresses,
     check_host_identifier,
     check_hostname,
     check_platform,
@@ -28,6 +29,7 @@ from evict.server.models import (
     IngestResponse,
 )
 from evict.store.interface import InventoryReport
+from evict.store.network import NetworkStore
 
 router = APIRouter(prefix="/api/v1", tags=["agent"])
 
@@ -86,7 +88,10 @@ def enroll(body: EnrollRequest, request: Request, ctx: Ctx) -> EnrollResponse:
 )
 def check_digest(body: DigestRequest, host: AgentHost, ctx: Ctx) -> DigestResponse:
     """Answer ``unchanged`` (and record the check-in) when the stored inventory has this digest."""
+    addresses = check_addresses(body.addresses)
     same = ctx.store.checkin_unchanged(host, body.report_id, body.digest, now=ctx.now())
+    if addresses is not None:
+        NetworkStore(ctx.store).record_addresses(host, addresses, now=ctx.now())
     if same:
         ctx.wake_worker()
     return DigestResponse(status="unchanged" if same else "send", report_id=body.report_id)
@@ -174,5 +179,8 @@ async def ingest(request: Request, host: AgentHost, ctx: Ctx) -> IngestResponse:
     ack = await run_in_threadpool(
         ctx.store.ingest, host, report, now=ctx.now(), address=client_address(request)
     )
+    if parsed.addresses is not None:
+        network = NetworkStore(ctx.store)
+        await run_in_threadpool(network.record_addresses, host, parsed.addresses, now=ctx.now())
     ctx.wake_worker()
     return IngestResponse.model_validate(ack.to_json())

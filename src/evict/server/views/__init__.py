@@ -1,7 +1,7 @@
 """The dashboard: server-rendered pages over the same store and catalog as the API.
 
-One router per page family (``auth``, ``overview``, ``hosts``, ``products``, ``waivers``,
-``determinations``, ``reports``, ``notifications``, ``audit``), Jinja2 templates under
+One router per page family (``auth``, ``overview``, ``hosts``, ``products``, ``unmanaged``,
+``waivers``, ``determinations``, ``reports``, ``notifications``, ``audit``), Jinja2 templates under
 ``server/templates``, one stylesheet under ``server/static``, and charts drawn as inline SVG on
 the server
 (:mod:`evict.server.views.charts`): no script, no font and nothing else fetched from anywhere,
@@ -24,6 +24,7 @@ from evict.server.views import (
     overview,
     products,
     reports,
+    unmanaged,
     waivers,
 )
 from evict.server.views.web import STATIC, Dashboard, LoginRequired, ViewError, page_url
@@ -33,6 +34,7 @@ ROUTERS = (
     overview.router,
     hosts.router,
     products.router,
+    unmanaged.router,
     waivers.router,
     determinations.router,
     reports.router,

@@ -37,6 +37,7 @@ from evict.server.models import EvidenceModel, FindingModel
 from evict.server.views.overview import default_directive
 from evict.server.views.plans import host_plan, hosts_plans
 from evict.server.views.products import kept_product_uses
+from evict.server.views.unmanaged import host_network
 from evict.server.views.web import (
     SECURITY_HEADERS,
     BadRequest,
@@ -692,6 +693,7 @@ def render_host(
         default_expiry=(today + dt.timedelta(days=30)).isoformat(),
         min_expiry=(today + dt.timedelta(days=1)).isoformat(),
         directive_titles={d.id: d.title for d in ctx.catalog.directives},
+        **host_network(ctx, info.id),
     )
 
 

@@ -25,6 +25,7 @@ from evict.compliance.milestones import current_milestone, schedule
 from evict.report.fleet import PENDING, Summary, summarise_counts
 from evict.server.deps import Ctx, ServerContext
 from evict.server.views import charts
+from evict.server.views.unmanaged import unmanaged_count
 from evict.server.views.web import Dash, PageNotFound, ViewerDep
 from evict.store.dashboard import CARRYING, STATE_ORDER, DashboardQueries
 
@@ -257,5 +258,6 @@ def overview(
         points=points,
         bars=bars,
         products_chart=_products_chart(d, bars) if bars else None,
+        unmanaged=unmanaged_count(ctx, viewer.principal.org_id, viewer.unit_id),
         **context,
     )
