@@ -390,7 +390,7 @@ class DashboardQueries:
     def _contains(column: Any, text: str) -> Any:
         # ILIKE on PostgreSQL, lower(column) LIKE lower(text) on SQLite; the text's own % and _
         # are escaped so that they match themselves. On PostgreSQL the trigram indexes of
-        # migration 0010 serve it; elsewhere the page walks its order testing each host
+        # migration 0012 serve it; elsewhere the page walks its order testing each host
         # (docs/dashboard.md, "At a million hosts").
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return column.ilike(f"%{escaped}%", escape="\\")
