@@ -12,6 +12,7 @@ import csv
 import dataclasses
 import datetime as dt
 import io
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -287,6 +288,82 @@ def report_json(
         "summary": summary.to_json(),
         "hosts": [line.to_json() for line in materialised],
     }
+
+
+def summarise_fleet(
+    counts: Iterable[tuple[str, str, dt.date | None, int]],
+    directive: Directive,
+    *,
+    today: dt.date,
+    start: dt.date | None = None,
+) -> Summary:
+    """Summarise ``(org_unit, state, organisation's start, hosts)`` counts, as the store counts
+    them in SQL (:meth:`~evict.store.store.Store.fleet_counts`), without reading a host.
+
+    The same numbers as :func:`summarise` over the report lines: a host is overdue on its own
+    organisation's clock (:func:`host_milestone` for its start and state), so the summary's
+    overdue count is the rows' count. ``start`` sets the summary's own milestone line.
+    """
+    rows = list(counts)
+    summary = summarise_counts(
+        ((unit, state, n) for unit, state, _, n in rows), directive, today=today, start=start
+    )
+    late: dict[tuple[dt.date | None, bool], bool] = {}
+    overdue = 0
+    units: set[str] = set()
+    for unit, state, begun, n in rows:
+        key = (begun, is_open(state))
+        if key not in late:
+            late[key] = host_milestone(directive, state, today=today, start=begun).overdue
+        if late[key] and n:
+            overdue += n
+            units.add(unit)
+    return dataclasses.replace(summary, overdue=overdue, overdue_units=tuple(sorted(units)))
+
+
+def _head(
+    directive: Directive, summary: Summary, *, today: dt.date, generated_at: dt.datetime
+) -> dict[str, object]:
+    return {
+        "directive": {"id": directive.id, "title": directive.title},
+        "generated_at": generated_at.isoformat(),
+        "today": today.isoformat(),
+        "summary": summary.to_json(),
+    }
+
+
+def stream_json(
+    lines: Iterable[ReportLine],
+    summary: Summary,
+    directive: Directive,
+    *,
+    today: dt.date,
+    generated_at: dt.datetime,
+) -> Iterator[str]:
+    """The JSON report of :func:`report_json`, as text written a host at a time.
+
+    ``summary`` is counted beforehand (:func:`summarise_fleet`, in SQL), so no host is held:
+    the head (directive, times, summary) first, then the ``hosts`` array one object per chunk.
+    The text is what ``json.dumps(report_json(...), indent=2, ensure_ascii=False)`` gives.
+    """
+    head = json.dumps(
+        _head(directive, summary, today=today, generated_at=generated_at),
+        indent=2,
+        ensure_ascii=False,
+    )
+    yield head[: -len("\n}")] + ',\n  "hosts": ['
+    first = True
+    for line in lines:
+        host = json.dumps(line.to_json(), indent=2, ensure_ascii=False)
+        yield ("\n    " if first else ",\n    ") + host.replace("\n", "\n    ")
+        first = False
+    yield "]\n}\n" if first else "\n  ]\n}\n"
+
+
+def to_jsonl(lines: Iterable[ReportLine]) -> Iterator[str]:
+    """JSON Lines: one host a line, the fields of :meth:`ReportLine.to_json` (no summary)."""
+    for line in lines:
+        yield json.dumps(line.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 ALL_STATES: tuple[str, ...] = (*(s.value for s in State), PENDING)

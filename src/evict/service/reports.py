@@ -14,7 +14,7 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +96,54 @@ def render_document(
     data = render_report(kind, fmt, inputs)
     progress("done", 100)
     return data
+
+
+LISTING_FORMATS: tuple[str, ...] = ("csv", "json", "jsonl")
+"""The formats of the per-host listing (the ``hosts`` report), all streamed."""
+
+LISTING_MEDIA: dict[str, str] = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "jsonl": "application/jsonl",
+}
+"""The HTTP media type of each listing format."""
+
+
+def host_listing(
+    store: Store,
+    directive: Directive,
+    fmt: str,
+    *,
+    org_id: int | None,
+    unit_id: int | None,
+    today: dt.date,
+    generated_at: dt.datetime,
+    start: dt.date | None = None,
+) -> Iterator[str]:
+    """The per-host listing of ``directive`` as text chunks, read and written a page at a time.
+
+    ``csv`` and ``jsonl`` are one line per host; ``json`` is the summary (counted in SQL
+    first) and the ``hosts`` array. Memory does not grow with the fleet: the store is read in
+    keyset pages and each line is written as it is read.
+    """
+    from evict.report.fleet import report_lines, stream_json, summarise_fleet, to_csv, to_jsonl
+
+    lines = report_lines(
+        store.fleet_rows(directive.id, org_id=org_id, unit_id=unit_id), directive, today=today
+    )
+    if fmt == "csv":
+        return to_csv(lines)
+    if fmt == "jsonl":
+        return to_jsonl(lines)
+    if fmt != "json":
+        raise ValueError(f"not a listing format: {fmt!r} (one of {', '.join(LISTING_FORMATS)})")
+    summary = summarise_fleet(
+        store.fleet_counts(directive.id, org_id=org_id, unit_id=unit_id),
+        directive,
+        today=today,
+        start=start,
+    )
+    return stream_json(lines, summary, directive, today=today, generated_at=generated_at)
 
 
 @dataclass(frozen=True)

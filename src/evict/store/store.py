@@ -2282,6 +2282,36 @@ class Store:
                 return
             after = rows[-1].id
 
+    def fleet_counts(
+        self,
+        directive: str,
+        *,
+        org_id: int | None = None,
+        unit_id: int | None = None,
+    ) -> list[tuple[str, str, dt.date | None, int]]:
+        """``(org_unit, state, organisation's start date, hosts)`` over the hosts
+        :meth:`fleet_rows` lists, counted in SQL (the streamed report's summary)."""
+        state = func.coalesce(HostStateRow.state, literal(PENDING))
+        stmt = (
+            select(OrgUnit.name, state.label("state"), Adoption.start, func.count().label("n"))
+            .select_from(Host)
+            .join(OrgUnit, OrgUnit.id == Host.org_unit_id)
+            .outerjoin(
+                HostStateRow,
+                and_(HostStateRow.host_id == Host.id, HostStateRow.directive == directive),
+            )
+            .outerjoin(
+                Adoption, and_(Adoption.org_id == Host.org_id, Adoption.directive == directive)
+            )
+            .group_by(OrgUnit.name, state, Adoption.start)
+        )
+        if org_id is not None:
+            stmt = stmt.where(Host.org_id == org_id)
+        if unit_id is not None:
+            stmt = stmt.where(Host.org_unit_id == unit_id)
+        with self._read() as conn:
+            return [(r.name, r.state, r.start, int(r.n)) for r in conn.execute(stmt)]
+
     def state_counts(
         self, directive: str, org_id: int, *, unit_id: int | None = None
     ) -> list[tuple[str, str, int]]:
