@@ -62,7 +62,7 @@ from evict.inventory.interface import Kind, Observation
 from evict.matching.engine import distinct_key
 from evict.report.fleet import PENDING, FleetRow
 from evict.store import secrets
-from evict.store.engine import WRITE, make_engine
+from evict.store.engine import SQLITE_CACHE_KIB, WRITE, make_engine
 from evict.store.interface import (
     AuditHeadMissing,
     BulkHost,
@@ -200,6 +200,10 @@ AuditSpec = tuple[str, str, str, int | None, Mapping[str, object]]
 """(actor, action, subject, org, payload) of an event to append."""
 
 
+SCAN_CACHE_KIB = 1024
+"""SQLite's page cache (KiB) while scanning the whole fleet (:meth:`Store._scan`)."""
+
+
 class Store:
     """The fleet's database.
 
@@ -237,6 +241,25 @@ class Store:
             raise DatabaseError(f"database error: {e.orig}") from e
         except DataError as e:
             raise _unstorable(e) from e
+
+    @contextmanager
+    def _scan(self) -> Iterator[Connection]:
+        """A read for one page of a scan of the whole fleet (reports, evidence).
+
+        A scan reads each database page once, so on SQLite it runs with a small page cache
+        (:data:`SCAN_CACHE_KIB`) and gives it back after: a million-host report does not fill
+        the connection's cache (:data:`~evict.store.engine.SQLITE_CACHE_KIB`) with pages it
+        will not read again, and its memory stays flat however large the fleet.
+        """
+        with self._read() as conn:
+            if self.dialect != "sqlite":
+                yield conn
+                return
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{SCAN_CACHE_KIB}")
+            try:
+                yield conn
+            finally:
+                conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
 
     @contextmanager
     def _read_one(self) -> Iterator[Connection]:
@@ -391,7 +414,7 @@ class Store:
         """Every event after sequence number ``after`` in stored order, a page at a time."""
         while True:
             stmt = select(AuditEventRow).where(AuditEventRow.seq > after)
-            with self._read() as conn:
+            with self._scan() as conn:
                 rows = [
                     self._event(r)
                     for r in conn.execute(stmt.order_by(AuditEventRow.seq).limit(page))
@@ -2227,7 +2250,7 @@ class Store:
         *,
         org_id: int | None = None,
         unit_id: int | None = None,
-        page: int = 5000,
+        page: int = 1000,
     ) -> Iterator[FleetRow]:
         """Every host's standing against ``directive``, a page at a time (for reports)."""
         after = 0
@@ -2263,7 +2286,7 @@ class Store:
                 stmt = stmt.where(Host.org_id == org_id)
             if unit_id is not None:
                 stmt = stmt.where(Host.org_unit_id == unit_id)
-            with self._read() as conn:
+            with self._scan() as conn:
                 rows = conn.execute(stmt).all()
             for r in rows:
                 yield FleetRow(
@@ -2309,7 +2332,7 @@ class Store:
             stmt = stmt.where(Host.org_id == org_id)
         if unit_id is not None:
             stmt = stmt.where(Host.org_unit_id == unit_id)
-        with self._read() as conn:
+        with self._scan() as conn:
             return [(r.name, r.state, r.start, int(r.n)) for r in conn.execute(stmt)]
 
     def state_counts(
