@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from evict.cli import main
+from evict.neutral import json_dumps
 from evict.report.fleet import (
     report_json,
     report_lines,
@@ -59,7 +60,7 @@ def test_the_streamed_json_is_the_report_built_in_memory(seeded: SeededFleet) ->
     built = _in_memory(seeded)
     streamed = _listing(seeded, "json")
     # the same text, not only the same data: scripts diffing old and new reports see no change
-    assert streamed == json.dumps(built, indent=2, ensure_ascii=False) + "\n"
+    assert streamed == json_dumps(built) + "\n"
     data = json.loads(streamed)
     assert data["hosts"], "the seeded fleet has hosts"
     assert data["summary"]["overdue"] == sum(1 for h in data["hosts"] if h["overdue"])
@@ -120,7 +121,7 @@ def test_an_empty_listing_is_still_valid_json() -> None:
     text = "".join(stream_json([], summary, directive, today=TODAY, generated_at=when))
     built = report_json([], directive, today=TODAY, generated_at=when)
     assert json.loads(text) == built
-    assert text == json.dumps(built, indent=2, ensure_ascii=False) + "\n"
+    assert text == json_dumps(built) + "\n"
     assert list(to_jsonl([])) == []
 
 

@@ -12,7 +12,6 @@ import csv
 import dataclasses
 import datetime as dt
 import io
-import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from evict.catalog.interface import Directive
 from evict.compliance.lifecycle import OPEN_STATES, State
 from evict.compliance.milestones import current_milestone, last_deadline_passed
+from evict.neutral import json_dumps
 from evict.report.cells import safe_cell
 
 PENDING = "pending"
@@ -251,23 +251,24 @@ def summarise(
     start: dt.date | None = None,
 ) -> Summary:
     """Count report lines per org unit and state, as :func:`summarise_counts` does; the overdue
-    hosts are the lines marked ``overdue`` (each on its own organisation's clock)."""
-    materialised = list(lines)
-    counts: Counter[tuple[str, str]] = Counter(
-        (li.row.org_unit, li.row.state) for li in materialised
-    )
+    hosts are the lines marked ``overdue`` (each on its own organisation's clock).
+
+    One pass, holding counts only: ``lines`` may be streamed from the store."""
+    counts: Counter[tuple[str, str]] = Counter()
+    late = 0
+    late_units: set[str] = set()
+    for li in lines:
+        counts[(li.row.org_unit, li.row.state)] += 1
+        if li.overdue:
+            late += 1
+            late_units.add(li.row.org_unit)
     summary = summarise_counts(
         ((unit, state, n) for (unit, state), n in counts.items()),
         directive,
         today=today,
         start=start,
     )
-    late = [li for li in materialised if li.overdue]
-    return dataclasses.replace(
-        summary,
-        overdue=len(late),
-        overdue_units=tuple(sorted({li.row.org_unit for li in late})),
-    )
+    return dataclasses.replace(summary, overdue=late, overdue_units=tuple(sorted(late_units)))
 
 
 def report_json(
@@ -344,26 +345,24 @@ def stream_json(
 
     ``summary`` is counted beforehand (:func:`summarise_fleet`, in SQL), so no host is held:
     the head (directive, times, summary) first, then the ``hosts`` array one object per chunk.
-    The text is what ``json.dumps(report_json(...), indent=2, ensure_ascii=False)`` gives.
+    The text is what :func:`evict.neutral.json_dumps` gives for :func:`report_json`'s dict:
+    characters a terminal would act on are written as ``\\uXXXX`` escapes.
     """
-    head = json.dumps(
-        _head(directive, summary, today=today, generated_at=generated_at),
-        indent=2,
-        ensure_ascii=False,
-    )
+    head = json_dumps(_head(directive, summary, today=today, generated_at=generated_at))
     yield head[: -len("\n}")] + ',\n  "hosts": ['
     first = True
     for line in lines:
-        host = json.dumps(line.to_json(), indent=2, ensure_ascii=False)
+        host = json_dumps(line.to_json())
         yield ("\n    " if first else ",\n    ") + host.replace("\n", "\n    ")
         first = False
     yield "]\n}\n" if first else "\n  ]\n}\n"
 
 
 def to_jsonl(lines: Iterable[ReportLine]) -> Iterator[str]:
-    """JSON Lines: one host a line, the fields of :meth:`ReportLine.to_json` (no summary)."""
+    """JSON Lines: one host a line, the fields of :meth:`ReportLine.to_json` (no summary),
+    escaped as :func:`evict.neutral.json_dumps` escapes."""
     for line in lines:
-        yield json.dumps(line.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n"
+        yield json_dumps(line.to_json(), indent=None) + "\n"
 
 
 ALL_STATES: tuple[str, ...] = (*(s.value for s in State), PENDING)
