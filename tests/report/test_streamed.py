@@ -166,3 +166,29 @@ def test_the_server_streams_each_listing_chunked(migrated_url: str) -> None:
         assert [json.loads(line) for line in lines.text.splitlines()] == data["hosts"]
         missing = fleet.client.get("/api/v1/reports/no-such.jsonl", headers=auth)
         assert missing.status_code == 404
+
+
+def test_a_report_job_writes_the_listing_streamed_to_its_file(
+    seeded: SeededFleet, tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    from evict.service.reports import ReportScope, write_listing
+
+    scope = ReportScope(
+        store=seeded.store,
+        matcher=seeded.matcher,
+        directive=seeded.catalog.directive("bod-17-01"),
+        org_id=seeded.org_id,
+        unit_id=None,
+        protection=seeded.protection,
+        today=TODAY,
+        generated_at=dt.datetime.fromisoformat(NOW),
+    )
+    seen: list[int] = []
+    for fmt in ("csv", "json", "jsonl"):
+        out = tmp_path / f"hosts.{fmt}"
+        write_listing(scope, fmt, out, lambda _, n: seen.append(n))
+        assert out.read_text(encoding="utf-8") == _listing(seeded, fmt)
+    assert seen[-1] == 100
+    assert not list(tmp_path.glob(".*.tmp"))

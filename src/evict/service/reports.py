@@ -146,6 +146,31 @@ def host_listing(
     return stream_json(lines, summary, directive, today=today, generated_at=generated_at)
 
 
+def write_listing(scope: ReportScope, fmt: str, out: Path, progress: Progress = _quiet) -> None:
+    """Write the per-host listing of ``scope`` in ``fmt`` (:data:`LISTING_FORMATS`) to ``out``,
+    streamed: a temporary file renamed when complete."""
+    progress("writing one line per host", 10)
+    chunks = host_listing(
+        scope.store,
+        scope.directive,
+        fmt,
+        org_id=scope.org_id,
+        unit_id=scope.unit_id,
+        today=scope.today,
+        generated_at=scope.generated_at,
+        start=scope.store.adoptions(scope.org_id).get(scope.directive.id),
+    )
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as f:
+            for chunk in chunks:
+                f.write(chunk)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    progress("done", 100)
+
+
 @dataclass(frozen=True)
 class EvidenceResult:
     """What :func:`write_evidence` wrote, and the audit chain's verdict."""
@@ -278,6 +303,8 @@ class ReportRunner:
             scope = self.scope_for(job)
             if job.kind == EVIDENCE:
                 write_evidence(scope, out, progress, key=self.key, now=self.clock())
+            elif job.kind == ReportKind.HOSTS.value and job.format in LISTING_FORMATS:
+                write_listing(scope, job.format, out, progress)
             else:
                 data = render_document(scope, ReportKind(job.kind), Format(job.format), progress)
                 tmp = out.with_name(f".{name}.{os.getpid()}.tmp")
