@@ -23,7 +23,7 @@ from evict.report.profile import Profile
 from evict.server.worker import hit_from_json
 from evict.store.store import Store
 
-PAGE = 5000
+PAGE = 1000
 """Hosts read per page."""
 
 

@@ -208,7 +208,7 @@ def write_evidence(
     bundle = write_bundle(
         out,
         inputs,
-        audit_events=scope.store.iter_audit(),
+        audit_events=scope.store.iter_audit(page=1000),
         audit_head=head,
         catalog_files=catalog_entries(scope.catalog_dirs),
         signed_head=signed,
