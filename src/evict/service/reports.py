@@ -68,17 +68,18 @@ class ReportScope:
         """Read what the reports need from the store."""
         from evict.report.inputs import gather
 
-        return gather(
-            self.store,
-            self.matcher,
-            self.directive,
-            org_id=self.org_id,
-            unit_id=self.unit_id,
-            protection=self.protection,
-            today=self.today,
-            generated_at=self.generated_at,
-            profile=self.profile,
-        )
+        with self.store.scanning():
+            return gather(
+                self.store,
+                self.matcher,
+                self.directive,
+                org_id=self.org_id,
+                unit_id=self.unit_id,
+                protection=self.protection,
+                today=self.today,
+                generated_at=self.generated_at,
+                profile=self.profile,
+            )
 
 
 def render_document(

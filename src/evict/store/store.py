@@ -220,6 +220,8 @@ class Store:
         self._software_cache: dict[str, int] = {}
         self._key_cache: dict[object, str] = {}
         """:func:`software_key` by :func:`distinct_key`, for bulk loads."""
+        self._scanning = threading.local()
+        """Set on a thread while it scans the fleet (:meth:`scanning`)."""
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -234,6 +236,14 @@ class Store:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
+        if getattr(self._scanning, "on", False) and self.dialect == "sqlite":
+            self._scanning.on = False  # _scan reads through here
+            try:
+                with self._scan() as conn:
+                    yield conn
+            finally:
+                self._scanning.on = True
+            return
         try:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
@@ -241,6 +251,18 @@ class Store:
             raise DatabaseError(f"database error: {e.orig}") from e
         except DataError as e:
             raise _unstorable(e) from e
+
+    @contextmanager
+    def scanning(self) -> Iterator[None]:
+        """Mark every read of this thread, meanwhile, as part of a scan of the whole fleet (a
+        directive's documents, an evidence bundle): on SQLite they run with the small page
+        cache of :meth:`_scan`, so a report's memory does not grow with the database."""
+        before = getattr(self._scanning, "on", False)
+        self._scanning.on = True
+        try:
+            yield
+        finally:
+            self._scanning.on = before
 
     @contextmanager
     def _scan(self) -> Iterator[Connection]:
