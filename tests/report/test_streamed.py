@@ -192,3 +192,32 @@ def test_a_report_job_writes_the_listing_streamed_to_its_file(
         assert out.read_text(encoding="utf-8") == _listing(seeded, fmt)
     assert seen[-1] == 100
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_hostile_hostname_is_escaped_in_both_json_formats() -> None:
+    import datetime as dt
+
+    from evict.catalog.loader import load_catalog
+    from evict.report.fleet import FleetRow, summarise
+
+    directive = load_catalog().directive("bod-17-01")
+    row = FleetRow(
+        host="h-1",
+        hostname="ws\x1b[2J\x1b]0;owned\x07\u202e",
+        org="DHS",
+        org_unit="HQ",
+        platform="windows",
+        state="identified",
+        products=("kaspersky-endpoint-security",),
+    )
+    lines = list(report_lines([row], directive, today=TODAY))
+    when = dt.datetime.fromisoformat(NOW)
+    summary = summarise(lines, directive, today=TODAY)
+    for text in (
+        "".join(to_jsonl(lines)),
+        "".join(stream_json(lines, summary, directive, today=TODAY, generated_at=when)),
+    ):
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+        assert "\\u001b" in text
+    (parsed,) = [json.loads(x) for x in "".join(to_jsonl(lines)).splitlines()]
+    assert parsed["hostname"] == row.hostname  # the data stays exact
