@@ -28,6 +28,7 @@ BENCHMARKS = (
     "server",
     "ingest",
     "reevaluate",
+    "reports",
 )
 WITHIN_INGEST_WHEN_FULL = ("server", "reevaluate")
 """At full size ``ingest`` grows one fleet per backend to a million hosts and times the

@@ -17,7 +17,7 @@ from evict.catalog.loader import builtin_catalog_dir
 from evict.cli import main
 from evict.compliance.audit import AuditEvent, verify_chain
 from evict.report.directives import available
-from evict.report.interface import Format
+from evict.report.interface import Format, ReportKind
 from tests.report.reportkit import PROFILE, TODAY, SeededFleet
 
 
@@ -92,8 +92,26 @@ def test_the_bundle_verifies_against_its_manifest_and_evict_audit_verify(
         assert verify_chain(chain, head=(head_file["seq"], head_file["hash"])).ok
 
         for kind in available(seeded.catalog.directive("bod-17-01")):
+            if kind is ReportKind.HOSTS:
+                # the per-host report is the annex, streamed: no per-host PDF to lay out
+                for ext in ("csv", "json", "jsonl"):
+                    assert f"reports/bod-17-01-hosts.{ext}" in listed
+                assert "reports/bod-17-01-hosts.pdf" not in listed
+                continue
             for fmt in Format:
                 assert f"reports/bod-17-01-{kind.value}.{fmt.value}" in listed
+            # each document names the annex by its SHA-256, as the manifest lists it
+            doc = json.loads(archive.read(f"reports/bod-17-01-{kind.value}.json"))
+            annex = next(s for s in doc["sections"] if s["id"] == "host-annex")
+            named = {f["name"]: f["value"] for f in annex["fields"]}
+            for ext in ("csv", "json", "jsonl"):
+                path = f"reports/bod-17-01-hosts.{ext}"
+                assert listed[path]["sha256"] in named[path]
+        as_json = json.loads(archive.read("reports/bod-17-01-hosts.json"))
+        as_lines = archive.read("reports/bod-17-01-hosts.jsonl").decode().splitlines()
+        assert [json.loads(x) for x in as_lines] == as_json["hosts"]
+        assert as_json["summary"]["hosts"] == len(as_json["hosts"]) == 12
+        assert all(archive.getinfo(p).compress_type == zipfile.ZIP_DEFLATED for p in listed)
         assert archive.read("reports/bod-17-01-day60.pdf").startswith(b"%PDF-")
         hosts = list(
             csv.DictReader(io.StringIO(archive.read("reports/bod-17-01-hosts.csv").decode()))

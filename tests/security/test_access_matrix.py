@@ -435,6 +435,9 @@ API: dict[tuple[str, str], Spec] = {
     ("GET", "/api/v1/reports/{directive}.json"): Spec(
         get("/api/v1/reports/{directive}.json", org_unit="{unit}"), unit_query, listing=True
     ),
+    ("GET", "/api/v1/reports/{directive}.jsonl"): Spec(
+        get("/api/v1/reports/{directive}.jsonl", org_unit="{unit}"), unit_query, listing=True
+    ),
     ("GET", "/api/v1/reports/{directive}/{report}.{fmt}"): Spec(
         get("/api/v1/reports/{directive}/hosts.json", org_unit="{unit}"), unit_query, listing=True
     ),

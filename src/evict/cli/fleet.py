@@ -22,6 +22,8 @@ from evict.cli._common import add_catalog_options, catalog_dirs, iso_date
 from evict.neutral import neutralise
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     from evict.settings import Settings
     from evict.store.store import Store
 
@@ -411,12 +413,15 @@ def _register_report(subparsers: Any) -> None:
         help="a directive's reports: one line per host, or the directive's own reports",
         description="Report on a directive, from the database (--db) or a running server "
         "(--server URL --token T). --format csv and json give one line per host unless --report "
-        "names another report; html and pdf give the report the current milestone asks for.",
+        "names another report; html and pdf give the report the current milestone asks for. "
+        "--format jsonl is the per-host listing as JSON Lines, one host a line. The per-host "
+        "listings are streamed: written as they are read, in memory that does not grow with "
+        "the fleet.",
     )
     p.add_argument("directive")
     p.add_argument("--org", help="only this organisation (with --db)")
     p.add_argument("--unit", help="only this org unit")
-    p.add_argument("--format", choices=[f.value for f in Format], default="csv")
+    p.add_argument("--format", choices=[*(f.value for f in Format), "jsonl"], default="csv")
     p.add_argument(
         "--report",
         choices=[k.value for k in ReportKind],
@@ -1122,12 +1127,16 @@ def run_report(args: argparse.Namespace) -> int:
             "--profile fills in the directive's documents (--report day30, day60, status, ...); "
             "the per-host listing (--format csv|json) does not use it"
         )
+    if args.format == "jsonl" and not _fleet_listing(args):
+        raise EvictError("--format jsonl is the per-host listing: leave out --report (or hosts)")
     if args.server:
         if not token:
             raise EvictError("--server needs --token (or EVICT_TOKEN)")
         data = _report_from_server(args, token)
     elif _fleet_listing(args):
-        data = _report_from_db(args).encode()
+        _print_signed_head(args)
+        _write_chunks(args.output, _report_from_db(args))
+        return 0
     else:
         data = _document_from_db(args)
     if not args.server:
@@ -1143,9 +1152,33 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_chunks(output: Path | None, chunks: Iterable[str]) -> None:
+    """Write text chunks to ``output`` (a temporary file renamed: never a half report) or to
+    stdout, as they come."""
+    import os
+
+    from evict.errors import EvictError
+
+    if output is None:
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        sys.stdout.flush()
+        return
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as out:
+            for chunk in chunks:
+                out.write(chunk)
+        tmp.replace(output)
+    except OSError as e:
+        raise EvictError(f"{output}: cannot write the report: {e.strerror or e}") from e
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _fleet_listing(args: argparse.Namespace) -> bool:
-    """Whether the report asked for is the one-line-per-host CSV or JSON (the contract)."""
-    return args.format in ("csv", "json") and args.report in (None, "hosts")
+    """Whether the report asked for is the one-line-per-host CSV, JSON or JSON Lines."""
+    return args.format in ("csv", "json", "jsonl") and args.report in (None, "hosts")
 
 
 def _report_from_server(args: argparse.Namespace, token: str) -> bytes:
@@ -1170,7 +1203,8 @@ def _report_from_server(args: argparse.Namespace, token: str) -> bytes:
     head = response.headers.get("Evict-Audit-Head")
     if head:
         print(f"evict: audit head (signed): {head}", file=sys.stderr)
-    return response.content if args.format != "json" else response.content + b"\n"
+    data = response.content
+    return data if args.format != "json" or data.endswith(b"\n") else data + b"\n"
 
 
 def _only_org(store: Store) -> Any:
@@ -1192,12 +1226,10 @@ def _print_signed_head(args: argparse.Namespace) -> None:
     print(f"evict: audit head (signed): {anchor_line(head).strip()}", file=sys.stderr)
 
 
-def _report_from_db(args: argparse.Namespace) -> str:
-    import json
-
+def _report_from_db(args: argparse.Namespace) -> Iterator[str]:
     from evict._util import today
     from evict.catalog.loader import load_catalog
-    from evict.report.fleet import report_json, report_lines, to_csv
+    from evict.service.reports import host_listing
 
     settings = _settings(args)
     directive = load_catalog(settings.catalog_dirs).directive(args.directive)
@@ -1211,14 +1243,16 @@ def _report_from_db(args: argparse.Namespace) -> str:
         start = store.adoptions(org_id).get(directive.id)
         if args.unit:
             unit_id = store.unit_id(org_id, args.unit)
-    day = args.today or today()
-    lines = report_lines(
-        store.fleet_rows(directive.id, org_id=org_id, unit_id=unit_id), directive, today=day
+    return host_listing(
+        store,
+        directive,
+        args.format,
+        org_id=org_id,
+        unit_id=unit_id,
+        today=args.today or today(),
+        generated_at=_now(),
+        start=start,
     )
-    if args.format == "csv":
-        return "".join(to_csv(lines))
-    body = report_json(lines, directive, today=day, generated_at=_now(), start=start)
-    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
 
 
 # -- the directives' own reports and the evidence bundle ---------------------------------------

@@ -4,7 +4,11 @@
 
     MANIFEST.json                 what is in the bundle, with the SHA-256 of every other file
     MANIFEST.sig                  the Ed25519 signature of MANIFEST.json, with the public key
-    reports/DIRECTIVE-KIND.EXT    every report of the directive, in csv, json, html and pdf
+    reports/DIRECTIVE-hosts.EXT   the per-host annex: one line per host, in csv, json and jsonl,
+                                  streamed from the store as it is read
+    reports/DIRECTIVE-KIND.EXT    every other report of the directive, in csv, json, html and pdf:
+                                  counts by org unit and product, naming the annex files with
+                                  their SHA-256
     findings.jsonl                one line per host and finding, with its evidence
     determinations.json           the directive's questions of scope, with their cited text, and
                                   the organisation's determinations (revoked ones included)
@@ -12,6 +16,10 @@
     audit/head.json               the head (sequence number and hash), signed, and the verification
     catalog/VERSION               the catalog version the reports were built with
     catalog/files/...             the catalog files themselves (built-in and the organisation's)
+
+Nothing per host is held whole: the annex, ``findings.jsonl`` and the audit events are written
+to the zip (deflated, ZIP64) as they are read from the store, each hashed on the way, so a
+bundle of a million hosts is written in the memory of one page of them.
 
 The audit chain is exported whole, up to the head read before the export began, so it can be
 verified again from the bundle alone (:func:`evict.compliance.audit.verify_chain`); the head
@@ -29,6 +37,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -57,8 +66,18 @@ from evict.compliance.audit import (
     verify_chain,
 )
 from evict.compliance.determinations import determination_state
-from evict.report.directives import ReportInputs, available, render_report
-from evict.report.interface import Format, ReportError
+from evict.report.directives import ReportInputs, available, build
+from evict.report.fleet import stream_json, summarise, to_jsonl
+from evict.report.fleet import to_csv as fleet_csv
+from evict.report.interface import (
+    Document,
+    Field,
+    Format,
+    ReportError,
+    ReportKind,
+    Section,
+    render,
+)
 
 MANIFEST = "MANIFEST.json"
 SIGNATURE = "MANIFEST.sig"
@@ -233,11 +252,13 @@ def write_bundle(
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as archive:
             writer = _Writer(archive, inputs.generated_at)
             d = inputs.directive.id
+            annex = _write_annex(writer, inputs)
             for kind in available(inputs.directive):
+                if kind is ReportKind.HOSTS:
+                    continue  # the annex is the per-host report
+                document = with_annex(build(kind, inputs), annex)
                 for fmt in Format:
-                    writer.add(
-                        f"reports/{d}-{kind.value}.{fmt.value}", render_report(kind, fmt, inputs)
-                    )
+                    writer.add(f"reports/{d}-{kind.value}.{fmt.value}", render(document, fmt))
             writer.add_lines("findings.jsonl", _findings(inputs))
             writer.add("determinations.json", _json(_determinations(inputs)))
             verdict = _write_chain(writer, audit_events, audit_head)
@@ -277,6 +298,66 @@ def write_bundle(
     finally:
         tmp.unlink(missing_ok=True)
     return Bundle(out, tuple(writer.entries), verdict, hashlib.sha256(manifest).hexdigest())
+
+
+ANNEX_FORMATS: tuple[str, ...] = ("csv", "json", "jsonl")
+"""The per-host annex's formats (``reports/DIRECTIVE-hosts.EXT``)."""
+
+
+def _encoded(chunks: Iterable[str], size: int = 1 << 16) -> Iterator[bytes]:
+    """Text chunks as UTF-8, gathered into pieces of about ``size`` bytes."""
+    buffer: list[str] = []
+    held = 0
+    for chunk in chunks:
+        buffer.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield "".join(buffer).encode()
+            buffer.clear()
+            held = 0
+    if buffer:
+        yield "".join(buffer).encode()
+
+
+def _write_annex(writer: _Writer, inputs: ReportInputs) -> tuple[BundleEntry, ...]:
+    """Write the per-host report in each of :data:`ANNEX_FORMATS`, streamed from the lines."""
+    d = inputs.directive.id
+    out = []
+    for fmt in ANNEX_FORMATS:
+        name = f"reports/{d}-{ReportKind.HOSTS.value}.{fmt}"
+        if fmt == "csv":
+            chunks: Iterable[str] = fleet_csv(inputs.lines)
+        elif fmt == "jsonl":
+            chunks = to_jsonl(inputs.lines)
+        else:
+            summary = summarise(
+                inputs.lines, inputs.directive, today=inputs.today, start=inputs.start
+            )
+            chunks = stream_json(
+                inputs.lines,
+                summary,
+                inputs.directive,
+                today=inputs.today,
+                generated_at=inputs.generated_at,
+            )
+        writer.add_lines(name, _encoded(chunks))
+        out.append(writer.entries[-1])
+    return tuple(out)
+
+
+def with_annex(document: Document, annex: Sequence[BundleEntry]) -> Document:
+    """``document`` with a last section naming the per-host annex files and their SHA-256: the
+    document counts by org unit and product, the annex holds the hosts."""
+    section = Section(
+        "host-annex",
+        "Per-host annex",
+        fields=tuple(Field(e.path, f"SHA-256 {e.sha256}, {e.size} bytes") for e in annex),
+        statements=(
+            "The hosts behind the counts of this report, one line per host, are in the files "
+            "named here (in this evidence bundle), with their SHA-256.",
+        ),
+    )
+    return dataclasses.replace(document, sections=(*document.sections, section))
 
 
 def _write_chain(

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from evict.catalog.interface import Catalog, CatalogLookupError, Directive, Milestone, ProductID
@@ -35,9 +35,15 @@ from evict.compliance.lifecycle import OPEN_STATES, UNCONCLUDED_STATES, State
 from evict.compliance.milestones import current_milestone
 from evict.inventory.interface import Ident, Kind
 from evict.matching.interface import Finding
-from evict.neutral import json_dumps
 from evict.remediation.policy import Policy, coverage_gap, protective
-from evict.report.fleet import ALL_STATES, CSV_COLUMNS, PENDING, ReportLine, report_json
+from evict.report.fleet import (
+    ALL_STATES,
+    CSV_COLUMNS,
+    PENDING,
+    ReportLine,
+    stream_json,
+    summarise,
+)
 from evict.report.fleet import to_csv as fleet_csv
 from evict.report.interface import (
     CATALOG_REPORTS,
@@ -104,8 +110,9 @@ class ReportInputs:
     organisation: str
     units: tuple[str, ...]
     """Every org unit in scope, with hosts or not."""
-    lines: tuple[ReportLine, ...]
-    """One per host, as the fleet CSV has them."""
+    lines: Collection[ReportLine]
+    """One per host, as the fleet CSV has them (a tuple, or the store's lines read on each pass:
+    :class:`evict.report.inputs.FleetLines`)."""
     today: dt.date
     generated_at: dt.datetime
     findings: Mapping[str, tuple[Finding, ...]] = field(default_factory=dict)
@@ -181,14 +188,16 @@ def render_report(kind: ReportKind, fmt: Format, inputs: ReportInputs) -> bytes:
     if kind is ReportKind.HOSTS and fmt is Format.CSV:
         return "".join(fleet_csv(inputs.lines)).encode()
     if kind is ReportKind.HOSTS and fmt is Format.JSON:
-        body = report_json(
-            inputs.lines,
-            inputs.directive,
-            today=inputs.today,
-            generated_at=inputs.generated_at,
-            start=inputs.start,
-        )
-        return (json_dumps(body) + "\n").encode()
+        summary = summarise(inputs.lines, inputs.directive, today=inputs.today, start=inputs.start)
+        return "".join(
+            stream_json(
+                inputs.lines,
+                summary,
+                inputs.directive,
+                today=inputs.today,
+                generated_at=inputs.generated_at,
+            )
+        ).encode()
     return render(build(kind, inputs), fmt)
 
 
@@ -1347,7 +1356,8 @@ def exceptions(inputs: ReportInputs) -> Document:
 
     Raise :class:`BlanketExceptionError` if a waiver does not name exactly one enrolled host.
     """
-    hosts = {line.row.host: line for line in inputs.lines}
+    waived = {w.host for w in inputs.waivers}
+    hosts = {line.row.host: line for line in inputs.lines if line.row.host in waived}
     approvers = inputs.profile.exception_approvers
     rows: list[tuple[Value, ...]] = []
     for w in sorted(inputs.waivers, key=lambda w: (w.host, w.created_at, w.id)):
@@ -1459,7 +1469,7 @@ _MODEL_KEYS = (Ident.PRODUCT_CODE, Ident.PACKAGE_ID, Ident.BUNDLE_ID, Ident.PURL
 
 def _items(inputs: ReportInputs) -> list[_Item]:
     """Covered articles: one per product and installed name and version, with its endpoints."""
-    lines = {line.row.host: line for line in inputs.lines}
+    lines = {line.row.host: line for line in inputs.lines if line.row.host in inputs.findings}
     grouped: dict[tuple[str, str, str], list[tuple[Finding, ReportLine]]] = defaultdict(list)
     details: dict[tuple[str, str, str], tuple[str, str, bool]] = {}
     for host, findings in sorted(inputs.findings.items()):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from evict.catalog.interface import Directive
 from evict.compliance.lifecycle import OPEN_STATES, State
 from evict.compliance.milestones import current_milestone, last_deadline_passed
+from evict.neutral import json_dumps
 from evict.report.cells import safe_cell
 
 PENDING = "pending"
@@ -250,23 +251,24 @@ def summarise(
     start: dt.date | None = None,
 ) -> Summary:
     """Count report lines per org unit and state, as :func:`summarise_counts` does; the overdue
-    hosts are the lines marked ``overdue`` (each on its own organisation's clock)."""
-    materialised = list(lines)
-    counts: Counter[tuple[str, str]] = Counter(
-        (li.row.org_unit, li.row.state) for li in materialised
-    )
+    hosts are the lines marked ``overdue`` (each on its own organisation's clock).
+
+    One pass, holding counts only: ``lines`` may be streamed from the store."""
+    counts: Counter[tuple[str, str]] = Counter()
+    late = 0
+    late_units: set[str] = set()
+    for li in lines:
+        counts[(li.row.org_unit, li.row.state)] += 1
+        if li.overdue:
+            late += 1
+            late_units.add(li.row.org_unit)
     summary = summarise_counts(
         ((unit, state, n) for (unit, state), n in counts.items()),
         directive,
         today=today,
         start=start,
     )
-    late = [li for li in materialised if li.overdue]
-    return dataclasses.replace(
-        summary,
-        overdue=len(late),
-        overdue_units=tuple(sorted({li.row.org_unit for li in late})),
-    )
+    return dataclasses.replace(summary, overdue=late, overdue_units=tuple(sorted(late_units)))
 
 
 def report_json(
@@ -287,6 +289,80 @@ def report_json(
         "summary": summary.to_json(),
         "hosts": [line.to_json() for line in materialised],
     }
+
+
+def summarise_fleet(
+    counts: Iterable[tuple[str, str, dt.date | None, int]],
+    directive: Directive,
+    *,
+    today: dt.date,
+    start: dt.date | None = None,
+) -> Summary:
+    """Summarise ``(org_unit, state, organisation's start, hosts)`` counts, as the store counts
+    them in SQL (:meth:`~evict.store.store.Store.fleet_counts`), without reading a host.
+
+    The same numbers as :func:`summarise` over the report lines: a host is overdue on its own
+    organisation's clock (:func:`host_milestone` for its start and state), so the summary's
+    overdue count is the rows' count. ``start`` sets the summary's own milestone line.
+    """
+    rows = list(counts)
+    summary = summarise_counts(
+        ((unit, state, n) for unit, state, _, n in rows), directive, today=today, start=start
+    )
+    late: dict[tuple[dt.date | None, bool], bool] = {}
+    overdue = 0
+    units: set[str] = set()
+    for unit, state, begun, n in rows:
+        key = (begun, is_open(state))
+        if key not in late:
+            late[key] = host_milestone(directive, state, today=today, start=begun).overdue
+        if late[key] and n:
+            overdue += n
+            units.add(unit)
+    return dataclasses.replace(summary, overdue=overdue, overdue_units=tuple(sorted(units)))
+
+
+def _head(
+    directive: Directive, summary: Summary, *, today: dt.date, generated_at: dt.datetime
+) -> dict[str, object]:
+    return {
+        "directive": {"id": directive.id, "title": directive.title},
+        "generated_at": generated_at.isoformat(),
+        "today": today.isoformat(),
+        "summary": summary.to_json(),
+    }
+
+
+def stream_json(
+    lines: Iterable[ReportLine],
+    summary: Summary,
+    directive: Directive,
+    *,
+    today: dt.date,
+    generated_at: dt.datetime,
+) -> Iterator[str]:
+    """The JSON report of :func:`report_json`, as text written a host at a time.
+
+    ``summary`` is counted beforehand (:func:`summarise_fleet`, in SQL), so no host is held:
+    the head (directive, times, summary) first, then the ``hosts`` array one object per chunk.
+    The text is what :func:`evict.neutral.json_dumps` gives for :func:`report_json`'s dict:
+    characters a terminal would act on are written as ``\\uXXXX`` escapes.
+    """
+    head = json_dumps(_head(directive, summary, today=today, generated_at=generated_at))
+    yield head[: -len("\n}")] + ',\n  "hosts": ['
+    first = True
+    for line in lines:
+        host = json_dumps(line.to_json())
+        yield ("\n    " if first else ",\n    ") + host.replace("\n", "\n    ")
+        first = False
+    yield "]\n}\n" if first else "\n  ]\n}\n"
+
+
+def to_jsonl(lines: Iterable[ReportLine]) -> Iterator[str]:
+    """JSON Lines: one host a line, the fields of :meth:`ReportLine.to_json` (no summary),
+    escaped as :func:`evict.neutral.json_dumps` escapes."""
+    for line in lines:
+        yield json_dumps(line.to_json(), indent=None) + "\n"
 
 
 ALL_STATES: tuple[str, ...] = (*(s.value for s in State), PENDING)

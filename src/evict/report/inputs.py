@@ -10,6 +10,7 @@ inventory sources that reported, and the directive's waivers. Everything after t
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 from evict.catalog.interface import Directive
 from evict.compliance.determinations import Determination, apply_determinations
@@ -17,13 +18,53 @@ from evict.inventory.interface import HostID, Observation
 from evict.matching.engine import Matcher
 from evict.matching.interface import Finding, Hit
 from evict.report.directives import MethodCount, NetworkCount, ReportInputs
-from evict.report.fleet import report_lines
+from evict.report.fleet import ReportLine, report_lines
 from evict.report.profile import Profile
 from evict.server.worker import hit_from_json
 from evict.store.store import Store
 
-PAGE = 5000
+PAGE = 1000
 """Hosts read per page."""
+
+
+class FleetLines:
+    """The report lines of a directive's hosts, read from the store each time they are iterated.
+
+    Nothing is held: each pass reads the fleet in keyset pages (:meth:`Store.fleet_rows`) and
+    applies the directive's clock line by line, so a report of a million hosts iterates them in
+    the memory of one page. ``len()`` is counted in SQL.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        directive: Directive,
+        *,
+        org_id: int | None,
+        unit_id: int | None,
+        today: dt.date,
+    ) -> None:
+        self.store = store
+        self.directive = directive
+        self.org_id = org_id
+        self.unit_id = unit_id
+        self.today = today
+        self._len: int | None = None
+
+    def __iter__(self) -> Iterator[ReportLine]:
+        rows = self.store.fleet_rows(self.directive.id, org_id=self.org_id, unit_id=self.unit_id)
+        return report_lines(rows, self.directive, today=self.today)
+
+    def __len__(self) -> int:
+        if self._len is None:
+            counts = self.store.fleet_counts(
+                self.directive.id, org_id=self.org_id, unit_id=self.unit_id
+            )
+            self._len = sum(n for *_, n in counts)
+        return self._len
+
+    def __contains__(self, item: object) -> bool:
+        return any(line == item for line in self)
 
 
 def gather(
@@ -48,11 +89,7 @@ def gather(
     org = store.org_by_id(org_id)
     units = store.units(org_id)
     scope = next((u.name for u in units if u.id == unit_id), None) if unit_id else None
-    lines = tuple(
-        report_lines(
-            store.fleet_rows(directive.id, org_id=org_id, unit_id=unit_id), directive, today=today
-        )
-    )
+    lines = FleetLines(store, directive, org_id=org_id, unit_id=unit_id, today=today)
     determinations = tuple(store.determinations(org_id, revoked=True))
     in_force = {d.question: d for d in determinations if not d.revoked}
     findings, present = _findings(store, matcher, directive, org_id, unit_id, protection, in_force)

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,17 +68,18 @@ class ReportScope:
         """Read what the reports need from the store."""
         from evict.report.inputs import gather
 
-        return gather(
-            self.store,
-            self.matcher,
-            self.directive,
-            org_id=self.org_id,
-            unit_id=self.unit_id,
-            protection=self.protection,
-            today=self.today,
-            generated_at=self.generated_at,
-            profile=self.profile,
-        )
+        with self.store.scanning():
+            return gather(
+                self.store,
+                self.matcher,
+                self.directive,
+                org_id=self.org_id,
+                unit_id=self.unit_id,
+                protection=self.protection,
+                today=self.today,
+                generated_at=self.generated_at,
+                profile=self.profile,
+            )
 
 
 def render_document(
@@ -96,6 +97,79 @@ def render_document(
     data = render_report(kind, fmt, inputs)
     progress("done", 100)
     return data
+
+
+LISTING_FORMATS: tuple[str, ...] = ("csv", "json", "jsonl")
+"""The formats of the per-host listing (the ``hosts`` report), all streamed."""
+
+LISTING_MEDIA: dict[str, str] = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "jsonl": "application/jsonl",
+}
+"""The HTTP media type of each listing format."""
+
+
+def host_listing(
+    store: Store,
+    directive: Directive,
+    fmt: str,
+    *,
+    org_id: int | None,
+    unit_id: int | None,
+    today: dt.date,
+    generated_at: dt.datetime,
+    start: dt.date | None = None,
+) -> Iterator[str]:
+    """The per-host listing of ``directive`` as text chunks, read and written a page at a time.
+
+    ``csv`` and ``jsonl`` are one line per host; ``json`` is the summary (counted in SQL
+    first) and the ``hosts`` array. Memory does not grow with the fleet: the store is read in
+    keyset pages and each line is written as it is read.
+    """
+    from evict.report.fleet import report_lines, stream_json, summarise_fleet, to_csv, to_jsonl
+
+    lines = report_lines(
+        store.fleet_rows(directive.id, org_id=org_id, unit_id=unit_id), directive, today=today
+    )
+    if fmt == "csv":
+        return to_csv(lines)
+    if fmt == "jsonl":
+        return to_jsonl(lines)
+    if fmt != "json":
+        raise ValueError(f"not a listing format: {fmt!r} (one of {', '.join(LISTING_FORMATS)})")
+    summary = summarise_fleet(
+        store.fleet_counts(directive.id, org_id=org_id, unit_id=unit_id),
+        directive,
+        today=today,
+        start=start,
+    )
+    return stream_json(lines, summary, directive, today=today, generated_at=generated_at)
+
+
+def write_listing(scope: ReportScope, fmt: str, out: Path, progress: Progress = _quiet) -> None:
+    """Write the per-host listing of ``scope`` in ``fmt`` (:data:`LISTING_FORMATS`) to ``out``,
+    streamed: a temporary file renamed when complete."""
+    progress("writing one line per host", 10)
+    chunks = host_listing(
+        scope.store,
+        scope.directive,
+        fmt,
+        org_id=scope.org_id,
+        unit_id=scope.unit_id,
+        today=scope.today,
+        generated_at=scope.generated_at,
+        start=scope.store.adoptions(scope.org_id).get(scope.directive.id),
+    )
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as f:
+            for chunk in chunks:
+                f.write(chunk)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    progress("done", 100)
 
 
 @dataclass(frozen=True)
@@ -135,7 +209,7 @@ def write_evidence(
     bundle = write_bundle(
         out,
         inputs,
-        audit_events=scope.store.iter_audit(),
+        audit_events=scope.store.iter_audit(page=1000),
         audit_head=head,
         catalog_files=catalog_entries(scope.catalog_dirs),
         signed_head=signed,
@@ -230,6 +304,8 @@ class ReportRunner:
             scope = self.scope_for(job)
             if job.kind == EVIDENCE:
                 write_evidence(scope, out, progress, key=self.key, now=self.clock())
+            elif job.kind == ReportKind.HOSTS.value and job.format in LISTING_FORMATS:
+                write_listing(scope, job.format, out, progress)
             else:
                 data = render_document(scope, ReportKind(job.kind), Format(job.format), progress)
                 tmp = out.with_name(f".{name}.{os.getpid()}.tmp")

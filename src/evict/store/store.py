@@ -62,7 +62,7 @@ from evict.inventory.interface import Kind, Observation
 from evict.matching.engine import distinct_key
 from evict.report.fleet import PENDING, FleetRow
 from evict.store import secrets
-from evict.store.engine import WRITE, make_engine
+from evict.store.engine import SQLITE_CACHE_KIB, WRITE, make_engine
 from evict.store.interface import (
     AuditHeadMissing,
     BulkHost,
@@ -232,6 +232,10 @@ AuditSpec = tuple[str, str, str, int | None, Mapping[str, object]]
 """(actor, action, subject, org, payload) of an event to append."""
 
 
+SCAN_CACHE_KIB = 1024
+"""SQLite's page cache (KiB) while scanning the whole fleet (:meth:`Store._scan`)."""
+
+
 class Store:
     """The fleet's database.
 
@@ -248,6 +252,8 @@ class Store:
         self._software_cache: dict[str, int] = {}
         self._key_cache: dict[object, str] = {}
         """:func:`software_key` by :func:`distinct_key`, for bulk loads."""
+        self._scanning = threading.local()
+        """Set on a thread while it scans the fleet (:meth:`scanning`)."""
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -262,6 +268,14 @@ class Store:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
+        if getattr(self._scanning, "on", False) and self.dialect == "sqlite":
+            self._scanning.on = False  # _scan reads through here
+            try:
+                with self._scan() as conn:
+                    yield conn
+            finally:
+                self._scanning.on = True
+            return
         try:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
@@ -269,6 +283,37 @@ class Store:
             raise DatabaseError(f"database error: {e.orig}") from e
         except DataError as e:
             raise _unstorable(e) from e
+
+    @contextmanager
+    def scanning(self) -> Iterator[None]:
+        """Mark every read of this thread, meanwhile, as part of a scan of the whole fleet (a
+        directive's documents, an evidence bundle): on SQLite they run with the small page
+        cache of :meth:`_scan`, so a report's memory does not grow with the database."""
+        before = getattr(self._scanning, "on", False)
+        self._scanning.on = True
+        try:
+            yield
+        finally:
+            self._scanning.on = before
+
+    @contextmanager
+    def _scan(self) -> Iterator[Connection]:
+        """A read for one page of a scan of the whole fleet (reports, evidence).
+
+        A scan reads each database page once, so on SQLite it runs with a small page cache
+        (:data:`SCAN_CACHE_KIB`) and gives it back after: a million-host report does not fill
+        the connection's cache (:data:`~evict.store.engine.SQLITE_CACHE_KIB`) with pages it
+        will not read again, and its memory stays flat however large the fleet.
+        """
+        with self._read() as conn:
+            if self.dialect != "sqlite":
+                yield conn
+                return
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{SCAN_CACHE_KIB}")
+            try:
+                yield conn
+            finally:
+                conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
 
     @contextmanager
     def _read_one(self) -> Iterator[Connection]:
@@ -423,7 +468,7 @@ class Store:
         """Every event after sequence number ``after`` in stored order, a page at a time."""
         while True:
             stmt = select(AuditEventRow).where(AuditEventRow.seq > after)
-            with self._read() as conn:
+            with self._scan() as conn:
                 rows = [
                     self._event(r)
                     for r in conn.execute(stmt.order_by(AuditEventRow.seq).limit(page))
@@ -2512,7 +2557,7 @@ class Store:
         *,
         org_id: int | None = None,
         unit_id: int | None = None,
-        page: int = 5000,
+        page: int = 1000,
     ) -> Iterator[FleetRow]:
         """Every host's standing against ``directive``, a page at a time (for reports)."""
         after = 0
@@ -2548,7 +2593,7 @@ class Store:
                 stmt = stmt.where(Host.org_id == org_id)
             if unit_id is not None:
                 stmt = stmt.where(Host.org_unit_id == unit_id)
-            with self._read() as conn:
+            with self._scan() as conn:
                 rows = conn.execute(stmt).all()
             for r in rows:
                 yield FleetRow(
@@ -2566,6 +2611,36 @@ class Store:
             if len(rows) < page:
                 return
             after = rows[-1].id
+
+    def fleet_counts(
+        self,
+        directive: str,
+        *,
+        org_id: int | None = None,
+        unit_id: int | None = None,
+    ) -> list[tuple[str, str, dt.date | None, int]]:
+        """``(org_unit, state, organisation's start date, hosts)`` over the hosts
+        :meth:`fleet_rows` lists, counted in SQL (the streamed report's summary)."""
+        state = func.coalesce(HostStateRow.state, literal(PENDING))
+        stmt = (
+            select(OrgUnit.name, state.label("state"), Adoption.start, func.count().label("n"))
+            .select_from(Host)
+            .join(OrgUnit, OrgUnit.id == Host.org_unit_id)
+            .outerjoin(
+                HostStateRow,
+                and_(HostStateRow.host_id == Host.id, HostStateRow.directive == directive),
+            )
+            .outerjoin(
+                Adoption, and_(Adoption.org_id == Host.org_id, Adoption.directive == directive)
+            )
+            .group_by(OrgUnit.name, state, Adoption.start)
+        )
+        if org_id is not None:
+            stmt = stmt.where(Host.org_id == org_id)
+        if unit_id is not None:
+            stmt = stmt.where(Host.org_unit_id == unit_id)
+        with self._scan() as conn:
+            return [(r.name, r.state, r.start, int(r.n)) for r in conn.execute(stmt)]
 
     def state_counts(
         self, directive: str, org_id: int, *, unit_id: int | None = None

@@ -7,10 +7,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from evict.report.fleet import report_json, report_lines, to_csv
 from evict.report.interface import Format, ReportKind, ReportNotAskedError
 from evict.report.profile import Profile, profile_from_data
 from evict.server.api.hosts import unit_scope
@@ -26,6 +25,31 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _listing(
+    directive: str, fmt: str, ctx: ServerContext, caller: Principal, org_unit: str | None
+) -> StreamingResponse:
+    """The per-host listing streamed (chunked): read a page at a time, sent as it is read."""
+    from evict.service.reports import LISTING_MEDIA, host_listing
+
+    d = ctx.directive(directive)
+    chunks = host_listing(
+        ctx.store,
+        d,
+        fmt,
+        org_id=caller.org_id,
+        unit_id=unit_scope(ctx, caller, org_unit),
+        today=ctx.today(),
+        generated_at=ctx.now(),
+        start=ctx.store.adoptions(caller.org_id).get(d.id),
+    )
+    disposition = {"Content-Disposition": f'attachment; filename="{d.id}.{fmt}"'}
+    return StreamingResponse(
+        (chunk.encode() for chunk in chunks),
+        media_type=LISTING_MEDIA[fmt],
+        headers=(disposition if fmt != "json" else {}) | ctx.audit_head_header(),
+    )
+
+
 @router.get(
     "/{directive}.csv",
     response_class=StreamingResponse,
@@ -39,23 +63,16 @@ def report_csv(
     org_unit: Annotated[str | None, Query(description="Org unit name.")] = None,
 ) -> StreamingResponse:
     """One line per host with its state, products, milestone, due date and last check-in."""
-    d = ctx.directive(directive)
-    rows = ctx.store.fleet_rows(
-        d.id, org_id=caller.org_id, unit_id=unit_scope(ctx, caller, org_unit)
-    )
-    lines = report_lines(rows, d, today=ctx.today())
-    return StreamingResponse(
-        to_csv(lines),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{d.id}.csv"'}
-        | ctx.audit_head_header(),
-    )
+    return _listing(directive, "csv", ctx, caller, org_unit)
 
 
 @router.get(
     "/{directive}.json",
-    response_class=JSONResponse,
-    responses=ERRORS,
+    response_class=StreamingResponse,
+    responses={
+        **ERRORS,
+        200: {"content": {"application/json": {}}, "description": "Summary and hosts."},
+    },
     summary="The directive's fleet report as JSON",
 )
 def report_as_json(
@@ -63,21 +80,29 @@ def report_as_json(
     ctx: Ctx,
     caller: Caller,
     org_unit: Annotated[str | None, Query(description="Org unit name.")] = None,
-) -> JSONResponse:
-    """The summary and one object per host (the same fields as the CSV)."""
-    d = ctx.directive(directive)
-    rows = ctx.store.fleet_rows(
-        d.id, org_id=caller.org_id, unit_id=unit_scope(ctx, caller, org_unit)
-    )
-    start = ctx.store.adoptions(caller.org_id).get(d.id)
-    body = report_json(
-        report_lines(rows, d, today=ctx.today()),
-        d,
-        today=ctx.today(),
-        generated_at=ctx.now(),
-        start=start,
-    )
-    return JSONResponse(body, headers=ctx.audit_head_header())
+) -> StreamingResponse:
+    """The summary (counted in SQL) and one object per host (the same fields as the CSV),
+    streamed."""
+    return _listing(directive, "json", ctx, caller, org_unit)
+
+
+@router.get(
+    "/{directive}.jsonl",
+    response_class=StreamingResponse,
+    responses={
+        **ERRORS,
+        200: {"content": {"application/jsonl": {}}, "description": "One host a line."},
+    },
+    summary="The directive's fleet report as JSON Lines",
+)
+def report_jsonl(
+    directive: str,
+    ctx: Ctx,
+    caller: Caller,
+    org_unit: Annotated[str | None, Query(description="Org unit name.")] = None,
+) -> StreamingResponse:
+    """One JSON object a line per host, the fields of the JSON report's ``hosts``, streamed."""
+    return _listing(directive, "jsonl", ctx, caller, org_unit)
 
 
 class ReportRequest(BaseModel):

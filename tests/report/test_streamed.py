@@ -1,0 +1,223 @@
+"""The per-host listings streamed from the store equal the ones built in memory, row for row."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evict.cli import main
+from evict.neutral import json_dumps
+from evict.report.fleet import (
+    report_json,
+    report_lines,
+    stream_json,
+    summarise_fleet,
+    to_csv,
+    to_jsonl,
+)
+from evict.service.reports import host_listing
+from tests.report.reportkit import TODAY, SeededFleet
+from tests.server.fleetkit import KES, ZIP, Clock, make_fleet
+
+NOW = "2026-05-10T12:00:00+00:00"
+
+
+def _listing(fleet: SeededFleet, fmt: str, *, unit: str | None = None) -> str:
+    import datetime as dt
+
+    directive = fleet.catalog.directive("bod-17-01")
+    return "".join(
+        host_listing(
+            fleet.store,
+            directive,
+            fmt,
+            org_id=fleet.org_id,
+            unit_id=fleet.store.unit_id(fleet.org_id, unit) if unit else None,
+            today=TODAY,
+            generated_at=dt.datetime.fromisoformat(NOW),
+            start=fleet.store.adoptions(fleet.org_id).get(directive.id),
+        )
+    )
+
+
+def _in_memory(fleet: SeededFleet) -> dict[str, object]:
+    import datetime as dt
+
+    directive = fleet.catalog.directive("bod-17-01")
+    rows = list(fleet.store.fleet_rows(directive.id, org_id=fleet.org_id))
+    return report_json(
+        report_lines(rows, directive, today=TODAY),
+        directive,
+        today=TODAY,
+        generated_at=dt.datetime.fromisoformat(NOW),
+        start=fleet.store.adoptions(fleet.org_id).get(directive.id),
+    )
+
+
+def test_the_streamed_json_is_the_report_built_in_memory(seeded: SeededFleet) -> None:
+    built = _in_memory(seeded)
+    streamed = _listing(seeded, "json")
+    # the same text, not only the same data: scripts diffing old and new reports see no change
+    assert streamed == json_dumps(built) + "\n"
+    data = json.loads(streamed)
+    assert data["hosts"], "the seeded fleet has hosts"
+    assert data["summary"]["overdue"] == sum(1 for h in data["hosts"] if h["overdue"])
+    assert data["summary"]["hosts"] == len(data["hosts"])
+
+
+def test_json_lines_are_the_hosts_of_the_json_report_one_a_line(seeded: SeededFleet) -> None:
+    hosts = _in_memory(seeded)["hosts"]
+    text = _listing(seeded, "jsonl")
+    lines = text.splitlines()
+    assert text.endswith("\n") and len(lines) == len(hosts)  # type: ignore[arg-type]
+    assert [json.loads(line) for line in lines] == hosts
+
+
+def test_the_streamed_csv_is_the_csv_built_in_memory(seeded: SeededFleet) -> None:
+    directive = seeded.catalog.directive("bod-17-01")
+    rows = list(seeded.store.fleet_rows(directive.id, org_id=seeded.org_id))
+    built = "".join(to_csv(list(report_lines(rows, directive, today=TODAY))))
+    assert _listing(seeded, "csv") == built
+
+
+def test_pages_of_any_size_give_the_same_rows(seeded: SeededFleet) -> None:
+    whole = list(seeded.store.fleet_rows("bod-17-01", org_id=seeded.org_id))
+    assert len(whole) > 2
+    assert list(seeded.store.fleet_rows("bod-17-01", org_id=seeded.org_id, page=2)) == whole
+    assert list(seeded.store.fleet_rows("bod-17-01", org_id=seeded.org_id, page=1)) == whole
+
+
+def test_the_summary_counted_in_sql_is_the_rows_summary_per_unit(seeded: SeededFleet) -> None:
+    directive = seeded.catalog.directive("bod-17-01")
+    for unit in ("HQ", None):
+        if unit is not None and unit not in {u.name for u in seeded.store.units(seeded.org_id)}:
+            continue
+        unit_id = seeded.store.unit_id(seeded.org_id, unit) if unit else None
+        counted = summarise_fleet(
+            seeded.store.fleet_counts(directive.id, org_id=seeded.org_id, unit_id=unit_id),
+            directive,
+            today=TODAY,
+        )
+        rows = list(seeded.store.fleet_rows(directive.id, org_id=seeded.org_id, unit_id=unit_id))
+        lines = list(report_lines(rows, directive, today=TODAY))
+        assert counted.hosts == len(lines)
+        assert counted.overdue == sum(1 for line in lines if line.overdue)
+        assert counted.overdue_units == tuple(
+            sorted({line.row.org_unit for line in lines if line.overdue})
+        )
+
+
+def test_an_empty_listing_is_still_valid_json() -> None:
+    import datetime as dt
+
+    from evict.catalog.loader import load_catalog
+    from evict.report.fleet import summarise_counts
+
+    directive = load_catalog().directive("bod-17-01")
+    summary = summarise_counts([], directive, today=TODAY)
+    when = dt.datetime.fromisoformat(NOW)
+    text = "".join(stream_json([], summary, directive, today=TODAY, generated_at=when))
+    built = report_json([], directive, today=TODAY, generated_at=when)
+    assert json.loads(text) == built
+    assert text == json_dumps(built) + "\n"
+    assert list(to_jsonl([])) == []
+
+
+def test_evict_report_writes_json_lines_to_stdout_and_to_a_file(
+    seeded: SeededFleet, migrated_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    common = ["--org", "DHS", "--today", TODAY.isoformat(), "--db", migrated_url]
+    assert main(["report", "bod-17-01", "--format", "jsonl", *common]) == 0
+    out = capsys.readouterr().out
+    hosts = [json.loads(line) for line in out.splitlines()]
+    assert hosts and {"host", "state", "overdue", "org_unit"} <= set(hosts[0])
+    target = tmp_path / "hosts.jsonl"
+    assert main(["report", "bod-17-01", "--format", "jsonl", "-o", str(target), *common]) == 0
+    assert target.read_text() == out
+    target = tmp_path / "hosts.json"
+    assert main(["report", "bod-17-01", "--format", "json", "-o", str(target), *common]) == 0
+    assert [h["host"] for h in json.loads(target.read_text())["hosts"]] == [
+        h["host"] for h in hosts
+    ]
+    # JSON Lines is the per-host listing only
+    assert main(["report", "bod-17-01", "--report", "day30", "--format", "jsonl", *common]) == 2
+    assert "jsonl" in capsys.readouterr().err
+
+
+def test_the_server_streams_each_listing_chunked(migrated_url: str) -> None:
+    from evict.catalog.loader import load_catalog
+
+    for fleet in make_fleet(migrated_url, load_catalog(), Clock()):
+        fleet.push("ws-kes", KES)
+        fleet.push("ws-clean", ZIP)
+        fleet.work()
+        auth = fleet.auth("auditor")
+        body = fleet.client.get("/api/v1/reports/bod-17-01.json", headers=auth)
+        assert body.status_code == 200
+        assert body.headers["content-type"].startswith("application/json")
+        assert "content-length" not in body.headers  # streamed, chunked
+        data = body.json()
+        assert data["summary"]["hosts"] == len(data["hosts"]) == 2
+        lines = fleet.client.get("/api/v1/reports/bod-17-01.jsonl", headers=auth)
+        assert lines.status_code == 200
+        assert lines.headers["content-type"].startswith("application/jsonl")
+        assert [json.loads(line) for line in lines.text.splitlines()] == data["hosts"]
+        missing = fleet.client.get("/api/v1/reports/no-such.jsonl", headers=auth)
+        assert missing.status_code == 404
+
+
+def test_a_report_job_writes_the_listing_streamed_to_its_file(
+    seeded: SeededFleet, tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    from evict.service.reports import ReportScope, write_listing
+
+    scope = ReportScope(
+        store=seeded.store,
+        matcher=seeded.matcher,
+        directive=seeded.catalog.directive("bod-17-01"),
+        org_id=seeded.org_id,
+        unit_id=None,
+        protection=seeded.protection,
+        today=TODAY,
+        generated_at=dt.datetime.fromisoformat(NOW),
+    )
+    seen: list[int] = []
+    for fmt in ("csv", "json", "jsonl"):
+        out = tmp_path / f"hosts.{fmt}"
+        write_listing(scope, fmt, out, lambda _, n: seen.append(n))
+        assert out.read_text(encoding="utf-8") == _listing(seeded, fmt)
+    assert seen[-1] == 100
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_hostile_hostname_is_escaped_in_both_json_formats() -> None:
+    import datetime as dt
+
+    from evict.catalog.loader import load_catalog
+    from evict.report.fleet import FleetRow, summarise
+
+    directive = load_catalog().directive("bod-17-01")
+    row = FleetRow(
+        host="h-1",
+        hostname="ws\x1b[2J\x1b]0;owned\x07\u202e",
+        org="DHS",
+        org_unit="HQ",
+        platform="windows",
+        state="identified",
+        products=("kaspersky-endpoint-security",),
+    )
+    lines = list(report_lines([row], directive, today=TODAY))
+    when = dt.datetime.fromisoformat(NOW)
+    summary = summarise(lines, directive, today=TODAY)
+    for text in (
+        "".join(to_jsonl(lines)),
+        "".join(stream_json(lines, summary, directive, today=TODAY, generated_at=when)),
+    ):
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+        assert "\\u001b" in text
+    (parsed,) = [json.loads(x) for x in "".join(to_jsonl(lines)).splitlines()]
+    assert parsed["hostname"] == row.hostname  # the data stays exact
