@@ -27,6 +27,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import orjson
+
 from evict import __version__
 from evict.errors import EvictError
 from evict.inventory.interface import HostInventory, Kind, Observation, Platform
@@ -62,13 +64,24 @@ def observation_line(o: Observation) -> str:
     )
 
 
+def _line_bytes(o: Observation) -> bytes:
+    """:func:`observation_line` as UTF-8, encoded by orjson (the same bytes, measured on every
+    code point; a string orjson refuses goes the slow way, which raises as it always did)."""
+    try:
+        return orjson.dumps(
+            [o.kind.value, o.name, o.publisher, [list(p) for p in o.identifiers], o.version,
+             o.source]
+        )  # fmt: skip
+    except orjson.JSONEncodeError:
+        return observation_line(o).encode("utf-8")
+
+
 def inventory_digest(observations: Iterable[Observation]) -> str:
     """The digest of a software list, independent of order (hex SHA-256)."""
-    digest = hashlib.sha256()
-    for line in sorted(observation_line(o) for o in observations):
-        digest.update(line.encode("utf-8"))
-        digest.update(b"\n")
-    return digest.hexdigest()
+    # UTF-8 keeps code point order, so sorting the encoded lines sorts the lines.
+    return hashlib.sha256(
+        b"".join(line + b"\n" for line in sorted(map(_line_bytes, observations)))
+    ).hexdigest()
 
 
 def report_body(inventory: HostInventory, report_id: str) -> dict[str, object]:

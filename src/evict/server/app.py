@@ -53,6 +53,7 @@ def build_context(
         upgrade(engine)
     check_schema(engine)
     store = Store(engine)
+    store.serve_agents(settings.checkin_flush)
     catalog = catalog or load_catalog(settings.catalog_dirs)
     matcher = Matcher(catalog)
     protection = protection_products(catalog, settings.protection_products)
