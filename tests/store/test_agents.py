@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -113,3 +114,24 @@ def test_closing_the_store_writes_the_waiting_check_ins(migrated_url: str) -> No
         assert other.host(host.org_id, "h1").last_seen == later
     finally:
         other.close()
+
+
+def test_a_server_reads_the_enrolled_hosts_ahead(migrated_url: str) -> None:
+    url = normalise_database_url(migrated_url)
+    setup = Store(make_engine(url))
+    _, secret = setup.create_org("DHS", actor="cli:test", now=NOW)
+    credentials = [
+        setup.enroll(secret, f"h{i}", hostname=f"h{i}", platform="windows", now=NOW)[1]
+        for i in range(3)
+    ]
+    setup.close()
+    store = Store(make_engine(url))
+    try:
+        store.serve_agents(flush_every=3600)
+        deadline = time.monotonic() + 10
+        while store.cached_agent_host(credentials[2]) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [store.cached_agent_host(c) is not None for c in credentials] == [True] * 3
+        assert store.cached_agent_host("evict_host_not-a-credential") is None
+    finally:
+        store.close()

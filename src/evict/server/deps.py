@@ -84,8 +84,9 @@ class ServerContext:
         return self.catalog.directive(directive_id)
 
 
-def get_context(request: Request) -> ServerContext:
-    """The server context the lifespan stored on the app."""
+async def get_context(request: Request) -> ServerContext:
+    """The server context the lifespan stored on the app (async: FastAPI would run a plain
+    function in the thread pool, a hand-off per request for an attribute read)."""
     context: ServerContext = request.app.state.context
     return context
 

@@ -56,6 +56,8 @@ class AgentDirectory:
     _by_hash: dict[str, HostInfo] = field(default_factory=dict)
     _hash_by_host: dict[tuple[int, str], str] = field(default_factory=dict)
     _seq: int = -1
+    generation: int = 0
+    """Counts the hosts forgotten in this process: a read that began before one is not kept."""
     _synced: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -73,6 +75,7 @@ class AgentDirectory:
         host = self.cached(lookup)
         if host is not None:
             return host
+        generation = self.generation
         found = self.read_host(lookup)
         if found is None:
             return None
@@ -80,13 +83,29 @@ class AgentDirectory:
         with self._lock:
             # Remember it only if no event the directory has already applied is newer than
             # the read: such an event may have changed the host after this snapshot.
-            if seq >= self._seq >= 0:
+            if seq >= self._seq >= 0 and generation == self.generation:
                 if len(self._by_hash) >= self.limit:
                     self._by_hash.clear()
                     self._hash_by_host.clear()
                 self._by_hash[lookup] = host
                 self._hash_by_host[(host.org_id, host.identifier)] = lookup
         return host
+
+    def remember(self, hosts: list[tuple[str, HostInfo]], seq: int, generation: int) -> int:
+        """Remember hosts read in one snapshot at audit sequence ``seq``, the read begun at
+        ``generation`` (a server warming up); return how many were kept (none when a newer
+        event was applied or a host forgotten meanwhile)."""
+        with self._lock:
+            if not (seq >= self._seq >= 0 and generation == self.generation):
+                return 0
+            kept = 0
+            for lookup, host in hosts:
+                if len(self._by_hash) >= self.limit:
+                    break
+                self._by_hash[lookup] = host
+                self._hash_by_host[(host.org_id, host.identifier)] = lookup
+                kept += 1
+            return kept
 
     def sync(self) -> None:
         """Drop the hosts that audit events after the last sync name (any server's)."""
@@ -105,6 +124,7 @@ class AgentDirectory:
     def forget(self, org_id: int, identifier: str) -> None:
         """Drop a host (its credential or inventory changed in this process)."""
         with self._lock:
+            self.generation += 1
             self._drop((org_id, identifier))
 
     def _drop(self, name: tuple[int, str]) -> None:

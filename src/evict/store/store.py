@@ -21,6 +21,7 @@ import functools
 import hashlib
 import itertools
 import json
+import logging
 import threading
 import time
 from collections import defaultdict
@@ -107,6 +108,8 @@ from evict.store.tables import (
     UTCDateTime,
     WaiverRow,
 )
+
+log = logging.getLogger(__name__)
 
 _LOCK_KEY = 0x65766963  # "evic"
 _LOCAL_LOCKS: dict[tuple[str, int], threading.Lock] = {}
@@ -283,6 +286,39 @@ class Store:
 
             self.checkins.tick = tick
             self.checkins.start()
+        threading.Thread(target=self._warm_agents, name="evict-agents", daemon=True).start()
+
+    def _warm_agents(self) -> None:
+        """Read the enrolled hosts into the directory (up to its limit), once, at start."""
+        agents = self.agents
+        if agents is None:
+            return
+        try:
+            agents.sync()
+            generation = agents.generation
+            head = select(AuditHead.seq).where(AuditHead.id == 1).scalar_subquery()
+            stmt = (
+                self._host_select()
+                .add_columns(Host.credential_hash, head.label("audit_seq"))
+                .where(Host.credential_hash.is_not(None))
+                .limit(agents.limit)
+            )
+            with self._read() as conn:
+                rows = conn.execute(stmt).all()
+            if rows:
+                seq = int(rows[0].audit_seq if rows[0].audit_seq is not None else -1)
+                hosts = [(str(r.credential_hash), self._host_info(r)) for r in rows]
+                for _ in range(3):  # events applied meanwhile: drop the hosts they name
+                    names, newest = self._agent_changes(seq)
+                    if names is None:
+                        return
+                    changed = set(names)
+                    hosts = [h for h in hosts if (h[1].org_id, h[1].identifier) not in changed]
+                    if agents.remember(hosts, newest, generation) or not hosts:
+                        return
+                    seq = newest
+        except Exception as e:  # only slower: hosts are then read as they come
+            log.warning("could not read the enrolled hosts ahead: %s", e)
 
     def _read_agent(self, lookup: str) -> tuple[HostInfo, int] | None:
         head = select(AuditHead.seq).where(AuditHead.id == 1).scalar_subquery()
@@ -1409,10 +1445,8 @@ class Store:
         inventory with observations supersedes a held one. ``address`` (the client's) goes into
         the audit event.
         """
-        with self._read() as conn:
-            ack = self._existing_ack(conn, host, report.report_id)
-        if ack is not None:
-            return ack
+        # A resend (rare) is found in the write's transaction below; reading for it first too
+        # cost every ingest a connection and three round trips.
         distinct: dict[str, Observation] = {}
         links: set[tuple[str, str, str]] = set()
         keys = self._key_cache  # most of a fleet's software is known: its key is remembered
