@@ -1466,6 +1466,14 @@ class Store:
         ]
         try:
             return self._ingest_rows(host, report, rows, len(distinct), now=now, address=address)
+        except IntegrityError:
+            # The same report id sent twice at once (a retrying agent, two servers): the other
+            # transaction stored it first and this one rolled back; answer as for a resend.
+            with self._read() as conn:
+                ack = self._existing_ack(conn, host, report.report_id)
+            if ack is None:
+                raise
+            return ack
         finally:
             self._host_changed(host)
 
