@@ -49,12 +49,75 @@ def sizes(full: bool) -> list[int]:
     chosen = os.environ.get("EVICT_BENCH_SIZES")
     if chosen:
         return [int(s) for s in chosen.split(",")]
-    return [10_000, 100_000, 1_000_000] if full else [10_000]
+    return [10_000, 100_000, 1_000_000] if full else [10_000, 100_000]
 
 
 def backends() -> list[str]:
     """The backends to measure."""
     return os.environ.get("EVICT_BENCH_BACKENDS", "postgresql,sqlite").split(",")
+
+
+CEILING_ROWS = 250
+"""Rows per simulated inventory in the raw ceiling (the simulated fleet's mean is about 250)."""
+
+
+def copy_ceiling(url: str, backend: str, seconds: float = 5.0) -> dict[str, Any]:
+    """The machine's raw ceiling for full inventories, in the same run: batches of
+    :data:`CEILING_ROWS` rows, each committed on its own, into a scratch table with the schema
+    and indexes of ``host_software`` (COPY on PostgreSQL, ``executemany`` on SQLite), from one
+    connection, for ``seconds``. What evict achieves is compared with this."""
+    from sqlalchemy import create_engine
+
+    rng = random.Random(7)
+    software = [rng.randrange(1, 50_000) for _ in range(4096)]
+    engine = create_engine(url)
+    done, started = 0, time.perf_counter()
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        if backend == "postgresql":
+            cur.execute("DROP TABLE IF EXISTS bench_ceiling")
+            cur.execute("CREATE TABLE bench_ceiling (LIKE host_software INCLUDING ALL)")
+        else:  # as evict's SQLite engine runs: WAL, synchronous=NORMAL
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("DROP TABLE IF EXISTS bench_ceiling")
+            cur.execute(
+                "CREATE TABLE bench_ceiling (host_id INTEGER, software_id INTEGER, version "
+                "VARCHAR(200), source VARCHAR(100), PRIMARY KEY (host_id, software_id, version, "
+                "source))"
+            )
+            cur.execute("CREATE INDEX bench_ceiling_sw ON bench_ceiling (software_id, host_id)")
+        raw.commit()
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            host = 10_000_000 + done
+            rows = [
+                (host, software[(done * 31 + i) % len(software)] + i * 50_000, "1.0", "bench")
+                for i in range(CEILING_ROWS)
+            ]
+            if backend == "postgresql":
+                with cur.copy(  # type: ignore[attr-defined]
+                    "COPY bench_ceiling (host_id, software_id, version, source) FROM STDIN"
+                ) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                cur.executemany("INSERT INTO bench_ceiling VALUES (?, ?, ?, ?)", rows)
+            raw.commit()
+            done += 1
+        elapsed = time.perf_counter() - started
+        cur.execute("DROP TABLE bench_ceiling")
+        raw.commit()
+    finally:
+        raw.close()
+        engine.dispose()
+    return {
+        "rows_per_inventory": CEILING_ROWS,
+        "inventories_per_second": round(done / elapsed, 1),
+        "rows_per_second": round(done * CEILING_ROWS / elapsed),
+        "connections": 1,
+    }
 
 
 def measure(url: str, backend: str, n: int) -> dict[str, Any]:
@@ -66,6 +129,7 @@ def measure(url: str, backend: str, n: int) -> dict[str, Any]:
     digests = loadgen.digest_requests(digest_hosts)
     out: dict[str, Any] = {"backend": backend, "hosts": n, "server_workers": WORKERS[backend]}
     out["observations_per_inventory"] = round(statistics.mean(r.observations for r in full), 1)
+    out["copy_ceiling"] = copy_ceiling(url, backend)
     with loadgen.Server(url, workers=WORKERS[backend]) as server:
         loadgen.hammer(server.port, loadgen.digest_requests(rng.sample(range(n), 200)),
                        threads=THREADS, max_seconds=10)  # fmt: skip
@@ -123,6 +187,13 @@ def run(full: bool) -> dict[str, Any]:
                 table += [
                     (f"full inventories/s ({tag})", f"{f['per_second']:,.0f}",
                      ">= 1,000" if pg else ""),
+                    ("  raw ceiling: inventories of 250 rows + commit/s; evict/ceiling",
+                     f"{figures['copy_ceiling']['inventories_per_second']:,.0f}; "
+                     f"{f['per_second'] / figures['copy_ceiling']['inventories_per_second']:.2f}",
+                     ""),
+                    ("  server CPU ms per full inventory",
+                     f"{1000 * f['server_cpu_cores'] / f['per_second']:.1f}"
+                     if f["per_second"] else "-", "<= 2"),
                     ("  observations per inventory (mean)",
                      figures["observations_per_inventory"], "about 300"),
                     ("  p50 / p99 ms; client, server CPU cores",
@@ -133,6 +204,9 @@ def run(full: bool) -> dict[str, Any]:
                     ("  p50 / p99 ms; client, server CPU cores",
                      f"{u['p50_ms']:.1f} / {u['p99_ms']:.1f}; "
                      f"{u['client_cpu_cores']}, {u['server_cpu_cores']}", ""),
+                    ("  server CPU ms per unchanged check-in",
+                     f"{1000 * u['server_cpu_cores'] / u['per_second']:.2f}"
+                     if u["per_second"] else "-", "<= 0.2"),
                     (f"server peak RSS MiB ({tag})", figures["server_peak_rss_mib"], ""),
                     (f"bulk pre-load hosts/s ({tag})",
                      f"{figures['preload']['hosts_per_second']:,.0f}"

@@ -118,6 +118,10 @@ class Settings:
     """Whether the app runs the matching worker in a background thread."""
     worker_interval: float = 5.0
     """Seconds between worker passes when nothing wakes it earlier."""
+    checkin_flush: float = 0.1
+    """Seconds between writes of the unchanged check-ins received meanwhile, in one
+    transaction (0: each is written as it comes). A crash loses at most these last-seen bumps,
+    never a report."""
     auto_upgrade: bool | None = None
     """Upgrade the schema on start: None means yes for SQLite, no for PostgreSQL."""
     enroll_rate: tuple[float, float] = (100.0, 20.0)
@@ -223,6 +227,8 @@ class Settings:
         values: dict[str, object] = {"database_url": url, "catalog_dirs": catalog}
         if env.get("EVICT_WORKER_INTERVAL"):
             values["worker_interval"] = float(env["EVICT_WORKER_INTERVAL"])
+        if env.get("EVICT_CHECKIN_FLUSH"):
+            values["checkin_flush"] = float(env["EVICT_CHECKIN_FLUSH"])
         if env.get("EVICT_REPORT_RETENTION_DAYS"):
             values["report_retention_days"] = int(env["EVICT_REPORT_RETENTION_DAYS"])
         if env.get("EVICT_NOTIFY_INTERVAL"):

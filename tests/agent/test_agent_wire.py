@@ -87,3 +87,19 @@ def test_too_many_observations_is_its_own_error() -> None:
 def test_the_body_must_be_an_object() -> None:
     with pytest.raises(WireError, match="JSON object"):
         parse_report([1, 2], max_observations=10)
+
+
+def test_software_seen_before_is_checked_and_cleaned_the_same_way() -> None:
+    odd = Observation.make(Kind.PROGRAM, "Kaspersky\x1b[31m Agent", version="1\x00.2", source="x")
+    first = parse_report(report_body(inventory(odd, B), "0123456789abcdef"), max_observations=10)
+    again = parse_report(report_body(inventory(odd, B), "0123456789abcdeg"), max_observations=10)
+    assert first.observations == again.observations == (odd, B)
+    body = report_body(inventory(B), "0123456789abcdeh")
+    body["observations"][0]["name"] = "b" * 100_000
+    with pytest.raises(WireError) as e:
+        parse_report(body, max_observations=10)
+    assert e.value.where == "observations[0].name"
+    body["observations"][0]["name"] = ["bash"]
+    with pytest.raises(WireError) as e:
+        parse_report(body, max_observations=10)
+    assert e.value.where == "observations[0].name"

@@ -92,6 +92,13 @@ def _register_server(subparsers: Any) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="server processes sharing the port (default 1; PostgreSQL: about one per core)",
+    )
+    p.add_argument(
         "--worker-interval",
         type=_duration,
         default=None,
@@ -536,7 +543,7 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from evict.errors import EvictError
-    from evict.server.app import create_app
+    from evict.server.app import SETTINGS_ENV, create_app
     from evict.store.engine import check_schema, make_engine, upgrade
 
     overrides: dict[str, Any] = {}
@@ -568,6 +575,25 @@ def run_serve(args: argparse.Namespace) -> int:
     print(f"evict: serving on http://{args.host}:{args.port} with {safe}", file=sys.stderr)
     # uvicorn's own proxy-headers handling believes X-Forwarded-For from 127.0.0.1 (or
     # FORWARDED_ALLOW_IPS); the app applies settings.trusted_proxies itself instead.
+    if args.workers > 1:
+        if _sqlite_path(settings.database_url) is not None:
+            raise EvictError("--workers needs PostgreSQL: SQLite has one writer at a time")
+        # Each worker process builds the app from the same settings (uvicorn's factory).
+        import base64
+        import os
+        import pickle
+
+        os.environ[SETTINGS_ENV] = base64.b64encode(pickle.dumps(settings)).decode()
+        uvicorn.run(
+            "evict.server.app:app_from_environment",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            proxy_headers=False,
+        )
+        return 0
     uvicorn.run(
         create_app(settings),
         host=args.host,

@@ -53,6 +53,7 @@ def build_context(
         upgrade(engine)
     check_schema(engine)
     store = Store(engine)
+    store.serve_agents(settings.checkin_flush)
     catalog = catalog or load_catalog(settings.catalog_dirs)
     matcher = Matcher(catalog)
     protection = protection_products(catalog, settings.protection_products)
@@ -218,6 +219,23 @@ def create_app(
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+SETTINGS_ENV = "EVICT_SERVE_SETTINGS"
+"""Where ``evict serve --workers N`` hands its settings to the worker processes (pickled by
+the parent process itself, base64)."""
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one ``evict serve --workers N`` process (uvicorn's factory)."""
+    import base64
+    import os
+    import pickle
+
+    settings = pickle.loads(base64.b64decode(os.environ[SETTINGS_ENV]))  # noqa: S301
+    if not isinstance(settings, Settings):
+        raise TypeError(f"{SETTINGS_ENV} does not hold evict's settings")
+    return create_app(settings)
 
 
 def _error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> Any:

@@ -14,6 +14,7 @@ from typing import Annotated
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from evict.catalog.interface import Catalog, Directive
 from evict.matching.engine import Matcher
@@ -83,8 +84,9 @@ class ServerContext:
         return self.catalog.directive(directive_id)
 
 
-def get_context(request: Request) -> ServerContext:
-    """The server context the lifespan stored on the app."""
+async def get_context(request: Request) -> ServerContext:
+    """The server context the lifespan stored on the app (async: FastAPI would run a plain
+    function in the thread pool, a hand-off per request for an attribute read)."""
     context: ServerContext = request.app.state.context
     return context
 
@@ -138,12 +140,19 @@ Admin = Annotated[Principal, Depends(get_admin)]
 """An admin."""
 
 
-def get_agent_host(
+async def get_agent_host(
     ctx: Ctx,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> HostInfo:
-    """The enrolled host behind the request's host credential (401 without a valid one)."""
-    host = ctx.store.host_for_credential(_token(credentials))
+    """The enrolled host behind the request's host credential (401 without a valid one).
+
+    A host the store remembers is found without leaving the event loop; otherwise the
+    database is read in the thread pool.
+    """
+    token = _token(credentials)
+    host = ctx.store.cached_agent_host(token)
+    if host is None:
+        host = await run_in_threadpool(ctx.store.agent_host, token)
     if host is None:
         raise Unauthorized("unknown host credential: enrol again")
     return host

@@ -36,8 +36,12 @@ def make_engine(url: str) -> Engine:
     # the worker's batch reads of 1,000 hosts' states was planned as a 270,000-row scan and
     # compiled. evict's queries are short; a URL that sets ``options`` keeps its own.
     connect_args = {} if "options" in parsed.query else {"options": "-c jit=off"}
+    # No ping before each checkout (it was a round trip per statement group on the agents'
+    # path): a connection the server dropped fails its statement, SQLAlchemy then discards
+    # the whole pool, and the next checkout connects afresh; connections are also replaced
+    # after an hour so that none lingers past a restart unnoticed.
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
+        url, pool_size=10, max_overflow=20, pool_recycle=3600, connect_args=connect_args
     )
 
 

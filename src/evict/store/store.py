@@ -21,7 +21,9 @@ import functools
 import hashlib
 import itertools
 import json
+import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -62,6 +64,7 @@ from evict.inventory.interface import Kind, Observation
 from evict.matching.engine import distinct_key
 from evict.report.fleet import PENDING, FleetRow
 from evict.store import secrets
+from evict.store.agents import FLUSH_EVERY, AgentDirectory, Checkin, CheckinBuffer
 from evict.store.engine import SQLITE_CACHE_KIB, WRITE, make_engine
 from evict.store.interface import (
     AuditHeadMissing,
@@ -105,6 +108,8 @@ from evict.store.tables import (
     UTCDateTime,
     WaiverRow,
 )
+
+log = logging.getLogger(__name__)
 
 _LOCK_KEY = 0x65766963  # "evic"
 _LOCAL_LOCKS: dict[tuple[str, int], threading.Lock] = {}
@@ -251,9 +256,13 @@ class Store:
         # atomic). Distinct software grows slowly: ~30,000 rows for 100,000 simulated hosts.
         self._software_cache: dict[str, int] = {}
         self._key_cache: dict[object, str] = {}
-        """:func:`software_key` by :func:`distinct_key`, for bulk loads."""
+        """:func:`software_key` by :func:`distinct_key`, for bulk loads and ingests."""
         self._scanning = threading.local()
         """Set on a thread while it scans the fleet (:meth:`scanning`)."""
+        self.agents: AgentDirectory | None = None
+        """Hosts by credential, remembered (a server's; see :meth:`serve_agents`)."""
+        self.checkins: CheckinBuffer | None = None
+        """Unchanged check-ins written in batches (a server's; see :meth:`serve_agents`)."""
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -261,8 +270,143 @@ class Store:
         return cls(make_engine(url))
 
     def close(self) -> None:
-        """Release the engine's connections."""
+        """Write the check-ins that wait, and release the engine's connections."""
+        if self.checkins is not None:
+            self.checkins.stop()
+            self.checkins = None
         self.engine.dispose()
+
+    # -- agents' fast path ----------------------------------------------------------------------
+
+    def serve_agents(self, flush_every: float = FLUSH_EVERY) -> None:
+        """Remember hosts by credential and write unchanged check-ins every ``flush_every``
+        seconds in one transaction (see :mod:`evict.store.agents`); ``0`` writes each one."""
+        self.agents = AgentDirectory(self._read_agent, self._agent_changes)
+        if flush_every > 0:
+            self.checkins = CheckinBuffer(self._write_checkins, flush_every)
+            agents = self.agents
+
+            def tick() -> None:
+                if time.monotonic() - agents._synced > agents.sync_every / 2:
+                    agents.sync()
+
+            self.checkins.tick = tick
+            self.checkins.start()
+        threading.Thread(target=self._warm_agents, name="evict-agents", daemon=True).start()
+
+    def _warm_agents(self) -> None:
+        """Read the enrolled hosts into the directory (up to its limit), once, at start."""
+        agents = self.agents
+        if agents is None:
+            return
+        try:
+            agents.sync()
+            generation = agents.generation
+            head = select(AuditHead.seq).where(AuditHead.id == 1).scalar_subquery()
+            stmt = (
+                self._host_select()
+                .add_columns(Host.credential_hash, head.label("audit_seq"))
+                .where(Host.credential_hash.is_not(None))
+                .limit(agents.limit)
+            )
+            with self._read() as conn:
+                rows = conn.execute(stmt).all()
+            if rows:
+                seq = int(rows[0].audit_seq if rows[0].audit_seq is not None else -1)
+                hosts = [(str(r.credential_hash), self._host_info(r)) for r in rows]
+                for _ in range(3):  # events applied meanwhile: drop the hosts they name
+                    names, newest = self._agent_changes(seq)
+                    if names is None:
+                        return
+                    changed = set(names)
+                    hosts = [h for h in hosts if (h[1].org_id, h[1].identifier) not in changed]
+                    if agents.remember(hosts, newest, generation) or not hosts:
+                        return
+                    seq = newest
+        except Exception as e:  # only slower: hosts are then read as they come
+            log.warning("could not read the enrolled hosts ahead: %s", e)
+
+    def _read_agent(self, lookup: str) -> tuple[HostInfo, int] | None:
+        head = select(AuditHead.seq).where(AuditHead.id == 1).scalar_subquery()
+        stmt = self._host_select().add_columns(head.label("audit_seq"))
+        with self._read_one() as conn:
+            row = conn.execute(stmt.where(Host.credential_hash == lookup)).first()
+        if row is None:
+            return None
+        return self._host_info(row), int(row.audit_seq if row.audit_seq is not None else -1)
+
+    def _agent_changes(self, after: int) -> tuple[list[tuple[int, str]] | None, int]:
+        limit = 10_000
+        with self._read() as conn:
+            seq = conn.execute(select(AuditHead.seq).where(AuditHead.id == 1)).scalar()
+            head = int(seq if seq is not None else -1)
+            if after < 0 or head - after > limit:
+                return None, head
+            rows = conn.execute(
+                select(AuditEventRow.org_id, AuditEventRow.subject).where(
+                    AuditEventRow.seq > after,
+                    AuditEventRow.seq <= head,
+                    AuditEventRow.subject.startswith("host:"),
+                )
+            ).all()
+        return [(int(r.org_id or 0), r.subject[5:]) for r in rows], head
+
+    def agent_host(self, credential: str) -> HostInfo | None:
+        """The host a credential was issued to (remembered when :meth:`serve_agents` ran)."""
+        if self.agents is None:
+            return self.host_for_credential(credential)
+        return self.agents.lookup(secrets.lookup_hash(credential))
+
+    def cached_agent_host(self, credential: str) -> HostInfo | None:
+        """:meth:`agent_host` from memory only: None when it would have to read."""
+        if self.agents is None:
+            return None
+        return self.agents.cached(secrets.lookup_hash(credential))
+
+    def _host_changed(self, host: HostInfo) -> None:
+        """Forget what is remembered of ``host`` (its credential or inventory changed)."""
+        if self.agents is not None:
+            self.agents.forget(host.org_id, host.identifier)
+        if self.checkins is not None:
+            self.checkins.discard(host.id)
+
+    def flush_checkins(self) -> None:
+        """Write the unchanged check-ins that wait (before reading what they change)."""
+        if self.checkins:
+            self.checkins.flush()
+
+    def _write_checkins(self, batch: Sequence[Checkin]) -> None:
+        waiting = exists().where(  # no IN list: an executemany cannot expand one
+            HostStateRow.host_id == Host.id,
+            or_(
+                HostStateRow.state == State.REPLACED.value,
+                HostStateRow.state == State.STALE.value,
+            ),
+        )
+        stmt = (
+            update(Host)
+            .where(
+                Host.id == bindparam("b_id"),
+                or_(
+                    and_(Host.digest == bindparam("b_digest"), Host.digest != ""),
+                    Host.held_digest == bindparam("b_digest"),
+                ),
+            )
+            .values(
+                last_seen=bindparam("b_at", type_=Host.last_seen.type),
+                last_checkin=bindparam("b_report"),
+                dirty=or_(Host.dirty, waiting),
+            )
+        )
+        rows = [
+            {"b_id": c.host_id, "b_digest": c.digest, "b_at": c.at, "b_report": c.report_id}
+            for c in sorted(batch, key=lambda c: c.host_id)
+        ]
+        with self._write() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            for chunk in _chunks(rows):
+                conn.execute(stmt, list(chunk))
 
     # -- transactions ---------------------------------------------------------------------------
 
@@ -1063,6 +1207,7 @@ class Store:
                     "must allow it to enrol again (evict host allow-reenroll, or the host's "
                     "page), or the agent must present its current credential"
                 )
+            self._host_changed(host)
             return host, new_credential
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -1214,6 +1359,7 @@ class Store:
 
     def host(self, org_id: int, identifier: str, *, unit_id: int | None = None) -> HostInfo:
         """An organisation's host by identifier (within ``unit_id`` when the caller is limited)."""
+        self.flush_checkins()
         conditions = [Host.org_id == org_id, Host.identifier == identifier]
         if unit_id is not None:
             conditions.append(Host.org_unit_id == unit_id)
@@ -1224,6 +1370,7 @@ class Store:
 
     def find_host(self, identifier: str, *, org: str | None = None) -> HostInfo:
         """A host by identifier (or hostname) across organisations, for the command line."""
+        self.flush_checkins()
         stmt = self._host_select().join(Org, Org.id == Host.org_id)
         if org is not None:
             stmt = stmt.where(Org.name == org)
@@ -1249,7 +1396,16 @@ class Store:
         Only ``last_seen`` moves (and the host is queued when a ``replaced`` state waits for a
         later check-in to be verified); nothing else is written, so an unchanged fleet costs one
         short UPDATE per host. On PostgreSQL it commits without waiting for the WAL flush.
+
+        On a server (:meth:`serve_agents`) the digest is compared with ``host``'s, as read or
+        remembered, and the check-in waits in memory for the next batch write instead.
         """
+        if self.checkins is not None:
+            held = host.held.digest if host.held else None
+            if not ((digest == host.digest and digest) or digest == held):
+                return False
+            self.checkins.add(Checkin(host.id, report_id, digest, now))
+            return True
         # A replaced host waits for a later check-in to be verified; a stale one is fresh again.
         waiting = exists().where(
             HostStateRow.host_id == Host.id,
@@ -1334,14 +1490,18 @@ class Store:
         inventory with observations supersedes a held one. ``address`` (the client's) goes into
         the audit event.
         """
-        with self._read() as conn:
-            ack = self._existing_ack(conn, host, report.report_id)
-        if ack is not None:
-            return ack
+        # A resend (rare) is found in the write's transaction below; reading for it first too
+        # cost every ingest a connection and three round trips.
         distinct: dict[str, Observation] = {}
         links: set[tuple[str, str, str]] = set()
+        keys = self._key_cache  # most of a fleet's software is known: its key is remembered
+        if len(keys) > SOFTWARE_CACHE:
+            keys.clear()
         for o in report.observations:
-            key = software_key(o)
+            identity = distinct_key(o)
+            key = keys.get(identity)
+            if key is None:
+                key = keys[identity] = software_key(o)
             distinct.setdefault(key, o)
             links.add((key, o.version[:MAX_VERSION], o.source[:MAX_SOURCE]))
         ids = self._software_ids(distinct)
@@ -1349,6 +1509,30 @@ class Store:
             {"host_id": host.id, "software_id": ids[k], "version": v, "source": s}
             for k, v, s in sorted(links)
         ]
+        try:
+            return self._ingest_rows(host, report, rows, len(distinct), now=now, address=address)
+        except IntegrityError:
+            # The same report id sent twice at once (a retrying agent, two servers): the other
+            # transaction stored it first and this one rolled back; answer as for a resend.
+            with self._read() as conn:
+                ack = self._existing_ack(conn, host, report.report_id)
+            if ack is None:
+                raise
+            return ack
+        finally:
+            self._host_changed(host)
+
+    def _ingest_rows(
+        self,
+        host: HostInfo,
+        report: InventoryReport,
+        rows: list[dict[str, object]],
+        software: int,
+        *,
+        now: dt.datetime,
+        address: str,
+    ) -> IngestAck:
+        """The write of :meth:`ingest`, in one transaction."""
         with self._write() as conn:
             ack = self._existing_ack(conn, host, report.report_id)
             if ack is not None:
@@ -1385,14 +1569,14 @@ class Store:
                     digest=report.digest,
                     status="stored",
                     observations=len(report.observations),
-                    software=len(distinct),
+                    software=software,
                 )
             )
             payload: dict[str, object] = {
                 "report_id": report.report_id,
                 "digest": report.digest,
                 "observations": len(report.observations),
-                "software": len(distinct),
+                "software": software,
             }
             if address:
                 payload["address"] = address
@@ -1403,7 +1587,7 @@ class Store:
             host.identifier,
             "stored",
             len(report.observations),
-            len(distinct),
+            software,
             now,
         )
 
@@ -1499,6 +1683,7 @@ class Store:
             }
             action = "inventory.accept_empty" if accept else "inventory.reject_empty"
             self._audit(conn, now, [(actor, action, subject, host.org_id, payload)])
+        self._host_changed(host)
         return True
 
     def bulk_load(
@@ -1964,6 +2149,7 @@ class Store:
     def queue_stale(self, now: dt.datetime) -> int:
         """Queue ``clean`` hosts whose last inventory is older than their organisation's
         freshness limit, so the worker marks them ``stale``; return how many."""
+        self.flush_checkins()
         total = 0
         with self._write() as conn:
             limits = conn.execute(select(Org.id, Org.freshness_days)).all()
@@ -2024,6 +2210,7 @@ class Store:
 
     def dirty_hosts(self, *, after: int = 0, limit: int = 1000) -> list[DirtyHost]:
         """Hosts queued for evaluation, in id order after ``after``."""
+        self.flush_checkins()
         stmt = (
             select(
                 Host.id,
@@ -2485,6 +2672,7 @@ class Store:
             (needs ``catalog_version``).
         :param name: a prefix of the hostname or the identifier.
         """
+        self.flush_checkins()
         stmt = self._host_select().where(Host.org_id == org_id, Host.id > after)
         if unit_id is not None:
             stmt = stmt.where(Host.org_unit_id == unit_id)
@@ -2560,6 +2748,7 @@ class Store:
         page: int = 1000,
     ) -> Iterator[FleetRow]:
         """Every host's standing against ``directive``, a page at a time (for reports)."""
+        self.flush_checkins()
         after = 0
         while True:
             stmt = (

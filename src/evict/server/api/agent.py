@@ -7,6 +7,7 @@ import json
 import zlib
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -86,12 +87,24 @@ def enroll(body: EnrollRequest, request: Request, ctx: Ctx) -> EnrollResponse:
     responses=ERRORS,
     summary="Check in with the digest of an inventory; send it in full only if it changed",
 )
-def check_digest(body: DigestRequest, host: AgentHost, ctx: Ctx) -> DigestResponse:
-    """Answer ``unchanged`` (and record the check-in) when the stored inventory has this digest."""
+async def check_digest(body: DigestRequest, host: AgentHost, ctx: Ctx) -> DigestResponse:
+    """Answer ``unchanged`` (and record the check-in) when the stored inventory has this digest.
+
+    When the store writes check-ins in batches the answer comes from memory, on the event loop;
+    otherwise the check-in is written in the thread pool before the answer. Addresses, sent
+    only when they changed, are written in the thread pool.
+    """
     addresses = check_addresses(body.addresses)
-    same = ctx.store.checkin_unchanged(host, body.report_id, body.digest, now=ctx.now())
+    store, now = ctx.store, ctx.now()
+    if store.checkins is not None:
+        same = store.checkin_unchanged(host, body.report_id, body.digest, now=now)
+    else:
+        same = await run_in_threadpool(
+            store.checkin_unchanged, host, body.report_id, body.digest, now=now
+        )
     if addresses is not None:
-        NetworkStore(ctx.store).record_addresses(host, addresses, now=ctx.now())
+        network = NetworkStore(store)
+        await run_in_threadpool(network.record_addresses, host, addresses, now=now)
     if same:
         ctx.wake_worker()
     return DigestResponse(status="unchanged" if same else "send", report_id=body.report_id)
@@ -116,6 +129,10 @@ async def read_body(request: Request, *, limit: int, inflated_limit: int) -> Any
         raise BadBody(f"unsupported Content-Encoding {encoding!r}: use gzip or none")
     elif len(raw) > inflated_limit:
         raise BodyTooLarge(f"the body is over {inflated_limit} bytes")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass  # what orjson refuses, json decides, with its message (or its value: NaN, big ints)
     try:
         return json.loads(raw)
     except UnicodeDecodeError as e:
