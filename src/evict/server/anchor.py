@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from evict.compliance.audit import SignedHead, check_anchors, sign_head, verify_chain
 from evict.errors import EvictError
+from evict.server.periodic import PeriodicThread
 from evict.service.audit import iso
 from evict.signing import anchor_line, append_anchor, read_anchors
 from evict.store.store import Store
@@ -124,32 +124,21 @@ class Anchorer:
             log.error("audit anchors: %s", e)
 
 
-class AnchorThread:
+class AnchorThread(PeriodicThread):
     """Runs :meth:`Anchorer.run_once` every ``interval`` seconds in a daemon thread (and once
     more when stopped, so the last events are anchored on shutdown)."""
 
     def __init__(
         self, anchorer: Anchorer, *, interval: float, clock: Callable[[], dt.datetime]
     ) -> None:
+        super().__init__("evict-anchor", interval=interval)
         self.anchorer = anchorer
-        self.interval = interval
         self.clock = clock
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="evict-anchor", daemon=True)
 
-    def start(self) -> None:
-        """Start the thread."""
-        self._thread.start()
+    def run_pass(self) -> None:
+        """Anchor the head now."""
+        self.anchorer.run_once(self.clock())
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop after one last pass."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while True:
-            self.anchorer.run_once(self.clock())
-            if self._stop.wait(self.interval):
-                self.anchorer.run_once(self.clock())
-                return
+    def last_pass(self) -> None:
+        """Anchor the last events on the way out."""
+        self.anchorer.run_once(self.clock())
