@@ -719,3 +719,31 @@ def test_a_waiver_is_renewed_then_revoked_with_reasons(
         store.close()
     badge = soup(client.get(f"/hosts/{host}")).get_text()
     assert "identified" in badge, "a revoked waiver returns the host to its earlier state"
+
+
+def test_the_catch_all_product_says_what_evidence_found_it(builtin_catalog: Any) -> None:
+    """A Kaspersky component no rule names a product for is shown with the kinds of evidence
+    that found it, not as an unnamed product."""
+    from types import SimpleNamespace
+
+    from evict.inventory.interface import Kind, Observation
+    from evict.server.views.overview import product_bars
+
+    driver = Observation.make(Kind.DRIVER, "klif")
+    service = Observation.make(Kind.SERVICE, "klnagent")
+    matched = {
+        1: (driver, [{"product": "kaspersky-software"}]),
+        2: (service, [{"product": "kaspersky-software"}, {"product": "kaspersky-network-agent"}]),
+    }
+    store = SimpleNamespace(matched_software=lambda version: matched)
+    ctx = SimpleNamespace(catalog=builtin_catalog, store=store)
+    facts = SimpleNamespace(products=[(("kaspersky-software",), "identified", 3)])
+    rows = product_bars(ctx, facts)  # type: ignore[arg-type]
+    assert rows == [
+        (
+            "kaspersky-software",
+            "Kaspersky component (product not identified): driver, service",
+            3,
+            0,
+        )
+    ]

@@ -104,9 +104,24 @@ def product_bars(ctx: ServerContext, facts: OverviewFacts) -> list[tuple[str, st
                 removed[p] += n
     names: dict[str, str] = {p.id: p.name for p in ctx.catalog.products}
     ids = set(carrying) | set(removed)
+    generic = {str(p.id) for p in ctx.catalog.products if p.generic and p.id in ids}
+    if generic:
+        # The catch-all names no product: say what showed the vendor's code instead.
+        for pid, kinds in _evidence_kinds(ctx, generic).items():
+            names[pid] = f"{names.get(pid, pid)}: {', '.join(kinds)}"
     rows = [(p, names.get(p, p), carrying[p], removed[p]) for p in ids]
     rows.sort(key=lambda r: (-r[2], -r[3], r[1]))
     return rows
+
+
+def _evidence_kinds(ctx: ServerContext, products: set[str]) -> dict[str, list[str]]:
+    """The observation kinds (driver, service, certificate...) that matched each product."""
+    kinds: dict[str, set[str]] = {p: set() for p in products}
+    for observation, hits in ctx.store.matched_software(ctx.catalog.version).values():
+        for hit in hits:
+            if hit["product"] in kinds:
+                kinds[hit["product"]].add(observation.kind.value.replace("_", " "))
+    return {p: sorted(k) for p, k in kinds.items() if k}
 
 
 def _markers(
