@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from evict.catalog.interface import Catalog
-from evict.inventory.interface import HostID, Kind, Observation
 from evict.matching.cache import load_matcher
 from evict.matching.engine import Matcher
+from evict.model.observations import HostID, Kind, Observation
 
 HERE = Path(__file__).parent
 GROUPS = ("in-sample", "held-out", "derived", "general")

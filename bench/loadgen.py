@@ -120,9 +120,9 @@ _STORE: Any = None
 def _load_span(url: str, span: tuple[int, int], units: dict[str, int]) -> int:
     """Generate hosts ``span`` and bulk-load them, each into its simulated org unit."""
     global _STORE
-    from evict.simulate import generate_host
+    from evict.demo.simulate import generate_host
+    from evict.model.records import BulkHost
     from evict.store.engine import make_engine
-    from evict.store.interface import BulkHost
     from evict.store.secrets import lookup_hash
     from evict.store.store import Store
 
@@ -191,9 +191,9 @@ def preload(
     from sqlalchemy import func, select
 
     from evict.catalog.loader import load_catalog
-    from evict.simulate import ORG_UNITS
+    from evict.demo.simulate import ORG_UNITS
+    from evict.model.records import Role
     from evict.store.engine import make_engine, upgrade
-    from evict.store.interface import Role
     from evict.store.store import Store
     from evict.store.tables import HostSoftware, Software
 
@@ -257,7 +257,7 @@ def evaluate_all(url: str) -> dict[str, Any]:
     """One matching-worker pass over the whole database (as ``evict worker --once``), timed."""
     from evict.catalog.loader import load_catalog
     from evict.matching.engine import Matcher
-    from evict.server.worker import MatchWorker, protection_products
+    from evict.service.evaluate import MatchWorker, protection_products
     from evict.store.engine import make_engine
     from evict.store.store import Store
 
@@ -297,7 +297,7 @@ def reevaluate(url: str, change: str = "all") -> dict[str, Any]:
     from evict.catalog.interface import DirectiveID
     from evict.catalog.loader import load_catalog
     from evict.matching.engine import Matcher
-    from evict.server.worker import MatchWorker, protection_products
+    from evict.service.evaluate import MatchWorker, protection_products
     from evict.store.engine import make_engine
     from evict.store.store import Store
 
@@ -605,7 +605,7 @@ def hammer(
 def inventory_requests(indexes: Sequence[int], *, snapshot: int = 1) -> list[Request]:
     """Full inventory reports (gzip JSON) of simulated hosts, each with a fresh report id."""
     from evict.agent.wire import encode, report_body
-    from evict.simulate import generate_host
+    from evict.demo.simulate import generate_host
 
     start = dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.UTC)
     out = []

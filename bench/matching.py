@@ -14,8 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from evict.inventory.interface import Ident, Kind, Observation
 from evict.matching.cache import load_matcher
+from evict.model.observations import Ident, Kind, Observation
 
 COVERED = [
     (Kind.PROGRAM, "Kaspersky Endpoint Security for Windows", "AO Kaspersky Lab", {}),

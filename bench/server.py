@@ -104,12 +104,12 @@ def _store(url: str) -> Any:
 def load_fleet(url: str, hosts: int, *, seed: int = 1) -> dict[str, Any]:
     """Create the organisation and load ``hosts`` simulated hosts, two weekly inventories."""
     from evict.catalog.loader import load_catalog
+    from evict.demo.simulate import ORG_UNITS
     from evict.matching.engine import Matcher
-    from evict.server.worker import MatchWorker, protection_products
+    from evict.model.records import Role
+    from evict.service.evaluate import MatchWorker, protection_products
     from evict.settings import normalise_database_url
-    from evict.simulate import ORG_UNITS
     from evict.store.engine import make_engine, upgrade
-    from evict.store.interface import Role
 
     upgrade(make_engine(normalise_database_url(url)))
     store = _store(url)
@@ -187,8 +187,8 @@ def _load_range(
     import hashlib
 
     from evict.agent.wire import observation_line
-    from evict.simulate import generate_host
-    from evict.store.interface import InventoryReport
+    from evict.demo.simulate import generate_host
+    from evict.model.records import InventoryReport
 
     store = _store(url)
     org_id = store.org(ORG).id
@@ -241,8 +241,8 @@ def _bulk_range(store: Any, org_id: int, start: int, stop: int, seed: int, diges
     """Week 1 of hosts ``start..stop`` through ``Store.bulk_load``, a batch per org unit."""
     from collections import defaultdict
 
-    from evict.simulate import generate_host
-    from evict.store.interface import BulkHost
+    from evict.demo.simulate import generate_host
+    from evict.model.records import BulkHost
     from evict.store.secrets import lookup_hash
 
     units = {u.name: u.id for u in store.units(org_id)}

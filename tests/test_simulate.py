@@ -7,10 +7,10 @@ import types
 from collections import Counter
 
 from evict.cli import main
+from evict.demo.simulate import fleet, generate_host, osquery_lines
 from evict.inventory.evict_json import EvictJsonSource
-from evict.inventory.interface import Kind, Platform
 from evict.matching.cache import load_matcher
-from evict.simulate import fleet, generate_host, osquery_lines
+from evict.model.observations import Kind, Platform
 
 
 def test_same_seed_same_host_and_other_seed_differs() -> None:
@@ -94,7 +94,7 @@ def test_osquery_format_reads_back_through_the_osquery_source(tmp_path) -> None:
 
 
 def test_observation_json_keeps_repeated_identifiers() -> None:
-    from evict.inventory.interface import Observation
+    from evict.model.observations import Observation
 
     obs = Observation.make(Kind.SBOM_COMPONENT, "kav sdk", identifiers={"cpe": "cpe:2.3:a:x"})
     obs = Observation(obs.kind, obs.name, "", "", (("cpe", "a"), ("cpe", "b"), ("purl", "p")), "")

@@ -13,17 +13,11 @@ from dataclasses import dataclass, field
 from evict.catalog.interface import Directive, Exclusion, ProductID
 from evict.compliance.coverage import Coverage, assess, concludes
 from evict.errors import InputError
-from evict.inventory.interface import (
-    HostID,
-    HostInventory,
-    InventorySource,
-    Observation,
-    Platform,
-    SourceStatus,
-)
+from evict.inventory.interface import InventorySource
 from evict.inventory.registry import wrong_kind_hint
 from evict.matching.engine import Matcher
 from evict.matching.interface import Finding
+from evict.model.observations import HostID, HostInventory, Observation, Platform, SourceStatus
 
 
 @dataclass(frozen=True, slots=True)

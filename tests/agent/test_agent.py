@@ -12,8 +12,8 @@ from evict.agent.agent import Agent
 from evict.agent.client import FleetClient
 from evict.agent.spool import Spool
 from evict.catalog.interface import Catalog
-from evict.inventory.interface import HostInventory
 from evict.inventory.registry import open_source
+from evict.model.observations import HostInventory
 from tests.server.fleetkit import SERVER_ASSETS, Clock, Fleet, make_fleet
 
 

@@ -51,7 +51,7 @@ def test_the_agent_says_when_its_full_spool_dropped_reports(tmp_path: Path) -> N
     import datetime as dt
 
     from evict.agent.agent import Agent
-    from evict.inventory.interface import HostInventory, Platform
+    from evict.model.observations import HostInventory, Platform
 
     lines: list[str] = []
     agent = Agent(None, Spool(tmp_path, max_reports=2), "eve_x", log=lines.append)  # type: ignore[arg-type]

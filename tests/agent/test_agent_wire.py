@@ -13,7 +13,7 @@ from evict.agent.wire import (
     parse_report,
     report_body,
 )
-from evict.inventory.interface import HostID, HostInventory, Kind, Observation, Platform
+from evict.model.observations import HostID, HostInventory, Kind, Observation, Platform
 
 A = Observation.make(Kind.PACKAGE, "kesl", version="12.1.0-1297", source="osquery:deb_packages")
 B = Observation.make(Kind.PACKAGE, "bash", version="5.1", source="osquery:deb_packages")

@@ -15,9 +15,9 @@ import pytest
 from evict.catalog.generate import OUTPUT, REGISTRIES, differences, generate, load_registries
 from evict.catalog.interface import Catalog
 from evict.catalog.loader import load_catalog
-from evict.inventory.interface import HostID, HostInventory, Kind, Observation, Platform
 from evict.inventory.sbom.cyclonedx import CycloneDxSource
 from evict.matching.engine import Matcher
+from evict.model.observations import HostID, HostInventory, Kind, Observation, Platform
 
 ASSETS = Path(__file__).parent.parent / "assets"
 REGS = load_registries()

@@ -13,8 +13,8 @@ import pytest
 from evict.catalog.interface import Catalog, CatalogValidationError
 from evict.catalog.loader import MAX_FILE_BYTES, builtin_catalog_dir, load_catalog
 from evict.compliance.milestones import current_milestone, schedule
-from evict.inventory.interface import HostID, HostInventory, Kind, Observation, Platform
 from evict.matching.engine import Matcher
+from evict.model.observations import HostID, HostInventory, Kind, Observation, Platform
 
 ASSETS = Path(__file__).parent.parent / "assets" / "catalog"
 

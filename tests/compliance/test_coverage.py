@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evict.compliance.coverage import REQUIREMENTS, assess, concludes
-from evict.inventory.interface import Kind, Platform
+from evict.model.observations import Kind, Platform
 
 
 @pytest.mark.parametrize(

@@ -19,16 +19,10 @@ from evict.compliance.determinations import (
     parse_answer,
     question_products,
 )
-from evict.compliance.lifecycle import (
-    HostState,
-    Observed,
-    State,
-    TransitionError,
-    observe,
-    transition,
-)
-from evict.inventory.interface import HostID
+from evict.compliance.lifecycle import Observed, TransitionError, observe, transition
 from evict.matching.interface import Finding
+from evict.model.observations import HostID
+from evict.model.states import HostState, State
 
 T0 = dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(days=1)

@@ -8,9 +8,7 @@ import datetime as dt
 import pytest
 
 from evict.compliance.lifecycle import (
-    HostState,
     Observed,
-    State,
     TransitionError,
     Waiver,
     WaiverError,
@@ -18,6 +16,7 @@ from evict.compliance.lifecycle import (
     transition,
     waive,
 )
+from evict.model.states import HostState, State
 
 T0 = dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(days=1)

@@ -36,10 +36,11 @@ from fastapi.testclient import TestClient
 
 from evict.agent.wire import inventory_digest
 from evict.catalog.interface import Catalog
-from evict.compliance.lifecycle import State, transition
-from evict.inventory.interface import Kind, Observation
+from evict.compliance.lifecycle import transition
+from evict.model.observations import Kind, Observation
+from evict.model.records import InventoryReport, Role
+from evict.model.states import State
 from evict.settings import Settings, normalise_database_url
-from evict.store.interface import InventoryReport, Role
 from evict.store.store import Store
 
 NOW = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
@@ -107,7 +108,7 @@ def _report(observations: tuple[Observation, ...], hostname: str, platform: str)
 def seed(url: str, catalog: Catalog) -> Seeded:
     """Write the fleet described in this module's docstring into the database at ``url``."""
     from evict.matching.engine import Matcher
-    from evict.server.worker import MatchWorker
+    from evict.service.evaluate import MatchWorker
     from evict.store.engine import make_engine, upgrade
 
     engine = make_engine(normalise_database_url(url))

@@ -10,7 +10,7 @@ import pytest
 
 from evict.cli import main
 from evict.cli.demo import ADMIN, ORG, build_demo
-from evict.inventory.interface import HostID, HostInventory, Platform
+from evict.model.observations import HostID, HostInventory, Platform
 from evict.settings import normalise_database_url
 from evict.store.dashboard import DashboardQueries, HostFilter
 from evict.store.store import Store

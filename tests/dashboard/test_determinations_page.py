@@ -11,9 +11,9 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
 from evict.catalog.interface import Catalog
-from evict.inventory.interface import Kind, Observation
 from evict.matching.engine import Matcher
-from evict.server.worker import MatchWorker
+from evict.model.observations import Kind, Observation
+from evict.service.evaluate import MatchWorker
 from evict.settings import normalise_database_url
 from evict.store.engine import make_engine
 from evict.store.store import Store

@@ -666,7 +666,7 @@ def test_a_waiver_is_renewed_then_revoked_with_reasons(
     client: TestClient, seeded: Seeded, builtin_catalog: Any
 ) -> None:
     from evict.matching.engine import Matcher
-    from evict.server.worker import MatchWorker
+    from evict.service.evaluate import MatchWorker
     from evict.store.store import Store
 
     login(client, "operator-1")
@@ -726,7 +726,7 @@ def test_the_catch_all_product_says_what_evidence_found_it(builtin_catalog: Any)
     that found it, not as an unnamed product."""
     from types import SimpleNamespace
 
-    from evict.inventory.interface import Kind, Observation
+    from evict.model.observations import Kind, Observation
     from evict.server.views.overview import product_bars
 
     driver = Observation.make(Kind.DRIVER, "klif")

@@ -8,13 +8,13 @@ import functools
 import pytest
 
 from evict.catalog.loader import load_catalog
-from evict.compliance.lifecycle import State, transition
+from evict.compliance.lifecycle import transition
 from evict.matching.engine import Matcher
-from evict.report.fleet import PENDING
-from evict.server.worker import MatchWorker
+from evict.model.records import InvalidValueError, NotFoundError
+from evict.model.states import PENDING, STATE_ORDER, State
+from evict.service.evaluate import MatchWorker
 from evict.store import dashboard
 from evict.store.dashboard import (
-    STATE_ORDER,
     DashboardQueries,
     HostFilter,
     HostListRow,
@@ -22,7 +22,6 @@ from evict.store.dashboard import (
     decode_cursor,
     encode_cursor,
 )
-from evict.store.interface import InvalidValueError, NotFoundError
 from evict.store.store import Store
 from tests.dashboard.dashkit import KES, SPOOLER, ZIP, _report
 

@@ -26,15 +26,17 @@ from evict.catalog.interface import CatalogValidationError
 from evict.errors import InputError
 from evict.inventory.interface import (
     Collector,
-    HostID,
-    HostInventory,
     InventoryError,
     InventorySource,
+    Problems,
+    SourceInputError,
+)
+from evict.model.observations import (
+    HostID,
+    HostInventory,
     Kind,
     Observation,
     Platform,
-    Problems,
-    SourceInputError,
     SourceStatus,
 )
 

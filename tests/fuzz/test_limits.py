@@ -24,8 +24,9 @@ import pytest
 
 from evict.catalog.interface import CatalogValidationError
 from evict.errors import InputError
-from evict.inventory.interface import Ident, Kind, SourceInputError
+from evict.inventory.interface import SourceInputError
 from evict.inventory.registry import open_source
+from evict.model.observations import Ident, Kind
 from tests.fuzz.fuzzkit import ASSETS, TARGETS, check, feed
 
 MiB = 1024 * 1024

@@ -18,9 +18,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evict.inventory.evict_json import EvictJsonSource
-from evict.inventory.interface import HostInventory, Ident, Problems, SourceInputError
+from evict.inventory.interface import Problems, SourceInputError
 from evict.inventory.osquery import OsquerySource
 from evict.inventory.sbom import CycloneDxSource
+from evict.model.observations import HostInventory, Ident
 from tests.fuzz.fuzzkit import ASSETS, TARGETS, Outcome, check, feed
 from tests.fuzz.mutators import (
     MUTATIONS,

@@ -11,8 +11,9 @@ import pytest
 
 from evict.inventory import dpkg
 from evict.inventory.dpkg import DpkgStatusSource, host_name, parse_dpkg_status
-from evict.inventory.interface import HostInventory, Ident, Platform, SourceInputError
+from evict.inventory.interface import SourceInputError
 from evict.inventory.registry import open_source
+from evict.model.observations import HostInventory, Ident, Platform
 
 LINUX = Path(__file__).parent.parent / "assets" / "linux"
 STATUS = LINUX / "debian" / "var" / "lib" / "dpkg" / "status"

@@ -22,8 +22,9 @@ from evict.catalog.loader import builtin_catalog_dir, load_catalog
 from evict.inventory.files import FileScanSource
 from evict.inventory.files.formats import Format, identify, read_pe
 from evict.inventory.files.rules import CompiledRules
-from evict.inventory.interface import HostInventory, Ident, Kind, Observation, SourceInputError
+from evict.inventory.interface import SourceInputError
 from evict.matching.engine import Matcher
+from evict.model.observations import HostInventory, Ident, Kind, Observation
 
 ASSETS = Path(__file__).parent.parent / "assets" / "files"
 YARA = builtin_catalog_dir() / "yara"

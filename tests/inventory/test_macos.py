@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from evict.catalog.loader import load_catalog
-from evict.inventory.interface import HostInventory, Ident, Kind, Observation, SourceInputError
+from evict.inventory.interface import SourceInputError
 from evict.inventory.macos import MAX_PLIST_BYTES, MAX_PROBLEMS, MacosInputError, MacosSource
 from evict.inventory.registry import open_source
 from evict.matching.engine import Matcher
+from evict.model.observations import HostInventory, Ident, Kind, Observation
 
 ASSETS = Path(__file__).parent.parent / "assets" / "macos"
 KAV_APP = "/Applications/Kaspersky Internet Security.app"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from evict.catalog.loader import load_catalog
-from evict.inventory.interface import HostInventory, Ident, Kind, Platform, SourceInputError
+from evict.inventory.interface import SourceInputError
 from evict.inventory.mdm import (
     MAX_BAD_ROWS,
     MAX_CSV_BYTES,
@@ -18,6 +18,7 @@ from evict.inventory.mdm import (
 )
 from evict.inventory.registry import open_source
 from evict.matching.engine import Matcher
+from evict.model.observations import HostInventory, Ident, Kind, Platform
 
 ASSETS = Path(__file__).parent.parent / "assets"
 INTUNE = ASSETS / "intune"

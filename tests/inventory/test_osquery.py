@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from evict.catalog.loader import load_catalog
-from evict.inventory.interface import HostInventory, Kind, Observation, Platform, SourceInputError
+from evict.inventory.interface import SourceInputError
 from evict.inventory.osquery import (
     OsquerySource,
     detect_table,
@@ -21,6 +21,7 @@ from evict.inventory.osquery import (
 )
 from evict.inventory.registry import open_source
 from evict.matching.engine import Matcher
+from evict.model.observations import HostInventory, Kind, Observation, Platform
 
 ASSETS = Path(__file__).parent.parent / "assets" / "osquery"
 

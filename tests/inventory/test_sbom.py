@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from evict.catalog.loader import load_catalog
-from evict.inventory.interface import HostInventory, Ident, Kind, Observation, SourceInputError
+from evict.inventory.interface import SourceInputError
 from evict.inventory.registry import open_source
 from evict.inventory.sbom import (
     CycloneDxInputError,
@@ -21,6 +21,7 @@ from evict.inventory.sbom import (
     SpdxSource,
 )
 from evict.matching.engine import Matcher
+from evict.model.observations import HostInventory, Ident, Kind, Observation
 
 ASSETS = Path(__file__).parent.parent / "assets"
 CDX = ASSETS / "cyclonedx"

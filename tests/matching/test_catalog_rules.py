@@ -20,8 +20,8 @@ import pytest
 
 from evict.catalog.interface import Catalog, Product, ProductID, Vendor, VendorID
 from evict.catalog.loader import load_catalog
-from evict.inventory.interface import HostID, HostInventory, Kind, Observation, Platform
 from evict.matching.engine import Matcher
+from evict.model.observations import HostID, HostInventory, Kind, Observation, Platform
 
 K = Kind
 

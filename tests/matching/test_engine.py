@@ -23,9 +23,9 @@ from evict.catalog.interface import (
     Vendor,
     VendorID,
 )
-from evict.inventory.interface import HostID, HostInventory, Ident, Kind, Observation, Platform
 from evict.matching.engine import Matcher
-from evict.matching.normalize import normalize
+from evict.model.normalize import normalize
+from evict.model.observations import HostID, HostInventory, Ident, Kind, Observation, Platform
 
 
 def rule(rid: str, field: str, *, equals=(), pattern="", anchor="", kinds=(), conf="high") -> Rule:

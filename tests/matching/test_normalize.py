@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evict.matching.normalize import normalize, normalize_many
+from evict.model.normalize import normalize, normalize_many
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,9 @@ import pytest
 from evict.catalog.interface import Catalog
 from evict.catalog.loader import load_catalog
 from evict.cli import main
-from evict.inventory.interface import HostID, HostInventory, Kind, Observation, Platform
 from evict.matching.engine import Matcher
 from evict.matching.interface import Finding
+from evict.model.observations import HostID, HostInventory, Kind, Observation, Platform
 
 ASSETS = Path(__file__).parents[1] / "assets"
 CI_SBOM = ASSETS / "cyclonedx" / "android-field-app-ci.cdx.json"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from evict.catalog.loader import load_catalog
-from evict.inventory.interface import HostInventory
 from evict.matching.engine import Matcher
+from evict.model.observations import HostInventory
 from tests.remediation.remedykit import DEBS, SAMPLE_FLEET, need, need_tool
 
 

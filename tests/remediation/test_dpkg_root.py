@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from evict.cli import main
-from evict.inventory.interface import HostInventory
 from evict.inventory.local import LocalHostSource
 from evict.matching.engine import Matcher
+from evict.model.observations import HostInventory
 from evict.remediation import ExecutionError, Phase, Policy
 from evict.remediation.execute import execute
 from evict.remediation.planner import plan_inventory

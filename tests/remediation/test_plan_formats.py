@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from evict.inventory.interface import HostInventory
 from evict.inventory.osquery import OsquerySource
 from evict.matching.engine import Matcher
+from evict.model.observations import HostInventory
 from evict.remediation import Op, Phase, Plan, PlanFormatError, Policy, renderer
 from evict.remediation.planner import plan_inventory
 from tests.remediation.remedykit import ASSETS, REMEDIATION_ASSETS, TODAY, need_tool

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from evict.inventory.interface import HostID, HostInventory, Kind, Observation, Platform
 from evict.matching.engine import Matcher
+from evict.model.observations import HostID, HostInventory, Kind, Observation, Platform
 from evict.remediation import Op, Phase, Policy
 from evict.remediation.planner import plan_inventory
 from tests.remediation.remedykit import TODAY

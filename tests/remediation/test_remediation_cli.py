@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from evict.cli import main
-from evict.inventory.interface import HostInventory
 from evict.matching.engine import Matcher
+from evict.model.observations import HostInventory
 from tests.remediation.remedykit import NOW, REMEDIATION_ASSETS, SAMPLE_FLEET, TODAY
 
 FROM = ["--from", "osquery", str(SAMPLE_FLEET)]
@@ -79,10 +79,10 @@ def test_plan_for_a_host_and_an_org_of_the_fleet_database(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from evict.agent.wire import inventory_digest
-    from evict.server.worker import MatchWorker
+    from evict.model.records import InventoryReport
+    from evict.service.evaluate import MatchWorker
     from evict.settings import normalise_database_url
     from evict.store.engine import make_engine, upgrade
-    from evict.store.interface import InventoryReport
     from evict.store.store import Store
 
     url = normalise_database_url(str(tmp_path / "fleet.db"))

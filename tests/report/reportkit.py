@@ -28,13 +28,14 @@ from pathlib import Path
 
 from evict.agent.wire import inventory_digest
 from evict.catalog.interface import Catalog
-from evict.compliance.lifecycle import State, Waiver, transition, waive
-from evict.inventory.interface import HostInventory
+from evict.compliance.lifecycle import Waiver, transition, waive
 from evict.inventory.registry import open_source
 from evict.matching.engine import Matcher
+from evict.model.observations import HostInventory
+from evict.model.records import HostInfo, InventoryReport
+from evict.model.states import State
 from evict.scanning import merge_by_host
-from evict.server.worker import MatchWorker, protection_products
-from evict.store.interface import HostInfo, InventoryReport
+from evict.service.evaluate import MatchWorker, protection_products
 from evict.store.store import Store
 
 ASSETS = Path(__file__).parents[1] / "assets"

@@ -11,6 +11,7 @@ import pytest
 
 from evict.catalog.interface import Catalog
 from evict.catalog.loader import load_catalog
+from evict.model.records import FleetRow, WaiverInfo
 from evict.report.directives import (
     MethodCount,
     ReportInputs,
@@ -20,7 +21,7 @@ from evict.report.directives import (
     default_kind,
     grounds,
 )
-from evict.report.fleet import FleetRow, report_lines
+from evict.report.fleet import report_lines
 from evict.report.interface import (
     NOT_PROVIDED,
     BlanketExceptionError,
@@ -30,7 +31,6 @@ from evict.report.interface import (
     to_csv,
 )
 from evict.report.profile import Contact, Contract, Profile
-from evict.store.interface import WaiverInfo
 
 SEEN = dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)
 START = dt.date(2026, 1, 1)
@@ -368,8 +368,8 @@ def test_grounds_are_read_from_the_justification() -> None:
 def test_far_initial_items_carry_the_clause_fields_and_the_contract_by_org_unit(
     catalog: Catalog,
 ) -> None:
-    from evict.inventory.interface import HostID, Kind, Observation
     from evict.matching.engine import Matcher
+    from evict.model.observations import HostID, Kind, Observation
 
     kes = Observation.make(
         Kind.PROGRAM,

@@ -15,9 +15,9 @@ import pytest
 from evict.cli import main
 from evict.report.directives import build, render_report
 from evict.report.fleet import to_csv as fleet_csv
-from evict.report.inputs import gather
 from evict.report.interface import Document, Format, ReportKind, to_csv
 from evict.report.profile import load_profile
+from evict.service.report_inputs import gather
 from tests.remediation.remedykit import need_tool
 from tests.report.reportkit import FIN_LT, PROFILE, TODAY, SeededFleet
 

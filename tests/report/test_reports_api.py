@@ -15,8 +15,8 @@ import pytest
 
 from evict.catalog.interface import Catalog
 from evict.cli import main
+from evict.model.records import Role
 from evict.report.profile import load_profile
-from evict.store.interface import Role
 from tests.report.reportkit import PROFILE, T0, SeededFleet
 from tests.server.fleetkit import KES, ZIP, Clock, Fleet, make_fleet
 

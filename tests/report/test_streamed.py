@@ -198,7 +198,8 @@ def test_a_hostile_hostname_is_escaped_in_both_json_formats() -> None:
     import datetime as dt
 
     from evict.catalog.loader import load_catalog
-    from evict.report.fleet import FleetRow, summarise
+    from evict.model.records import FleetRow
+    from evict.report.fleet import summarise
 
     directive = load_catalog().directive("bod-17-01")
     row = FleetRow(

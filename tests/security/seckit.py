@@ -17,12 +17,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from evict.catalog.interface import Catalog
-from evict.inventory.interface import HostID, HostInventory, Platform
+from evict.model.observations import HostID, HostInventory, Platform
+from evict.model.records import Role
 from evict.server.app import create_app
 from evict.server.deps import ServerContext
-from evict.server.worker import MatchWorker
+from evict.service.evaluate import MatchWorker
 from evict.settings import Settings, normalise_database_url
-from evict.store.interface import Role
 from evict.store.store import Store
 from tests.server.fleetkit import KES, ZIP, Clock
 

@@ -23,7 +23,7 @@ import httpx
 from evict.agent.agent import Agent
 from evict.agent.client import FleetClient
 from evict.agent.spool import Spool
-from evict.inventory.interface import HostID, HostInventory, Kind, Observation, Platform
+from evict.model.observations import HostID, HostInventory, Kind, Observation, Platform
 from tests.server.fleetkit import KES, ZIP
 
 LONG = os.environ.get("EVICT_SOAK", "") not in ("", "0")

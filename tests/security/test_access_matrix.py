@@ -273,7 +273,7 @@ def determination_revoke_call(world: World, caller: str, target: str) -> Call:
 
 def held_call(world: World, caller: str, target: str) -> Call:
     """Reject an empty inventory of the target host, held for review (made for this cell)."""
-    from evict.store.interface import InventoryReport
+    from evict.model.records import InventoryReport
 
     host = HOSTS[target]
     info = world.store.host(

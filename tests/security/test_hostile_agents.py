@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from evict.catalog.interface import Catalog
-from evict.store.interface import Role
+from evict.model.records import Role
 from tests.security.seckit import ACTOR, DIRECTIVE, PASSWORD, World, make_world
 
 
@@ -269,7 +269,7 @@ def test_the_lockout_guards_the_dashboard_sign_in_too(login_world: World) -> Non
 
 
 def test_store_level_token_cap_also_binds_the_command_line_path(world: World) -> None:
-    from evict.store.interface import InvalidValueError
+    from evict.model.records import InvalidValueError
 
     world.store.create_user(
         "cli-auditor", org="DHS", role=Role.AUDITOR, password=None, actor=ACTOR, now=world.clock()

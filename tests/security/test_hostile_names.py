@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
-from evict.inventory.interface import HostID, HostInventory, Ident, Kind, Observation, Platform
 from evict.matching.engine import Matcher
+from evict.model.observations import HostID, HostInventory, Ident, Kind, Observation, Platform
 from evict.remediation import Op, Plan, Policy, renderer
 from evict.remediation.planner import plan_inventory
 from tests.remediation.remedykit import need_tool

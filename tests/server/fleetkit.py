@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 
 from evict.agent.wire import report_body
 from evict.catalog.interface import Catalog
-from evict.inventory.interface import HostID, HostInventory, Kind, Observation, Platform
+from evict.model.observations import HostID, HostInventory, Kind, Observation, Platform
+from evict.model.records import Role
 from evict.server.app import create_app
 from evict.server.deps import ServerContext
-from evict.server.worker import MatchWorker, WorkerStats
+from evict.service.evaluate import MatchWorker, WorkerStats
 from evict.settings import Settings, normalise_database_url
-from evict.store.interface import Role
 
 SERVER_ASSETS = Path(__file__).parents[1] / "assets" / "server"
 START = dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)

@@ -11,11 +11,11 @@ from sqlalchemy import func, select, update
 
 from evict.catalog.interface import Catalog, ProductID
 from evict.catalog.loader import load_catalog
+from evict.demo.simulate import fleet
 from evict.matching.engine import Matcher
-from evict.server.worker import MatchWorker, WorkerStats, protection_products
-from evict.simulate import fleet
+from evict.model.records import BulkHost
+from evict.service.evaluate import MatchWorker, WorkerStats, protection_products
 from evict.store import secrets
-from evict.store.interface import BulkHost
 from evict.store.store import Store
 from evict.store.tables import Host, HostSoftware, Meta, SoftwareMatch
 

@@ -11,10 +11,10 @@ import pytest
 
 from evict.agent.wire import inventory_digest
 from evict.cli import main
-from evict.inventory.interface import Kind, Observation
+from evict.model.observations import Kind, Observation
+from evict.model.records import InventoryReport
 from evict.settings import normalise_database_url
 from evict.store.engine import make_engine
-from evict.store.interface import InventoryReport
 from evict.store.store import Store
 from tests.server.fleetkit import ZIP
 

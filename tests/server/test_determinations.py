@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 from evict.cli import main
-from evict.inventory.interface import Kind, Observation
+from evict.model.observations import Kind, Observation
 from tests.server.fleetkit import SERVER_ASSETS, TIKTOK, ZIP, Fleet
 
 OMB = "omb-m-23-13"
@@ -223,7 +223,7 @@ def test_a_determination_moves_every_host_and_is_reported_and_audited(
 
 
 def test_a_determination_is_for_org_wide_writers_only(fleet: Fleet) -> None:
-    from evict.store.interface import Role
+    from evict.model.records import Role
 
     store = fleet.ctx.store
     store.create_unit("DHS", "East", actor="cli:test", now=fleet.clock())

@@ -8,7 +8,7 @@ import gzip
 import io
 import json
 
-from evict.server.worker import MatchWorker
+from evict.service.evaluate import MatchWorker
 from tests.server.fleetkit import DEFENDER, KES, TIKTOK, ZIP, Clock, Fleet, make_fleet
 
 
@@ -314,7 +314,7 @@ def test_other_organisations_see_nothing(fleet: Fleet) -> None:
     fleet.work()
     store = fleet.ctx.store
     store.create_org("DOE", actor="cli:test", now=fleet.clock())
-    from evict.store.interface import Role
+    from evict.model.records import Role
 
     store.create_user(
         "eve", org="DOE", role=Role.ADMIN, password=None, actor="t", now=fleet.clock()
@@ -385,9 +385,9 @@ def test_a_catalog_change_rematches_software_and_reevaluates_hosts(
     fleet: Fleet,
 ) -> None:
     from evict.catalog.loader import load_catalog
-    from evict.inventory.interface import Kind, Observation
     from evict.matching.engine import Matcher
-    from evict.server.worker import protection_products
+    from evict.model.observations import Kind, Observation
+    from evict.service.evaluate import protection_products
 
     acme = Observation.make(Kind.SERVICE, "AcmeEDRService", source="osquery:services")
     builtin = load_catalog()

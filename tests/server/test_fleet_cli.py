@@ -10,9 +10,9 @@ import pytest
 
 from evict.agent.wire import inventory_digest
 from evict.cli import main
+from evict.model.records import InventoryReport
 from evict.settings import normalise_database_url
 from evict.store.engine import make_engine
-from evict.store.interface import InventoryReport
 from evict.store.store import Store
 from tests.server.fleetkit import KES, SPOOLER, ZIP
 
@@ -240,10 +240,10 @@ def test_commands_refuse_an_unmigrated_database(
 def test_the_server_upgrades_sqlite_itself_but_refuses_an_old_postgresql_schema(
     database_url: str, capsys: pytest.CaptureFixture[str], server_catalog
 ) -> None:
+    from evict.model.records import SchemaError
     from evict.server.app import build_context
     from evict.settings import Settings
     from evict.store.engine import current_revision, head_revision
-    from evict.store.interface import SchemaError
 
     settings = Settings(database_url=normalise_database_url(database_url), run_worker=False)
     if database_url.startswith("sqlite"):

@@ -7,9 +7,9 @@ import datetime as dt
 import io
 
 from evict.catalog.interface import Directive, DirectiveID, Milestone, VendorID
+from evict.model.records import FleetRow
 from evict.report.fleet import (
     CSV_COLUMNS,
-    FleetRow,
     report_json,
     report_lines,
     summarise,

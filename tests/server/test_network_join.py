@@ -7,10 +7,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from evict.inventory.interface import HostInventory, Kind, Observation
 from evict.inventory.network.bind import BindSource
 from evict.inventory.network.squid import SquidSource
 from evict.inventory.network.zeek import ZeekSource
+from evict.model.observations import HostInventory, Kind, Observation
 from evict.store.network import NetworkStore
 from tests.server.fleetkit import DEFENDER, KES, ZIP, Fleet
 
@@ -152,7 +152,7 @@ def test_vendor_traffic_after_removal_reopens_the_host_with_the_evidence(fleet: 
     text = str(events)
     assert "vendor traffic after removal" in text and "dc1.ksn.kaspersky-labs.com" in text
     # The host page shows the traffic beside the inventory's findings.
-    from evict.store.interface import Role
+    from evict.model.records import Role
     from tests.dashboard.dashkit import login
 
     fleet.ctx.store.create_user(
@@ -205,7 +205,7 @@ def test_verified_waits_for_the_days_of_silence_the_organisation_requires(fleet:
 def test_unmanaged_devices_have_a_page_and_a_card_on_the_overview(fleet: Fleet) -> None:
     from bs4 import BeautifulSoup
 
-    from evict.store.interface import Role
+    from evict.model.records import Role
     from tests.dashboard.dashkit import login
 
     def soup(response: Any) -> BeautifulSoup:
@@ -262,7 +262,7 @@ def test_an_unchanged_check_in_records_new_addresses_and_only_changes_are_writte
 
 def test_the_day30_report_names_network_logs_and_products_found_by_them(fleet: Fleet) -> None:
     from evict.report.directives import ReportKind, build
-    from evict.report.inputs import gather
+    from evict.service.report_inputs import gather
 
     fleet.clock.now = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
     push_at(fleet, "ws-a", ZIP, addresses=["10.0.0.7"])

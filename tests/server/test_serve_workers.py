@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy import func, select
 
 from evict.agent.wire import report_body
-from evict.inventory.interface import HostID, HostInventory, Kind, Observation, Platform
+from evict.model.observations import HostID, HostInventory, Kind, Observation, Platform
 from evict.settings import normalise_database_url
 from evict.store.engine import make_engine
 from evict.store.store import Store

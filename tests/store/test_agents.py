@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 
 from evict.agent.wire import inventory_digest
-from evict.inventory.interface import Kind, Observation
+from evict.model.observations import Kind, Observation
+from evict.model.records import InventoryReport
 from evict.settings import normalise_database_url
 from evict.store.engine import make_engine
-from evict.store.interface import InventoryReport
 from evict.store.store import Store
 
 NOW = dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from evict.agent.wire import inventory_digest
-from evict.simulate import fleet
+from evict.demo.simulate import fleet
+from evict.model.records import BulkHost, ConflictError, InventoryReport, NotFoundError
 from evict.store import secrets
-from evict.store.interface import BulkHost, ConflictError, InventoryReport, NotFoundError
 from evict.store.store import Store
 from evict.store.tables import HostSoftware, Software
 
@@ -103,8 +103,9 @@ def test_an_evaluated_batch_leaves_the_queue_unless_a_newer_inventory_arrived(
 def test_a_state_an_operator_moved_meanwhile_is_not_overwritten_and_the_host_stays_queued(
     fleet_store: Store,
 ) -> None:
-    from evict.compliance.lifecycle import HostState, State, transition
-    from evict.store.interface import StateChange
+    from evict.compliance.lifecycle import transition
+    from evict.model.records import StateChange
+    from evict.model.states import HostState, State
 
     org, _ = fleet_store.create_org("DOE", actor="cli:test", now=NOW)
     fleet_store.bulk_load(fleet_store.units(org.id)[0].id, bulk(2), actor="cli:test", now=NOW)
@@ -118,7 +119,7 @@ def test_a_state_an_operator_moved_meanwhile_is_not_overwritten_and_the_host_sta
     # The worker read both hosts identified; an operator plans host one before it writes.
     later = NOW + dt.timedelta(hours=1)
     # Each host now reports one unrelated program (an empty report would be held for review).
-    from evict.inventory.interface import Kind, Observation
+    from evict.model.observations import Kind, Observation
 
     tool = (Observation.make(Kind.PROGRAM, "Notepad++", version="8.6", source="osquery:programs"),)
     fleet_store.ingest(info, InventoryReport("r2", inventory_digest(tool), tool), now=later)

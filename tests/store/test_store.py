@@ -9,11 +9,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from evict.agent.wire import inventory_digest
-from evict.compliance.lifecycle import State, transition
-from evict.inventory.interface import Kind, Observation
-from evict.settings import normalise_database_url
-from evict.store.engine import check_schema, make_engine
-from evict.store.interface import (
+from evict.compliance.lifecycle import transition
+from evict.model.observations import Kind, Observation
+from evict.model.records import (
     ConflictError,
     InvalidValueError,
     InventoryReport,
@@ -21,6 +19,9 @@ from evict.store.interface import (
     Role,
     SchemaError,
 )
+from evict.model.states import State
+from evict.settings import normalise_database_url
+from evict.store.engine import check_schema, make_engine
 from evict.store.store import Store
 from evict.store.tables import Base, HostSoftware, Software
 

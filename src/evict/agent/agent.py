@@ -18,7 +18,7 @@ from pathlib import Path
 from evict.agent.client import FleetClient, Refused, ServerUnreachable
 from evict.agent.spool import Spool, SpoolError
 from evict.agent.wire import report_body
-from evict.inventory.interface import HostInventory
+from evict.model.observations import HostInventory
 from evict.neutral import neutralise
 
 FATAL_STATUSES = frozenset({401, 403, 404})

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from evict.agent.client import FleetClient
-from evict.inventory.interface import HostInventory
+from evict.model.observations import HostInventory
 
 NETWORK_KINDS = frozenset({"zeek", "suricata", "squid", "bind", "windows-dns", "dnsmasq"})
 """The ``--from`` kinds that read network logs."""

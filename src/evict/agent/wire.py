@@ -35,8 +35,8 @@ import orjson
 
 from evict import __version__
 from evict.errors import EvictError
-from evict.inventory.interface import HostInventory, Kind, Observation, Platform
 from evict.inventory.network.join import canonical_address
+from evict.model.observations import HostInventory, Kind, Observation, Platform
 
 REPORT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 """The shape of a report id (the agent uses a UUID4 in hex)."""

@@ -191,7 +191,7 @@ def _sources(items: Sequence[Any]) -> tuple[SourceRef, ...]:
 
 
 def _rule(model: Any) -> Rule:
-    from evict.matching.normalize import normalize_many
+    from evict.model.normalize import normalize_many
 
     return Rule(
         id=RuleID(model.id),

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from evict.inventory.interface import Ident, Kind
-from evict.matching.normalize import normalize
+from evict.model.normalize import normalize
+from evict.model.observations import Ident, Kind
 
 _ID = r"^[a-z0-9][a-z0-9.\-]*$"
 RULE_FIELDS = {"name", "publisher", *(i.value for i in Ident)}

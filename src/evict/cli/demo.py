@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from evict.inventory.interface import HostInventory, Observation
+    from evict.model.observations import HostInventory, Observation
+    from evict.model.records import HostInfo
     from evict.settings import Settings
-    from evict.store.interface import HostInfo
     from evict.store.store import Store
 
 ORG = "Demo Agency"
@@ -181,12 +181,12 @@ def build_demo(
     """
 
     from evict.catalog.loader import load_catalog
+    from evict.demo.simulate import ORG_UNITS
     from evict.matching.engine import Matcher
-    from evict.server.worker import MatchWorker, protection_products
+    from evict.model.records import Role
+    from evict.service.evaluate import MatchWorker, protection_products
     from evict.settings import Settings, normalise_database_url
-    from evict.simulate import ORG_UNITS
     from evict.store.engine import make_engine, upgrade
-    from evict.store.interface import Role
     from evict.store.store import Store
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -301,7 +301,7 @@ class _FleetLoader:
 
     def load(self, snapshot: int, *, at: dt.datetime) -> None:
         """Send every host's inventory of ``snapshot`` (full, or a digest check-in)."""
-        from evict.simulate import generate_host
+        from evict.demo.simulate import generate_host
 
         rng = random.Random(f"{self.seed}:silent:{snapshot}")
         full = unchanged = 0
@@ -345,7 +345,7 @@ class _FleetLoader:
 
 def _report(inventory: HostInventory, digest: str | None = None) -> Any:
     from evict.agent.wire import inventory_digest
-    from evict.store.interface import InventoryReport
+    from evict.model.records import InventoryReport
 
     return InventoryReport(
         report_id=uuid.uuid4().hex,
@@ -369,7 +369,8 @@ def _plan_removals(store: Store, moment: dt.datetime, *, seed: int) -> None:
     """What operators did after the first week: plan most removals, begin some."""
     import functools
 
-    from evict.compliance.lifecycle import State, transition
+    from evict.compliance.lifecycle import transition
+    from evict.model.states import State
 
     org_id, rows = _open(store, seed, "plan", frozenset({State.IDENTIFIED.value}))
     for i, row in enumerate(rows):
@@ -387,7 +388,8 @@ def _plan_removals(store: Store, moment: dt.datetime, *, seed: int) -> None:
 def _grant_waivers(store: Store, moment: dt.datetime, now: dt.datetime, *, seed: int) -> None:
     """Waivers granted last week: one expiring soon, one already expired, one for months."""
 
-    from evict.compliance.lifecycle import OPEN_STATES, Waiver
+    from evict.compliance.lifecycle import Waiver
+    from evict.model.states import OPEN_STATES
 
     org_id, rows = _open(store, seed, "waive", frozenset(s.value for s in OPEN_STATES))
     waivers = [
@@ -409,9 +411,8 @@ def _grant_waivers(store: Store, moment: dt.datetime, now: dt.datetime, *, seed:
 def print_summary(demo: DemoFleet, *, now: dt.datetime) -> None:
     """Per adopted directive: hosts affected and clean, by state, next milestone, days left."""
     from evict.catalog.loader import load_catalog
-    from evict.compliance.lifecycle import UNCONCLUDED_STATES
+    from evict.model.states import PRESENT, STATE_ORDER, UNCONCLUDED_STATES
     from evict.report.fleet import summarise_counts
-    from evict.store.dashboard import CARRYING, STATE_ORDER
     from evict.store.engine import make_engine
     from evict.store.store import Store
 
@@ -429,7 +430,7 @@ def print_summary(demo: DemoFleet, *, now: dt.datetime) -> None:
         affected = sum(
             n for s, n in summary.states.items() if s not in {"clean", "pending", *unsure}
         )
-        carrying = sum(n for s, n in summary.states.items() if s in CARRYING)
+        carrying = sum(n for s, n in summary.states.items() if s in PRESENT)
         unconcluded = sum(n for s, n in summary.states.items() if s in unsure)
         left = summary.days_left or 0
         when = f"{-left} days overdue" if left < 0 else f"{left} days left"

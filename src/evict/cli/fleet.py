@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evict.cli._common import add_catalog_options, catalog_dirs, iso_date
+from evict.model.states import OPERATOR_CHOICES
 from evict.neutral import neutralise
 
 if TYPE_CHECKING:
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 
     from evict.settings import Settings
     from evict.store.store import Store
-
-STATES = ("identified", "planned", "removing", "removed", "replaced", "verified", "clean", "waived")
 
 
 def _actor() -> str:
@@ -279,7 +278,7 @@ def _register_lifecycle(subparsers: Any) -> None:
     state = hostsub.add_parser("state", help="move a host to planned, removing or identified")
     state.add_argument("host", help="host identifier (or hostname)")
     state.add_argument("--directive", required=True, metavar="ID")
-    state.add_argument("--to", required=True, choices=STATES)
+    state.add_argument("--to", required=True, choices=OPERATOR_CHOICES)
     state.add_argument("--reason", default="")
     state.add_argument("--org", help="the host's organisation, if the identifier is ambiguous")
     _add_db(state)
@@ -664,7 +663,7 @@ def run_worker(args: argparse.Namespace) -> int:
 
     from evict.catalog.loader import load_catalog
     from evict.matching.engine import Matcher
-    from evict.server.worker import MatchWorker, protection_products
+    from evict.service.evaluate import MatchWorker, protection_products
 
     settings = _settings(args)
     store = _store(args)
@@ -737,7 +736,7 @@ def run_unit_create(args: argparse.Namespace) -> int:
 
 def run_user_create(args: argparse.Namespace) -> int:
     """Run ``evict user create``."""
-    from evict.store.interface import Role
+    from evict.model.records import Role
 
     password = None
     if args.password_stdin:
@@ -1296,7 +1295,7 @@ def _report_scope(args: argparse.Namespace) -> Any:
     from evict.catalog.loader import load_catalog
     from evict.errors import EvictError
     from evict.matching.engine import Matcher
-    from evict.server.worker import protection_products
+    from evict.service.evaluate import protection_products
     from evict.service.reports import ReportScope
 
     profile = _profile(args)

@@ -19,8 +19,8 @@ from evict.cli._common import add_catalog_options, catalog_dirs, iso_date
 from evict.neutral import neutralise
 
 if TYPE_CHECKING:
-    from evict.inventory.interface import HostInventory
     from evict.matching.engine import Matcher
+    from evict.model.observations import HostInventory
     from evict.remediation.interface import Plan
     from evict.remediation.policy import Policy
 
@@ -176,7 +176,7 @@ def _store_inventories(args: argparse.Namespace, matcher: Matcher) -> list[HostI
 
     from evict._util import utcnow
     from evict.errors import EvictError
-    from evict.inventory.interface import HostID, HostInventory, Platform
+    from evict.model.observations import HostID, HostInventory, Platform
     from evict.settings import Settings
 
     settings = Settings.from_env(args.db)

@@ -36,10 +36,10 @@ def run(args: argparse.Namespace) -> int:
     """Write the fleet; progress goes to standard error on a terminal."""
     import json
 
+    from evict.demo.simulate import fleet, osquery_lines
     from evict.errors import EvictError
     from evict.inventory.evict_json import inventory_to_json
-    from evict.inventory.interface import Platform
-    from evict.simulate import fleet, osquery_lines
+    from evict.model.observations import Platform
 
     if args.hosts < 0:
         raise EvictError("--hosts must be 0 or more")

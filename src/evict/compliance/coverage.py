@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from evict.inventory.interface import Kind, Platform
+from evict.model.observations import Kind, Platform
 
 Requirement = frozenset[Kind]
 """A group of observation kinds, any one of which meets the requirement."""

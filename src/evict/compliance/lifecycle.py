@@ -32,62 +32,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from evict.errors import EvictError
-
-
-class State(enum.StrEnum):
-    """Where one host stands against one directive."""
-
-    IDENTIFIED = "identified"
-    """A covered product is present and nothing has been done yet."""
-    PLANNED = "planned"
-    """Removal and replacement are planned."""
-    REMOVING = "removing"
-    """Removal has begun."""
-    REMOVED = "removed"
-    """An inventory no longer shows the product."""
-    REPLACED = "replaced"
-    """The product is gone and an approved protection product is present."""
-    VERIFIED = "verified"
-    """A later check-in confirmed removal and replacement."""
-    CLEAN = "clean"
-    """Nothing covered was ever found: a negative attestation."""
-    WAIVED = "waived"
-    """An approved, expiring exception for this host."""
-    INCOMPLETE = "incomplete"
-    """Nothing covered was found, but the inventory does not show enough of the host to conclude
-    (its platform's required observation kinds are missing): not clean."""
-    STALE = "stale"
-    """Nothing covered was found, but the last inventory is older than the organisation's
-    freshness limit: not clean."""
-    NEEDS_DETERMINATION = "needs_determination"
-    """Software whose coverage is a question of scope is present and the organisation has not
-    determined it yet: neither identified nor clean."""
-
-
-OPEN_STATES = frozenset({State.IDENTIFIED, State.PLANNED, State.REMOVING})
-"""States in which a covered product is present and work is due (a milestone can be missed)."""
-
-EVIDENCE_STATES = frozenset(
-    {
-        State.REMOVED,
-        State.REPLACED,
-        State.VERIFIED,
-        State.CLEAN,
-        State.INCOMPLETE,
-        State.STALE,
-        State.NEEDS_DETERMINATION,
-    }
+from evict.model.states import (
+    EVIDENCE_STATES,
+    OPEN_STATES,
+    UNCONCLUDED_STATES,
+    HostState,
+    State,
 )
-"""States only an inventory (or its age) can set; an operator cannot claim them."""
-
-UNCONCLUDED_STATES = frozenset({State.INCOMPLETE, State.STALE})
-"""States of a host with nothing found on which "none found" cannot be said: never clean."""
 
 OPERATOR_MOVES: dict[State, frozenset[State]] = {
     State.IDENTIFIED: frozenset({State.PLANNED, State.REMOVING}),
@@ -107,35 +63,6 @@ class TransitionError(LifecycleError):
 
 class WaiverError(LifecycleError):
     """A waiver that cannot be granted (no justification, already expired, no single host...)."""
-
-
-@dataclass(frozen=True, slots=True)
-class HostState:
-    """One host's standing against one directive, with what put it there."""
-
-    state: State
-    since: dt.datetime
-    """When the host entered this state."""
-    products: tuple[str, ...] = ()
-    """Covered products found (for removed and later states: the ones that were removed)."""
-    reason: str = ""
-    """Why the last change happened, in words for a timeline."""
-    checkin: str = ""
-    """The check-in (report id) whose evidence set this state; ``verified`` needs a later one."""
-    prior: State | None = None
-    """For ``waived``: the state the waiver interrupted, restored when it expires."""
-
-    def to_json(self) -> dict[str, object]:
-        """Render for the API."""
-        out: dict[str, object] = {
-            "state": self.state.value,
-            "since": self.since.isoformat(),
-            "products": list(self.products),
-            "reason": self.reason,
-        }
-        if self.prior is not None:
-            out["prior"] = self.prior.value
-        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,16 +2,18 @@
 
 from evict.inventory.interface import (
     Collector,
+    InventoryError,
+    InventorySource,
+    Problems,
+    SourceInputError,
+)
+from evict.model.observations import (
     HostID,
     HostInventory,
     Ident,
-    InventoryError,
-    InventorySource,
     Kind,
     Observation,
     Platform,
-    Problems,
-    SourceInputError,
     SourceStatus,
 )
 

@@ -21,18 +21,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
-from evict.inventory.interface import (
+from evict.inventory.interface import OfflineSource, SourceInputError
+from evict.inventory.local._fs import read_bounded, resolve_in_root
+from evict.model.observations import (
     HostID,
     HostInventory,
     Ident,
     Kind,
     Observation,
-    OfflineSource,
     Platform,
-    SourceInputError,
     SourceStatus,
 )
-from evict.inventory.local._fs import read_bounded, resolve_in_root
 
 MAX_STATUS_BYTES = 128 * 1024 * 1024
 """The largest status file read; real ones are a few megabytes even on crowded hosts."""

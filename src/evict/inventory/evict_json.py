@@ -14,15 +14,8 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 
-from evict.inventory.interface import (
-    HostID,
-    HostInventory,
-    Observation,
-    OfflineSource,
-    Platform,
-    SourceInputError,
-    SourceStatus,
-)
+from evict.inventory.interface import OfflineSource, SourceInputError
+from evict.model.observations import HostID, HostInventory, Observation, Platform, SourceStatus
 
 MAX_LINE = 64 * 1024 * 1024
 

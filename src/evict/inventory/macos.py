@@ -48,17 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evict.inventory.interface import (
-    HostID,
-    HostInventory,
-    Ident,
-    Kind,
-    Observation,
-    OfflineSource,
-    Platform,
-    Problems,
-    SourceInputError,
-)
+from evict.inventory.interface import OfflineSource, Problems, SourceInputError
+from evict.model.observations import HostID, HostInventory, Ident, Kind, Observation, Platform
 
 MAX_PLIST_BYTES = 4 * 1024 * 1024
 """The largest plist read; real ``Info.plist`` files and receipts are a few kilobytes."""

@@ -60,17 +60,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from evict.inventory.interface import (
-    HostID,
-    HostInventory,
-    Ident,
-    Kind,
-    Observation,
-    OfflineSource,
-    Platform,
-    Problems,
-    SourceInputError,
-)
+from evict.inventory.interface import OfflineSource, Problems, SourceInputError
+from evict.model.observations import HostID, HostInventory, Ident, Kind, Observation, Platform
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element

@@ -88,18 +88,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, cast
 
-from evict.inventory.interface import (
-    HostID,
-    HostInventory,
-    Ident,
-    Kind,
-    Observation,
-    OfflineSource,
-    Platform,
-    Problems,
-    SourceInputError,
-)
+from evict.inventory.interface import OfflineSource, Problems, SourceInputError
 from evict.inventory.windows._keys import RegistryView, canonical_root, registry_observations
+from evict.model.observations import HostID, HostInventory, Ident, Kind, Observation, Platform
 
 GZIP_MAGIC = b"\x1f\x8b"
 """The first two bytes of a gzip stream."""

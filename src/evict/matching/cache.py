@@ -39,7 +39,8 @@ def _code_digest() -> str:
     """A digest of the code that compiles the matcher: a change there invalidates the cache."""
     import hashlib
 
-    from evict.matching import domains, engine, normalize
+    from evict.matching import domains, engine
+    from evict.model import normalize
 
     digest = hashlib.sha256()
     for module in (engine, normalize, domains):

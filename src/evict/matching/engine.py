@@ -32,15 +32,10 @@ from evict.catalog.interface import (
     RuleID,
     VendorID,
 )
-from evict.inventory.interface import HostID, HostInventory, Kind, Observation
 from evict.matching.domains import DomainIndex
 from evict.matching.interface import Evidence, Finding, Hit
-from evict.matching.normalize import (
-    key_token,
-    light_normalize,
-    normalize_many,
-    word_frequency,
-)
+from evict.model.normalize import key_token, light_normalize, normalize_many, word_frequency
+from evict.model.observations import HostID, HostInventory, Kind, Observation
 
 _NAME = operator.attrgetter("name")
 _PUBLISHER = operator.attrgetter("publisher")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from evict.catalog.interface import (
@@ -12,7 +13,7 @@ from evict.catalog.interface import (
     RuleID,
     VendorID,
 )
-from evict.inventory.interface import HostID, Kind, Observation, identifiers_json
+from evict.model.observations import HostID, Kind, Observation, identifiers_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +84,23 @@ class Finding:
     def kinds(self) -> set[Kind]:
         """The observation kinds behind this finding."""
         return {e.observation.kind for e in self.evidence}
+
+
+def hit_to_json(hit: Hit) -> dict[str, str]:
+    """A hit as stored in ``software_match.hits``."""
+    return {
+        "product": hit.product,
+        "rule": hit.rule,
+        "field": hit.field,
+        "confidence": hit.confidence.value,
+    }
+
+
+def hit_from_json(data: Mapping[str, str]) -> Hit:
+    """Inverse of :func:`hit_to_json`."""
+    return Hit(
+        ProductID(data["product"]),
+        RuleID(data["rule"]),
+        data["field"],
+        Confidence(data["confidence"]),
+    )

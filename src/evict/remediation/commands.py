@@ -14,7 +14,7 @@ import re
 import shlex
 
 from evict._util import assert_never
-from evict.inventory.interface import Platform
+from evict.model.observations import Platform
 from evict.neutral import is_clean
 from evict.remediation.interface import Op, Operation, RemediationError
 

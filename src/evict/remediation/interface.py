@@ -19,7 +19,7 @@ from typing import ClassVar
 from evict.catalog.interface import ProductID
 from evict.compliance.milestones import MilestoneStatus
 from evict.errors import EvictError, InputError
-from evict.inventory.interface import HostID, Platform
+from evict.model.observations import HostID, Platform
 
 
 class Phase(enum.StrEnum):

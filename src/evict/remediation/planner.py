@@ -27,9 +27,9 @@ from evict.catalog.interface import (
     Replacement,
 )
 from evict.compliance.milestones import current_milestone
-from evict.inventory.interface import HostInventory, Ident, Kind, Observation, Platform
 from evict.matching.engine import Matcher
 from evict.matching.interface import Evidence, Finding
+from evict.model.observations import HostInventory, Ident, Kind, Observation, Platform
 from evict.remediation.commands import EXTENSION_ID, GUID, UnsafeValueError, render
 from evict.remediation.interface import (
     SHELL_OF,

@@ -31,19 +31,21 @@ from dataclasses import dataclass, field
 
 from evict.catalog.interface import Catalog, CatalogLookupError, Directive, Milestone, ProductID
 from evict.compliance.determinations import Determination, question_products
-from evict.compliance.lifecycle import OPEN_STATES, UNCONCLUDED_STATES, State
 from evict.compliance.milestones import current_milestone
-from evict.inventory.interface import Ident, Kind
 from evict.matching.interface import Finding
-from evict.remediation.policy import Policy, coverage_gap, protective
-from evict.report.fleet import (
+from evict.model.observations import Ident, Kind
+from evict.model.records import WaiverInfo
+from evict.model.states import (
     ALL_STATES,
-    CSV_COLUMNS,
+    GONE,
+    NOT_BEGUN,
     PENDING,
-    ReportLine,
-    stream_json,
-    summarise,
+    PRESENT,
+    UNCONCLUDED_STATES,
+    State,
 )
+from evict.remediation.policy import Policy, coverage_gap, protective
+from evict.report.fleet import CSV_COLUMNS, ReportLine, stream_json, summarise
 from evict.report.fleet import to_csv as fleet_csv
 from evict.report.interface import (
     CATALOG_REPORTS,
@@ -61,16 +63,6 @@ from evict.report.interface import (
     render,
 )
 from evict.report.profile import Profile
-from evict.store.interface import WaiverInfo
-
-PRESENT = frozenset({*(s.value for s in OPEN_STATES), State.WAIVED.value})
-"""States in which a covered product is on the host (a waiver leaves it there)."""
-
-GONE = frozenset({State.REMOVED.value, State.REPLACED.value, State.VERIFIED.value})
-"""States in which a covered product was found and has been removed."""
-
-NOT_BEGUN = frozenset({State.IDENTIFIED.value, State.PLANNED.value})
-"""Open states in which removal has not begun."""
 
 ALL_UNITS = "all org units"
 
@@ -112,7 +104,7 @@ class ReportInputs:
     """Every org unit in scope, with hosts or not."""
     lines: Collection[ReportLine]
     """One per host, as the fleet CSV has them (a tuple, or the store's lines read on each pass:
-    :class:`evict.report.inputs.FleetLines`)."""
+    :class:`evict.service.report_inputs.FleetLines`)."""
     today: dt.date
     generated_at: dt.datetime
     findings: Mapping[str, tuple[Finding, ...]] = field(default_factory=dict)

@@ -17,13 +17,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from evict.catalog.interface import Directive
-from evict.compliance.lifecycle import OPEN_STATES, State
 from evict.compliance.milestones import current_milestone, last_deadline_passed
+from evict.model.records import FleetRow
+from evict.model.states import OPEN_STATES
 from evict.neutral import json_dumps
 from evict.report.cells import safe_cell
-
-PENDING = "pending"
-"""The state shown for a host enrolled but not evaluated yet (no inventory, or not matched)."""
 
 CSV_COLUMNS: tuple[str, ...] = (
     "host",
@@ -41,25 +39,6 @@ CSV_COLUMNS: tuple[str, ...] = (
     "last_seen",
 )
 """The CSV header, in order. ``host`` and ``state`` are the contract scripts rely on."""
-
-
-@dataclass(frozen=True, slots=True)
-class FleetRow:
-    """One host's standing against one directive, as the store has it."""
-
-    host: str
-    """The host identifier (osquery ``hostIdentifier``, machine id, MDM device id)."""
-    hostname: str
-    org: str
-    org_unit: str
-    platform: str
-    state: str
-    """A :class:`~evict.compliance.lifecycle.State` value, or :data:`PENDING`."""
-    products: tuple[str, ...] = ()
-    since: dt.datetime | None = None
-    last_seen: dt.datetime | None = None
-    start: dt.date | None = None
-    """The organisation's own start date for the directive, when it adopted it late."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,7 +342,3 @@ def to_jsonl(lines: Iterable[ReportLine]) -> Iterator[str]:
     escaped as :func:`evict.neutral.json_dumps` escapes."""
     for line in lines:
         yield json_dumps(line.to_json(), indent=None) + "\n"
-
-
-ALL_STATES: tuple[str, ...] = (*(s.value for s in State), PENDING)
-"""Every value the ``state`` column can take."""

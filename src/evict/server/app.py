@@ -44,7 +44,7 @@ def build_context(
     from evict.catalog.loader import load_catalog
     from evict.matching.engine import Matcher
     from evict.server.ratelimit import LoginGuard, RateLimiter
-    from evict.server.worker import MatchWorker, WorkerThread, protection_products
+    from evict.service.evaluate import MatchWorker, WorkerThread, protection_products
     from evict.store.engine import check_schema, make_engine, upgrade
     from evict.store.store import Store
 

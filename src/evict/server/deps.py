@@ -18,14 +18,14 @@ from starlette.concurrency import run_in_threadpool
 
 from evict.catalog.interface import Catalog, Directive
 from evict.matching.engine import Matcher
+from evict.model.records import HostInfo, Principal, Role
 from evict.server.anchor import AnchorThread
 from evict.server.errors import Forbidden, Unauthorized
 from evict.server.notifier import NotifierThread
 from evict.server.ratelimit import LoginGuard, RateLimiter
-from evict.server.worker import WorkerThread
+from evict.service.evaluate import WorkerThread
 from evict.service.reports import ReportRunner
 from evict.settings import Settings
-from evict.store.interface import HostInfo, Principal, Role
 from evict.store.store import Store
 
 

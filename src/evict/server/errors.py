@@ -44,7 +44,7 @@ def status_for(error: EvictError) -> int:
     from evict.catalog.interface import CatalogLookupError
     from evict.compliance.determinations import DeterminationError
     from evict.compliance.lifecycle import LifecycleError
-    from evict.store.interface import (
+    from evict.model.records import (
         ConflictError,
         DatabaseError,
         InvalidValueError,

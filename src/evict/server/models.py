@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evict.compliance.lifecycle import State
-from evict.store.interface import Role
+from evict.model.records import Role
+from evict.model.states import State
 
 
 class _Model(BaseModel):

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from evict.catalog.interface import Catalog, CatalogLookupError
-from evict.compliance.lifecycle import HostState, LifecycleError, reopen_on_traffic
-from evict.inventory.interface import HostInventory, Ident, Observation
+from evict.compliance.lifecycle import LifecycleError, reopen_on_traffic
 from evict.inventory.network.join import NET_PREFIX, canonical_address, join_devices
 from evict.matching.engine import Matcher
-from evict.store.interface import ConflictError, HostInfo, Principal
+from evict.model.observations import HostInventory, Ident, Observation
+from evict.model.records import ConflictError, HostInfo, Principal
+from evict.model.states import HostState
 from evict.store.network import DeviceUpdate, HostTraffic, NetworkStore, Traffic
 from evict.store.store import Store
 

@@ -66,7 +66,7 @@ class ReportScope:
 
     def inputs(self) -> ReportInputs:
         """Read what the reports need from the store."""
-        from evict.report.inputs import gather
+        from evict.service.report_inputs import gather
 
         with self.store.scanning():
             return gather(

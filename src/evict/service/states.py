@@ -13,8 +13,9 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from evict.compliance.lifecycle import LifecycleError, State, transition
-from evict.store.interface import ConflictError, HostInfo, StateChange
+from evict.compliance.lifecycle import LifecycleError, transition
+from evict.model.records import ConflictError, HostInfo, StateChange
+from evict.model.states import State
 from evict.store.store import Store
 
 
@@ -32,7 +33,7 @@ def change_state(
 
     Raise :class:`~evict.compliance.lifecycle.LifecycleError` when the move is not an
     operator's to make (or ``to`` is no state), and
-    :class:`~evict.store.interface.ConflictError` when the state changed meanwhile.
+    :class:`~evict.model.records.ConflictError` when the state changed meanwhile.
     """
     try:
         target = State(to)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from evict.catalog.interface import Directive
 from evict.compliance.lifecycle import LifecycleError, Waiver, WaiverError
-from evict.store.interface import ConflictError, HostInfo, StateChange, WaiverInfo
+from evict.model.records import ConflictError, HostInfo, StateChange, WaiverInfo
 from evict.store.store import Store
 
 

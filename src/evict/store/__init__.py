@@ -1,6 +1,6 @@
 """The fleet database: schema, migrations, and :class:`Store`, the only code that writes SQL."""
 
-from evict.store.interface import (
+from evict.model.records import (
     ConflictError,
     DatabaseError,
     InvalidValueError,

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from evict.store.interface import HostInfo
+from evict.model.records import HostInfo
 
 log = logging.getLogger(__name__)
 

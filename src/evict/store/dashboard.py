@@ -45,11 +45,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError
 
 from evict.compliance.audit import AuditEvent
-from evict.compliance.lifecycle import OPEN_STATES, State
-from evict.inventory.interface import Observation
-from evict.report.fleet import PENDING
+from evict.model.observations import Observation
+from evict.model.records import DatabaseError, HostInfo, InvalidValueError, NotFoundError
+from evict.model.states import OPEN_STATES, PENDING, PRESENT, STATE_ORDER, State
 from evict.store.engine import WRITE
-from evict.store.interface import DatabaseError, HostInfo, InvalidValueError, NotFoundError
 from evict.store.store import Store
 from evict.store.tables import (
     AuditEventRow,
@@ -62,27 +61,6 @@ from evict.store.tables import (
     SoftwareMatch,
     WaiverRow,
 )
-
-STATE_ORDER: tuple[str, ...] = (
-    State.IDENTIFIED.value,
-    State.PLANNED.value,
-    State.REMOVING.value,
-    State.WAIVED.value,
-    State.NEEDS_DETERMINATION.value,
-    State.INCOMPLETE.value,
-    State.STALE.value,
-    State.REMOVED.value,
-    State.REPLACED.value,
-    State.VERIFIED.value,
-    State.CLEAN.value,
-    PENDING,
-)
-"""Every state a host can show for a directive, most urgent first (the order of a state sort)."""
-
-CARRYING: frozenset[str] = frozenset(
-    {State.IDENTIFIED.value, State.PLANNED.value, State.REMOVING.value, State.WAIVED.value}
-)
-"""States in which the host still carries a covered product (a waiver does not remove it)."""
 
 HOST_IDS = 50_000
 """Past this many hosts with one product, its filter stays a subquery instead of a list of
@@ -638,8 +616,8 @@ class DashboardQueries:
                     day = dt.date.fromisoformat(r.at[:10])
                 except ValueError:
                     continue  # an unreadable event is the chain verifier's to report
-                before = payload.get("from") in CARRYING
-                after = payload.get("to") in CARRYING
+                before = payload.get("from") in PRESENT
+                after = payload.get("to") in PRESENT
                 if before != after:
                     deltas[day] += 1 if after else -1
         return sorted(deltas.items())

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from evict.store.interface import DatabaseError, SchemaError
+from evict.model.records import DatabaseError, SchemaError
 
 SCRIPT_LOCATION = "evict.store:migrations"
 """Where Alembic finds the migration scripts, as a package resource."""

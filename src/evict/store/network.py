@@ -25,9 +25,9 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from evict.inventory.interface import HostID
 from evict.inventory.network.join import Lease, canonical_address
-from evict.store.interface import HostInfo, InvalidValueError
+from evict.model.observations import HostID
+from evict.model.records import HostInfo, InvalidValueError
 from evict.store.store import Store, _chunks
 from evict.store.tables import (
     Host,

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Engine
 
+from evict.model.records import NotFoundError
 from evict.notify.interface import Channel, ChannelKind, Event
-from evict.store.interface import NotFoundError
 from evict.store.tables import NotifyChannelRow, NotifySentRow
 
 

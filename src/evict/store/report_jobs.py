@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine, RowMapping
 
-from evict.store.interface import NotFoundError
+from evict.model.records import NotFoundError
 from evict.store.tables import ReportJobRow
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"

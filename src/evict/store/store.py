@@ -59,19 +59,16 @@ from evict.compliance.audit import (
 )
 from evict.compliance.coverage import kinds_from_text, kinds_text
 from evict.compliance.determinations import Answer, Determination
-from evict.compliance.lifecycle import HostState, State, Waiver, waive
-from evict.inventory.interface import Kind, Observation
+from evict.compliance.lifecycle import Waiver, waive
 from evict.matching.engine import distinct_key
-from evict.report.fleet import PENDING, FleetRow
-from evict.store import secrets
-from evict.store.agents import FLUSH_EVERY, AgentDirectory, Checkin, CheckinBuffer
-from evict.store.engine import SQLITE_CACHE_KIB, WRITE, make_engine
-from evict.store.interface import (
+from evict.model.observations import Kind, Observation
+from evict.model.records import (
     AuditHeadMissing,
     BulkHost,
     ConflictError,
     DatabaseError,
     DirtyHost,
+    FleetRow,
     HeldInventory,
     HostInfo,
     HostRow,
@@ -88,6 +85,10 @@ from evict.store.interface import (
     UserInfo,
     WaiverInfo,
 )
+from evict.model.states import PENDING, HostState, State
+from evict.store import secrets
+from evict.store.agents import FLUSH_EVERY, AgentDirectory, Checkin, CheckinBuffer
+from evict.store.engine import SQLITE_CACHE_KIB, WRITE, make_engine
 from evict.store.tables import (
     UNSETTLED,
     Adoption,

@@ -8,7 +8,8 @@ import struct
 from collections.abc import Mapping
 from pathlib import Path
 
-from evict.inventory.interface import Collector, Observation, Problems, SourceStatus
+from evict.inventory.interface import Collector, Problems
+from evict.model.observations import Observation, SourceStatus
 
 ASSETS = Path(__file__).parent.parent.parent / "assets" / "linux"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from evict.agent.wire import report_body
-from evict.inventory.interface import HostID, HostInventory, Platform
 from evict.inventory.local.addresses import local_addresses
+from evict.model.observations import HostID, HostInventory, Platform
 
 FIB_TRIE = """Main:
   +-- 0.0.0.0/0 3 0 5

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from evict.inventory.interface import Ident, Kind, Observation, SourceStatus
 from evict.inventory.local import browser
 from evict.inventory.local.browser import BrowserExtensionCollector
+from evict.model.observations import Ident, Kind, Observation, SourceStatus
 
 from ._helpers import ASSETS, copy_tree, run
 

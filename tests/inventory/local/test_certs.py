@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from evict.inventory.interface import Ident, Kind
 from evict.inventory.local.certs import TrustStoreCollector
+from evict.model.observations import Ident, Kind
 
 from ._helpers import run
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from evict.inventory.interface import Ident, Kind
 from evict.inventory.local.folders import VendorFolderCollector
+from evict.model.observations import Ident, Kind
 
 from ._helpers import ASSETS, run
 

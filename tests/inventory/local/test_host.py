@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from evict.catalog.loader import load_catalog
-from evict.inventory.interface import Ident, Kind, Platform
 from evict.inventory.local import LocalHostSource
 from evict.matching.engine import Matcher
+from evict.model.observations import Ident, Kind, Platform
 
 from ._helpers import ASSETS, copy_tree
 

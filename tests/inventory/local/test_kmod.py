@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evict.inventory.interface import Kind
 from evict.inventory.local.kmod import KernelModuleCollector
+from evict.model.observations import Kind
 
 from ._helpers import ASSETS, run
 

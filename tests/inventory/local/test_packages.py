@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evict.inventory.interface import Ident, Kind, SourceInputError
+from evict.inventory.interface import SourceInputError
 from evict.inventory.local import packages
 from evict.inventory.local.packages import (
     ApkCollector,
@@ -21,6 +21,7 @@ from evict.inventory.local.packages import (
     SnapCollector,
     parse_rpm_header,
 )
+from evict.model.observations import Ident, Kind
 
 from ._helpers import ASSETS, by_name, copy_tree, make_rpmdb, rpm_header, run
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from evict.inventory.interface import Ident, Kind
 from evict.inventory.local.processes import ProcessCollector
+from evict.model.observations import Ident, Kind
 
 from ._helpers import run
 

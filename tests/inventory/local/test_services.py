@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evict.inventory.interface import Ident, Kind
 from evict.inventory.local.services import SystemdCollector
+from evict.model.observations import Ident, Kind
 
 from ._helpers import ASSETS, by_name, run
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evict.inventory.interface import Ident
 from evict.inventory.network.bind import BindSource
 from evict.inventory.network.squid import SquidSource
+from evict.model.observations import Ident
 
 ASSETS = Path(__file__).parents[2] / "assets" / "network"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from evict.inventory.interface import HostID, Ident, Kind, Observation
 from evict.inventory.network.join import Lease, canonical_address, join_devices
 from evict.inventory.registry import open_source
+from evict.model.observations import HostID, Ident, Kind, Observation
 
 ASSETS = Path(__file__).parent.parent.parent / "assets" / "network"
 UTC = dt.UTC
@@ -77,7 +77,7 @@ def test_partial_cover_is_not_enough() -> None:
         ),
         source="zeek",
     )
-    from evict.inventory.interface import HostInventory, Platform
+    from evict.model.observations import HostInventory, Platform
 
     device = HostInventory(HostID("net:10.0.0.5"), "", Platform.UNKNOWN, at(9), (o,), "zeek")
     result = join_devices([device], [Lease(HostID("ws-019"), "10.0.0.5", at(8), None)])

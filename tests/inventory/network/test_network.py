@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from evict.cli import main
-from evict.inventory.interface import HostInventory, Ident, Kind, SourceInputError
+from evict.inventory.interface import SourceInputError
 from evict.inventory.network import _reader
 from evict.inventory.registry import open_source
+from evict.model.observations import HostInventory, Ident, Kind
 
 ASSETS = Path(__file__).parent.parent.parent / "assets" / "network"
 

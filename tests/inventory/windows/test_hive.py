@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from evict.inventory.interface import HostInventory, Kind, Observation, SourceInputError
+from evict.inventory.interface import SourceInputError
 from evict.inventory.registry import open_source
 from evict.inventory.windows.hive import HiveSource
 from evict.inventory.windows.reg import RegExportSource
 from evict.matching.engine import Matcher
+from evict.model.observations import HostInventory, Kind, Observation
 
 ASSETS = Path(__file__).parent.parent.parent / "assets" / "windows"
 HIVES = ASSETS / "hive"

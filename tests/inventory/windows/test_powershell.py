@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evict.inventory.interface import HostInventory, Kind, Observation, SourceInputError
+from evict.inventory.interface import SourceInputError
 from evict.inventory.registry import open_source
 from evict.inventory.windows.powershell import (
     Cmdlet,
@@ -18,6 +18,7 @@ from evict.inventory.windows.powershell import (
     registry_path,
 )
 from evict.matching.engine import Matcher
+from evict.model.observations import HostInventory, Kind, Observation
 
 PS = Path(__file__).parent.parent.parent / "assets" / "windows" / "powershell"
 HOST = PS / "wks-fin-0042"

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from evict.inventory.interface import HostInventory, Kind, Observation, Platform, SourceInputError
+from evict.inventory.interface import SourceInputError
 from evict.inventory.registry import open_source
 from evict.inventory.windows.reg import RegExportSource
 from evict.matching.engine import Matcher
+from evict.model.observations import HostInventory, Kind, Observation, Platform
 
 REG = Path(__file__).parent.parent.parent / "assets" / "windows" / "reg"
 SID = "S-1-5-21-3623811015-3361044348-30300820-1013"

@@ -42,16 +42,14 @@ from evict.inventory.files.formats import (
     read_pe,
 )
 from evict.inventory.files.rules import CompiledRules, RulesMatchError
-from evict.inventory.interface import (
+from evict.inventory.interface import InventorySource, Problems, SourceInputError
+from evict.model.observations import (
     HostID,
     HostInventory,
     Ident,
-    InventorySource,
     Kind,
     Observation,
     Platform,
-    Problems,
-    SourceInputError,
     SourceStatus,
     clean_text,
 )
@@ -169,7 +167,7 @@ class _NameIndex:
                     self.patterns.append((rule.anchor, re.compile(rule.pattern)))
 
     def __contains__(self, name: str) -> bool:
-        from evict.matching.normalize import normalize
+        from evict.model.normalize import normalize
 
         value = normalize(name, "name")
         if value in self.exact:

@@ -16,14 +16,7 @@ import stat
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from evict.inventory.interface import (
-    Collector,
-    Ident,
-    Kind,
-    Observation,
-    Problems,
-    SourceInputError,
-)
+from evict.inventory.interface import Collector, Problems, SourceInputError
 from evict.inventory.local._fs import (
     home_dirs,
     host_path,
@@ -32,6 +25,7 @@ from evict.inventory.local._fs import (
     read_bounded,
     resolve_in_root,
 )
+from evict.model.observations import Ident, Kind, Observation
 
 CHROMIUM_DIRS = (
     ".config/google-chrome",

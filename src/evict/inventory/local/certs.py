@@ -17,15 +17,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from evict.inventory.interface import (
-    Collector,
-    Ident,
-    Kind,
-    Observation,
-    Problems,
-    SourceInputError,
-)
+from evict.inventory.interface import Collector, Problems, SourceInputError
 from evict.inventory.local._fs import is_real_root, list_dir, note, read_bounded, resolve_in_root
+from evict.model.observations import Ident, Kind, Observation
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from evict.inventory.interface import Collector, Ident, Kind, Observation, Problems
+from evict.inventory.interface import Collector, Problems
 from evict.inventory.local._fs import list_dir, resolve_in_root
+from evict.model.observations import Ident, Kind, Observation
 
 VENDOR_FOLDERS: tuple[tuple[str, bool], ...] = (
     ("/opt/kaspersky", True),

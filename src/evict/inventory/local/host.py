@@ -13,18 +13,9 @@ import socket
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from evict.inventory.interface import (
-    Collector,
-    HostID,
-    HostInventory,
-    InventoryError,
-    InventorySource,
-    Observation,
-    Platform,
-    Problems,
-    SourceStatus,
-)
+from evict.inventory.interface import Collector, InventoryError, InventorySource, Problems
 from evict.inventory.local.addresses import local_addresses
+from evict.model.observations import HostID, HostInventory, Observation, Platform, SourceStatus
 
 COLLECTORS: tuple[str, ...] = (
     "evict.inventory.local.packages:DpkgCollector",

@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from evict.inventory.interface import Collector, Kind, Observation, Problems, SourceInputError
+from evict.inventory.interface import Collector, Problems, SourceInputError
 from evict.inventory.local._fs import note, read_bounded, resolve_in_root
+from evict.model.observations import Kind, Observation
 
 MAX_MODULES_BYTES = 4 * 1024 * 1024
 """The largest ``/proc/modules`` read; a few thousand modules take well under 1 MB."""

@@ -20,15 +20,7 @@ from evict.inventory.dpkg import (
     package_url,
     parse_dpkg_status,
 )
-from evict.inventory.interface import (
-    Collector,
-    Ident,
-    InventoryError,
-    Kind,
-    Observation,
-    Problems,
-    SourceInputError,
-)
+from evict.inventory.interface import Collector, InventoryError, Problems, SourceInputError
 from evict.inventory.local._fs import (
     home_dirs,
     host_path,
@@ -37,6 +29,7 @@ from evict.inventory.local._fs import (
     read_bounded,
     resolve_in_root,
 )
+from evict.model.observations import Ident, Kind, Observation
 
 MAX_DB_BYTES = 128 * 1024 * 1024
 """The largest package list read (apk's installed db, snapd's state)."""

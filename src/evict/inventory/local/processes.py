@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from evict.inventory.interface import Collector, Ident, Kind, Observation, Problems
+from evict.inventory.interface import Collector, Problems
 from evict.inventory.local._fs import list_dir, note, resolve_in_root
+from evict.model.observations import Ident, Kind, Observation
 
 COMM_LEN = 15
 """The kernel keeps at most this many bytes of a process name (``TASK_COMM_LEN`` - 1)."""

@@ -28,16 +28,14 @@ from typing import BinaryIO, ClassVar
 
 import ahocorasick_rs
 
-from evict.inventory.interface import (
+from evict.inventory.interface import OfflineSource, Problems, SourceInputError
+from evict.model.observations import (
     HostID,
     HostInventory,
     Ident,
     Kind,
     Observation,
-    OfflineSource,
     Platform,
-    Problems,
-    SourceInputError,
     SourceStatus,
     clean_text,
 )

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from evict.inventory.interface import HostID, HostInventory, Ident, Observation
+from evict.model.observations import HostID, HostInventory, Ident, Observation
 
 NET_PREFIX = "net:"
 """Host ids of devices read from network logs start with this."""

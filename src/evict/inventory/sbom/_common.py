@@ -16,16 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from evict.inventory.interface import (
+from evict.inventory.interface import OfflineSource, Problems, SourceInputError
+from evict.model.observations import (
     HostID,
     HostInventory,
     Ident,
     Kind,
     Observation,
-    OfflineSource,
     Platform,
-    Problems,
-    SourceInputError,
     clean_text,
 )
 

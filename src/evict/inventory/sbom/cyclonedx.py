@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from xml.etree.ElementTree import ParseError
 
-from evict.inventory.interface import Kind, Platform, Problems
+from evict.inventory.interface import Problems
 from evict.inventory.sbom._common import (
     Bom,
     SbomInputError,
@@ -31,6 +31,7 @@ from evict.inventory.sbom._common import (
     platform_of_purls,
     text,
 )
+from evict.model.observations import Kind, Platform
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element

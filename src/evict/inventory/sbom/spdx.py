@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from evict.inventory.interface import Kind, Platform, Problems
+from evict.inventory.interface import Problems
 from evict.inventory.sbom._common import (
     Bom,
     SbomInputError,
@@ -31,6 +31,7 @@ from evict.inventory.sbom._common import (
     platform_of_purls,
     text,
 )
+from evict.model.observations import Kind, Platform
 
 if TYPE_CHECKING:
     from spdx_tools.spdx.model.document import Document

@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from evict.inventory.interface import Ident, Kind, Observation
+from evict.model.observations import Ident, Kind, Observation
 
 RegValue = str | int | bytes | tuple[str, ...]
 """A value's data: REG_SZ and REG_EXPAND_SZ as ``str``, REG_DWORD and REG_QWORD as ``int``,

@@ -36,8 +36,9 @@ import re
 from collections.abc import Iterator
 from typing import Protocol
 
-from evict.inventory.interface import Ident, Kind, Observation, Problems
+from evict.inventory.interface import Problems
 from evict.inventory.windows._keys import KeyValues, canonical_root
+from evict.model.observations import Ident, Kind, Observation
 
 APPLICATIONS = "Root\\InventoryApplication"
 FILES = "Root\\InventoryApplicationFile"

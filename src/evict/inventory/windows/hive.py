@@ -30,14 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evict.inventory.interface import (
-    HostID,
-    HostInventory,
-    OfflineSource,
-    Platform,
-    Problems,
-    SourceInputError,
-)
+from evict.inventory.interface import OfflineSource, Problems, SourceInputError
 from evict.inventory.windows._keys import (
     KeyValues,
     RegistryView,
@@ -46,6 +39,7 @@ from evict.inventory.windows._keys import (
     registry_observations,
 )
 from evict.inventory.windows.amcache import amcache_observations, is_amcache
+from evict.model.observations import HostID, HostInventory, Platform
 
 if TYPE_CHECKING:
     from regipy.registry import NKRecord, RegistryHive

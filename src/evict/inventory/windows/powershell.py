@@ -35,18 +35,9 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from evict.inventory.interface import (
-    HostID,
-    HostInventory,
-    Ident,
-    Kind,
-    Observation,
-    OfflineSource,
-    Platform,
-    Problems,
-    SourceInputError,
-)
+from evict.inventory.interface import OfflineSource, Problems, SourceInputError
 from evict.inventory.windows._keys import DRIVER_TYPES, canonical_root, image_file_name
+from evict.model.observations import HostID, HostInventory, Ident, Kind, Observation, Platform
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """Largest file read: the inventory of one host is a few megabytes."""

@@ -37,14 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from evict.inventory.interface import (
-    HostID,
-    HostInventory,
-    OfflineSource,
-    Platform,
-    Problems,
-    SourceInputError,
-)
+from evict.inventory.interface import OfflineSource, Problems, SourceInputError
 from evict.inventory.windows._keys import (
     KeyValues,
     RegistryView,
@@ -55,6 +48,7 @@ from evict.inventory.windows._keys import (
     registry_observations,
     values_needed,
 )
+from evict.model.observations import HostID, HostInventory, Platform
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 """Largest ``.reg`` file read: a full export of a big SOFTWARE hive fits."""

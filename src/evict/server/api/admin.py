@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from evict import __version__
+from evict.model.records import InvalidValueError, Principal, Role
 from evict.server.deps import Admin, Caller, Ctx, ServerContext, client_address
 from evict.server.errors import Forbidden, Unauthorized
 from evict.server.models import (
@@ -24,7 +25,6 @@ from evict.server.models import (
     UserModel,
 )
 from evict.server.ratelimit import LoginGuard
-from evict.store.interface import InvalidValueError, Principal, Role
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 

@@ -19,6 +19,7 @@ from evict.agent.wire import (
     inventory_digest,
     parse_report,
 )
+from evict.model.records import InventoryReport
 from evict.server.deps import AgentHost, Ctx, client_address
 from evict.server.errors import BadBody, BodyTooLarge
 from evict.server.models import (
@@ -29,7 +30,6 @@ from evict.server.models import (
     ErrorResponse,
     IngestResponse,
 )
-from evict.store.interface import InventoryReport
 from evict.store.network import NetworkStore
 
 router = APIRouter(prefix="/api/v1", tags=["agent"])

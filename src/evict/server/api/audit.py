@@ -70,8 +70,8 @@ def verify(ctx: Ctx, caller: Caller) -> VerifyResponse:
 def signed_head(ctx: Ctx, caller: Caller) -> dict[str, Any]:
     """The recorded head signed with the audit key, to keep outside the server as an anchor
     (one line of an anchor file). 404 when the server has no audit key."""
+    from evict.model.records import NotFoundError
     from evict.service.audit import signed_head as sign
-    from evict.store.interface import NotFoundError
 
     if ctx.audit_key is None:
         raise NotFoundError("this server has no audit key: its heads are not signed")

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Response
 
 from evict.catalog.export import question_json
 from evict.compliance.determinations import Determination, parse_answer, question_products
+from evict.model.records import Principal
 from evict.server.deps import Caller, Ctx, Writer
 from evict.server.errors import Forbidden
 from evict.server.models import (
@@ -22,7 +23,6 @@ from evict.server.models import (
     ErrorResponse,
     QuestionModel,
 )
-from evict.store.interface import Principal
 
 router = APIRouter(tags=["determinations"])
 

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Query
 from evict.catalog.interface import CatalogLookupError
 from evict.compliance.coverage import assess
 from evict.compliance.determinations import apply_determinations, determination_state
-from evict.inventory.interface import HostID, Observation
+from evict.matching.interface import hit_from_json
+from evict.model.observations import HostID, Observation
+from evict.model.records import HostInfo, InvalidValueError, NotFoundError, Principal
 from evict.report.fleet import host_milestone
 from evict.server.deps import Admin, Caller, Ctx, ServerContext, Writer
 from evict.server.models import (
@@ -31,9 +33,7 @@ from evict.server.models import (
     StateRequest,
     TimelineEntry,
 )
-from evict.server.worker import hit_from_json
 from evict.service import states as state_service
-from evict.store.interface import HostInfo, InvalidValueError, NotFoundError, Principal
 
 router = APIRouter(prefix="/api/v1/hosts", tags=["hosts"])
 

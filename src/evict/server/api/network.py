@@ -21,13 +21,13 @@ from evict.agent.wire import (
     check_hostname,
     parse_observations,
 )
-from evict.inventory.interface import HostID, HostInventory, Platform
 from evict.inventory.network.join import NET_PREFIX, canonical_address
+from evict.model.observations import HostID, HostInventory, Platform
+from evict.model.records import Principal
 from evict.server.api.agent import ERRORS, read_body
 from evict.server.deps import Caller, Ctx, Writer
 from evict.server.errors import Forbidden
 from evict.server.network import ingest_network
-from evict.store.interface import Principal
 from evict.store.network import NetworkStore
 
 router = APIRouter(prefix="/api/v1", tags=["network"])

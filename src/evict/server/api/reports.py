@@ -10,12 +10,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from evict.model.records import Principal
 from evict.report.interface import Format, ReportKind, ReportNotAskedError
 from evict.report.profile import Profile, profile_from_data
 from evict.server.api.hosts import unit_scope
 from evict.server.deps import Caller, Ctx, ServerContext
 from evict.server.models import ErrorResponse
-from evict.store.interface import Principal
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -141,7 +141,7 @@ def _directive_report(
     profile: Profile,
 ) -> Response:
     from evict.report.directives import default_kind, render_report
-    from evict.report.inputs import gather
+    from evict.service.report_inputs import gather
 
     d = ctx.directive(directive)
     inputs = gather(

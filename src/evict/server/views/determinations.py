@@ -23,9 +23,9 @@ from evict.compliance.determinations import (
     parse_answer,
     question_products,
 )
+from evict.model.records import NotFoundError
 from evict.server.deps import Ctx, ServerContext
 from evict.server.views.web import Dash, Dashboard, PageForbidden, Viewer, ViewerDep
-from evict.store.interface import NotFoundError
 
 router = APIRouter(include_in_schema=False)
 

@@ -20,15 +20,10 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from evict.catalog.interface import CatalogLookupError, Directive
-from evict.compliance.lifecycle import (
-    OPEN_STATES,
-    OPERATOR_MOVES,
-    UNCONCLUDED_STATES,
-    LifecycleError,
-    State,
-    WaiverError,
-)
-from evict.inventory.interface import Platform
+from evict.compliance.lifecycle import OPERATOR_MOVES, LifecycleError, WaiverError
+from evict.model.observations import Platform
+from evict.model.records import ConflictError, HostInfo, InvalidValueError, NotFoundError, Role
+from evict.model.states import OPEN_STATES, PRESENT, STATE_ORDER, UNCONCLUDED_STATES, State
 from evict.report.cells import safe_cell
 from evict.report.fleet import HostMilestone, host_milestone
 from evict.server.api.hosts import get_host
@@ -51,21 +46,7 @@ from evict.server.views.web import (
 )
 from evict.service import states as state_service
 from evict.service import waivers as waiver_service
-from evict.store.dashboard import (
-    CARRYING,
-    STATE_ORDER,
-    DashboardQueries,
-    HostFilter,
-    HostListRow,
-    HostSort,
-)
-from evict.store.interface import (
-    ConflictError,
-    HostInfo,
-    InvalidValueError,
-    NotFoundError,
-    Role,
-)
+from evict.store.dashboard import DashboardQueries, HostFilter, HostListRow, HostSort
 
 router = APIRouter(include_in_schema=False)
 
@@ -80,7 +61,7 @@ CSV_PAGE = 1000
 OPEN = frozenset(s.value for s in OPEN_STATES)
 STATE_GROUPS: Mapping[str, frozenset[str]] = {
     "open": OPEN,
-    "carrying": CARRYING,
+    "carrying": PRESENT,
     "all": frozenset(),
     "removed": frozenset({State.REMOVED.value, State.REPLACED.value, State.VERIFIED.value}),
     "unconcluded": frozenset(s.value for s in UNCONCLUDED_STATES),

@@ -11,11 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from evict.model.records import NotFoundError, Role
 from evict.notify.interface import ChannelKind, Event, NotifyError, PayloadStyle
 from evict.server.deps import Ctx
 from evict.server.views.web import BadRequest, Dash, PageForbidden, PageNotFound, Viewer, ViewerDep
 from evict.service.notify import send_test
-from evict.store.interface import NotFoundError, Role
 from evict.store.notifications import NotificationStore
 
 router = APIRouter(include_in_schema=False)

@@ -20,14 +20,14 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
 from evict.catalog.interface import CatalogLookupError, Directive
-from evict.compliance.lifecycle import UNCONCLUDED_STATES
 from evict.compliance.milestones import current_milestone, schedule
-from evict.report.fleet import PENDING, Summary, summarise_counts
+from evict.model.states import PENDING, PRESENT, STATE_ORDER, UNCONCLUDED_STATES
+from evict.report.fleet import Summary, summarise_counts
 from evict.server.deps import Ctx, ServerContext
 from evict.server.views import charts
 from evict.server.views.unmanaged import unmanaged_count
 from evict.server.views.web import Dash, PageNotFound, ViewerDep
-from evict.store.dashboard import CARRYING, STATE_ORDER, DashboardQueries
+from evict.store.dashboard import DashboardQueries
 
 router = APIRouter(include_in_schema=False)
 
@@ -98,7 +98,7 @@ def product_bars(ctx: ServerContext, facts: OverviewFacts) -> list[tuple[str, st
     removed: Counter[str] = Counter()
     for products, state, n in facts.products:
         for p in products:
-            if state in CARRYING:
+            if state in PRESENT:
                 carrying[p] += n
             elif state in REMOVED:
                 removed[p] += n
@@ -250,7 +250,7 @@ def overview(
     status = current_milestone(d, today=today, start=start)
     points = burndown_points(facts.changes, today)
     bars = product_bars(ctx, facts)
-    carrying = sum(n for s, n in summary.states.items() if s in CARRYING)
+    carrying = sum(n for s, n in summary.states.items() if s in PRESENT)
     removed = sum(n for s, n in summary.states.items() if s in REMOVED)
     milestones = [
         (m, due, "past" if due < today else ("next" if due == status.due else "later"))

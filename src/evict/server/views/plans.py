@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from evict.inventory.interface import HostID, HostInventory, Platform
+from evict.model.observations import HostID, HostInventory, Platform
+from evict.model.records import HostInfo
 from evict.server.deps import ServerContext
 from evict.server.models import HostDetail
 from evict.store.dashboard import DashboardQueries
-from evict.store.interface import HostInfo
 
 if TYPE_CHECKING:
     from evict.remediation.interface import Plan

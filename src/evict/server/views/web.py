@@ -30,12 +30,12 @@ import jinja2
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from evict.model.records import Principal
 from evict.neutral import finalize_html
 from evict.server.deps import Ctx, ServerContext
 from evict.server.errors import ServerError
 from evict.server.views.cache import Refresher
 from evict.store.dashboard import DashboardQueries
-from evict.store.interface import Principal
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE.parent / "templates"

@@ -47,14 +47,15 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from evict.catalog.interface import Catalog, Confidence, ProductID, RuleID
+from evict.catalog.interface import Catalog
 from evict.compliance.coverage import assess, concludes
 from evict.compliance.determinations import Answer, apply_determinations
-from evict.compliance.lifecycle import HostState, Observed, State, observe
-from evict.inventory.interface import HostID, Observation
+from evict.compliance.lifecycle import Observed, observe
 from evict.matching.engine import Matcher
-from evict.matching.interface import Hit
-from evict.store.interface import DirtyHost, StateChange
+from evict.matching.interface import Hit, hit_from_json, hit_to_json
+from evict.model.observations import HostID, Observation
+from evict.model.records import DirtyHost, StateChange
+from evict.model.states import HostState, State
 from evict.store.network import NetworkStore
 from evict.store.store import Store
 
@@ -84,26 +85,6 @@ def catalog_shape(catalog: Catalog, protection: frozenset[str]) -> str:
     if catalog.questions:
         text += repr(catalog.questions)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def hit_to_json(hit: Hit) -> dict[str, str]:
-    """A hit as stored in ``software_match.hits``."""
-    return {
-        "product": hit.product,
-        "rule": hit.rule,
-        "field": hit.field,
-        "confidence": hit.confidence.value,
-    }
-
-
-def hit_from_json(data: Mapping[str, str]) -> Hit:
-    """Inverse of :func:`hit_to_json`."""
-    return Hit(
-        ProductID(data["product"]),
-        RuleID(data["rule"]),
-        data["field"],
-        Confidence(data["confidence"]),
-    )
 
 
 @dataclass(frozen=True, slots=True)

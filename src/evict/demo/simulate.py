@@ -30,7 +30,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from evict.inventory.interface import HostID, HostInventory, Ident, Kind, Observation, Platform
+from evict.model.observations import HostID, HostInventory, Ident, Kind, Observation, Platform
 
 ORG_UNITS = (
     "HQ/Office of the Secretary",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from evict.server.worker import WorkerStats, WorkerThread
+from evict.service.evaluate import WorkerStats, WorkerThread
 
 NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
 

@@ -14,13 +14,12 @@ from collections.abc import Iterator
 
 from evict.catalog.interface import Directive
 from evict.compliance.determinations import Determination, apply_determinations
-from evict.inventory.interface import HostID, Observation
 from evict.matching.engine import Matcher
-from evict.matching.interface import Finding, Hit
+from evict.matching.interface import Finding, Hit, hit_from_json
+from evict.model.observations import HostID, Observation
 from evict.report.directives import MethodCount, NetworkCount, ReportInputs
 from evict.report.fleet import ReportLine, report_lines
 from evict.report.profile import Profile
-from evict.server.worker import hit_from_json
 from evict.store.store import Store
 
 PAGE = 1000

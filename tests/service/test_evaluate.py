@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from evict.catalog.loader import load_catalog
-from evict.inventory.interface import Observation
 from evict.matching.engine import Matcher
-from evict.server.worker import MatchWorker
-from evict.store.interface import InventoryReport
+from evict.model.observations import Observation
+from evict.model.records import InventoryReport
+from evict.service.evaluate import MatchWorker
 from evict.store.store import Store
 from tests.dashboard.dashkit import KES, SPOOLER, ZIP, _report
 

@@ -11,9 +11,9 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from evict.compliance.lifecycle import HostState
 from evict.errors import EvictError
-from evict.inventory.interface import Observation
+from evict.model.observations import Observation
+from evict.model.states import HostState
 
 
 class Role(enum.StrEnum):
@@ -290,3 +290,22 @@ class WaiverInfo:
             "created_by": self.created_by,
             "revoked": self.revoked,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class FleetRow:
+    """One host's standing against one directive, as the store has it."""
+
+    host: str
+    """The host identifier (osquery ``hostIdentifier``, machine id, MDM device id)."""
+    hostname: str
+    org: str
+    org_unit: str
+    platform: str
+    state: str
+    """A :class:`~evict.model.states.State` value, or :data:`~evict.model.states.PENDING`."""
+    products: tuple[str, ...] = ()
+    since: dt.datetime | None = None
+    last_seen: dt.datetime | None = None
+    start: dt.date | None = None
+    """The organisation's own start date for the directive, when it adopted it late."""

@@ -1,0 +1,1 @@
+"""The demo: a realistic simulated fleet and the sample data it starts from."""
