@@ -10,9 +10,10 @@ import pytest
 
 from evict.cli import main
 from evict.cli.demo import ADMIN, ORG, build_demo
+from evict.model.listings import HostFilter
 from evict.model.observations import HostID, HostInventory, Platform
 from evict.settings import normalise_database_url
-from evict.store.dashboard import DashboardQueries, HostFilter
+from evict.store.dashboard import DashboardQueries
 from evict.store.store import Store
 from tests.dashboard.dashkit import KES, ZIP
 

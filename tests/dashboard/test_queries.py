@@ -10,18 +10,12 @@ import pytest
 from evict.catalog.loader import load_catalog
 from evict.compliance.lifecycle import transition
 from evict.matching.engine import Matcher
+from evict.model.listings import HostFilter, HostListRow, HostSort
 from evict.model.records import InvalidValueError, NotFoundError
 from evict.model.states import PENDING, STATE_ORDER, State
 from evict.service.evaluate import MatchWorker
 from evict.store import dashboard
-from evict.store.dashboard import (
-    DashboardQueries,
-    HostFilter,
-    HostListRow,
-    HostSort,
-    decode_cursor,
-    encode_cursor,
-)
+from evict.store.dashboard import DashboardQueries, decode_cursor, encode_cursor
 from evict.store.store import Store
 from tests.dashboard.dashkit import KES, SPOOLER, ZIP, _report
 

@@ -25,11 +25,11 @@ from evict import __version__
 from evict._util import utcnow
 from evict.catalog.interface import Catalog
 from evict.errors import EvictError
+from evict.model.listings import ReportJob
 from evict.server.deps import ServerContext
 from evict.server.errors import RateLimited, status_for
 from evict.service.reports import ReportRunner
 from evict.settings import Settings
-from evict.store.report_jobs import ReportJob
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,11 @@ from evict.catalog.interface import Catalog, CatalogLookupError
 from evict.compliance.lifecycle import LifecycleError, reopen_on_traffic
 from evict.inventory.network.join import NET_PREFIX, canonical_address, join_devices
 from evict.matching.engine import Matcher
+from evict.model.listings import DeviceUpdate, HostTraffic, Traffic
 from evict.model.observations import HostInventory, Ident, Observation
 from evict.model.records import ConflictError, HostInfo, Principal
 from evict.model.states import HostState
-from evict.store.network import DeviceUpdate, HostTraffic, NetworkStore, Traffic
+from evict.store.network import NetworkStore
 from evict.store.store import Store
 
 

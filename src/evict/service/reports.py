@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 
     from evict.catalog.interface import Directive
     from evict.matching.engine import Matcher
+    from evict.model.listings import ReportJob
     from evict.report.directives import ReportInputs
     from evict.report.profile import Profile
-    from evict.store.report_jobs import ReportJob, ReportJobs
+    from evict.store.report_jobs import ReportJobs
     from evict.store.store import Store
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import enum
 import json
 import secrets
 from collections import defaultdict
@@ -45,6 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError
 
 from evict.compliance.audit import AuditEvent
+from evict.model.listings import HostFilter, HostListRow, HostPage, HostSort, WaiverView
 from evict.model.observations import Observation
 from evict.model.records import DatabaseError, HostInfo, InvalidValueError, NotFoundError
 from evict.model.states import OPEN_STATES, PENDING, PRESENT, STATE_ORDER, State
@@ -71,93 +71,6 @@ WALK_PAST = 2_000
 
 SESSION_KEY = "dashboard_session_key"
 """The ``meta`` row holding the key that signs dashboard session cookies."""
-
-
-class HostSort(enum.StrEnum):
-    """The orders a host listing can be read in."""
-
-    NAME = "name"
-    """Hostname A to Z."""
-    LAST_SEEN = "last_seen"
-    """Longest silent first (never seen before all)."""
-    RECENT = "-last_seen"
-    """Most recently seen first."""
-    STATE = "state"
-    """Most urgent state first (identified, planned, removing, waived, ... clean, pending)."""
-    NAME_DESC = "-name"
-    """Hostname Z to A."""
-    STATE_DESC = "-state"
-    """Least urgent state first (the state order reversed)."""
-    DUE = "due"
-    """The work queue's order: hosts with a covered product open (whose milestone is due, or
-    overdue) first, then every other host; within each, the state order. All open hosts of an
-    organisation share one milestone for a directive (:func:`evict.report.fleet.host_milestone`
-    depends on the state and the organisation's clock only), so this is overdue first, then by
-    due date."""
-    DUE_DESC = "-due"
-    """The work queue's order reversed."""
-
-
-@dataclass(frozen=True, slots=True)
-class HostFilter:
-    """What a host listing is narrowed to; every field is optional."""
-
-    unit_id: int | None = None
-    directive: str | None = None
-    """The directive whose state ``states`` filters on (and the listing shows)."""
-    states: frozenset[str] = frozenset()
-    """With ``directive``: only hosts in one of these states (``pending`` included)."""
-    product: str | None = None
-    """Only hosts whose current inventory matched this catalog product."""
-    catalog_version: str | None = None
-    """The catalog version whose match results ``product`` is read from."""
-    platform: str | None = None
-    name: str | None = None
-    """Text found anywhere in the hostname or the identifier (case-insensitive)."""
-    seen_before: dt.datetime | None = None
-    """Only hosts last seen before this time, or never."""
-
-
-@dataclass(frozen=True, slots=True)
-class HostListRow:
-    """One host of a listing, with its standing against the listing's directive."""
-
-    id: int
-    identifier: str
-    hostname: str
-    platform: str
-    org_unit: str
-    last_seen: dt.datetime | None
-    state: str = ""
-    """The state for the listing's directive (``pending`` when not evaluated; empty without one)."""
-    products: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class HostPage:
-    """One page of a listing and the cursor of the next (None on the last page)."""
-
-    rows: tuple[HostListRow, ...]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class WaiverView:
-    """A waiver with the host it covers, for the waivers page."""
-
-    id: int
-    host_id: int
-    identifier: str
-    hostname: str
-    org_unit: str
-    directive: str
-    justification: str
-    approver: str
-    expires: dt.date
-    created_at: dt.datetime
-    created_by: str
-    revoked: bool
-    grounds: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,16 +19,17 @@ import datetime as dt
 import ipaddress
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from evict.inventory.network.join import Lease, canonical_address
+from evict.model.listings import DeviceUpdate, HostTraffic, Traffic, UnmanagedDevice, _kept
 from evict.model.observations import HostID
 from evict.model.records import HostInfo, InvalidValueError
-from evict.store.store import Store, _chunks
+from evict.store.core import _chunks
+from evict.store.store import Store
 from evict.store.tables import (
     Host,
     HostAddressRow,
@@ -42,9 +43,6 @@ LEASE_GRACE = dt.timedelta(days=1)
 
 MAX_ADDRESSES = 64
 """Most addresses kept from one report (a host with more is a router, not a laptop)."""
-
-KEPT = 10
-"""Names and log lines kept per row."""
 
 
 def host_addresses(values: Iterable[str]) -> tuple[str, ...]:
@@ -63,84 +61,6 @@ def host_addresses(values: Iterable[str]) -> tuple[str, ...]:
             continue
         out.add(address)
     return tuple(sorted(out)[:MAX_ADDRESSES])
-
-
-@dataclass(frozen=True, slots=True)
-class Traffic:
-    """Vendor traffic of one client for one product, as network logs showed it."""
-
-    product: str
-    address: str
-    first_seen: dt.datetime
-    last_seen: dt.datetime
-    count: int
-    blocked: int = 0
-    """Requests refused by a block list (the block works; the software is still there)."""
-    names: tuple[str, ...] = ()
-    lines: tuple[str, ...] = ()
-
-    @property
-    def only_blocked(self) -> bool:
-        """Whether every request seen was refused by a block list."""
-        return self.blocked >= self.count > 0
-
-    def merge(self, other: Traffic) -> Traffic:
-        """This traffic and ``other`` (same product) together."""
-        return Traffic(
-            self.product,
-            other.address if other.last_seen >= self.last_seen else self.address,
-            min(self.first_seen, other.first_seen),
-            max(self.last_seen, other.last_seen),
-            self.count + other.count,
-            self.blocked + other.blocked,
-            _kept(self.names, other.names),
-            _kept(self.lines, other.lines),
-        )
-
-
-def _kept(a: Sequence[str], b: Sequence[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys([*a, *b]))[:KEPT]
-
-
-@dataclass(frozen=True, slots=True)
-class HostTraffic:
-    """Traffic credited to one enrolled host."""
-
-    host_id: int
-    traffic: Traffic
-
-
-@dataclass(frozen=True, slots=True)
-class UnmanagedDevice:
-    """A client address in network logs that no enrolled host held at the time."""
-
-    address: str
-    hostname: str
-    first_seen: dt.datetime
-    last_seen: dt.datetime
-    count: int
-    blocked: int
-    names: tuple[str, ...]
-    products: tuple[str, ...]
-    sources: tuple[str, ...] = ()
-    ambiguous: tuple[str, ...] = ()
-    """Enrolled hosts that each held the address during the traffic (so none is credited)."""
-
-    @property
-    def only_blocked(self) -> bool:
-        """Whether every request seen was refused by a block list."""
-        return self.blocked >= self.count > 0
-
-
-@dataclass
-class DeviceUpdate:
-    """What one upload says about an unmanaged device (merged into its stored row)."""
-
-    address: str
-    hostname: str
-    traffic: list[Traffic] = field(default_factory=list)
-    sources: set[str] = field(default_factory=set)
-    ambiguous: tuple[str, ...] = ()
 
 
 class NetworkStore:

@@ -9,47 +9,13 @@ SHA-256, so the dashboard lists what was generated and an auditor can match a do
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine, RowMapping
 
+from evict.model.listings import DONE, FAILED, QUEUED, RUNNING, UNFINISHED, ReportJob
 from evict.model.records import NotFoundError
 from evict.store.tables import ReportJobRow
-
-QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-"""A job's statuses, in the order it goes through them (``failed`` may end any)."""
-
-UNFINISHED = (QUEUED, RUNNING)
-"""Statuses of a job that has not ended."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReportJob:
-    """A report generated (or being generated) in the background."""
-
-    id: int
-    org_id: int
-    unit_id: int | None
-    directive: str
-    kind: str
-    """A report kind (``day30``, ``hosts``...) or ``evidence`` for the bundle."""
-    format: str
-    status: str
-    phase: str
-    progress: int
-    requested_by: str
-    requested_at: dt.datetime
-    finished_at: dt.datetime | None
-    file: str
-    size: int | None
-    sha256: str
-    error: str
-
-    @property
-    def finished(self) -> bool:
-        """Whether the job has ended, done or failed."""
-        return self.status not in UNFINISHED
 
 
 class ReportJobs:

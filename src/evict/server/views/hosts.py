@@ -21,6 +21,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from evict.catalog.interface import CatalogLookupError, Directive
 from evict.compliance.lifecycle import OPERATOR_MOVES, LifecycleError, WaiverError
+from evict.model.listings import HostFilter, HostListRow, HostSort
 from evict.model.observations import Platform
 from evict.model.records import ConflictError, HostInfo, InvalidValueError, NotFoundError, Role
 from evict.model.states import OPEN_STATES, PRESENT, STATE_ORDER, UNCONCLUDED_STATES, State
@@ -46,7 +47,7 @@ from evict.server.views.web import (
 )
 from evict.service import states as state_service
 from evict.service import waivers as waiver_service
-from evict.store.dashboard import DashboardQueries, HostFilter, HostListRow, HostSort
+from evict.store.dashboard import DashboardQueries
 
 router = APIRouter(include_in_schema=False)
 

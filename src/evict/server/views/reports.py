@@ -15,13 +15,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from evict.catalog.interface import CatalogLookupError
+from evict.model.listings import DONE
 from evict.model.records import NotFoundError
 from evict.report.directives import available
 from evict.report.interface import Format, ReportKind
 from evict.server.deps import Ctx, ServerContext
 from evict.server.views.web import BadRequest, Dash, PageNotFound, ViewerDep
 from evict.service.reports import EVIDENCE, ReportRunner
-from evict.store.report_jobs import DONE, ReportJobs
+from evict.store.report_jobs import ReportJobs
 
 router = APIRouter(include_in_schema=False)
 

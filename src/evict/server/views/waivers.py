@@ -10,11 +10,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from evict.compliance.lifecycle import LifecycleError
+from evict.model.listings import WaiverView
 from evict.model.records import ConflictError, NotFoundError, WaiverInfo
 from evict.server.deps import Ctx
 from evict.server.views.web import Dash, PageNotFound, Viewer, ViewerDep
 from evict.service import waivers as waiver_service
-from evict.store.dashboard import DashboardQueries, WaiverView
+from evict.store.dashboard import DashboardQueries
 
 router = APIRouter(include_in_schema=False)
 

@@ -1,0 +1,80 @@
+"""The fleet's database as the use cases see it: opened once, handed to the interfaces.
+
+The command line, the API and the dashboard never build store objects themselves: they open a
+:class:`Fleet` (or are handed the server's) and call the use cases of :mod:`evict.service`, which
+use its parts. Opening is where the schema is checked or upgraded, so no interface repeats it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from evict.errors import EvictError
+from evict.store.dashboard import DashboardQueries
+from evict.store.engine import check_schema, make_engine, upgrade
+from evict.store.network import NetworkStore
+from evict.store.notifications import NotificationStore
+from evict.store.report_jobs import ReportJobs
+from evict.store.store import Store
+
+
+@dataclass
+class Fleet:
+    """The store and the query objects over it, built once per process.
+
+    :param store: an open store whose schema is current.
+    """
+
+    store: Store
+    dashboard: DashboardQueries = field(init=False)
+    """The dashboard's read queries."""
+    network: NetworkStore = field(init=False)
+    """Network evidence: addresses, vendor traffic, unmanaged devices."""
+    notifications: NotificationStore = field(init=False)
+    """The organisations' notification channels."""
+    report_jobs: ReportJobs = field(init=False)
+    """Reports generated in the background."""
+
+    def __post_init__(self) -> None:
+        self.dashboard = DashboardQueries(self.store)
+        self.network = NetworkStore(self.store)
+        self.notifications = NotificationStore(self.store.engine)
+        self.report_jobs = ReportJobs(self.store.engine)
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = False, must_exist: bool = False) -> Fleet:
+        """Open the database at ``url`` (an SQLAlchemy URL).
+
+        :param migrate: bring the schema up to date first (``serve``, ``demo``, ``db upgrade``);
+            otherwise a schema that is not current is an error that says how to upgrade.
+        :param must_exist: refuse a SQLite file that does not exist instead of creating an
+            empty database (every command that only reads or changes a fleet).
+        """
+        path = sqlite_path(url)
+        if must_exist and path is not None and not path.exists():
+            raise EvictError(
+                f"no database at {path}: create it with `evict db upgrade --db {path}`, "
+                "or give the --db of an existing one"
+            )
+        engine = make_engine(url)
+        if migrate:
+            upgrade(engine)
+        check_schema(engine)
+        return cls(Store(engine))
+
+    def close(self) -> None:
+        """Write what waits and release the database's connections."""
+        self.store.close()
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite ``url``, or None (another backend, or an in-memory database)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    if parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)

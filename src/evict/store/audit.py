@@ -1,0 +1,122 @@
+"""The audit chain: appending an event on its own, reading and verifying the chain.
+
+Part of :class:`evict.store.store.Store`, which composes one class per concern.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    select,
+)
+
+from evict.compliance.audit import (
+    Anchor,
+    AuditEvent,
+    ChainVerdict,
+    verify_chain,
+)
+from evict.model.records import (
+    AuditHeadMissing,
+)
+from evict.store.core import (
+    StoreCore,
+)
+from evict.store.tables import (
+    AuditEventRow,
+    AuditHead,
+)
+
+
+class AuditLog(StoreCore):
+    """The audit chain: appending an event on its own, reading and verifying the chain."""
+
+    def audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        subject: str,
+        org: int | None,
+        payload: Mapping[str, object],
+        now: dt.datetime,
+    ) -> None:
+        """Append one event on its own (for changes made outside the store, e.g. settings)."""
+        with self._write() as conn:
+            self._audit(conn, now, [(actor, action, subject, org, payload)])
+
+    def audit_head(self) -> tuple[int, str]:
+        """The chain head as recorded: ``(seq, hash)``; :class:`AuditHeadMissing` if its row is
+        gone."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
+            ).one_or_none()
+        if row is None:
+            raise AuditHeadMissing()
+        return int(row.seq), str(row.hash)
+
+    def audit_events(
+        self,
+        *,
+        org_id: int | None = None,
+        subject: str | None = None,
+        action_prefix: str | None = None,
+        after: int = 0,
+        limit: int = 1000,
+    ) -> list[AuditEvent]:
+        """Events in chain order after sequence number ``after``, optionally filtered."""
+        stmt = select(AuditEventRow).where(AuditEventRow.seq > after)
+        if org_id is not None:
+            stmt = stmt.where(AuditEventRow.org_id == org_id)
+        if subject is not None:
+            stmt = stmt.where(AuditEventRow.subject == subject)
+        if action_prefix is not None:
+            stmt = stmt.where(AuditEventRow.action.startswith(action_prefix, autoescape=True))
+        stmt = stmt.order_by(AuditEventRow.seq).limit(limit)
+        with self._read() as conn:
+            return [self._event(r) for r in conn.execute(stmt)]
+
+    @staticmethod
+    def _event(row: Any) -> AuditEvent:
+        try:
+            payload = json.loads(row.payload)
+        except ValueError:
+            payload = {"unreadable": row.payload}
+        if not isinstance(payload, dict):
+            payload = {"unreadable": row.payload}
+        return AuditEvent(
+            int(row.seq),
+            row.at,
+            row.actor,
+            row.action,
+            row.subject,
+            row.org_id,
+            payload,
+            row.prev_hash,
+            row.hash,
+        )
+
+    def iter_audit(self, page: int = 5000, *, after: int = 0) -> Iterator[AuditEvent]:
+        """Every event after sequence number ``after`` in stored order, a page at a time."""
+        while True:
+            stmt = select(AuditEventRow).where(AuditEventRow.seq > after)
+            with self._scan() as conn:
+                rows = [
+                    self._event(r)
+                    for r in conn.execute(stmt.order_by(AuditEventRow.seq).limit(page))
+                ]
+            yield from rows
+            if len(rows) < page:
+                return
+            after = rows[-1].seq
+
+    def verify_audit(self, anchors: Sequence[Anchor] = ()) -> ChainVerdict:
+        """Recompute the whole chain and compare it with the recorded head and with ``anchors``
+        (signed heads kept outside the database, their signatures already checked)."""
+        head = self.audit_head()
+        return verify_chain(self.iter_audit(), head=head, anchors=anchors)
