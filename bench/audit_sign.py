@@ -27,7 +27,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from evict.compliance.audit import sign_head
-from evict.server.anchor import Anchorer
+from evict.service.anchor import Anchorer
 from evict.settings import normalise_database_url
 from evict.store.engine import make_engine, upgrade
 from evict.store.store import Store

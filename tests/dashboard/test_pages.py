@@ -732,8 +732,14 @@ def test_the_catch_all_product_says_what_evidence_found_it(builtin_catalog: Any)
     driver = Observation.make(Kind.DRIVER, "klif")
     service = Observation.make(Kind.SERVICE, "klnagent")
     matched = {
-        1: (driver, [{"product": "kaspersky-software"}]),
-        2: (service, [{"product": "kaspersky-software"}, {"product": "kaspersky-network-agent"}]),
+        1: (driver, [SimpleNamespace(product="kaspersky-software")]),
+        2: (
+            service,
+            [
+                SimpleNamespace(product="kaspersky-software"),
+                SimpleNamespace(product="kaspersky-network-agent"),
+            ],
+        ),
     }
     store = SimpleNamespace(matched_software=lambda version: matched)
     ctx = SimpleNamespace(catalog=builtin_catalog, store=store)

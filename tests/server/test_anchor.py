@@ -14,7 +14,7 @@ from evict.catalog.interface import Catalog
 from evict.cli import main
 from evict.compliance.audit import SignedHead
 from evict.errors import EvictError
-from evict.server.anchor import Anchorer
+from evict.service.anchor import Anchorer
 from evict.signing import ensure_key, load_key, read_anchors
 from tests.server.fleetkit import Clock, Fleet, make_fleet
 
@@ -138,7 +138,7 @@ def test_a_chain_rewritten_under_the_running_server_is_not_signed_and_is_logged(
     # a restarted server reads its last anchor back and still refuses
     again = Anchorer(store, key, path=anchors)
     assert again.last == last
-    with caplog.at_level(logging.ERROR, logger="evict.server.anchor"):
+    with caplog.at_level(logging.ERROR, logger="evict.service.anchor"):
         again.run_once(fleet.clock())
     assert "no longer extends" in caplog.text and again.last_error
 

@@ -172,7 +172,6 @@ def _write(text: str, output: Path | None) -> None:
 
 def _store_inventories(args: argparse.Namespace, matcher: Matcher) -> list[HostInventory]:
     """Inventories rebuilt from the fleet store: each host's software that rules matched."""
-    import dataclasses
 
     from evict._util import utcnow
     from evict.errors import EvictError
@@ -186,12 +185,10 @@ def _store_inventories(args: argparse.Namespace, matcher: Matcher) -> list[HostI
             f"no fleet database at {url[len('sqlite:///') :]}: give --db URL (or EVICT_DB), or "
             "plan from inventories with --from KIND PATH or --this-host"
         )
-    from evict.store.engine import check_schema, make_engine
-    from evict.store.store import Store
+    from evict.matching.interface import linked_findings
+    from evict.service.fleet import Fleet
 
-    engine = make_engine(url)
-    check_schema(engine)
-    store = Store(engine)
+    store = Fleet.open(url).store
     try:
         version = matcher.catalog.version
         matched = store.matched_software(version)
@@ -213,10 +210,7 @@ def _store_inventories(args: argparse.Namespace, matcher: Matcher) -> list[HostI
         links = store.host_links([r[0] for r in rows], matched)
         out = []
         for hid, identifier, hostname, platform in rows:
-            observations = tuple(
-                dataclasses.replace(matched[sid][0], version=ver, source=src)
-                for sid, ver, src in links.get(hid, [])
-            )
+            observations = tuple(o for o, _ in linked_findings(links.get(hid, []), matched))
             known = platform in {p.value for p in Platform}
             out.append(
                 HostInventory(

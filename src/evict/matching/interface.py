@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from evict.catalog.interface import (
@@ -104,3 +104,29 @@ def hit_from_json(data: Mapping[str, str]) -> Hit:
         data["field"],
         Confidence(data["confidence"]),
     )
+
+
+MatchedSoftware = dict[int, tuple[Observation, tuple[Hit, ...]]]
+"""Distinct software some rule fired on, by software id: its observation (version and source
+left empty: they belong to each host's copy) and its hits."""
+
+
+def linked_findings(
+    links: Iterable[tuple[int, str, str]],
+    matched: Mapping[int, tuple[Observation, tuple[Hit, ...]]],
+) -> list[tuple[Observation, tuple[Hit, ...]]]:
+    """One host's matched software as observations with their hits, rebuilt from its links
+    (``(software id, version, source)``, as :meth:`evict.store.store.Store.host_links` gives
+    them): what :meth:`evict.matching.engine.Matcher.findings` takes.
+
+    The one place a host's findings are rebuilt from the store: the worker, the host's API
+    detail, report inputs and fleet plans all call it.
+    """
+    out = []
+    for sid, version, source in links:
+        base, hits = matched[sid]
+        observation = Observation(
+            base.kind, base.name, version, base.publisher, base.identifiers, source
+        )
+        out.append((observation, hits))
+    return out

@@ -45,21 +45,17 @@ def build_context(
     from evict.matching.engine import Matcher
     from evict.server.ratelimit import LoginGuard, RateLimiter
     from evict.service.evaluate import MatchWorker, WorkerThread, protection_products
-    from evict.store.engine import check_schema, make_engine, upgrade
-    from evict.store.store import Store
+    from evict.service.fleet import Fleet
 
-    engine = make_engine(settings.database_url)
-    if settings.upgrade_on_start:
-        upgrade(engine)
-    check_schema(engine)
-    store = Store(engine)
+    fleet = Fleet.open(settings.database_url, migrate=settings.upgrade_on_start)
+    store = fleet.store
     store.serve_agents(settings.checkin_flush)
     catalog = catalog or load_catalog(settings.catalog_dirs)
     matcher = Matcher(catalog)
     protection = protection_products(catalog, settings.protection_products)
     context = ServerContext(
         settings=settings,
-        store=store,
+        fleet=fleet,
         catalog=catalog,
         matcher=matcher,
         protection=protection,
@@ -83,7 +79,7 @@ def build_context(
         )
         context.worker = WorkerThread(worker, interval=settings.worker_interval, clock=clock)
     if settings.run_worker and settings.notify_interval > 0:
-        from evict.server.notifier import NotifierThread
+        from evict.service.notifier import NotifierThread
 
         context.notifier = NotifierThread(
             store, catalog, interval=settings.notify_interval, clock=clock
@@ -96,7 +92,6 @@ def build_context(
 def _report_runner(context: ServerContext) -> ReportRunner:
     """The runner of the dashboard's report jobs, building each job's scope from ``context``."""
     from evict.service.reports import ReportScope
-    from evict.store.report_jobs import ReportJobs
 
     def scope_for(job: ReportJob) -> ReportScope:
         now = context.now()
@@ -113,7 +108,7 @@ def _report_runner(context: ServerContext) -> ReportRunner:
         )
 
     return ReportRunner(
-        ReportJobs(context.store.engine),
+        context.fleet.report_jobs,
         context.settings.reports_directory(),
         scope_for,
         clock=context.clock,
@@ -128,7 +123,7 @@ def _audit_signing(
     if settings.audit_key is None:
         log.warning("no audit key: audit chain heads are not signed or anchored")
         return
-    from evict.server.anchor import Anchorer, AnchorThread
+    from evict.service.anchor import Anchorer, AnchorThread
     from evict.signing import ensure_key, syslog_handler
 
     key, created = ensure_key(settings.audit_key)

@@ -19,11 +19,12 @@ from starlette.concurrency import run_in_threadpool
 from evict.catalog.interface import Catalog, Directive
 from evict.matching.engine import Matcher
 from evict.model.records import HostInfo, Principal, Role
-from evict.server.anchor import AnchorThread
 from evict.server.errors import Forbidden, Unauthorized
-from evict.server.notifier import NotifierThread
 from evict.server.ratelimit import LoginGuard, RateLimiter
+from evict.service.anchor import AnchorThread
 from evict.service.evaluate import WorkerThread
+from evict.service.fleet import Fleet
+from evict.service.notifier import NotifierThread
 from evict.service.reports import ReportRunner
 from evict.settings import Settings
 from evict.store.store import Store
@@ -34,7 +35,8 @@ class ServerContext:
     """Everything a request handler works with, built once by the app's lifespan."""
 
     settings: Settings
-    store: Store
+    fleet: Fleet
+    """The fleet's database: the store and the query objects over it."""
     catalog: Catalog
     matcher: Matcher
     protection: frozenset[str]
@@ -54,6 +56,11 @@ class ServerContext:
     """Login attempts per account name, from any address."""
     lockout: LoginGuard = field(default_factory=LoginGuard)
     """Failed logins per account name: locked with backoff after a few in a row."""
+
+    @property
+    def store(self) -> Store:
+        """The fleet's store (``fleet.store``)."""
+        return self.fleet.store
 
     def now(self) -> dt.datetime:
         """The current time in UTC."""

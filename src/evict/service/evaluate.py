@@ -52,8 +52,8 @@ from evict.compliance.coverage import assess, concludes
 from evict.compliance.determinations import Answer, apply_determinations
 from evict.compliance.lifecycle import Observed, observe
 from evict.matching.engine import Matcher
-from evict.matching.interface import Hit, hit_from_json, hit_to_json
-from evict.model.observations import HostID, Observation
+from evict.matching.interface import MatchedSoftware, hit_to_json, linked_findings
+from evict.model.observations import HostID
 from evict.model.records import DirtyHost, StateChange
 from evict.model.states import HostState, State
 from evict.store.network import NetworkStore
@@ -110,9 +110,6 @@ class WorkerStats:
             "changes": self.changes,
             "reports_pruned": self.pruned,
         }
-
-
-MatchedSoftware = dict[int, tuple[Observation, tuple[Hit, ...]]]
 
 
 class MatchWorker:
@@ -211,10 +208,7 @@ class MatchWorker:
 
     def evaluate_queued(self, *, now: dt.datetime, today: dt.date) -> tuple[int, int]:
         """Evaluate every queued host; return (hosts evaluated, state changes written)."""
-        matched: MatchedSoftware = {
-            sid: (obs, tuple(hit_from_json(h) for h in hits))
-            for sid, (obs, hits) in self.store.matched_software(self.catalog_version).items()
-        }
+        matched = self.store.matched_software(self.catalog_version)
         evaluated = changes = after = 0
         while True:
             batch = self.store.dirty_hosts(after=after, limit=self.batch)
@@ -254,15 +248,8 @@ class MatchWorker:
         directives = self.matcher.catalog.directives
         out: list[StateChange] = []
         for host in batch:
-            pairs = []
-            protected = False
-            for sid, version, source in links.get(host.id, ()):
-                base, hits = matched[sid]
-                observation = Observation(
-                    base.kind, base.name, version, base.publisher, base.identifiers, source
-                )
-                pairs.append((observation, hits))
-                protected = protected or any(h.product in self.protection for h in hits)
+            pairs = linked_findings(links.get(host.id, ()), matched)
+            protected = any(h.product in self.protection for _, hits in pairs for h in hits)
             found: dict[str, set[str]] = defaultdict(set)
             asked: dict[str, set[str]] = defaultdict(set)
             out_of_scope: dict[str, set[str]] = defaultdict(set)

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from evict.catalog.interface import Directive
 from evict.compliance.determinations import Determination, apply_determinations
 from evict.matching.engine import Matcher
-from evict.matching.interface import Finding, Hit, hit_from_json
-from evict.model.observations import HostID, Observation
+from evict.matching.interface import Finding, linked_findings
+from evict.model.observations import HostID
 from evict.report.directives import MethodCount, NetworkCount, ReportInputs
 from evict.report.fleet import ReportLine, report_lines
 from evict.report.profile import Profile
@@ -174,10 +174,7 @@ def _findings(
 ) -> tuple[dict[str, tuple[Finding, ...]], dict[str, tuple[str, ...]]]:
     """Per host: this directive's findings with evidence (as the organisation's determinations
     leave them), and the approved protection present."""
-    matched: dict[int, tuple[Observation, tuple[Hit, ...]]] = {
-        sid: (obs, tuple(hit_from_json(h) for h in hits))
-        for sid, (obs, hits) in store.matched_software(matcher.catalog.version).items()
-    }
+    matched = store.matched_software(matcher.catalog.version)
     findings: dict[str, tuple[Finding, ...]] = {}
     present: dict[str, tuple[str, ...]] = {}
     if not matched:
@@ -190,15 +187,8 @@ def _findings(
         names = {h.id: h.identifier for h in page}
         links = store.host_links(list(names), matched.keys())
         for host_id, host_links in links.items():
-            pairs = []
-            protected: set[str] = set()
-            for sid, version, source in host_links:
-                base, hits = matched[sid]
-                observation = Observation(
-                    base.kind, base.name, version, base.publisher, base.identifiers, source
-                )
-                pairs.append((observation, hits))
-                protected.update(h.product for h in hits if h.product in protection)
+            pairs = linked_findings(host_links, matched)
+            protected = {h.product for _, hits in pairs for h in hits if h.product in protection}
             identifier = names[host_id]
             found = apply_determinations(
                 matcher.findings(HostID(identifier), pairs, directives=[directive]),

@@ -173,7 +173,13 @@ class StoreCore:
         self.engine.dispose()
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def _read(self, *, page: bool = False) -> Iterator[Connection]:
+        """A read-only transaction; with ``page``, for a few rows of a listing.
+
+        A page is read without parallel workers (PostgreSQL): for a page of 50 hosts the
+        planner chose parallel walks whose start-up and merge cost 50-150 ms at a million
+        hosts, where one process finds the page in about 13 ms.
+        """
         if getattr(self._scanning, "on", False) and self.dialect == "sqlite":
             self._scanning.on = False  # _scan reads through here
             try:
@@ -184,6 +190,8 @@ class StoreCore:
             return
         try:
             with self.engine.connect() as conn, conn.begin():
+                if page and self.dialect == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
                 yield conn
         except OperationalError as e:
             raise DatabaseError(f"database error: {e.orig}") from e

@@ -24,8 +24,8 @@ import datetime as dt
 import json
 import secrets
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,21 +135,10 @@ class DashboardQueries:
         """Each product's hosts, read once for this instance (a page and its count share
         them): a list of ids, or a condition when there are too many to list."""
 
-    @contextmanager
-    def _read(self, *, page: bool = False) -> Iterator[Connection]:
-        """A read-only transaction; with ``page``, for a few rows of a listing.
-
-        A page is read without parallel workers (PostgreSQL): for a page of 50 hosts the
-        planner chose parallel walks whose start-up and merge cost 50-150 ms at a million
-        hosts, where one process finds the page in about 13 ms.
-        """
-        try:
-            with self.engine.connect() as conn, conn.begin():
-                if page and self.engine.dialect.name == "postgresql":
-                    conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
-                yield conn
-        except OperationalError as e:
-            raise DatabaseError(f"database error: {e.orig}") from e
+    def _read(self, *, page: bool = False) -> AbstractContextManager[Connection]:
+        """A read-only transaction of the store (:meth:`StoreCore._read`); with ``page``, for a
+        few rows of a listing."""
+        return self.store._read(page=page)
 
     # -- hosts ----------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from evict.compliance.audit import (
     canonical_json,
 )
 from evict.compliance.coverage import kinds_from_text
+from evict.matching.interface import MatchedSoftware, hit_from_json
 from evict.model.observations import Kind, Observation
 from evict.model.records import (
     DirtyHost,
@@ -270,8 +271,8 @@ class Matches(Hosts):
                     list(chunk),
                 )
 
-    def matched_software(self, version: str) -> dict[int, tuple[Observation, list[dict[str, str]]]]:
-        """Every software row some rule fired on under ``version``, with its hits.
+    def matched_software(self, version: str) -> MatchedSoftware:
+        """Every software row some rule fired on under ``version``, with its hits decoded.
 
         Small by nature (the covered and protection products among the distinct software), so
         the worker loads it once per pass and evaluates hosts against it.
@@ -283,7 +284,10 @@ class Matches(Hosts):
         )
         with self._read() as conn:
             return {
-                r.id: (self._software_observation(r), json.loads(r.hits))
+                r.id: (
+                    self._software_observation(r),
+                    tuple(hit_from_json(h) for h in json.loads(r.hits)),
+                )
                 for r in conn.execute(stmt)
             }
 

@@ -30,7 +30,6 @@ from evict.server.models import (
     ErrorResponse,
     IngestResponse,
 )
-from evict.store.network import NetworkStore
 
 router = APIRouter(prefix="/api/v1", tags=["agent"])
 
@@ -103,7 +102,7 @@ async def check_digest(body: DigestRequest, host: AgentHost, ctx: Ctx) -> Digest
             store.checkin_unchanged, host, body.report_id, body.digest, now=now
         )
     if addresses is not None:
-        network = NetworkStore(store)
+        network = ctx.fleet.network
         await run_in_threadpool(network.record_addresses, host, addresses, now=now)
     if same:
         ctx.wake_worker()
@@ -197,7 +196,7 @@ async def ingest(request: Request, host: AgentHost, ctx: Ctx) -> IngestResponse:
         ctx.store.ingest, host, report, now=ctx.now(), address=client_address(request)
     )
     if parsed.addresses is not None:
-        network = NetworkStore(ctx.store)
+        network = ctx.fleet.network
         await run_in_threadpool(network.record_addresses, host, parsed.addresses, now=ctx.now())
     ctx.wake_worker()
     return IngestResponse.model_validate(ack.to_json())

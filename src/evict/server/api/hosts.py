@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query
 from evict.catalog.interface import CatalogLookupError
 from evict.compliance.coverage import assess
 from evict.compliance.determinations import apply_determinations, determination_state
-from evict.matching.interface import hit_from_json
-from evict.model.observations import HostID, Observation
+from evict.matching.interface import linked_findings
+from evict.model.observations import HostID
 from evict.model.records import HostInfo, InvalidValueError, NotFoundError, Principal
 from evict.report.fleet import host_milestone
 from evict.server.deps import Admin, Caller, Ctx, ServerContext, Writer
@@ -201,16 +201,8 @@ def get_host(host: str, ctx: Ctx, caller: Caller) -> HostDetail:
     """The host's current findings (from its stored inventory), states and audit timeline."""
     info = find_host(ctx, caller, host)
     matched = ctx.store.matched_software(ctx.catalog.version)
-    pairs = []
-    protected = False
-    for sid, version, source in ctx.store.host_software(info.id, matched):
-        base, raw_hits = matched[sid]
-        hits = tuple(hit_from_json(h) for h in raw_hits)
-        observation = Observation(
-            base.kind, base.name, version, base.publisher, base.identifiers, source
-        )
-        pairs.append((observation, hits))
-        protected = protected or any(h.product in ctx.protection for h in hits)
+    pairs = linked_findings(ctx.store.host_software(info.id, matched), matched)
+    protected = any(h.product in ctx.protection for _, hits in pairs for h in hits)
     answers = {d.question: d for d in ctx.store.determinations(info.org_id)}
     findings = apply_determinations(ctx.matcher.findings(HostID(info.identifier), pairs), answers)
     states = ctx.store.states([info.id]).get(info.id, {})

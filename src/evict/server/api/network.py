@@ -27,8 +27,7 @@ from evict.model.records import Principal
 from evict.server.api.agent import ERRORS, read_body
 from evict.server.deps import Caller, Ctx, Writer
 from evict.server.errors import Forbidden
-from evict.server.network import ingest_network
-from evict.store.network import NetworkStore
+from evict.service.network import ingest_network
 
 router = APIRouter(prefix="/api/v1", tags=["network"])
 
@@ -150,6 +149,6 @@ def unmanaged(ctx: Ctx, caller: Caller) -> dict[str, Any]:
                 "sources": list(d.sources),
                 "ambiguous": list(d.ambiguous),
             }
-            for d in NetworkStore(ctx.store).unmanaged(caller.org_id)
+            for d in ctx.fleet.network.unmanaged(caller.org_id)
         ]
     }

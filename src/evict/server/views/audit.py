@@ -25,7 +25,7 @@ from evict.compliance.audit import AuditEvent
 from evict.report.cells import safe_cell
 from evict.server.deps import Ctx
 from evict.server.views.web import SECURITY_HEADERS, BadRequest, Dash, Viewer, ViewerDep, page_url
-from evict.store.dashboard import DashboardQueries
+from evict.service.fleet import Fleet
 
 router = APIRouter(include_in_schema=False)
 
@@ -76,13 +76,12 @@ class _Filter:
 
 
 def _filter(
-    queries: DashboardQueries, viewer: Viewer, actor: str, action: str, host: str, since: str,
-    until: str,
+    fleet: Fleet, viewer: Viewer, actor: str, action: str, host: str, since: str, until: str
 ) -> _Filter:  # fmt: skip
     subject = None
     host_missing = False
     if host:
-        identifier = queries.host_identifier(
+        identifier = fleet.dashboard.host_identifier(
             viewer.principal.org_id, host.strip(), unit_id=viewer.unit_id
         )
         host_missing = identifier is None
@@ -112,10 +111,10 @@ def audit(
 ) -> Response:
     """Events newest first (filter by actor, action, host, dates) and the chain's verdict."""
     org_id, unit_id = viewer.principal.org_id, viewer.unit_id
-    queries = DashboardQueries(ctx.store)
+    queries = ctx.fleet.dashboard
     if before and not before.isdigit():
         raise BadRequest("before: give an event number")
-    f = _filter(queries, viewer, actor, action, host, since, until)
+    f = _filter(ctx.fleet, viewer, actor, action, host, since, until)
     events = (
         []
         if f.host_missing
@@ -181,8 +180,8 @@ def export(
     chain head they were read under (JSON lines: the first line; CSV: two columns per row)."""
     if fmt not in ("csv", "jsonl"):
         raise BadRequest("export as audit.csv or audit.jsonl")
-    queries = DashboardQueries(ctx.store)
-    f = _filter(queries, viewer, actor, action, host, since, until)
+    queries = ctx.fleet.dashboard
+    f = _filter(ctx.fleet, viewer, actor, action, host, since, until)
     head_seq, head_hash = ctx.store.audit_head()
 
     def events() -> Iterator[AuditEvent]:

@@ -304,7 +304,7 @@ def hosts(
     queue: hosts with a covered product open, overdue first)."""
     query = _query(q, org_unit, directive, state, product, platform, seen_days, sort, overdue)
     f, d, order = _filter(ctx, viewer, query)
-    queries = DashboardQueries(ctx.store)
+    queries = ctx.fleet.dashboard
     try:
         page = queries.host_page(
             viewer.principal.org_id,
@@ -469,7 +469,7 @@ def hosts_csv(
     time: the same filter, order and columns as the hosts page."""
     query = _query(q, org_unit, directive, state, product, platform, seen_days, sort, overdue)
     f, d, order = _filter(ctx, viewer, query)
-    queries = DashboardQueries(ctx.store)
+    queries = ctx.fleet.dashboard
     org_id = viewer.principal.org_id
 
     def lines() -> Iterator[str]:
@@ -531,7 +531,7 @@ def _csv_cells(
 
 def _host(ctx: ServerContext, viewer: Viewer, host_id: int) -> HostInfo:
     try:
-        return DashboardQueries(ctx.store).host_by_id(
+        return ctx.fleet.dashboard.host_by_id(
             viewer.principal.org_id, host_id, unit_id=viewer.unit_id
         )
     except NotFoundError as e:
@@ -894,7 +894,7 @@ def _bulk_hosts(
     """The hosts a bulk action applies to: those ticked, or all the filter matches (refused
     past ``limit`` hosts, with the count)."""
     f, d, order = _filter(ctx, viewer, query)
-    queries = DashboardQueries(ctx.store)
+    queries = ctx.fleet.dashboard
     org_id = viewer.principal.org_id
     if scope == "all":
         n, capped = queries.count_hosts(org_id, f, cap=limit)

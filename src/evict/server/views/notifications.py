@@ -16,7 +16,6 @@ from evict.notify.interface import ChannelKind, Event, NotifyError, PayloadStyle
 from evict.server.deps import Ctx
 from evict.server.views.web import BadRequest, Dash, PageForbidden, PageNotFound, Viewer, ViewerDep
 from evict.service.notify import send_test
-from evict.store.notifications import NotificationStore
 
 router = APIRouter(include_in_schema=False)
 
@@ -39,7 +38,7 @@ def _page(
     request: Request, ctx: Ctx, dashboard: Dash, viewer: Viewer, *, message: str = "",
     error: str = "", status: int = 200,
 ) -> Response:  # fmt: skip
-    channels = NotificationStore(ctx.store.engine).channels(viewer.principal.org_id)
+    channels = ctx.fleet.notifications.channels(viewer.principal.org_id)
     return dashboard.render(
         request,
         "notifications.html",
@@ -91,7 +90,7 @@ async def add_channel(request: Request, ctx: Ctx, viewer: ViewerDep) -> Response
     else:
         options = {"transport": "tcp" if form.get("transport") == "tcp" else "udp"}
     now = ctx.now()
-    channel = NotificationStore(ctx.store.engine).add(
+    channel = ctx.fleet.notifications.add(
         viewer.principal.org_id, kind=kind, target=target, events=events, days_before=days,
         options=options, actor=viewer.principal.actor, now=now,
     )  # fmt: skip
@@ -109,7 +108,7 @@ def remove_channel(channel_id: int, ctx: Ctx, viewer: ViewerDep, csrf: Field = "
     viewer.check_csrf(csrf)
     _require_admin(viewer)
     try:
-        channel = NotificationStore(ctx.store.engine).remove(viewer.principal.org_id, channel_id)
+        channel = ctx.fleet.notifications.remove(viewer.principal.org_id, channel_id)
     except NotFoundError as e:
         raise PageNotFound(str(e)) from e
     ctx.store.audit(
@@ -129,7 +128,7 @@ def test_channel(
     viewer.check_csrf(csrf)
     _require_admin(viewer)
     try:
-        channel = NotificationStore(ctx.store.engine).get(viewer.principal.org_id, channel_id)
+        channel = ctx.fleet.notifications.get(viewer.principal.org_id, channel_id)
         outcome = send_test(ctx.store, channel, actor=viewer.principal.actor, now=ctx.now())
     except NotFoundError as e:
         raise PageNotFound(str(e)) from e

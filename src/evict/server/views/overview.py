@@ -27,7 +27,6 @@ from evict.server.deps import Ctx, ServerContext
 from evict.server.views import charts
 from evict.server.views.unmanaged import unmanaged_count
 from evict.server.views.web import Dash, PageNotFound, ViewerDep
-from evict.store.dashboard import DashboardQueries
 
 router = APIRouter(include_in_schema=False)
 
@@ -51,7 +50,7 @@ def read_facts(
     ctx: ServerContext, org_id: int, unit_id: int | None, directive: str
 ) -> OverviewFacts:
     """Read the overview's facts (the slow part, run by the refresher)."""
-    queries = DashboardQueries(ctx.store)
+    queries = ctx.fleet.dashboard
     return OverviewFacts(
         counts=tuple(ctx.store.state_counts(directive, org_id, unit_id=unit_id)),
         changes=tuple(queries.carrying_changes(org_id, directive, unit_id=unit_id)),
@@ -119,8 +118,8 @@ def _evidence_kinds(ctx: ServerContext, products: set[str]) -> dict[str, list[st
     kinds: dict[str, set[str]] = {p: set() for p in products}
     for observation, hits in ctx.store.matched_software(ctx.catalog.version).values():
         for hit in hits:
-            if hit["product"] in kinds:
-                kinds[hit["product"]].add(observation.kind.value.replace("_", " "))
+            if hit.product in kinds:
+                kinds[hit.product].add(observation.kind.value.replace("_", " "))
     return {p: sorted(k) for p, k in kinds.items() if k}
 
 

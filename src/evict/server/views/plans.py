@@ -17,7 +17,6 @@ from evict.model.observations import HostID, HostInventory, Platform
 from evict.model.records import HostInfo
 from evict.server.deps import ServerContext
 from evict.server.models import HostDetail
-from evict.store.dashboard import DashboardQueries
 
 if TYPE_CHECKING:
     from evict.remediation.interface import Plan
@@ -59,7 +58,7 @@ def host_plan(ctx: ServerContext, info: HostInfo, detail: HostDetail) -> HostPla
         info.hostname,
         platform,
         info.collected_at or ctx.now(),
-        tuple(DashboardQueries(ctx.store).host_observations(info.id)),
+        tuple(ctx.fleet.dashboard.host_observations(info.id)),
         "store",
         info.org_unit,
     )
@@ -85,7 +84,7 @@ def hosts_plans(ctx: ServerContext, infos: Sequence[HostInfo]) -> list[Plan] | N
     from evict.remediation.policy import Policy
 
     policy = Policy(approved=tuple(ProductID(p) for p in sorted(ctx.protection)))
-    queries = DashboardQueries(ctx.store)
+    queries = ctx.fleet.dashboard
     today = ctx.today()
     plans: list[Plan] = []
     for info in infos:

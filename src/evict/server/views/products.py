@@ -17,7 +17,6 @@ from evict.catalog.interface import CatalogLookupError, Directive, Product
 from evict.server.deps import Ctx, ServerContext
 from evict.server.views.cache import Cached
 from evict.server.views.web import Dash, Dashboard, ViewerDep
-from evict.store.dashboard import DashboardQueries
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,10 +39,10 @@ def product_uses(ctx: ServerContext, org_id: int, unit_id: int | None) -> list[P
     by_product: dict[str, set[int]] = defaultdict(set)
     for sid, (_, hits) in ctx.store.matched_software(ctx.catalog.version).items():
         for hit in hits:
-            if hit["product"] not in ctx.protection:
-                by_product[hit["product"]].add(sid)
+            if hit.product not in ctx.protection:
+                by_product[hit.product].add(sid)
     every = {sid for sids in by_product.values() for sid in sids}
-    links = DashboardQueries(ctx.store).product_links(org_id, sorted(every), unit_id=unit_id)
+    links = ctx.fleet.dashboard.product_links(org_id, sorted(every), unit_id=unit_id)
     by_software = defaultdict(list)
     for link in links:
         by_software[link.software_id].append(link)

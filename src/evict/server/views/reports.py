@@ -22,7 +22,6 @@ from evict.report.interface import Format, ReportKind
 from evict.server.deps import Ctx, ServerContext
 from evict.server.views.web import BadRequest, Dash, PageNotFound, ViewerDep
 from evict.service.reports import EVIDENCE, ReportRunner
-from evict.store.report_jobs import ReportJobs
 
 router = APIRouter(include_in_schema=False)
 
@@ -125,7 +124,7 @@ def generate(
 def download(job_id: int, ctx: Ctx, viewer: ViewerDep) -> Response:
     """The output of a finished job of the viewer's organisation (and unit)."""
     runner = _runner(ctx)
-    jobs: ReportJobs = runner.jobs
+    jobs = runner.jobs
     try:
         job = jobs.get(viewer.principal.org_id, job_id)
     except NotFoundError as e:

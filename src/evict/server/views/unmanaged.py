@@ -11,7 +11,6 @@ from fastapi.responses import Response
 from evict.catalog.interface import CatalogLookupError
 from evict.server.deps import Ctx, ServerContext
 from evict.server.views.web import Dash, ViewerDep
-from evict.store.network import NetworkStore
 
 router = APIRouter(include_in_schema=False)
 
@@ -21,13 +20,13 @@ def unmanaged_count(ctx: ServerContext, org_id: int, unit_id: int | None) -> int
     user limited to one org unit (they belong to no unit)."""
     if unit_id is not None:
         return None
-    return NetworkStore(ctx.store).unmanaged_count(org_id)
+    return ctx.fleet.network.unmanaged_count(org_id)
 
 
 def host_network(ctx: ServerContext, host_id: int) -> dict[str, Any]:
     """What the host page shows of network evidence: traffic credited to the host (with product
     names) and its addresses over time."""
-    network = NetworkStore(ctx.store)
+    network = ctx.fleet.network
     traffic = network.traffic([host_id]).get(host_id, [])
     names = {}
     for t in traffic:
@@ -46,7 +45,7 @@ def host_network(ctx: ServerContext, host_id: int) -> dict[str, Any]:
 def unmanaged(request: Request, ctx: Ctx, dashboard: Dash, viewer: ViewerDep) -> Response:
     """Every unmanaged device, most recently seen first, with what it asked for."""
     scoped = viewer.unit_id is not None
-    devices = [] if scoped else NetworkStore(ctx.store).unmanaged(viewer.principal.org_id)
+    devices = [] if scoped else ctx.fleet.network.unmanaged(viewer.principal.org_id)
     names: dict[str, str] = {}
     for d in devices:
         for p in d.products:

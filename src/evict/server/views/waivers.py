@@ -15,7 +15,6 @@ from evict.model.records import ConflictError, NotFoundError, WaiverInfo
 from evict.server.deps import Ctx
 from evict.server.views.web import Dash, PageNotFound, Viewer, ViewerDep
 from evict.service import waivers as waiver_service
-from evict.store.dashboard import DashboardQueries
 
 router = APIRouter(include_in_schema=False)
 
@@ -63,9 +62,7 @@ def _page(
     today = ctx.today()
     rows = [
         waiver_status(w, today)
-        for w in DashboardQueries(ctx.store).waivers(
-            viewer.principal.org_id, unit_id=viewer.unit_id
-        )
+        for w in ctx.fleet.dashboard.waivers(viewer.principal.org_id, unit_id=viewer.unit_id)
     ]
     counts = {s: sum(1 for r in rows if r.status == s) for s in ("expired", "expiring", "active")}
     return dashboard.render(

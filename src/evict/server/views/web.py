@@ -35,7 +35,6 @@ from evict.neutral import finalize_html
 from evict.server.deps import Ctx, ServerContext
 from evict.server.errors import ServerError
 from evict.server.views.cache import Refresher
-from evict.store.dashboard import DashboardQueries
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE.parent / "templates"
@@ -156,7 +155,7 @@ class Dashboard:
     def key(self, ctx: ServerContext) -> bytes:
         """The session key (read from the database once)."""
         if self._key is None:
-            self._key = DashboardQueries(ctx.store).session_key()
+            self._key = ctx.fleet.dashboard.session_key()
         return self._key
 
     def invalidate(self, org_id: int) -> None:

@@ -7,8 +7,8 @@ import logging
 from collections.abc import Callable
 
 from evict.catalog.interface import Catalog
-from evict.server.periodic import PeriodicThread
 from evict.service.notify import NotifyStats, notify_once
+from evict.service.periodic import PeriodicThread
 from evict.store.store import Store
 
 log = logging.getLogger(__name__)

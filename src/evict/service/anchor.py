@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from evict.compliance.audit import SignedHead, check_anchors, sign_head, verify_chain
 from evict.errors import EvictError
-from evict.server.periodic import PeriodicThread
 from evict.service.audit import iso
+from evict.service.periodic import PeriodicThread
 from evict.signing import anchor_line, append_anchor, read_anchors
 from evict.store.store import Store
 
