@@ -15,7 +15,7 @@ from evict.errors import InputError
 
 def safe_loader() -> Any:
     """PyYAML's C safe loader when built in, else the pure-Python one."""
-    import yaml
+    import yaml  # loaded on first use: most commands never read YAML after the cached catalog
 
     return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -57,7 +57,7 @@ def is_clean(text: str) -> bool:
 def finalize_html(value: object) -> object:
     """A Jinja ``finalize`` for autoescaped HTML: text is neutralised before it is escaped;
     markup a filter built (already escaped) gets the same ``<U+XXXX>``, written as entities."""
-    from markupsafe import Markup
+    from markupsafe import Markup  # a Jinja dependency: loaded only where pages are rendered
 
     if isinstance(value, Markup):
         return Markup(UNSAFE.sub(lambda m: f"&lt;U+{ord(m.group()):04X}&gt;", value))

@@ -28,10 +28,13 @@ else in evict reads these environment variables.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from platformdirs import user_data_dir
 
 MiB = 1024 * 1024
 
@@ -42,8 +45,6 @@ the least needed for long, so its tokens lapse soonest."""
 
 def default_database_url() -> str:
     """The embedded default: a SQLite file in the user data directory (created on demand)."""
-    from platformdirs import user_data_dir
-
     root = Path(user_data_dir("evict"))
     return f"sqlite:///{root / 'evict.db'}"
 
@@ -65,8 +66,6 @@ def normalise_database_url(url: str) -> str:
 
 def parse_proxies(text: str) -> tuple[str, ...]:
     """Comma-separated proxy addresses or networks (``10.0.0.5,10.1.0.0/16``), each checked."""
-    import ipaddress
-
     out = []
     for item in text.split(","):
         item = item.strip()
@@ -187,8 +186,6 @@ class Settings:
             database = make_url(self.database_url).database
             if database and database != ":memory:":
                 return Path(database).resolve().parent / "reports"
-        from platformdirs import user_data_dir
-
         return Path(user_data_dir("evict")) / "reports"
 
     @property
@@ -203,6 +200,7 @@ class Settings:
             return None
         if self.audit_anchor_file is not None:
             return self.audit_anchor_file
+        # evict.signing loads cryptography: only when a key or anchor path is needed
         from evict.signing import default_anchor_path
 
         return default_anchor_path(self.audit_key)
@@ -247,6 +245,7 @@ class Settings:
             values["protection_products"] = frozenset(
                 p.strip() for p in env["EVICT_PROTECTION"].split(",") if p.strip()
             )
+        # evict.signing loads cryptography: only when a key or anchor path is needed
         from evict.signing import default_audit_key_path
 
         key = env.get("EVICT_AUDIT_KEY")

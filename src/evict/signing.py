@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
     load_pem_public_key,
 )
+from platformdirs import user_data_dir
 
 from evict.compliance.audit import Anchor, SignedHead
 from evict.errors import InputError
@@ -53,8 +54,6 @@ class AuditKeyError(InputError):
 
 def default_audit_key_path() -> Path:
     """``audit-key.pem`` in the user data directory (where the default SQLite database is)."""
-    from platformdirs import user_data_dir
-
     return Path(user_data_dir("evict")) / "audit-key.pem"
 
 

@@ -9,6 +9,7 @@ user's own cache directory; set ``EVICT_NO_CACHE=1`` to bypass it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import sys
@@ -18,7 +19,9 @@ from pathlib import Path
 
 from evict import __version__
 from evict.catalog.loader import catalog_files, catalog_version, load_catalog
+from evict.matching import domains, engine
 from evict.matching.engine import Matcher
+from evict.model import normalize
 
 
 def cache_dir() -> Path:
@@ -30,18 +33,13 @@ def cache_dir() -> Path:
     if linux:
         base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         return Path(base) / "evict"
-    import platformdirs
+    import platformdirs  # not needed on Linux, the common case: loaded only elsewhere
 
     return Path(platformdirs.user_cache_dir("evict"))
 
 
 def _code_digest() -> str:
     """A digest of the code that compiles the matcher: a change there invalidates the cache."""
-    import hashlib
-
-    from evict.matching import domains, engine
-    from evict.model import normalize
-
     digest = hashlib.sha256()
     for module in (engine, normalize, domains):
         digest.update(Path(str(module.__file__)).read_bytes())

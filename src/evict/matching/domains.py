@@ -26,6 +26,7 @@ _LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_\-]{0,61}[a-z0-9_])?$")
 
 @functools.cache
 def _psl() -> object:
+    # publicsuffixlist reads its list of ~9,000 suffixes on import: only when logs are matched
     from publicsuffixlist import PublicSuffixList
 
     return PublicSuffixList()

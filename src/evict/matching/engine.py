@@ -11,12 +11,14 @@ regular expression. Nothing here reads a file or a clock.
 
 from __future__ import annotations
 
+import csv
 import itertools
 import operator
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import ahocorasick_rs
@@ -57,9 +59,6 @@ class _Compiled:
 
 def _software_word_frequency() -> dict[str, int]:
     """Word counts over 14,586 real Windows package names (the winget catalogue, shipped)."""
-    import csv
-    from importlib import resources
-
     path = Path(str(resources.files("evict.sample_data") / "winget-index.csv"))
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:

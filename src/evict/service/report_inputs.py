@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-from evict.catalog.interface import Directive
+from evict.catalog.interface import CatalogLookupError, Directive
 from evict.compliance.determinations import Determination, apply_determinations
 from evict.matching.engine import Matcher
 from evict.matching.interface import Finding, linked_findings
@@ -20,6 +20,7 @@ from evict.model.observations import HostID
 from evict.report.directives import MethodCount, NetworkCount, ReportInputs
 from evict.report.fleet import ReportLine, report_lines
 from evict.report.profile import Profile
+from evict.store.network import NetworkStore
 from evict.store.store import Store
 
 PAGE = 1000
@@ -130,8 +131,6 @@ def network_counts(
 ) -> tuple[NetworkCount, ...]:
     """The directive's covered products found by network evidence: enrolled endpoints with
     vendor traffic, and (for the whole organisation only) unmanaged devices."""
-    from evict.catalog.interface import CatalogLookupError
-    from evict.store.network import NetworkStore
 
     catalog = matcher.catalog
     network = NetworkStore(store)

@@ -111,7 +111,7 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Bring the schema up to the newest migration; return ``(before, after)`` revisions."""
-    from alembic import command
+    from alembic import command  # alembic and its templates: only when migrating
     from sqlalchemy.exc import SQLAlchemyError
 
     before = current_revision(engine)

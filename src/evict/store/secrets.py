@@ -73,7 +73,7 @@ def password_problem(password: str, *, context: tuple[str, ...] = ()) -> str | N
         )
     if length > MAX_PASSWORD_LENGTH:
         return f"a password has at most {MAX_PASSWORD_LENGTH} characters"
-    from zxcvbn import zxcvbn
+    from zxcvbn import zxcvbn  # its dictionaries take ~0.3 s to load: only for a new password
 
     # zxcvbn's cost grows with the length; past 100 characters the first 100 decide.
     verdict = zxcvbn(password[:100], user_inputs=[c for c in context if c], max_length=100)

@@ -13,6 +13,7 @@ Revision ID: 0011_hostile_agents
 Revises: 0010_determinations
 """
 
+import datetime as dt
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -31,7 +32,6 @@ TOKEN_MAX_DAYS = {"admin": 90, "operator": 90, "auditor": 30}
 
 def _expire_endless_tokens() -> None:
     """Give every token without an expiry one: now plus its user's role's maximum."""
-    import datetime as dt
 
     tokens = sa.table("api_tokens", sa.column("id"), sa.column("user_id"), sa.column("expires_at"))
     users = sa.table("users", sa.column("id"), sa.column("role"))
