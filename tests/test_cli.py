@@ -319,3 +319,99 @@ def test_a_complete_host_with_nothing_found_exits_0(
     code, out, _ = run_cli(capsys, "scan", "--from", "evict", str(path))
     assert code == 0
     assert "No covered software found on 1 host(s)" in out
+
+
+DETERMINATIONS = ASSETS / "determinations" / "commonwealth.json"
+"""Written by `evict determination list --org Commonwealth --all --format json` on a SQLite
+database where three questions were answered and one answer was then revoked."""
+
+
+def scan_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict, str]:
+    code, out, err = run_cli(capsys, "scan", *argv, "--format", "json", "--today", "2026-12-05")
+    return code, json.loads(out), err
+
+
+def findings_of(doc: dict, product: str) -> list[dict]:
+    return [f for h in doc["hosts"] for f in h["findings"] if f["product"] == product]
+
+
+def test_scan_applies_exported_determinations_not_covered_drops_the_finding(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sbom = ("--from", "cyclonedx", str(ASSETS / "cyclonedx" / "android-field-app-ci.cdx.json"))
+    _, before, _ = scan_json(capsys, *sbom)
+    asked = findings_of(before, "kaspersky-open-source")
+    assert [f["determination"] for f in asked] == [
+        {"question": "kaspersky-open-source-ndaa", "state": "needed"}
+    ]
+    _, after, err = scan_json(capsys, *sbom, "--determinations", str(DETERMINATIONS))
+    assert findings_of(after, "kaspersky-open-source") == []
+    assert "applying 2 determination(s)" in err
+    assert "kaspersky-open-source-ndaa (not-covered)" in err
+    # The look-alike of the anti-virus is still listed apart: the determination drops a finding,
+    # it does not hide what the inventory holds.
+    assert after["hosts"][0]["look_alikes"] == before["hosts"][0]["look_alikes"]
+
+
+def test_scan_applies_exported_determinations_revoked_and_covered(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The export's revoked answer (white-label code under BOD 17-01) is not applied; the same
+    answer in force turns the embedded engine's BOD finding into an identified one."""
+    sbom = ("--from", "cyclonedx", str(ASSETS / "cyclonedx" / "branch-gateways-oem-av.cdx.json"))
+    _, revoked, _ = scan_json(capsys, *sbom, "--determinations", str(DETERMINATIONS))
+    bod = [
+        f for f in findings_of(revoked, "kaspersky-oem-products") if f["directive"] == "bod-17-01"
+    ]
+    assert bod and all(f["determination"]["state"] == "needed" for f in bod)
+
+    exported = json.loads(DETERMINATIONS.read_text(encoding="utf-8"))
+    for item in exported:
+        item["revoked"] = False
+    in_force = tmp_path / "in-force.json"
+    in_force.write_text(json.dumps(exported), encoding="utf-8")
+    code, covered, _ = scan_json(capsys, *sbom, "--determinations", str(in_force))
+    bod = [
+        f for f in findings_of(covered, "kaspersky-oem-products") if f["directive"] == "bod-17-01"
+    ]
+    assert code == 1
+    assert bod and all(
+        f["determination"] == {"question": "kaspersky-white-label-bod-17-01", "state": "covered"}
+        for f in bod
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not a list of determinations"),
+        ('{"question": "x"}', "expected a JSON list of determinations"),
+        (
+            '[{"question": "no-such-question", "answer": "covered", "reasoning": "memo",'
+            ' "decided_by": "Counsel", "decided_on": "2026-11-20"}]',
+            "item 0: no question 'no-such-question'",
+        ),
+        (
+            '[{"question": "deepseek-local-and-clients", "answer": "maybe", "reasoning": "memo",'
+            ' "decided_by": "Counsel", "decided_on": "2026-11-20"}]',
+            "answer 'maybe'",
+        ),
+        (
+            '[{"question": "deepseek-local-and-clients", "answer": "covered", "reasoning": "m",'
+            ' "decided_by": "Counsel", "decided_on": "2027-01-01"}]',
+            "in the future",
+        ),
+    ],
+)
+def test_a_determinations_file_that_cannot_be_used_is_an_input_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: str, message: str
+) -> None:
+    bad = tmp_path / "determinations.json"
+    bad.write_text(content, encoding="utf-8")
+    sbom = str(ASSETS / "cyclonedx" / "android-field-app-ci.cdx.json")
+    code, out, err = run_cli(
+        capsys, "scan", "--from", "cyclonedx", sbom, "--determinations", str(bad),
+        "--today", "2026-12-05",
+    )  # fmt: skip
+    assert code == 2 and out == ""
+    assert message in err and "Traceback" not in err

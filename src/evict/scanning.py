@@ -7,11 +7,12 @@ given and matches with the matcher it is given, and reads no clock (``generated_
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from evict.catalog.interface import Directive, Exclusion, ProductID
 from evict.compliance.coverage import Coverage, assess, concludes
+from evict.compliance.determinations import Determination, apply_determinations
 from evict.errors import InputError
 from evict.inventory.interface import InventorySource
 from evict.inventory.registry import wrong_kind_hint
@@ -122,11 +123,16 @@ def scan(
     *,
     generated_at: dt.datetime,
     directives: Sequence[Directive] | None = None,
+    determinations: Mapping[str, Determination] | None = None,
 ) -> ScanResult:
     """Read every source, match distinct observations once, and collect findings per host.
 
     A source whose input cannot be read (:class:`InputError`) is recorded as failed and the scan
     goes on with the others, so one bad file never hides what the rest show.
+
+    :param determinations: an organisation's answers to questions of scope, by question id
+        (:func:`evict.compliance.determinations.load_determinations`): a finding of a question
+        answered ``covered`` is kept as an ordinary one, one answered ``not-covered`` is dropped.
     """
     result = ScanResult(matcher.catalog.version, generated_at)
     inventories: list[HostInventory] = []
@@ -147,10 +153,11 @@ def scan(
     findings = matcher.match_hosts(
         inventories, directives=directives, lookalikes=lookalikes, present=present
     )
+    answers = determinations or {}
     result.hosts = [
         HostResult(
             inv,
-            tuple(findings.get(inv.host, ())),
+            tuple(apply_determinations(findings.get(inv.host, ()), answers)),
             tuple(lookalikes.get(inv.host, ())),
             frozenset(present.get(inv.host, ())),
         )

@@ -382,7 +382,29 @@ def test_every_generated_rule_fires_on_a_sample_of_its_family(catalog: Catalog) 
         ),
     ]
     for app in [a for v in NS["vendors"].values() for a in v.get("app_ids", [])]:
-        samples.append(Observation.make(Kind.APP, "x", identifiers={"package_id": app["id"]}))
+        field = "bundle_id" if app["platform"] in ("ios", "macos") else "package_id"
+        samples.append(Observation.make(Kind.APP, "x", identifiers={field: app["id"]}))
+    shape = {"service": Kind.SERVICE, "process": Kind.PROCESS, "display": Kind.PROGRAM}
+    for row in REGS["kaspersky-products.yaml"]["entries"]:
+        if row["kind"] in shape:
+            samples += [Observation.make(shape[row["kind"]], v) for v in row["values"]]
+    for row in EMB["vendors"]["kaspersky"]["oem_products"]:
+        samples += [Observation.make(Kind(row["kinds"][0]), n) for n in row["seen"]]
+    samples += [
+        Observation.make(Kind.FILE, "x", identifiers={"path": f"C:/Program Files/{folder}/x"})
+        for folder in (
+            "Kaspersky Lab/Kaspersky Small Office Security 17.0.0",
+            "Kaspersky Lab/Kaspersky Safe Kids 23.0",
+        )
+    ]
+    samples += [
+        Observation.make(Kind.SBOM_COMPONENT, "deepseek-ai/DeepSeek-R1"),
+        Observation.make(Kind.SBOM_COMPONENT, "deepseek-sdk"),
+        Observation.make(
+            Kind.SBOM_COMPONENT, "x", identifiers={"purl": "pkg:huggingface/deepseek-ai/x@1"}
+        ),
+        Observation.make(Kind.SBOM_COMPONENT, "x", identifiers={"purl": "pkg:pypi/deepseek-sdk@1"}),
+    ]
     # Count rules on their own (generic ones hide behind specific products on one observation).
     hit: set[str] = set()
     for product in catalog.products:
@@ -429,3 +451,216 @@ def test_an_sbom_description_naming_the_engine_is_embedded_code(
     engine (embedded); a description that only mentions the vendor is nothing."""
     got = found(matcher, Kind.SBOM_COMPONENT, "scanner-lib", description=description)
     assert got == ({"kaspersky-scan-engine"} if hit else set())
+
+
+# --- OEM products: other companies' products that ship the engine -----------------------------
+
+OEM_PRODUCT = EMB["vendors"]["kaspersky"]["oem_product"]["id"]
+OEM_ROWS = EMB["vendors"]["kaspersky"]["oem_products"]
+OEM_SEEN = [
+    (row["key"], name, Kind(kind))
+    for row in OEM_ROWS
+    for name in row["seen"]
+    for kind in row["kinds"]
+]
+
+
+@pytest.mark.parametrize(("key", "name", "kind"), OEM_SEEN)
+def test_oem_product_is_found_by_the_name_its_source_gives(
+    matcher: Matcher, key: str, name: str, kind: Kind
+) -> None:
+    assert found(matcher, kind, name) == {OEM_PRODUCT}
+    assert any(r.startswith(f"gen-oem-{key}") for r in fired(matcher, kind, name))
+
+
+@pytest.mark.parametrize(
+    "row", EMB["vendors"]["kaspersky"]["oem_lookalikes"], ids=lambda r: str(r["name"])
+)
+def test_same_companys_product_without_the_engine_is_not_reported(
+    matcher: Matcher, row: Mapping[str, str]
+) -> None:
+    """Untangle's ClamAV-based Virus Blocker, Junos's express engine, ZoneAlarm's Sophos-based
+    NextGen suite: the same companies' products, which the sources say carry another engine."""
+    assert found(matcher, Kind(row["kind"]), row["name"]) == set()
+    assert found(matcher, Kind.SBOM_COMPONENT, row["name"]) == set()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Forefront Endpoint Protection", "ZyWALL USG 100", "Clearswift ARGON for Email", "junos"],
+)
+def test_other_products_of_an_oem_company_are_not_reported(matcher: Matcher, name: str) -> None:
+    """A rule names the product the source names, not every product of its company."""
+    for kind in (Kind.PROGRAM, Kind.PACKAGE, Kind.SBOM_COMPONENT):
+        assert found(matcher, kind, name) == set()
+
+
+def test_every_oem_rule_cites_the_page_that_says_the_product_ships_the_engine(
+    catalog: Catalog,
+) -> None:
+    product = catalog.product(OEM_PRODUCT)
+    for row in OEM_ROWS:
+        assert any(r.id.startswith(f"gen-oem-{row['key']}") for r in product.rules), row["key"]
+    for rule in product.rules:
+        assert "<http" in rule.source, rule.id
+        assert rule.note, rule.id
+
+
+def test_an_installed_oem_product_asks_bod_17_01_and_is_covered_by_ndaa_and_bis(
+    matcher: Matcher,
+) -> None:
+    """Not embedded (a program on a server), so the white-label question of SBOM components
+    does not apply; the product's own question does, under BOD 17-01 only."""
+    obs = Observation.make(
+        Kind.PROGRAM, "Microsoft Forefront Threat Management Gateway", source="windows:programs"
+    )
+    (hits,) = matcher.match_distinct([obs])
+    findings = matcher.findings(HostID("mail-gw-01"), [(obs, hits)])
+    asked = {f.directive: f.question for f in findings if f.needs_determination}
+    assert asked == {"bod-17-01": "kaspersky-oem-products-bod-17-01"}
+    covered = {f.directive for f in findings if not f.needs_determination}
+    assert covered == {"ndaa-fy18-1634", "bis-kaspersky-2024"}
+    question = matcher.catalog.question("kaspersky-oem-products-bod-17-01")
+    assert any("does not address Kaspersky code embedded" in c.quote for c in question.citations)
+
+
+def test_sbom_of_gateways_shipping_the_engine_reports_them_as_embedded_code(
+    matcher: Matcher,
+) -> None:
+    """A CycloneDX 1.6 inventory of a branch's edge devices (device, firmware and operating
+    system components, nested), in the shape such inventories take. No vendor was found to
+    publish an SBOM that names Kaspersky's engine, so the file is written for the test from
+    the product names the OEM sources give, with their look-alikes beside them."""
+    (inv,) = CycloneDxSource([ASSETS / "cyclonedx" / "branch-gateways-oem-av.cdx.json"]).collect()
+    findings = [f for f in matcher.match_hosts([inv])[inv.host] if f.product == OEM_PRODUCT]
+    assert findings and all(f.embedded for f in findings)
+    named = {e.observation.name for f in findings for e in f.evidence}
+    assert named == {
+        "DFL-860E",
+        "NetDefendOS",
+        "kaspersky-lab-engine",
+        "Clearswift SECURE Email Gateway",
+        "Kaspersky Virus Blocker",
+    }
+    assert {f.directive for f in findings if f.needs_determination} == {"bod-17-01"}
+    assert {f.directive for f in findings if not f.needs_determination} == {
+        "ndaa-fy18-1634",
+        "bis-kaspersky-2024",
+    }
+
+
+# --- DeepSeek -------------------------------------------------------------------------------
+
+DS = NS["vendors"]["deepseek"]
+SBOM = Kind.SBOM_COMPONENT
+WEIGHTS = "deepseek-open-weights"
+CLIENTS = "deepseek-api-clients"
+
+
+@pytest.mark.parametrize(
+    ("kind", "ids", "product", "asked"),
+    [
+        (Kind.APP, {"package_id": "com.deepseek.chat"}, "deepseek", False),
+        (Kind.APP, {"bundle_id": "com.deepseek.chat"}, "deepseek", False),
+        (SBOM, {"purl": "pkg:huggingface/deepseek-ai/DeepSeek-V3@e815299"}, WEIGHTS, True),
+        (SBOM, {"purl": "pkg:pypi/deepseek-sdk@0.1.0"}, CLIENTS, True),
+        (Kind.PACKAGE, {"purl": "pkg:pypi/deepseekapi@1.0.0"}, CLIENTS, True),
+        (SBOM, {"purl": "pkg:composer/deepseek-php/deepseek-php-client@2.0.0"}, CLIENTS, True),
+        (SBOM, {"purl": "pkg:npm/%40ai-toolkit/deepseek@0.1.13"}, CLIENTS, True),
+    ],
+)  # fmt: skip
+def test_deepseek_identifier_names_its_product_and_asks_only_where_the_law_is_open(
+    matcher: Matcher, kind: Kind, ids: Mapping[str, str], product: str, asked: bool
+) -> None:
+    """The app is DeepSeek's own (identified); weights and third parties' client libraries
+    raise the state bans' question of scope (needs determination), never a silent finding."""
+    obs = Observation.make(kind, "component", identifiers=ids)
+    (hits,) = matcher.match_distinct([obs])
+    assert {h.product for h in hits} == {product}
+    findings = matcher.findings(HostID("analyst-laptop"), [(obs, hits)])
+    assert findings
+    assert all(f.needs_determination == asked for f in findings)
+    assert {f.directive for f in findings} == {
+        "tx-2025-deepseek",
+        "va-eo-46-deepseek",
+        "ny-its-2025-deepseek",
+    }
+
+
+@pytest.mark.parametrize("name", ["deepseek-ai/DeepSeek-R1", "deepseek-ai/DeepSeek-V3-Base"])
+def test_a_model_named_in_deepseeks_namespace_is_its_open_weights(
+    matcher: Matcher, name: str
+) -> None:
+    assert found(matcher, Kind.SBOM_COMPONENT, name) == {"deepseek-open-weights"}
+    assert "gen-name-deepseek-deepseek-open-weights" in fired(matcher, Kind.SBOM_COMPONENT, name)
+
+
+@pytest.mark.parametrize("purl", DS["lookalike_purls"])
+def test_the_library_deepseeks_docs_point_to_is_not_deepseek(matcher: Matcher, purl: str) -> None:
+    """DeepSeek's API docs say to install OpenAI's SDK: that library is OpenAI's."""
+    for name in DS["lookalikes"]:
+        assert found(matcher, Kind.SBOM_COMPONENT, name, purl=purl) == set()
+        assert found(matcher, Kind.PACKAGE, name, purl=purl) == set()
+
+
+@pytest.mark.parametrize(
+    "ident", ["deepseek-aix/model", "notdeepseek-ai/DeepSeek-R1x", "com.deepseek.chatx"]
+)
+def test_deepseek_namespace_lookalikes_are_not_reported(matcher: Matcher, ident: str) -> None:
+    assert found(matcher, Kind.SBOM_COMPONENT, ident) == set()
+    assert found(matcher, Kind.APP, "app", package_id=ident, bundle_id=ident) == set()
+
+
+# --- older generations' executables, services and folders --------------------------------------
+
+KSOS = r"C:\Program Files (x86)\Kaspersky Lab\Kaspersky Small Office Security 17.0.0"
+
+PRODUCTS = REGS["kaspersky-products.yaml"]
+LEGACY = [
+    (row["product"], value)
+    for row in PRODUCTS["entries"]
+    if row["kind"] == "process" and row["source"] in ("fscan-av-map", "labelled-process-map")
+    for value in row["values"]
+]
+
+
+@pytest.mark.parametrize(("product", "name"), LEGACY)
+def test_older_generations_executable_names_its_product(
+    matcher: Matcher, product: str, name: str
+) -> None:
+    assert found(matcher, Kind.PROCESS, name.upper()) == {product}
+    assert found(matcher, Kind.FILE, name) == {product}
+
+
+@pytest.mark.parametrize("row", PRODUCTS["lookalikes"], ids=lambda r: str(r["name"]))
+def test_other_vendors_executable_listed_beside_kasperskys_is_not_reported(
+    matcher: Matcher, row: Mapping[str, str]
+) -> None:
+    """eScan's avpmapp.exe, ZoneAlarm's vsmon.exe, Kingsoft's kav32.exe and kastray.exe."""
+    assert found(matcher, Kind.PROCESS, row["name"]) == set()
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "ids", "product"),
+    [
+        (Kind.SERVICE, "kavehost", {}, "kaspersky-scan-engine"),
+        (Kind.SERVICE, "kavhttpd", {}, "kaspersky-scan-engine"),
+        (Kind.PROCESS, "klserver", {}, "kaspersky-security-center"),
+        (
+            Kind.FILE,
+            "avp.com",
+            {"path": KSOS + r"\avp.com"},
+            "kaspersky-small-office-security",
+        ),
+        (
+            Kind.FILE,
+            "kidsafe.exe",
+            {"path": r"C:\Program Files (x86)\Kaspersky Lab\Kaspersky Safe Kids 23.0\x.exe"},
+            "kaspersky-safe-kids",
+        ),
+    ],
+)  # fmt: skip
+def test_documented_service_or_folder_of_a_side_product_names_it(
+    matcher: Matcher, kind: Kind, name: str, ids: Mapping[str, str], product: str
+) -> None:
+    assert found(matcher, kind, name, **ids) == {product}

@@ -28,7 +28,9 @@ def test_the_builtin_questions_cover_the_unsettled_cases(catalog: Catalog) -> No
         "bytedance-other-apps-m-23-13",
         "deepseek-local-and-clients",
         "kaspersky-white-label-bod-17-01",
+        "kaspersky-oem-products-bod-17-01",
     }
+    assert asked["kaspersky-oem-products-bod-17-01"].products == ("kaspersky-oem-products",)
     assert asked["bytedance-other-apps-m-23-13"].products == ("lemon8", "bytedance-other-apps")
     white_label = asked["kaspersky-white-label-bod-17-01"]
     assert (white_label.vendors, white_label.embedded) == (("kaspersky",), True)
@@ -118,6 +120,6 @@ def test_catalog_show_prints_a_question_with_its_cited_text(
 def test_catalog_list_and_validate_count_the_questions(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["catalog", "list", "--format", "json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert len(listed["questions"]) == 4
+    assert len(listed["questions"]) == 5
     assert main(["catalog", "validate"]) == 0
-    assert "4 questions: valid" in capsys.readouterr().out
+    assert "5 questions: valid" in capsys.readouterr().out

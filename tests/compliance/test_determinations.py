@@ -178,3 +178,41 @@ def test_a_vendor_wide_question_reaches_every_product_of_the_vendor() -> None:
     kaspersky = {p.id for p in catalog.products if p.vendor == "kaspersky"}
     assert question_products(catalog, "kaspersky-white-label-bod-17-01") == kaspersky
     assert question_products(catalog, QUESTION) == {"lemon8", "bytedance-other-apps"}
+
+
+def test_an_exported_determination_reads_back_as_it_was_written() -> None:
+    from evict.compliance.determinations import determination_from_json
+
+    d = Determination(
+        question="deepseek-local-and-clients",
+        answer=Answer.NOT_COVERED,
+        reasoning="EO 46 names the application",
+        decided_by="Secretary of Administration",
+        decided_on=dt.date(2025, 2, 20),
+        id=7,
+        recorded_by="cli:root",
+        revoked=True,
+    )
+    assert determination_from_json(d.to_json()) == d
+
+
+def test_an_exported_list_loads_the_answers_in_force_once_each() -> None:
+    from evict.compliance.determinations import load_determinations
+
+    catalog = load_catalog()
+    base = {
+        "answer": "covered",
+        "reasoning": "memo",
+        "decided_by": "Counsel",
+        "decided_on": "2026-11-20",
+    }
+    items = [
+        {**base, "question": "deepseek-local-and-clients"},
+        {**base, "question": "kaspersky-open-source-ndaa", "revoked": True},
+    ]
+    got = load_determinations(items, catalog, today=dt.date(2026, 12, 5))
+    assert set(got) == {"deepseek-local-and-clients"}
+    with pytest.raises(DeterminationError, match="answered twice"):
+        load_determinations(items[:1] * 2, catalog, today=dt.date(2026, 12, 5))
+    with pytest.raises(DeterminationError, match="item 0: a determination needs 'decided_on'"):
+        load_determinations([{"question": "x"}], catalog, today=dt.date(2026, 12, 5))

@@ -690,9 +690,19 @@ def test_root_certificate_alone_is_reported_as_kaspersky_software(matcher: Match
 
 
 def test_unverified_identifier_is_reported_with_low_confidence(matcher: Matcher) -> None:
+    only_publisher = hit(
+        K.APP, "", "deepseek", publisher="Hangzhou DeepSeek Artificial Intelligence Co., Ltd."
+    )
+    (hits,) = matcher.match_distinct([observe(only_publisher)])
+    assert [(h.rule, h.confidence.value) for h in hits] == [("deepseek-publisher", "low")]
+
+
+def test_sourced_app_id_is_reported_with_high_confidence(matcher: Matcher) -> None:
     only_bundle_id = hit(K.APP, "", "deepseek", bundle_id="com.deepseek.chat")
     (hits,) = matcher.match_distinct([observe(only_bundle_id)])
-    assert [(h.rule, h.confidence.value) for h in hits] == [("deepseek-ios", "low")]
+    assert [(h.rule, h.confidence.value) for h in hits] == [
+        ("gen-app-deepseek-deepseek-bundle-id", "high")
+    ]
 
 
 def inventory(*cases: Case) -> HostInventory:

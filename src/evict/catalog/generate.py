@@ -276,20 +276,55 @@ def namespace_rules(namespaces: Mapping[str, Any]) -> dict[str, list[Rule]]:
                     "note": "launchd labels, system extensions and receipts named by their id",
                 }
             )
-        grouped: dict[str, list[dict[str, Any]]] = {}
+        # Android package names are package ids; iOS and macOS app ids are bundle ids.
+        grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for app in data.get("app_ids", []):
-            grouped.setdefault(app["product"], []).append(app)
-        for pid, apps in grouped.items():
+            field = "bundle_id" if app["platform"] in ("ios", "macos") else "package_id"
+            grouped.setdefault((app["product"], field), []).append(app)
+        for (pid, field), apps in grouped.items():
             keys = list(dict.fromkeys(k for a in apps for k in a["sources"]))
+            suffix = "" if field == "package_id" else "-" + field.replace("_", "-")
             out.setdefault(pid, []).append(
                 {
-                    "id": f"gen-app-{vendor}-{_ident(pid)}",
-                    "field": "package_id",
+                    "id": f"gen-app-{vendor}-{_ident(pid)}{suffix}",
+                    "field": field,
                     "kinds": ["app", "package"],
-                    "equals": [a["id"] for a in apps],
+                    "equals": list(dict.fromkeys(a["id"] for a in apps)),
                     "source": _cite(namespaces, keys, "namespaces.yaml"),
                 }
             )
+        out_rules = _component_rules(namespaces, vendor, data)
+        for pid, rules in out_rules.items():
+            out.setdefault(pid, []).extend(rules)
+    return out
+
+
+def _component_rules(
+    namespaces: Mapping[str, Any], vendor: str, data: Mapping[str, Any]
+) -> dict[str, list[Rule]]:
+    """Purl and component-name rules of a vendor's packages, models and third parties' clients."""
+    out: dict[str, list[Rule]] = {}
+    seen: dict[str, int] = {}
+    for family, field in (("purls", "purl"), ("component_names", "name")):
+        for row in data.get(family, []):
+            pid = row["product"]
+            base = f"gen-{field}-{vendor}-{_ident(pid)}"
+            seen[base] = seen.get(base, 0) + 1
+            rule: Rule = {
+                "id": base + (f"-{seen[base]}" if seen[base] > 1 else ""),
+                "field": field,
+            }
+            if row.get("kinds"):
+                rule["kinds"] = list(row["kinds"])
+            if row.get("equals"):
+                rule["equals"] = list(row["equals"])
+            else:
+                rule["pattern"] = row["pattern"]
+                rule["anchor"] = row["anchor"]
+            rule["source"] = _cite(namespaces, row["sources"], "namespaces.yaml")
+            if row.get("note"):
+                rule["note"] = row["note"]
+            out.setdefault(pid, []).append(rule)
     return out
 
 
@@ -404,6 +439,62 @@ def sbom_rules(embedded: Mapping[str, Any]) -> dict[str, list[Rule]]:
     return out
 
 
+def oem_rules(embedded: Mapping[str, Any]) -> dict[str, list[Rule]]:
+    """Product id -> one rule per OEM product (another company's product that ships the engine).
+
+    Each rule matches the product's own name as an installed program, package or SBOM
+    component lists it, and cites the page that says the product carries the engine.
+    """
+    out: dict[str, list[Rule]] = {}
+    for data in embedded["vendors"].values():
+        oem = data.get("oem_product")
+        if not oem:
+            continue
+        rules = out.setdefault(oem["id"], [])
+        for row in data.get("oem_products", []):
+            shapes = row.get("patterns") or [{"pattern": row["pattern"], "anchor": row["anchor"]}]
+            for i, shape in enumerate(shapes, 1):
+                rule: Rule = {
+                    "id": f"gen-oem-{_ident(row['key'])}" + (f"-{i}" if len(shapes) > 1 else ""),
+                    "field": "name",
+                    "kinds": list(row["kinds"]),
+                    "pattern": shape["pattern"],
+                    "anchor": shape["anchor"],
+                    "confidence": row.get("confidence", "medium"),
+                    "source": _cite(embedded, row["sources"], "embedded-code.yaml"),
+                    "note": f"{row['company']}: {row['product']} ({row['versions']})",
+                }
+                rules.append(rule)
+    return out
+
+
+def _oem_products(
+    embedded: Mapping[str, Any], rules: dict[str, list[Rule]]
+) -> list[dict[str, Any]]:
+    """The product each vendor's OEM rules belong to, defined in the generated file."""
+    out = []
+    sources = embedded["sources"]
+    for vendor, data in embedded["vendors"].items():
+        oem = data.get("oem_product")
+        if not oem:
+            continue
+        out.append(
+            {
+                "id": oem["id"],
+                "vendor": vendor,
+                "name": oem["name"],
+                "category": oem["category"],
+                "platforms": oem["platforms"],
+                "description": " ".join(oem["description"].split()),
+                "sources": [
+                    {"title": sources[k]["title"], "url": sources[k]["url"]} for k in oem["sources"]
+                ],
+                "rules": rules.pop(oem["id"]),
+            }
+        )
+    return out
+
+
 # --- assembly -------------------------------------------------------------------------------
 
 
@@ -466,7 +557,7 @@ def generate(root: Path = REGISTRIES) -> dict[str, str]:
     embedded = regs["embedded-code.yaml"]
 
     kaspersky: dict[str, list[Rule]] = {"kaspersky-software": driver_rules(altitudes, drivers)}
-    for part in (product_rules(products), sbom_rules(embedded)):
+    for part in (product_rules(products), sbom_rules(embedded), oem_rules(embedded)):
         for pid, rules in part.items():
             kaspersky.setdefault(pid, []).extend(rules)
     ns = namespace_rules(namespaces)
@@ -475,7 +566,7 @@ def generate(root: Path = REGISTRIES) -> dict[str, str]:
         target = kaspersky if pid.startswith("kaspersky") else others
         target.setdefault(pid, []).extend(rules)
 
-    new = _new_products(products, kaspersky)
+    new = _new_products(products, kaspersky) + _oem_products(embedded, kaspersky)
     files = {
         "kaspersky.yaml": _dump(
             _HEADER.format(

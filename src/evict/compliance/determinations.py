@@ -98,6 +98,67 @@ class Determination:
         return out
 
 
+def determination_from_json(data: Mapping[str, object]) -> Determination:
+    """Read one determination as :meth:`Determination.to_json` writes it (the items of
+    ``evict determination list --format json``); :class:`DeterminationError` if it is not one."""
+
+    def text(key: str, *, required: bool = True) -> str:
+        value = data.get(key, "")
+        if not isinstance(value, str) or (required and not value.strip()):
+            raise DeterminationError(f"a determination needs {key!r} as text")
+        return value
+
+    try:
+        decided_on = dt.date.fromisoformat(text("decided_on"))
+    except ValueError as e:
+        raise DeterminationError(f"decided_on {data.get('decided_on')!r} is not a date") from e
+    ident = data.get("id", 0)
+    revoked = data.get("revoked", False)
+    if not isinstance(ident, int) or isinstance(ident, bool) or not isinstance(revoked, bool):
+        raise DeterminationError("a determination's 'id' is a number and 'revoked' true or false")
+    return Determination(
+        question=text("question"),
+        answer=parse_answer(text("answer")),
+        reasoning=text("reasoning", required=False),
+        decided_by=text("decided_by", required=False),
+        decided_on=decided_on,
+        id=ident,
+        recorded_by=text("recorded_by", required=False),
+        revoked=revoked,
+    )
+
+
+def load_determinations(
+    document: object, catalog: Catalog, *, today: dt.date
+) -> dict[str, Determination]:
+    """The determinations in force in an exported list, by question id.
+
+    :param document: the parsed JSON of ``evict determination list --format json``: a list of
+        determinations. Revoked ones are skipped; each other one is checked as recording it
+        would be (a known question, its reasoning, who decided, no date in the future), and a
+        question may be answered only once.
+    """
+    if not isinstance(document, list):
+        raise DeterminationError(
+            "expected a JSON list of determinations (evict determination list --format json)"
+        )
+    out: dict[str, Determination] = {}
+    for i, item in enumerate(document):
+        if not isinstance(item, dict):
+            raise DeterminationError(f"item {i}: expected a determination (a JSON object)")
+        try:
+            d = determination_from_json(item)
+            if d.revoked:
+                continue
+            d.check(catalog, today=today)
+        except DeterminationError as e:
+            raise DeterminationError(f"item {i}: {e}") from e
+        if d.question in out:
+            raise DeterminationError(f"item {i}: {d.question} is answered twice")
+        out[d.question] = d
+    return out
+
+
 def parse_answer(value: str) -> Answer:
     """Read an answer as a user types it (``covered``, ``not-covered``, ``not_covered``)."""
     text = value.strip().lower().replace("_", "-").replace(" ", "-")
