@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from evict.catalog.interface import CatalogLookupError
-from evict.compliance.coverage import assess
-from evict.compliance.determinations import apply_determinations, determination_state
-from evict.matching.interface import linked_findings
-from evict.model.observations import HostID
 from evict.model.records import HostInfo, InvalidValueError, NotFoundError, Principal
-from evict.report.fleet import host_milestone
 from evict.server.deps import Admin, Caller, Ctx, ServerContext, Writer
+from evict.server.detail import coverage_model, host_detail, host_milestones
 from evict.server.models import (
-    CoverageModel,
     ErrorResponse,
-    EvidenceModel,
-    FindingModel,
     HeldDecided,
     HeldDecision,
-    HeldModel,
     HostDetail,
-    HostMilestoneModel,
     HostPage,
     HostSummary,
     ReenrollAllowed,
     StateChangeResponse,
-    StateModel,
     StateRequest,
-    TimelineEntry,
 )
 from evict.service import states as state_service
 
@@ -51,32 +38,6 @@ def unit_scope(ctx: ServerContext, caller: Principal, org_unit: str | None) -> i
     if org_unit:
         return ctx.store.unit_id(caller.org_id, org_unit)
     return None
-
-
-def host_milestones(
-    ctx: ServerContext, org_id: int, states: Mapping[str, str]
-) -> dict[str, HostMilestoneModel]:
-    """Per directive of ``states``: the milestone the host has not yet met, on the
-    organisation's clock (:func:`evict.report.fleet.host_milestone`, as the reports)."""
-    starts = ctx.store.adoptions(org_id)
-    today = ctx.today()
-    out: dict[str, HostMilestoneModel] = {}
-    for directive, state in states.items():
-        try:
-            d = ctx.catalog.directive(directive)
-        except CatalogLookupError:
-            continue  # a directive the catalog has withdrawn: no clock to show
-        m = host_milestone(d, state, today=today, start=starts.get(directive))
-        out[directive] = HostMilestoneModel(
-            milestone=m.name, due=m.due, days_left=m.days_left, overdue=m.overdue
-        )
-    return out
-
-
-def coverage_model(platform: str, kinds: Sequence[str]) -> CoverageModel:
-    """The coverage of a host's latest inventory (:mod:`evict.compliance.coverage`)."""
-    cov = assess(platform, kinds)
-    return CoverageModel(kinds=list(cov.kinds), complete=cov.complete, missing=list(cov.missing))
 
 
 def find_host(ctx: ServerContext, caller: Principal, host: str) -> HostInfo:
@@ -199,58 +160,4 @@ def review_held(host: str, body: HeldDecision, ctx: Ctx, caller: Admin) -> HeldD
 )
 def get_host(host: str, ctx: Ctx, caller: Caller) -> HostDetail:
     """The host's current findings (from its stored inventory), states and audit timeline."""
-    info = find_host(ctx, caller, host)
-    matched = ctx.store.matched_software(ctx.catalog.version)
-    pairs = linked_findings(ctx.store.host_software(info.id, matched), matched)
-    protected = any(h.product in ctx.protection for _, hits in pairs for h in hits)
-    answers = {d.question: d for d in ctx.store.determinations(info.org_id)}
-    findings = apply_determinations(ctx.matcher.findings(HostID(info.identifier), pairs), answers)
-    states = ctx.store.states([info.id]).get(info.id, {})
-    events = ctx.store.audit_events(
-        org_id=info.org_id, subject=f"host:{info.identifier}", limit=1000
-    )
-    return HostDetail(
-        host=info.identifier,
-        hostname=info.hostname,
-        platform=info.platform,
-        org_unit=info.org_unit,
-        enrolled_at=info.enrolled_at,
-        last_seen=info.last_seen,
-        collected_at=info.collected_at,
-        observations=info.observations,
-        protected=protected,
-        held=(
-            HeldModel(
-                report_id=info.held.report_id,
-                received_at=info.held.received_at,
-                address=info.held.address,
-            )
-            if info.held
-            else None
-        ),
-        reenroll_until=info.reenroll_until,
-        states={d: StateModel.model_validate(s.to_json()) for d, s in sorted(states.items())},
-        milestones=host_milestones(
-            ctx, info.org_id, {d: s.state.value for d, s in sorted(states.items())}
-        ),
-        coverage=coverage_model(info.platform, info.kinds) if info.last_seen else None,
-        findings=[
-            FindingModel(
-                directive=f.directive,
-                product=f.product,
-                product_name=f.product_name,
-                vendor=f.vendor,
-                confidence=f.confidence.value,
-                embedded=f.embedded,
-                evidence=[EvidenceModel.model_validate(e.to_json()) for e in f.evidence],
-                determination=determination_state(f),
-            )
-            for f in findings
-        ],
-        timeline=[
-            TimelineEntry(
-                seq=e.seq, at=e.at, actor=e.actor, action=e.action, payload=dict(e.payload)
-            )
-            for e in events
-        ],
-    )
+    return host_detail(ctx, find_host(ctx, caller, host))

@@ -27,8 +27,8 @@ from evict.model.records import ConflictError, HostInfo, InvalidValueError, NotF
 from evict.model.states import OPEN_STATES, PRESENT, STATE_ORDER, UNCONCLUDED_STATES, State
 from evict.report.cells import safe_cell
 from evict.report.fleet import HostMilestone, host_milestone
-from evict.server.api.hosts import get_host
 from evict.server.deps import Ctx, ServerContext
+from evict.server.detail import host_detail
 from evict.server.models import EvidenceModel, FindingModel
 from evict.server.views.overview import default_directive
 from evict.server.views.plans import host_plan, hosts_plans
@@ -637,7 +637,7 @@ def render_host(
 ) -> Response:
     """The host page, optionally with a form's error (and the values to refill it with)."""
     info = _host(ctx, viewer, host_id)
-    detail = get_host(info.identifier, ctx, viewer.principal)
+    detail = host_detail(ctx, info)
     actions = []
     for d in ctx.catalog.directives:
         standing = detail.states.get(d.id)
