@@ -18,7 +18,7 @@ from evict.cli._common import add_catalog_options, iso_date
 
 def register(subparsers: Any) -> None:
     """Add the ``determination`` command group."""
-    from evict.cli.fleet import _add_db
+    from evict.cli._database import _add_db
 
     p: argparse.ArgumentParser = subparsers.add_parser(
         "determination",
@@ -60,7 +60,7 @@ def register(subparsers: Any) -> None:
 def run_record(args: argparse.Namespace) -> int:
     """Run ``evict determination record``."""
     from evict.catalog.loader import load_catalog
-    from evict.cli.fleet import _actor, _now, _settings, _store
+    from evict.cli._database import _actor, _now, _settings, _store
     from evict.compliance.determinations import Determination, parse_answer, question_products
 
     catalog = load_catalog(_settings(args).catalog_dirs)
@@ -92,7 +92,7 @@ def run_record(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     """Run ``evict determination list``."""
-    from evict.cli.fleet import _store
+    from evict.cli._database import _store
 
     store = _store(args)
     org = store.org(args.org)
@@ -127,7 +127,7 @@ def run_list(args: argparse.Namespace) -> int:
 def run_revoke(args: argparse.Namespace) -> int:
     """Run ``evict determination revoke``."""
     from evict.catalog.loader import load_catalog
-    from evict.cli.fleet import _actor, _now, _settings, _store
+    from evict.cli._database import _actor, _now, _settings, _store
     from evict.compliance.determinations import question_products
 
     catalog = load_catalog(_settings(args).catalog_dirs)

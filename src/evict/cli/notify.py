@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from evict.cli.fleet import _actor, _add_db, _now, _store
+from evict.cli._database import _actor, _add_db, _now, _store
 from evict.neutral import neutralise
 from evict.notify.interface import ChannelKind, Event, PayloadStyle
 
@@ -179,7 +179,7 @@ def run_test(args: argparse.Namespace) -> int:
 def run_pass(args: argparse.Namespace) -> int:
     """Run ``evict notify run``: exit 1 when a delivery failed."""
     from evict.catalog.loader import load_catalog
-    from evict.cli.fleet import _settings
+    from evict.cli._database import _settings
     from evict.service.notify import notify_once
 
     store, _, org_id = _notes(args)
