@@ -36,7 +36,7 @@ from evict.cli._database import (
 )
 from evict.errors import EvictError, InputError
 from evict.inventory.local import LocalHostSource
-from evict.inventory.registry import open_source, wrong_kind_hint
+from evict.inventory.registry import NETWORK_LOGS, open_source, wrong_kind_hint
 from evict.settings import Settings, parse_proxies
 
 
@@ -579,13 +579,19 @@ def _agent_inventories(args: argparse.Namespace) -> list[Any]:
 
     if not args.sources:
         return list(LocalHostSource(now=_now()).collect())
+    catalog = None
+    if NETWORK_LOGS.intersection(g[0] for g in args.sources):
+        # Network logs are read for the built-in catalog's endpoints (the compiled-catalog cache).
+        from evict.matching.cache import load_matcher
+
+        catalog = load_matcher().catalog
     inventories: list[Any] = []
     sources = []
     for group in args.sources:
         if len(group) < 2:
             raise EvictError(f"--from {group[0]} needs at least one PATH")
         kind, *paths = group
-        source = open_source(kind, [Path(p) for p in paths])
+        source = open_source(kind, [Path(p) for p in paths], catalog=catalog)
         sources.append(source)
         try:
             inventories.extend(source.collect())

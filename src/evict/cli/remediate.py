@@ -251,7 +251,7 @@ def _inventories(args: argparse.Namespace, matcher: Matcher) -> list[HostInvento
 
         namespace = argparse.Namespace(sources=args.sources, files=[], no_file_cache=True)
         inventories = []
-        sources = build_sources(namespace)
+        sources = build_sources(namespace, matcher.catalog)
         for source in sources:
             inventories.extend(source.collect())
         if not inventories:

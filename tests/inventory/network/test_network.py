@@ -15,16 +15,19 @@ from typing import Any
 
 import pytest
 
+from evict.catalog.loader import load_catalog
 from evict.cli import main
 from evict.inventory.interface import HostInventory, Ident, Kind, SourceInputError
 from evict.inventory.network import _reader
 from evict.inventory.registry import open_source
 
 ASSETS = Path(__file__).parent.parent.parent / "assets" / "network"
+CATALOG = load_catalog()
+"""The built-in catalog, whose endpoints the logs are read for."""
 
 
 def collect(kind: str, *paths: Path) -> tuple[dict[str, HostInventory], Any]:
-    source = open_source(kind, list(paths))
+    source = open_source(kind, list(paths), catalog=CATALOG)
     hosts = {h.host: h for h in source.collect()}
     return hosts, source
 
