@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import hashlib
 import random
 import secrets
@@ -24,9 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from platformdirs import user_data_dir
+
+from evict._util import utcnow
+from evict.errors import EvictError
+from evict.settings import Settings, normalise_database_url
+
 if TYPE_CHECKING:
     from evict.inventory.interface import HostInventory, Observation
-    from evict.settings import Settings
     from evict.store.interface import HostInfo
     from evict.store.store import Store
 
@@ -133,16 +139,11 @@ class DemoFleet:
 def _data_dir(args: argparse.Namespace) -> Path:
     if args.data_dir is not None:
         return Path(args.data_dir)
-    from platformdirs import user_data_dir
-
     return Path(user_data_dir("evict"))
 
 
 def run(args: argparse.Namespace) -> int:
     """Build the demo fleet, print the summary and the login, then serve the dashboard."""
-    from evict._util import utcnow
-    from evict.errors import EvictError
-
     if args.hosts < 0:
         raise EvictError("--hosts must be 0 or more")
 
@@ -157,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"Sign in as {ADMIN!r} with password {demo.password}  (shown once; recreated each run)")
     if args.no_serve:
         return 0
+    # uvicorn and the server (FastAPI): not loaded at CLI start-up.
     import uvicorn
 
     from evict.server.app import create_app
@@ -179,11 +181,10 @@ def build_demo(
 
     :param this_host: the inventories to add as this host (default: scan it now).
     """
-
+    # The catalog, the worker and the store (SQLAlchemy): not loaded at CLI start-up.
     from evict.catalog.loader import load_catalog
     from evict.matching.engine import Matcher
     from evict.server.worker import MatchWorker, protection_products
-    from evict.settings import Settings, normalise_database_url
     from evict.simulate import ORG_UNITS
     from evict.store.engine import make_engine, upgrade
     from evict.store.interface import Role
@@ -240,6 +241,7 @@ def build_demo(
     demo.hosts = loader.loaded
 
     if this_host is None:
+        # The inventory sources (with the catalog's schema): not loaded at CLI start-up.
         from evict.inventory.local import LocalHostSource
 
         this_host = LocalHostSource(now=now).collect()
@@ -285,6 +287,7 @@ class _FleetLoader:
 
     def digest(self, observations: Iterable[Observation]) -> str:
         """:func:`evict.agent.wire.inventory_digest`, with each distinct line made once."""
+        # The agent's wire format (orjson, the network join): not loaded at CLI start-up.
         from evict.agent.wire import observation_line
 
         lines = []
@@ -301,6 +304,7 @@ class _FleetLoader:
 
     def load(self, snapshot: int, *, at: dt.datetime) -> None:
         """Send every host's inventory of ``snapshot`` (full, or a digest check-in)."""
+        # The synthetic fleet's generator: only for the demo.
         from evict.simulate import generate_host
 
         rng = random.Random(f"{self.seed}:silent:{snapshot}")
@@ -344,6 +348,7 @@ class _FleetLoader:
 
 
 def _report(inventory: HostInventory, digest: str | None = None) -> Any:
+    # The agent's wire format (orjson, the network join): not loaded at CLI start-up.
     from evict.agent.wire import inventory_digest
     from evict.store.interface import InventoryReport
 
@@ -367,8 +372,7 @@ def _open(store: Store, seed: int, salt: str, states: frozenset[str]) -> tuple[i
 
 def _plan_removals(store: Store, moment: dt.datetime, *, seed: int) -> None:
     """What operators did after the first week: plan most removals, begin some."""
-    import functools
-
+    # The lifecycle rules (with the catalog's schema): not loaded at CLI start-up.
     from evict.compliance.lifecycle import State, transition
 
     org_id, rows = _open(store, seed, "plan", frozenset({State.IDENTIFIED.value}))
@@ -386,7 +390,7 @@ def _plan_removals(store: Store, moment: dt.datetime, *, seed: int) -> None:
 
 def _grant_waivers(store: Store, moment: dt.datetime, now: dt.datetime, *, seed: int) -> None:
     """Waivers granted last week: one expiring soon, one already expired, one for months."""
-
+    # The lifecycle rules (with the catalog's schema): not loaded at CLI start-up.
     from evict.compliance.lifecycle import OPEN_STATES, Waiver
 
     org_id, rows = _open(store, seed, "waive", frozenset(s.value for s in OPEN_STATES))
@@ -408,6 +412,7 @@ def _grant_waivers(store: Store, moment: dt.datetime, now: dt.datetime, *, seed:
 
 def print_summary(demo: DemoFleet, *, now: dt.datetime) -> None:
     """Per adopted directive: hosts affected and clean, by state, next milestone, days left."""
+    # The catalog and the report's counts: not loaded at CLI start-up.
     from evict.catalog.loader import load_catalog
     from evict.compliance.lifecycle import UNCONCLUDED_STATES
     from evict.report.fleet import summarise_counts

@@ -35,8 +35,6 @@ from evict.cli._database import (
     _store,
 )
 from evict.errors import EvictError, InputError
-from evict.inventory.local import LocalHostSource
-from evict.inventory.registry import NETWORK_LOGS, open_source, wrong_kind_hint
 from evict.settings import Settings, parse_proxies
 
 
@@ -574,7 +572,9 @@ def _run_agent_network(args: argparse.Namespace) -> int:
 
 def _agent_inventories(args: argparse.Namespace) -> list[Any]:
     """This host's inventory, or every host's from the ``--from`` sources (merged per host)."""
-    # The scan pipeline (the matcher, the catalog): not loaded at CLI start-up.
+    # The inventory sources and the scan pipeline: not loaded at CLI start-up.
+    from evict.inventory.local import LocalHostSource
+    from evict.inventory.registry import NETWORK_LOGS, open_source, wrong_kind_hint
     from evict.scanning import merge_by_host, no_host_error
 
     if not args.sources:

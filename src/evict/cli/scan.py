@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING, Any
 from evict._util import today, utcnow
 from evict.cli._common import add_catalog_options, add_clock_options, catalog_dirs
 from evict.errors import EvictError
-from evict.inventory.local import LocalHostSource
-from evict.inventory.registry import open_source
 
 if TYPE_CHECKING:
     from evict.catalog.interface import Catalog
@@ -72,6 +70,9 @@ def register(subparsers: Any) -> None:
 def build_sources(args: argparse.Namespace, catalog: Catalog) -> list[Any]:
     """The inventory sources the arguments ask for (this host when none); network logs and
     files are read for ``catalog``'s products."""
+    # The inventory sources (with the catalog's schema): not loaded at CLI start-up.
+    from evict.inventory.registry import open_source
+
     sources: list[Any] = []
     for group in args.sources:
         if len(group) < 2:
@@ -93,6 +94,8 @@ def build_sources(args: argparse.Namespace, catalog: Catalog) -> list[Any]:
             )
         )
     if not sources:
+        from evict.inventory.local import LocalHostSource  # as above
+
         sources.append(LocalHostSource())
     return sources
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from evict.errors import EvictError
+from evict.inventory.interface import Platform
 
 
 def register(subparsers: Any) -> None:
@@ -34,11 +38,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the fleet; progress goes to standard error on a terminal."""
-    import json
-
-    from evict.errors import EvictError
     from evict.inventory.evict_json import inventory_to_json
-    from evict.inventory.interface import Platform
     from evict.simulate import fleet, osquery_lines
 
     if args.hosts < 0:

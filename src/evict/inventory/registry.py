@@ -11,9 +11,12 @@ import importlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from evict.catalog.interface import Catalog
 from evict.inventory.interface import InventoryError, InventorySource
+
+if TYPE_CHECKING:
+    from evict.catalog.interface import Catalog
 
 SOURCES: dict[str, str] = {
     "dpkg-status": "evict.inventory.dpkg:DpkgStatusSource",
