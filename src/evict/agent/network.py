@@ -16,8 +16,9 @@ from typing import Any
 
 from evict.agent.client import FleetClient
 from evict.inventory.interface import HostInventory
+from evict.inventory.registry import NETWORK_LOGS
 
-NETWORK_KINDS = frozenset({"zeek", "suricata", "squid", "bind", "windows-dns", "dnsmasq"})
+NETWORK_KINDS = NETWORK_LOGS
 """The ``--from`` kinds that read network logs."""
 
 
