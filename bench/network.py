@@ -139,8 +139,7 @@ def _evict(log: Path) -> tuple[float, set[str]]:
 
     matcher = load_matcher()
     started = time.perf_counter()
-    source = open_source("zeek", [log])
-    source.use_catalog(matcher.catalog)  # type: ignore[attr-defined]
+    source = open_source("zeek", [log], catalog=matcher.catalog)
     inventories = list(source.collect())
     findings = matcher.match_hosts(inventories)
     seconds = time.perf_counter() - started

@@ -19,8 +19,13 @@ def _planted(path: str) -> bool:
 def main(tree: str, cache: str, rules: str) -> None:
     """Scan ``tree`` with the cache file ``cache`` and the YARA rules ``rules``."""
     from evict.inventory.files import FileScanSource
+    from evict.matching.cache import load_matcher
 
-    source = FileScanSource([Path(tree)], cache_path=Path(cache), yara_rules=Path(rules))
+    # As `evict scan --files` does: the compiled catalog (a pickle), handed to the source.
+    catalog = load_matcher().catalog
+    source = FileScanSource(
+        [Path(tree)], catalog=catalog, cache_path=Path(cache), yara_rules=Path(rules)
+    )
     (inventory,) = list(source.collect())
     yara_hits = [o for o in inventory.observations if o.source.startswith("files:yara:")]
     stats = source.stats

@@ -9,7 +9,8 @@ separators (a new line to YAML and to some editors), and lone surrogates (no UTF
 :func:`neutralise` replaces each of them with a visible ``<U+XXXX>``, so a report, a CSV cell,
 a terminal table or a comment in a plan shows that the character was there without acting on
 it. :func:`json_dumps` keeps data exact instead: JSON writes them as ``\\uXXXX`` escapes, which
-decode to the same string. The CSV, HTML, PDF, terminal and plan renderers all use these two.
+decode to the same string. The CSV, HTML, PDF, terminal and plan renderers all use these two;
+:func:`one_line` also folds white space, for comments, labels and messages.
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ def neutralise(text: str, *, one_line: bool = False) -> str:
         text = _UNSAFE_LINE.sub(lambda m: " " if m.group() in "\t\n" else _visible(m), text)
         return text
     return UNSAFE.sub(_visible, text)
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line, for comments, labels and messages: runs of white space (line breaks
+    of every kind included) become one space, and control and bidi characters are shown as
+    ``<U+XXXX>`` (:func:`evict.neutral.neutralise`)."""
+    return neutralise(" ".join(text.split()), one_line=True)
 
 
 def is_clean(text: str) -> bool:

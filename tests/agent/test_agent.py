@@ -183,7 +183,7 @@ def test_network_logs_are_sent_with_an_operators_token_not_a_host_credential(
     from evict.cli import main
 
     log = Path(__file__).parents[1] / "assets" / "network" / "squid-access.log"
-    devices = list(open_source("squid", [log]).collect())
+    devices = list(open_source("squid", [log], catalog=fleet.ctx.catalog).collect())
     client = FleetClient("http://testserver", http=fleet.client, sleep=lambda s: None)
     fleet.clock.now = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
     token = fleet.ctx.store.create_token("operator-1", days=1, actor="t", now=fleet.clock())[1]

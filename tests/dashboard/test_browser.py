@@ -258,7 +258,7 @@ def test_an_admin_records_a_scope_determination(page: Any, served: Served) -> No
 
 def test_screenshots_of_the_demo_fleet(chromium: Any, tmp_path: Path) -> None:
     from evict._util import utcnow
-    from evict.cli.demo import ADMIN, build_demo
+    from evict.demo.fleet import ADMIN, build_demo
     from evict.server.app import create_app
     from evict.store.dashboard import DashboardQueries
 
@@ -449,6 +449,7 @@ def test_the_hosts_page_at_390_pixels_neither_scrolls_sideways_nor_overlaps(
 def test_unmanaged_devices_from_a_zeek_log_reach_the_overview_and_their_page(
     page: Any, served: Served
 ) -> None:
+    from evict.catalog.loader import load_catalog
     from evict.inventory.network.zeek import ZeekSource
 
     log = Path(__file__).parents[1] / "assets" / "network" / "zeek-dns.log"
@@ -459,7 +460,7 @@ def test_unmanaged_devices_from_a_zeek_log_reach_the_overview_and_their_page(
             "source": inv.source,
             "observations": [o.to_json() for o in inv.observations],
         }
-        for inv in ZeekSource([log]).collect()
+        for inv in ZeekSource([log], catalog=load_catalog()).collect()
     ]
     response = httpx.post(
         served.url + "/api/v1/network",

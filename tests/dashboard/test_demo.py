@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from evict.cli import main
-from evict.cli.demo import ADMIN, ORG, build_demo
+from evict.demo.fleet import ADMIN, ORG, build_demo
 from evict.model.listings import HostFilter
 from evict.model.observations import HostID, HostInventory, Platform
 from evict.settings import normalise_database_url

@@ -293,8 +293,7 @@ def _network(kind: str, entry: str) -> Callable[[Path], Outcome]:
     def run(scratch: Path) -> Outcome:
         from evict.inventory.registry import open_source
 
-        source = open_source(kind, [scratch / entry])
-        source.use_catalog(_catalog())  # type: ignore[attr-defined]
+        source = open_source(kind, [scratch / entry], catalog=_catalog())
         return drain(source)
 
     return run

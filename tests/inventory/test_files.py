@@ -9,6 +9,7 @@ universal Mach-O files, a truncated PE, and damaged copies under ``hostile/``.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -19,6 +20,7 @@ import pytest
 
 from evict.catalog.interface import Catalog
 from evict.catalog.loader import builtin_catalog_dir, load_catalog
+from evict.cli import main
 from evict.inventory.files import FileScanSource
 from evict.inventory.files.formats import Format, identify, read_pe
 from evict.inventory.files.rules import CompiledRules
@@ -189,11 +191,13 @@ def test_catalog_yara_rules_target_pe_files_only() -> None:
     assert CompiledRules(YARA).formats == {Format.PE}
 
 
-def test_yara_rules_that_do_not_compile_name_the_file(tmp_path: Path, tree: Path) -> None:
+def test_yara_rules_that_do_not_compile_name_the_file(
+    tmp_path: Path, tree: Path, catalog: Catalog
+) -> None:
     rules = tmp_path / "broken.yar"
     rules.write_text("rule broken { condition: and }\n")
     with pytest.raises(SourceInputError) as error:
-        list(FileScanSource([tree], yara_rules=rules).collect())
+        list(FileScanSource([tree], catalog=catalog, yara_rules=rules).collect())
     assert "broken.yar" in str(error.value)
 
 
@@ -393,9 +397,9 @@ def test_a_single_file_can_be_scanned(tree: Path, scan: Scan) -> None:
     assert {o.source for o in inventory.observations} == {"files:pe", "files:version_resource"}
 
 
-def test_missing_path_is_an_input_error(tmp_path: Path) -> None:
+def test_missing_path_is_an_input_error(tmp_path: Path, catalog: Catalog) -> None:
     with pytest.raises(SourceInputError) as error:
-        list(FileScanSource([tmp_path / "nowhere"]).collect())
+        list(FileScanSource([tmp_path / "nowhere"], catalog=catalog).collect())
     assert str(tmp_path / "nowhere") in str(error.value)
 
 
@@ -468,9 +472,16 @@ def test_version_resource_reader_agrees_with_pefile(name: str) -> None:
     )
 
 
-def test_built_in_catalog_is_loaded_when_none_is_given(
-    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_evict_scan_files_reads_for_the_built_in_catalog(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("EVICT_CACHE_DIR", str(tmp_path / "user-cache"))
-    (inventory,) = list(FileScanSource([tree]).collect())
-    assert [o.source for o in of(inventory, "klif.kext")] == ["files:name"]
+    main(["scan", "--files", str(tree), "--no-file-cache", "--format", "json"])
+    document = json.loads(capsys.readouterr().out)
+    # Each finding that cites klif.kext (one per directive) cites it once, by its name.
+    cited = [
+        [e["source"] for e in f["evidence"] if e["name"] == "klif.kext"]
+        for h in document["hosts"]
+        for f in h["findings"]
+    ]
+    assert [c for c in cited if c] and all(c == ["files:name"] for c in cited if c)

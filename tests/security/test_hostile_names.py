@@ -172,7 +172,7 @@ def need(condition: bool, reason: str) -> None:
 def _expected_tasks(plan: Plan) -> list[tuple[str, str]]:
     """(name, text) of every task of ``plan``'s play, as the playbook means Ansible to see them:
     the task's label and its script, command or message, byte for byte."""
-    from evict.remediation._text import one_line
+    from evict.neutral import one_line
 
     prelude = "$ErrorActionPreference = 'Stop'\n"
     windows = plan.shell.value == "powershell"

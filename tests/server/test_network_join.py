@@ -7,12 +7,16 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from evict.catalog.loader import load_catalog
 from evict.inventory.network.bind import BindSource
 from evict.inventory.network.squid import SquidSource
 from evict.inventory.network.zeek import ZeekSource
 from evict.model.observations import HostInventory, Kind, Observation
 from evict.store.network import NetworkStore
 from tests.server.fleetkit import DEFENDER, KES, ZIP, Fleet
+
+CATALOG = load_catalog()
+"""The built-in catalog, whose endpoints the logs are read for."""
 
 ASSETS = Path(__file__).parents[1] / "assets" / "network"
 NOV = dt.datetime(2026, 11, 1, 8, tzinfo=dt.UTC)
@@ -57,7 +61,7 @@ def push_at(fleet: Fleet, host: str, *observations: Observation, addresses: list
 
 
 def zeek_devices() -> list[HostInventory]:
-    return list(ZeekSource([ASSETS / "zeek-dns.log"]).collect())
+    return list(ZeekSource([ASSETS / "zeek-dns.log"], catalog=CATALOG).collect())
 
 
 def ksn_at(address: str, when: dt.datetime) -> HostInventory:
@@ -174,7 +178,7 @@ def test_blocked_attempts_reopen_as_blocked_attempts(fleet: Fleet) -> None:
     fleet.work()
     fleet.clock.now = dt.datetime(2026, 12, 5, 8, tzinfo=dt.UTC)
     push_at(fleet, "ws-a", ZIP, addresses=["10.0.0.5"])
-    devices = list(BindSource([ASSETS / "bind-rpz.log"]).collect())
+    devices = list(BindSource([ASSETS / "bind-rpz.log"], catalog=CATALOG).collect())
     body = upload(fleet, devices).json()
     assert {"host": "ws-a", "directive": "bis-kaspersky-2024"} in body["reopened"]
     traffic = NetworkStore(fleet.ctx.store).traffic([fleet.ctx.store.find_host("ws-a").id])
@@ -216,7 +220,7 @@ def test_unmanaged_devices_have_a_page_and_a_card_on_the_overview(fleet: Fleet) 
     store.create_user(
         "viewer", org="DHS", role=Role.AUDITOR, password="a long passphrase 1", actor="t", now=NOV
     )
-    squid = list(SquidSource([ASSETS / "squid-access.log"]).collect())
+    squid = list(SquidSource([ASSETS / "squid-access.log"], catalog=CATALOG).collect())
     assert upload(fleet, squid).status_code == 200
     login(fleet.client, "viewer", "a long passphrase 1")
     page = fleet.client.get("/unmanaged")
@@ -268,7 +272,8 @@ def test_the_day30_report_names_network_logs_and_products_found_by_them(fleet: F
     push_at(fleet, "ws-a", ZIP, addresses=["10.0.0.7"])
     fleet.work()
     # Squid: 10.0.0.5 fetches Kaspersky updates, 10.0.0.8 TikTok (one request denied).
-    assert upload(fleet, list(SquidSource([ASSETS / "squid-access.log"]).collect())).status_code
+    squid = list(SquidSource([ASSETS / "squid-access.log"], catalog=CATALOG).collect())
+    assert upload(fleet, squid).status_code
     ctx = fleet.ctx
     inputs = gather(
         ctx.store,

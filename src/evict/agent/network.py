@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from evict.agent.client import FleetClient
+from evict.inventory.registry import NETWORK_LOGS
 from evict.model.observations import HostInventory
 
-NETWORK_KINDS = frozenset({"zeek", "suricata", "squid", "bind", "windows-dns", "dnsmasq"})
+NETWORK_KINDS = NETWORK_LOGS
 """The ``--from`` kinds that read network logs."""
 
 

@@ -20,6 +20,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evict.cli.catalog",
     "evict.cli.remediate",
     "evict.cli.fleet",
+    "evict.cli.hosts",
+    "evict.cli.reports",
     "evict.cli.notify",
     "evict.cli.determination",
     "evict.cli.simulate",

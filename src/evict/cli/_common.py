@@ -45,6 +45,7 @@ def add_clock_options(parser: argparse.ArgumentParser) -> None:
 
 def catalog_dirs(args: argparse.Namespace) -> list[Path]:
     """The extra catalog directories from ``--catalog`` and ``EVICT_CATALOG``."""
+    # The catalog and the matcher: not loaded at CLI start-up.
     from evict.catalog.loader import extra_catalog_dirs
 
     return [*extra_catalog_dirs(), *args.catalog]

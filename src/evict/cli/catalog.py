@@ -36,6 +36,7 @@ def register(subparsers: Any) -> None:
 
 
 def _catalog(args: argparse.Namespace) -> Any:
+    # The catalog and the matcher: not loaded at CLI start-up.
     from evict.catalog.loader import load_catalog
 
     return load_catalog(catalog_dirs(args))
@@ -55,6 +56,7 @@ def run_validate(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     """Print every directive and product with its sources."""
+    # The catalog and the matcher: not loaded at CLI start-up.
     from evict.catalog.export import catalog_json
 
     catalog = _catalog(args)
@@ -62,6 +64,7 @@ def run_list(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
         return 0
+    # rich: only for terminal output.
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -121,6 +124,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     """Print one catalog entry in full (its id's case does not matter)."""
+    # The catalog and the matcher: not loaded at CLI start-up.
     from evict.catalog.export import entry_ids, entry_json
     from evict.catalog.interface import CatalogLookupError, did_you_mean
 

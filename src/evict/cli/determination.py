@@ -14,12 +14,11 @@ import json
 from typing import Any
 
 from evict.cli._common import add_catalog_options, iso_date
+from evict.cli._database import _actor, _add_db, _now, _settings, _store
 
 
 def register(subparsers: Any) -> None:
     """Add the ``determination`` command group."""
-    from evict.cli.fleet import _add_db
-
     p: argparse.ArgumentParser = subparsers.add_parser(
         "determination",
         help="record, list and revoke your organisation's answers to questions of scope",
@@ -59,8 +58,8 @@ def register(subparsers: Any) -> None:
 
 def run_record(args: argparse.Namespace) -> int:
     """Run ``evict determination record``."""
+    # The catalog and the matcher: not loaded at CLI start-up.
     from evict.catalog.loader import load_catalog
-    from evict.cli.fleet import _actor, _now, _settings, _store
     from evict.compliance.determinations import Determination, parse_answer, question_products
 
     catalog = load_catalog(_settings(args).catalog_dirs)
@@ -92,14 +91,13 @@ def run_record(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     """Run ``evict determination list``."""
-    from evict.cli.fleet import _store
-
     store = _store(args)
     org = store.org(args.org)
     items = store.determinations(org.id, revoked=args.all)
     if args.format == "json":
         print(json.dumps([d.to_json() for d in items], indent=2, ensure_ascii=False))
         return 0
+    # rich: only for terminal output.
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -126,8 +124,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_revoke(args: argparse.Namespace) -> int:
     """Run ``evict determination revoke``."""
+    # The catalog and the matcher: not loaded at CLI start-up.
     from evict.catalog.loader import load_catalog
-    from evict.cli.fleet import _actor, _now, _settings, _store
     from evict.compliance.determinations import question_products
 
     catalog = load_catalog(_settings(args).catalog_dirs)

@@ -7,7 +7,8 @@ import os
 import sys
 from typing import Any
 
-from evict.cli.fleet import _actor, _add_db, _now, _store
+from evict.cli._database import _actor, _add_db, _fleet, _now, _settings
+from evict.errors import EvictError
 from evict.neutral import neutralise
 from evict.notify.interface import ChannelKind, Event, PayloadStyle
 
@@ -91,17 +92,13 @@ def register(subparsers: Any) -> None:
 
 
 def _notes(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
-    from evict.store.notifications import NotificationStore
-
-    store = _store(args)
-    org_id = store.org(args.org).id if getattr(args, "org", None) else None
-    return store, NotificationStore(store.engine), org_id
+    fleet = _fleet(args)
+    org_id = fleet.store.org(args.org).id if getattr(args, "org", None) else None
+    return fleet.store, fleet.notifications, org_id
 
 
 def run_add(args: argparse.Namespace) -> int:
     """Run ``evict notify add``."""
-    from evict.errors import EvictError
-
     store, notes, org_id = _notes(args)
     assert org_id is not None
     if args.days_before < 0:
@@ -168,6 +165,7 @@ def run_remove(args: argparse.Namespace) -> int:
 
 def run_test(args: argparse.Namespace) -> int:
     """Run ``evict notify test``."""
+    # The store (SQLAlchemy): not loaded at CLI start-up.
     from evict.service.notify import send_test
 
     store, notes, org_id = _notes(args)
@@ -178,8 +176,8 @@ def run_test(args: argparse.Namespace) -> int:
 
 def run_pass(args: argparse.Namespace) -> int:
     """Run ``evict notify run``: exit 1 when a delivery failed."""
+    # The catalog and the matcher: not loaded at CLI start-up.
     from evict.catalog.loader import load_catalog
-    from evict.cli.fleet import _settings
     from evict.service.notify import notify_once
 
     store, _, org_id = _notes(args)

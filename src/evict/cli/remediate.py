@@ -11,12 +11,18 @@ Exit codes: 0 done; 1 a plan refuses to remove (coverage gap) or a step's check 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from platformdirs import user_data_dir
+
+from evict._util import today, utcnow
 from evict.cli._common import add_catalog_options, catalog_dirs, iso_date
+from evict.errors import EvictError
 from evict.neutral import neutralise
+from evict.settings import Settings
 
 if TYPE_CHECKING:
     from evict.matching.engine import Matcher
@@ -142,6 +148,7 @@ def register(subparsers: Any) -> None:
 
 
 def _policy(args: argparse.Namespace, matcher: Matcher) -> Policy:
+    # The planner and its formats: not loaded at CLI start-up.
     from evict.remediation.policy import Policy, load_policy
 
     policy = load_policy(args.policy, matcher.catalog) if args.policy else Policy()
@@ -155,8 +162,6 @@ def _directives(args: argparse.Namespace, matcher: Matcher) -> list[Any] | None:
 
 
 def _today(args: argparse.Namespace) -> Any:
-    from evict._util import today
-
     return args.today or today()
 
 
@@ -172,12 +177,6 @@ def _write(text: str, output: Path | None) -> None:
 
 def _store_inventories(args: argparse.Namespace, matcher: Matcher) -> list[HostInventory]:
     """Inventories rebuilt from the fleet store: each host's software that rules matched."""
-
-    from evict._util import utcnow
-    from evict.errors import EvictError
-    from evict.model.observations import HostID, HostInventory, Platform
-    from evict.settings import Settings
-
     settings = Settings.from_env(args.db)
     url = settings.database_url
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
@@ -185,7 +184,9 @@ def _store_inventories(args: argparse.Namespace, matcher: Matcher) -> list[HostI
             f"no fleet database at {url[len('sqlite:///') :]}: give --db URL (or EVICT_DB), or "
             "plan from inventories with --from KIND PATH or --this-host"
         )
+    # The store (SQLAlchemy) and the inventory model: not loaded at CLI start-up.
     from evict.matching.interface import linked_findings
+    from evict.model.observations import HostID, HostInventory, Platform
     from evict.service.fleet import Fleet
 
     store = Fleet.open(url).store
@@ -228,24 +229,21 @@ def _store_inventories(args: argparse.Namespace, matcher: Matcher) -> list[HostI
 
 
 def _inventories(args: argparse.Namespace, matcher: Matcher) -> list[HostInventory]:
-    from evict.errors import EvictError
-
     store = bool(args.org or args.host) and not args.sources
     chosen = sum(bool(x) for x in (args.sources, args.this_host, store))
     if chosen != 1 or (args.this_host and (args.host or args.org)):
         raise EvictError("give one of HOST, --org ORG, --from KIND PATH..., --this-host")
-    if args.this_host:
-        from evict._util import utcnow
-        from evict.inventory.local import LocalHostSource
+    # The inventory sources and the scan pipeline: not loaded at CLI start-up.
+    from evict.cli.scan import build_sources
+    from evict.inventory.local import LocalHostSource
+    from evict.scanning import merge_by_host, no_host_error
 
+    if args.this_host:
         return list(LocalHostSource(now=utcnow()).collect())
     if args.sources:
-        from evict.cli.scan import build_sources
-        from evict.scanning import merge_by_host, no_host_error
-
         namespace = argparse.Namespace(sources=args.sources, files=[], no_file_cache=True)
         inventories = []
-        sources = build_sources(namespace)
+        sources = build_sources(namespace, matcher.catalog)
         for source in sources:
             inventories.extend(source.collect())
         if not inventories:
@@ -260,6 +258,7 @@ def _inventories(args: argparse.Namespace, matcher: Matcher) -> list[HostInvento
 
 
 def _plans(args: argparse.Namespace, matcher: Matcher) -> list[Plan]:
+    # The planner and its formats: not loaded at CLI start-up.
     from evict.remediation.planner import plan_inventory
 
     policy = _policy(args, matcher)
@@ -292,7 +291,7 @@ def _host_after_sources(args: argparse.Namespace) -> None:
 
 def run_plan(args: argparse.Namespace) -> int:
     """Run ``evict plan``."""
-    from evict.errors import EvictError
+    # The catalog and the matcher: not loaded at CLI start-up.
     from evict.matching.cache import load_matcher
     from evict.remediation import renderer
 
@@ -338,8 +337,6 @@ def run_plan(args: argparse.Namespace) -> int:
 def _log_path(args: argparse.Namespace, host: str, moment: Any) -> Path:
     if args.log is not None:
         return Path(args.log)
-    from platformdirs import user_data_dir
-
     folder = Path(user_data_dir("evict")) / "remove-logs"
     folder.mkdir(parents=True, exist_ok=True)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in host)
@@ -348,10 +345,7 @@ def _log_path(args: argparse.Namespace, host: str, moment: Any) -> Path:
 
 def run_remove(args: argparse.Namespace) -> int:
     """Run ``evict remove``."""
-    import json
-
-    from evict._util import utcnow
-    from evict.errors import EvictError
+    # The inventory, the catalog, the matcher and the planner: not loaded at CLI start-up.
     from evict.inventory.local import LocalHostSource
     from evict.matching.cache import load_matcher
     from evict.remediation.execute import StepRecord, execute
@@ -421,6 +415,7 @@ def run_remove(args: argparse.Namespace) -> int:
 
 def run_block(args: argparse.Namespace) -> int:
     """Run ``evict block``."""
+    # The catalog and the matcher: not loaded at CLI start-up.
     from evict.catalog.loader import load_catalog
     from evict.remediation.block import block_list, render_block
 

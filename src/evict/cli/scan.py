@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from evict._util import today, utcnow
 from evict.cli._common import add_catalog_options, add_clock_options, catalog_dirs
+from evict.errors import EvictError
+
+if TYPE_CHECKING:
+    from evict.catalog.interface import Catalog
 
 
 def register(subparsers: Any) -> None:
@@ -56,23 +61,16 @@ def register(subparsers: Any) -> None:
         metavar="ID",
         help="only these directives (repeatable; default: all)",
     )
-    p.add_argument(
-        "--determinations",
-        type=Path,
-        metavar="FILE",
-        help="apply your organisation's answers to questions of scope, as "
-        "'evict determination list --format json' exports them (covered: the finding is "
-        "identified; not covered: it is dropped)",
-    )
     p.add_argument("-o", "--output", type=Path, help="write the output to this file")
     add_clock_options(p)
     add_catalog_options(p)
     p.set_defaults(func=run)
 
 
-def build_sources(args: argparse.Namespace) -> list[Any]:
-    """The inventory sources the arguments ask for (this host when none)."""
-    from evict.errors import EvictError
+def build_sources(args: argparse.Namespace, catalog: Catalog) -> list[Any]:
+    """The inventory sources the arguments ask for (this host when none); network logs and
+    files are read for ``catalog``'s products."""
+    # The inventory sources (with the catalog's schema): not loaded at CLI start-up.
     from evict.inventory.registry import open_source
 
     sources: list[Any] = []
@@ -80,40 +78,42 @@ def build_sources(args: argparse.Namespace) -> list[Any]:
         if len(group) < 2:
             raise EvictError(f"--from {group[0]} needs at least one PATH")
         kind, *paths = group
-        sources.append(open_source(kind, [Path(p) for p in paths]))
+        sources.append(open_source(kind, [Path(p) for p in paths], catalog=catalog))
     if args.files:
+        # The executable readers (and yara, when asked for): only for --files.
         from evict.inventory.files import FileScanSource
 
         cache = None if args.no_file_cache else _file_cache_path()
         sources.append(
             FileScanSource(
                 args.files,
+                catalog=catalog,
                 cache_path=cache,
                 progress=_progress_printer() if sys.stderr.isatty() else None,
                 yara_rules=_yara_dir() if args.yara else None,
             )
         )
     if not sources:
-        from evict.inventory.local import LocalHostSource
+        from evict.inventory.local import LocalHostSource  # as above
 
         sources.append(LocalHostSource())
     return sources
 
 
 def _file_cache_path() -> Path:
-    from evict.matching.cache import cache_dir
+    from evict.matching.cache import cache_dir  # the catalog's loader: not at CLI start-up
 
     return cache_dir() / "files.sqlite"
 
 
 def _yara_dir() -> Path:
-    from evict.catalog.loader import builtin_catalog_dir
+    from evict.catalog.loader import builtin_catalog_dir  # not at CLI start-up
 
     return builtin_catalog_dir() / "yara"
 
 
 def _progress_printer() -> Any:
-    from rich.console import Console
+    from rich.console import Console  # rich: only on a terminal
 
     console = Console(stderr=True)
 
@@ -125,7 +125,7 @@ def _progress_printer() -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``evict scan``."""
-    from evict._util import today, utcnow
+    # The catalog, the matcher and the scan pipeline: not loaded at CLI start-up.
     from evict.matching.cache import load_matcher
     from evict.report.scan import to_document
     from evict.scanning import no_host_error, read_nothing, scan
@@ -134,14 +134,8 @@ def run(args: argparse.Namespace) -> int:
     directives = None
     if args.directive:
         directives = [matcher.catalog.directive(d) for d in args.directive]
-    sources = build_sources(args)
-    for source in sources:  # network logs look for the endpoints of the catalog in use
-        if hasattr(source, "use_catalog"):
-            source.use_catalog(matcher.catalog)
-    answers = _determinations(args.determinations, matcher.catalog, args.today or today())
-    result = scan(
-        sources, matcher, generated_at=utcnow(), directives=directives, determinations=answers
-    )
+    sources = build_sources(args, matcher.catalog)
+    result = scan(sources, matcher, generated_at=utcnow(), directives=directives)
     if not result.hosts and not result.errors and read_nothing(sources):
         raise no_host_error(sources)
     starts: dict[str, Any] | None = None
@@ -175,41 +169,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _determinations(path: Path | None, catalog: Any, today: Any) -> dict[str, Any]:
-    """The determinations in ``path`` (an exported list), checked against ``catalog``; a note on
-    standard error says which were applied. A file that cannot be used is an input error."""
-    import json
-
-    from evict.compliance.determinations import DeterminationError, load_determinations
-    from evict.errors import InputError
-
-    if path is None:
-        return {}
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        answers = load_determinations(document, catalog, today=today)
-    except OSError as e:
-        raise InputError(str(path), f"cannot read: {e.strerror or e}") from e
-    except (ValueError, DeterminationError) as e:  # JSONDecodeError is a ValueError
-        raise InputError(str(path), f"not a list of determinations: {e}") from e
-    applied = ", ".join(f"{q} ({d.answer.value})" for q, d in sorted(answers.items()))
-    print(
-        f"evict: applying {len(answers)} determination(s) from {path}: {applied or 'none'}",
-        file=sys.stderr,
-    )
-    return answers
-
-
 def emit(document: dict[str, Any], fmt: str, output: Path | None) -> None:
     """Write ``document`` in ``fmt`` to ``output`` or standard output."""
-    from evict.report.scan import render_csv, render_json, render_table
+    from evict.report.scan import render_csv, render_json, render_table  # not at CLI start-up
 
     if fmt == "json":
         text = render_json(document)
     elif fmt == "csv":
         text = render_csv(document)
     else:
-        from rich.console import Console
+        from rich.console import Console  # rich: only for the table
 
         if output is None:
             render_table(document, console=Console(emoji=False))

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from evict.errors import EvictError
+from evict.model.observations import Platform
 
 
 def register(subparsers: Any) -> None:
@@ -34,12 +38,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the fleet; progress goes to standard error on a terminal."""
-    import json
-
     from evict.demo.simulate import fleet, osquery_lines
-    from evict.errors import EvictError
     from evict.inventory.evict_json import inventory_to_json
-    from evict.model.observations import Platform
 
     if args.hosts < 0:
         raise EvictError("--hosts must be 0 or more")

@@ -1,7 +1,8 @@
 """Inventory sources by name, as ``evict scan --from NAME`` selects them.
 
 Sources are imported only when asked for, so that a plain ``evict scan`` does not pay for the
-XML, SBOM or registry-hive libraries it does not use.
+XML, SBOM or registry-hive libraries it does not use. Network logs are read for a catalog's
+endpoints: the caller hands that catalog to :func:`open_source`.
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ import importlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evict.inventory.interface import InventoryError, InventorySource
+
+if TYPE_CHECKING:
+    from evict.catalog.interface import Catalog
 
 SOURCES: dict[str, str] = {
     "dpkg-status": "evict.inventory.dpkg:DpkgStatusSource",
@@ -32,7 +37,11 @@ SOURCES: dict[str, str] = {
     "windows-dns": "evict.inventory.network.windows_dns:WindowsDnsSource",
     "dnsmasq": "evict.inventory.network.dnsmasq:DnsmasqSource",
 }
-"""Offline sources: name -> ``module:Class``. Each class takes ``(paths)``."""
+"""Offline sources: name -> ``module:Class``. Each class takes ``(paths)``, except the network
+logs' (:data:`NETWORK_LOGS`), which also take the catalog."""
+
+NETWORK_LOGS = frozenset({"zeek", "suricata", "squid", "bind", "windows-dns", "dnsmasq"})
+"""The sources that read network logs for the catalog's endpoints."""
 
 
 class UnknownSourceError(InventoryError):
@@ -52,10 +61,20 @@ def source_class(name: str) -> type[InventorySource]:
     return cls
 
 
-def open_source(name: str, paths: Sequence[Path]) -> InventorySource:
-    """Build the source ``name`` over ``paths``."""
+def open_source(
+    name: str, paths: Sequence[Path], *, catalog: Catalog | None = None
+) -> InventorySource:
+    """Build the source ``name`` over ``paths``; a network log source looks for the endpoints
+    of ``catalog``, which it needs."""
     cls = source_class(name)
-    return cls(paths)  # type: ignore[call-arg]
+    if name not in NETWORK_LOGS:
+        return cls(paths)  # type: ignore[call-arg]
+    if catalog is None:
+        raise InventoryError(f"--from {name}: network logs are read for a catalog's endpoints")
+    # The network log readers (and ahocorasick) are loaded only when one is asked for.
+    from evict.inventory.network.formats import open_log_source
+
+    return open_log_source(name, paths, catalog=catalog)
 
 
 SNIFF_BYTES = 64 * 1024

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from evict import __version__
-from evict.neutral import neutralise
 from evict.remediation.interface import Phase, Plan
 
 
@@ -39,10 +38,3 @@ def header_lines(plan: Plan) -> list[str]:
         "check that fails after its step."
     )
     return lines
-
-
-def one_line(text: str) -> str:
-    """``text`` on one line, for comments, labels and messages: runs of white space (line breaks
-    of every kind included) become one space, and control and bidi characters are shown as
-    ``<U+XXXX>`` (:func:`evict.neutral.neutralise`)."""
-    return neutralise(" ".join(text.split()), one_line=True)

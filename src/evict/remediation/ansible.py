@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from evict.neutral import is_clean
-from evict.remediation._text import header_lines, one_line
+from evict.neutral import is_clean, one_line
+from evict.remediation._text import header_lines
 from evict.remediation.interface import Op, Plan, PlanRenderer, Shell, Step
 
 _WINDOWS_PRELUDE = "$ErrorActionPreference = 'Stop'\n"

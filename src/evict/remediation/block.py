@@ -18,8 +18,7 @@ from xml.sax.saxutils import quoteattr
 
 from evict import __version__
 from evict.catalog.interface import Catalog, NetworkEndpoint, Publisher, VendorID
-from evict.neutral import json_dumps
-from evict.remediation._text import one_line
+from evict.neutral import json_dumps, one_line
 from evict.remediation.interface import RemediationError
 
 _PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9.+\-]*$")

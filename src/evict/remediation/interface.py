@@ -20,6 +20,7 @@ from evict.catalog.interface import ProductID
 from evict.compliance.milestones import MilestoneStatus
 from evict.errors import EvictError, InputError
 from evict.model.observations import HostID, Platform
+from evict.neutral import one_line
 
 
 class Phase(enum.StrEnum):
@@ -242,8 +243,6 @@ class PlanRenderer(ABC):
         """Why this format cannot express ``plan``, as a message (empty when it can)."""
         if plan.shell in self.shells:
             return ""
-        from evict.remediation._text import one_line
-
         return (
             f"{one_line(plan.hostname or plan.host)} is a {plan.platform.value} host: its plan "
             f"cannot be written as {self.name} (its plans are {plan.shell.value}; json always "

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from evict.remediation._text import header_lines, one_line
+from evict.neutral import one_line
+from evict.remediation._text import header_lines
 from evict.remediation.commands import q
 from evict.remediation.interface import Plan, PlanRenderer, Shell, Step
 

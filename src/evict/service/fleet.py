@@ -78,3 +78,30 @@ def sqlite_path(url: str) -> Path | None:
     if parsed.database == ":memory:":
         return None
     return Path(parsed.database)
+
+
+def upgrade_database(url: str) -> tuple[str | None, str, str]:
+    """Bring the schema of the database at ``url`` up to date.
+
+    :returns: the revision before (None: an empty database), the revision now, and the URL as
+        it may be shown (password hidden).
+    """
+    engine = make_engine(url)
+    try:
+        before, after = upgrade(engine)
+        return before, after, engine.url.render_as_string(hide_password=True)
+    finally:
+        engine.dispose()
+
+
+def ready_database(url: str, *, migrate: bool) -> str:
+    """Check (and with ``migrate``, first upgrade) the schema of the database at ``url`` before
+    a server starts on it; return the URL as it may be shown (password hidden)."""
+    engine = make_engine(url)
+    try:
+        if migrate:
+            upgrade(engine)
+        check_schema(engine)
+        return engine.url.render_as_string(hide_password=True)
+    finally:
+        engine.dispose()

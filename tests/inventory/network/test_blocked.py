@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from evict.catalog.loader import load_catalog
 from evict.inventory.network.bind import BindSource
 from evict.inventory.network.squid import SquidSource
 from evict.model.observations import Ident
@@ -15,7 +16,7 @@ def _by_name(
     source: type[BindSource] | type[SquidSource], name: str
 ) -> dict[tuple[str, str], dict[str, str]]:
     out = {}
-    for inv in source([ASSETS / name]).collect():
+    for inv in source([ASSETS / name], catalog=load_catalog()).collect():
         for o in inv.observations:
             out[(inv.host, o.name)] = {k: v for k, v in o.identifiers if k != Ident.LOG_LINE}
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from evict.catalog.loader import load_catalog
 from evict.inventory.network.join import Lease, canonical_address, join_devices
 from evict.inventory.registry import open_source
 from evict.model.observations import HostID, Ident, Kind, Observation
@@ -19,7 +20,7 @@ def at(hour: int, minute: int = 0, second: int = 0) -> dt.datetime:
 
 def devices() -> dict[str, object]:
     # zeek-dns.log: 10.0.0.5 asked KSN from 09:00:00 to 09:02:00, and the update host at 09:01
-    source = open_source("zeek", [ASSETS / "zeek-dns.log"])
+    source = open_source("zeek", [ASSETS / "zeek-dns.log"], catalog=load_catalog())
     return {h.host: h for h in source.collect()}
 
 

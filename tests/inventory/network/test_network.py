@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from evict.catalog.loader import load_catalog
 from evict.cli import main
 from evict.inventory.interface import SourceInputError
 from evict.inventory.network import _reader
@@ -22,10 +23,12 @@ from evict.inventory.registry import open_source
 from evict.model.observations import HostInventory, Ident, Kind
 
 ASSETS = Path(__file__).parent.parent.parent / "assets" / "network"
+CATALOG = load_catalog()
+"""The built-in catalog, whose endpoints the logs are read for."""
 
 
 def collect(kind: str, *paths: Path) -> tuple[dict[str, HostInventory], Any]:
-    source = open_source(kind, list(paths))
+    source = open_source(kind, list(paths), catalog=CATALOG)
     hosts = {h.host: h for h in source.collect()}
     return hosts, source
 

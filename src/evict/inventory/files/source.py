@@ -23,6 +23,7 @@ import hashlib
 import json
 import mmap
 import os
+import re
 import stat
 import sys
 import time
@@ -43,6 +44,7 @@ from evict.inventory.files.formats import (
 )
 from evict.inventory.files.rules import CompiledRules, RulesMatchError
 from evict.inventory.interface import InventorySource, Problems, SourceInputError
+from evict.model.normalize import normalize
 from evict.model.observations import (
     HostID,
     HostInventory,
@@ -153,12 +155,10 @@ class _NameIndex:
     """The file and folder names the catalog's rules recognise, for entries that are not
     executables (a ``.kext`` bundle, a vendor folder)."""
 
-    def __init__(self, catalog: Catalog | None) -> None:
-        import re
-
+    def __init__(self, catalog: Catalog) -> None:
         self.exact: set[str] = set()
         self.patterns: list[tuple[str, re.Pattern[str]]] = []
-        for product in catalog.products if catalog else ():
+        for product in catalog.products:
             for rule in product.rules:
                 if rule.field != "name" or (rule.kinds and not FILE_KINDS & set(rule.kinds)):
                     continue
@@ -167,8 +167,6 @@ class _NameIndex:
                     self.patterns.append((rule.anchor, re.compile(rule.pattern)))
 
     def __contains__(self, name: str) -> bool:
-        from evict.model.normalize import normalize
-
         value = normalize(name, "name")
         if value in self.exact:
             return True
@@ -186,9 +184,9 @@ class FileScanSource(InventorySource):
         (the catalog ships some in ``evict/catalog/data/yara``); None runs no YARA.
     :param max_file_size: files larger than this many bytes are not read.
     :param hostname: the host's name (default: this machine's).
-    :param catalog: the catalog whose name rules pick out non-executable files worth reporting;
-        by default the built-in catalog (plus ``EVICT_CATALOG``) is loaded when first needed,
-        through the compiled-catalog cache.
+    :param catalog: the catalog whose name rules pick out non-executable files worth reporting,
+        and whose version keys the cache (the caller loads it: ``evict scan`` hands over the one
+        it matches with).
     :param workers: threads that hash and parse (default: 2 to 4, by CPU count).
     :param now: the collection time (the command line passes its clock in).
     """
@@ -199,12 +197,12 @@ class FileScanSource(InventorySource):
         self,
         paths: Sequence[Path],
         *,
+        catalog: Catalog,
         cache_path: Path | None = None,
         progress: Callable[[int, int], None] | None = None,
         yara_rules: Path | None = None,
         max_file_size: int = DEFAULT_MAX_FILE_SIZE,
         hostname: str | None = None,
-        catalog: Catalog | None = None,
         workers: int | None = None,
         now: dt.datetime | None = None,
     ) -> None:
@@ -301,19 +299,8 @@ class _Scan:
 
     def _key(self) -> str:
         """The cache key: scanner format, catalog version and YARA rules digest."""
-        catalog = self.source.catalog
-        if catalog is not None:
-            version = catalog.version
-        else:
-            from evict.catalog.interface import CatalogValidationError
-            from evict.catalog.loader import catalog_files, catalog_version, extra_catalog_dirs
-
-            try:
-                version = catalog_version(catalog_files(extra_catalog_dirs()))
-            except (CatalogValidationError, OSError):
-                version = "unknown"
         rules = self.rules.digest if self.rules else "-"
-        return f"{SCAN_FORMAT}:{version}:{rules}"
+        return f"{SCAN_FORMAT}:{self.source.catalog.version}:{rules}"
 
     def _open_cache(self) -> FileCache | None:
         if self.source.cache_path is None:
@@ -329,20 +316,9 @@ class _Scan:
         self.cache = None
 
     def names(self) -> _NameIndex:
-        """The catalog's file names, loaded on first need (a warm scan never needs them)."""
+        """The catalog's file names, indexed on first need (a warm scan never needs them)."""
         if self._names is None:
-            catalog = self.source.catalog
-            if catalog is None:
-                # The compiled-catalog cache the command line also uses: a pickle, not YAML.
-                from evict.catalog.loader import extra_catalog_dirs
-                from evict.errors import EvictError
-                from evict.matching.cache import load_matcher
-
-                try:
-                    catalog = load_matcher(extra_catalog_dirs()).catalog
-                except EvictError as e:
-                    self.problems.add(f"catalog unreadable, file names not checked: {e}")
-            self._names = _NameIndex(catalog)
+            self._names = _NameIndex(self.source.catalog)
         return self._names
 
     # -- the walk ------------------------------------------------------------------------

@@ -28,7 +28,9 @@ from typing import BinaryIO, ClassVar
 
 import ahocorasick_rs
 
+from evict.catalog.interface import Catalog
 from evict.inventory.interface import OfflineSource, Problems, SourceInputError
+from evict.matching.domains import DomainIndex, normalize_name
 from evict.model.observations import (
     HostID,
     HostInventory,
@@ -125,8 +127,6 @@ def _client(value: str) -> tuple[str, str] | None:
         return str(ipaddress.ip_address(value)), ""
     except ValueError:
         pass
-    from evict.matching.domains import normalize_name
-
     name = normalize_name(value)
     if name:
         return name, name
@@ -369,34 +369,30 @@ class NetworkLogSource(OfflineSource):
     """A network log source: one device (inventory) per client address seen asking for a name
     that looks like a catalog endpoint, with when, how often, and the log lines.
 
-    The endpoints come from the catalog: :meth:`use_catalog` sets them (``evict scan`` passes the
-    catalog it matches with); otherwise the built-in catalog is used.
+    :param paths: log files, or folders of them.
+    :param catalog: the catalog whose products' network endpoints are looked for (``evict scan``
+        passes the catalog it matches with).
+    :param known: every log format, to name the one a file is when it is not this source's
+        (:data:`evict.inventory.network.formats.ALL_FORMATS`); empty: no such hint.
     """
 
     name: ClassVar[str]
     formats: ClassVar[tuple[type[LogFormat], ...]]
     """The format(s) of this source, tried in order on each file."""
 
-    def __init__(self, paths: Sequence[Path]) -> None:
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        *,
+        catalog: Catalog,
+        known: Sequence[type[LogFormat]] = (),
+    ) -> None:
         super().__init__(paths)
-        self._domains: list[str] | None = None
+        self._domains = DomainIndex.from_catalog(catalog).needles()
+        self.known = tuple(known)
         self.lines_read = 0
         """Log lines read by the last :meth:`collect`: a log with no vendor traffic still read
         something, so it is an answer ("no device asked"), not an empty input."""
-
-    def use_catalog(self, catalog: object) -> None:
-        """Take the network endpoints to look for from ``catalog``."""
-        from evict.matching.domains import DomainIndex
-
-        self._domains = DomainIndex.from_catalog(catalog).needles()  # type: ignore[arg-type]
-
-    def _needles(self) -> list[str]:
-        if self._domains is None:
-            from evict.matching.cache import load_matcher
-
-            self.use_catalog(load_matcher().catalog)
-        assert self._domains is not None
-        return self._domains
 
     def collect(self) -> Iterator[HostInventory]:
         """Read every file; yield one inventory per client with vendor-looking traffic.
@@ -404,11 +400,9 @@ class NetworkLogSource(OfflineSource):
         A file that cannot be read at all (missing, binary, another format) does not stop the
         others: their devices are yielded first, then the first such error is raised.
         """
-        from evict.inventory.network.formats import ALL_FORMATS
-
-        domains = self._needles()
+        domains = self._domains
         plain = tuple(d.encode("ascii") for d in domains)
-        others = [f() for f in ALL_FORMATS]
+        others = [f() for f in self.known]
         seen: dict[tuple[str, str], _Seen] = {}
         self._statuses = []
         self.lines_read = 0

@@ -1,14 +1,22 @@
-"""Every network log format, for telling a user which one a file is when it is not the one asked."""
+"""The network log formats and their sources: the one module that imports every reader.
+
+A source is opened here with every format (:data:`ALL_FORMATS`), so that a file that is not the
+format asked for is refused with the name of the format it is.
+"""
 
 from __future__ import annotations
 
-from evict.inventory.network._reader import LogFormat
-from evict.inventory.network.bind import BindQueryLog
-from evict.inventory.network.dnsmasq import DnsmasqLog
-from evict.inventory.network.squid import SquidAccessLog
-from evict.inventory.network.suricata import EveJson
-from evict.inventory.network.windows_dns import WindowsDnsDebugLog
-from evict.inventory.network.zeek import ZeekJson, ZeekTsv
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from evict.catalog.interface import Catalog
+from evict.inventory.network._reader import LogFormat, NetworkLogSource
+from evict.inventory.network.bind import BindQueryLog, BindSource
+from evict.inventory.network.dnsmasq import DnsmasqLog, DnsmasqSource
+from evict.inventory.network.squid import SquidAccessLog, SquidSource
+from evict.inventory.network.suricata import EveJson, SuricataSource
+from evict.inventory.network.windows_dns import WindowsDnsDebugLog, WindowsDnsSource
+from evict.inventory.network.zeek import ZeekJson, ZeekSource, ZeekTsv
 
 ALL_FORMATS: tuple[type[LogFormat], ...] = (
     ZeekTsv,
@@ -19,3 +27,22 @@ ALL_FORMATS: tuple[type[LogFormat], ...] = (
     WindowsDnsDebugLog,
     DnsmasqLog,
 )
+"""Every network log format, in the order a file is tried against them for a hint."""
+
+SOURCES: Mapping[str, type[NetworkLogSource]] = {
+    cls.name: cls
+    for cls in (
+        ZeekSource,
+        SuricataSource,
+        SquidSource,
+        BindSource,
+        WindowsDnsSource,
+        DnsmasqSource,
+    )
+}
+"""The network log sources by ``--from`` name."""
+
+
+def open_log_source(kind: str, paths: Sequence[Path], *, catalog: Catalog) -> NetworkLogSource:
+    """The network log source ``kind`` over ``paths``, looking for ``catalog``'s endpoints."""
+    return SOURCES[kind](paths, catalog=catalog, known=ALL_FORMATS)

@@ -1,9 +1,9 @@
 """The dashboard: server-rendered pages over the same store and catalog as the API.
 
-One router per page family (``auth``, ``overview``, ``hosts``, ``products``, ``unmanaged``,
-``waivers``, ``determinations``, ``reports``, ``notifications``, ``audit``), Jinja2 templates under
-``server/templates``, one stylesheet under ``server/static``, and charts drawn as inline SVG on
-the server
+One router per page family (``auth``, ``overview``, ``hosts``, ``host_page``, ``host_actions``,
+``products``, ``unmanaged``, ``waivers``, ``determinations``, ``reports``, ``notifications``,
+``audit``), Jinja2 templates under ``server/templates``, one stylesheet under ``server/static``,
+and charts drawn as inline SVG on the server
 (:mod:`evict.server.views.charts`): no script, no font and nothing else fetched from anywhere,
 so the pages work on an air-gapped network.
 :func:`mount` adds all of it to the app the factory built.
@@ -19,6 +19,8 @@ from evict.server.views import (
     audit,
     auth,
     determinations,
+    host_actions,
+    host_page,
     hosts,
     notifications,
     overview,
@@ -33,6 +35,8 @@ ROUTERS = (
     auth.router,
     overview.router,
     hosts.router,
+    host_page.router,
+    host_actions.router,
     products.router,
     unmanaged.router,
     waivers.router,

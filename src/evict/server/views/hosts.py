@@ -1,9 +1,9 @@
-"""Hosts: the filtered listing with keyset pages and CSV export; one host and its actions.
+"""Hosts: the filtered listing with keyset pages, its CSV export, and its bulk actions (move,
+waive or plan many hosts at once).
 
-Every read is scoped to the viewer's organisation (and org unit, for a user limited to one): a
-host of another organisation is a 404, exactly like a host that does not exist. Moves and
-waivers are POST forms carrying the session's CSRF token; read-only roles get no form, and a
-forged POST is refused (403) before anything is written.
+Every read is scoped to the viewer's organisation (and org unit, for a user limited to one). One
+host's page is :mod:`evict.server.views.host_page`, the forms that act on it are
+:mod:`evict.server.views.host_actions`. Forms are POSTs carrying the session's CSRF token.
 """
 
 from __future__ import annotations
@@ -16,38 +16,35 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response, StreamingResponse
 
 from evict.catalog.interface import CatalogLookupError, Directive
-from evict.compliance.lifecycle import OPERATOR_MOVES, LifecycleError, WaiverError
+from evict.compliance.lifecycle import WaiverError
 from evict.model.listings import HostFilter, HostListRow, HostSort
 from evict.model.observations import Platform
-from evict.model.records import ConflictError, HostInfo, InvalidValueError, NotFoundError, Role
+from evict.model.records import HostInfo, InvalidValueError, NotFoundError
 from evict.model.states import OPEN_STATES, PRESENT, STATE_ORDER, UNCONCLUDED_STATES, State
+from evict.remediation import renderer
+from evict.remediation.interface import RemediationError
 from evict.report.cells import safe_cell
 from evict.report.fleet import HostMilestone, host_milestone
 from evict.server.deps import Ctx, ServerContext
-from evict.server.detail import host_detail
-from evict.server.models import EvidenceModel, FindingModel
+from evict.server.views.host_actions import Directives, Field, grounds_for
 from evict.server.views.overview import default_directive
-from evict.server.views.plans import host_plan, hosts_plans
+from evict.server.views.plans import hosts_plans
 from evict.server.views.products import kept_product_uses
-from evict.server.views.unmanaged import host_network
 from evict.server.views.web import (
     SECURITY_HEADERS,
     BadRequest,
     Dash,
     Dashboard,
-    PageForbidden,
-    PageNotFound,
     Viewer,
     ViewerDep,
     page_url,
 )
 from evict.service import states as state_service
 from evict.service import waivers as waiver_service
-from evict.store.dashboard import DashboardQueries
 
 router = APIRouter(include_in_schema=False)
 
@@ -316,7 +313,7 @@ def hosts(
         )
     except InvalidValueError as e:
         raise BadRequest(str(e)) from e
-    total, capped = _count(ctx, dashboard, viewer, queries, f)
+    total, capped = _count(ctx, dashboard, viewer, f)
     clock = _clock(ctx, viewer, d)
     params = query.params()
     names = _product_names(ctx)
@@ -390,7 +387,6 @@ def _count(
     ctx: ServerContext,
     dashboard: Dashboard,
     viewer: Viewer,
-    queries: DashboardQueries,
     f: HostFilter,
 ) -> tuple[int, bool]:
     """How many hosts the filter matches: ``(n, capped)``.
@@ -422,7 +418,7 @@ def _count(
                 if unit in (None, unit_name) and (not f.states or state in f.states)
             )
             return n, False
-    return queries.count_hosts(org_id, f, cap=COUNT_CAP)
+    return ctx.fleet.dashboard.count_hosts(org_id, f, cap=COUNT_CAP)
 
 
 def _product_count(
@@ -527,352 +523,6 @@ def _csv_cells(
 
 
 # -- one host -------------------------------------------------------------------------------------
-
-
-def _host(ctx: ServerContext, viewer: Viewer, host_id: int) -> HostInfo:
-    try:
-        return ctx.fleet.dashboard.host_by_id(
-            viewer.principal.org_id, host_id, unit_id=viewer.unit_id
-        )
-    except NotFoundError as e:
-        raise PageNotFound(f"no host {host_id}") from e
-
-
-@dataclass(frozen=True, slots=True)
-class ProductFinding:
-    """One covered product on a host with its evidence, and every directive that covers it."""
-
-    product: str
-    product_name: str
-    confidence: str
-    embedded: bool
-    directives: tuple[str, ...]
-    evidence: tuple[EvidenceModel, ...]
-    questions: tuple[tuple[str, str], ...] = ()
-    """``(directive, question)`` where the finding waits for a scope determination."""
-
-
-def by_product(findings: Sequence[FindingModel]) -> list[ProductFinding]:
-    """The API's findings (one per product and directive) grouped by product; directives under
-    which the product waits for a scope determination are listed apart from those covering it."""
-    grouped: dict[str, list[FindingModel]] = {}
-    for f in findings:
-        grouped.setdefault(f.product, []).append(f)
-
-    def needed(f: FindingModel) -> bool:
-        return f.determination is not None and f.determination.get("state") == "needed"
-
-    return [
-        ProductFinding(
-            fs[0].product,
-            fs[0].product_name,
-            fs[0].confidence,
-            fs[0].embedded,
-            tuple(f.directive for f in fs if not needed(f)),
-            tuple(fs[0].evidence),
-            tuple(
-                (f.directive, f.determination["question"])
-                for f in fs
-                if needed(f) and f.determination is not None
-            ),
-        )
-        for fs in grouped.values()
-    ]
-
-
-@dataclass(frozen=True, slots=True)
-class DirectiveActions:
-    """What can be done to a host for one directive."""
-
-    directive: Directive
-    state: str
-    moves: tuple[str, ...]
-    can_waive: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ActionGroup:
-    """The directives a host stands in the same state for: one move form and one waiver form
-    apply to all of them (each directive a checkbox, all ticked)."""
-
-    state: str
-    directives: tuple[Directive, ...]
-    moves: tuple[str, ...]
-    can_waive: bool
-
-    @property
-    def key(self) -> str:
-        """A name for the group's form controls (unique on the page)."""
-        return self.state
-
-    @property
-    def grounds(self) -> tuple[str, ...]:
-        """The exception grounds any of the directives allows (empty: none asked for)."""
-        return tuple(sorted({g for d in self.directives for g in d.exception_grounds}))
-
-
-def group_actions(actions: Sequence[DirectiveActions]) -> list[ActionGroup]:
-    """``actions`` grouped by state, in the order of the first directive of each state."""
-    groups: dict[str, list[DirectiveActions]] = {}
-    for a in actions:
-        if a.moves or a.can_waive:
-            groups.setdefault(a.state, []).append(a)
-    return [
-        ActionGroup(state, tuple(a.directive for a in group), group[0].moves, group[0].can_waive)
-        for state, group in groups.items()
-    ]
-
-
-def render_host(
-    request: Request,
-    ctx: ServerContext,
-    dashboard: Dashboard,
-    viewer: Viewer,
-    host_id: int,
-    *,
-    error: str = "",
-    status: int = 200,
-    form: Mapping[str, str] | None = None,
-    done: str = "",
-) -> Response:
-    """The host page, optionally with a form's error (and the values to refill it with)."""
-    info = _host(ctx, viewer, host_id)
-    detail = host_detail(ctx, info)
-    actions = []
-    for d in ctx.catalog.directives:
-        standing = detail.states.get(d.id)
-        if standing is None:
-            continue
-        state = State(standing.state)
-        actions.append(
-            DirectiveActions(
-                d,
-                state.value,
-                tuple(sorted(s.value for s in OPERATOR_MOVES.get(state, frozenset()))),
-                state in OPEN_STATES or state is State.WAIVED,
-            )
-        )
-    waivers = ctx.store.waivers(viewer.principal.org_id, host=info.identifier)
-    today = ctx.today()
-    return dashboard.render(
-        request,
-        "host.html",
-        viewer=viewer,
-        status_code=status,
-        title=f"Host {info.hostname or info.identifier}",
-        section="hosts",
-        info=info,
-        detail=detail,
-        findings=by_product(detail.findings),
-        actions=actions,
-        groups=group_actions(actions),
-        waivers=waivers,
-        plan=host_plan(ctx, info, detail),
-        error=error,
-        form=form or {},
-        done=done,
-        today=today,
-        default_expiry=(today + dt.timedelta(days=30)).isoformat(),
-        min_expiry=(today + dt.timedelta(days=1)).isoformat(),
-        directive_titles={d.id: d.title for d in ctx.catalog.directives},
-        **host_network(ctx, info.id),
-    )
-
-
-@router.get("/hosts/{host_id}")
-def host(
-    host_id: int,
-    request: Request,
-    ctx: Ctx,
-    dashboard: Dash,
-    viewer: ViewerDep,
-    done: Annotated[str, Query(max_length=20)] = "",
-) -> Response:
-    """One host: findings with evidence, states, the timeline, the plan, and the actions."""
-    return render_host(request, ctx, dashboard, viewer, host_id, done=done)
-
-
-def _directive(ctx: ServerContext, directive: str) -> Directive:
-    try:
-        return ctx.catalog.directive(directive)
-    except CatalogLookupError as e:
-        raise BadRequest(f"no directive {directive!r} in the catalog") from e
-
-
-Field = Annotated[str, Form(max_length=5000)]
-Directives = Annotated[list[str] | None, Form()]
-
-
-def _directives(ctx: ServerContext, wanted: Sequence[str] | None) -> list[Directive]:
-    """The directives a form ticked (each once, in catalog order); :class:`BadRequest` when none
-    is, or one is unknown."""
-    if not wanted:
-        raise BadRequest("tick at least one directive")
-    ids = {_directive(ctx, w).id for w in wanted[: len(ctx.catalog.directives) + 1]}
-    return [d for d in ctx.catalog.directives if d.id in ids]
-
-
-def _form(**values: str | list[str] | None) -> dict[str, Any]:
-    return {k: v if v is not None else "" for k, v in values.items()}
-
-
-@router.post("/hosts/{host_id}/state")
-def move_state(
-    host_id: int,
-    request: Request,
-    ctx: Ctx,
-    dashboard: Dash,
-    viewer: ViewerDep,
-    csrf: Field = "",
-    directive: Directives = None,
-    to: Field = "",
-    reason: Field = "",
-) -> Response:
-    """Move a host to planned, removing or back to identified (admins and operators), for each
-    directive ticked."""
-    viewer.check_csrf(csrf)
-    viewer.require_write()
-    info = _host(ctx, viewer, host_id)
-    chosen = _directives(ctx, directive)
-    form = _form(directive=[d.id for d in chosen], to=to, reason=reason)
-    now = ctx.now()
-    refused = []
-    for d in chosen:
-        try:
-            state_service.change_state(
-                ctx.store, d.id, info, to, reason=reason, actor=viewer.principal.actor, now=now
-            )
-        except (LifecycleError, ConflictError) as e:
-            refused.append(f"{d.id}: {e}")
-    if len(refused) < len(chosen):
-        dashboard.invalidate(viewer.principal.org_id)
-    if refused:
-        status = 422 if to not in {s.value for s in State} else 409
-        return render_host(
-            request, ctx, dashboard, viewer, host_id, error="; ".join(refused), status=status,
-            form=form,
-        )  # fmt: skip
-    return RedirectResponse(f"/hosts/{host_id}?done=state", status_code=303)
-
-
-def _require_admin(viewer: Viewer) -> None:
-    if viewer.principal.role is not Role.ADMIN:
-        raise PageForbidden("only an admin may do this")
-
-
-@router.post("/hosts/{host_id}/reenroll")
-def allow_reenroll(
-    host_id: int,
-    ctx: Ctx,
-    viewer: ViewerDep,
-    csrf: Field = "",
-) -> Response:
-    """Let the host enrol again once with its unit's secret, within seven days (admins)."""
-    viewer.check_csrf(csrf)
-    _require_admin(viewer)
-    info = _host(ctx, viewer, host_id)
-    ctx.store.allow_reenroll(info, actor=viewer.principal.actor, now=ctx.now())
-    return RedirectResponse(f"/hosts/{host_id}?done=reenroll", status_code=303)
-
-
-@router.post("/hosts/{host_id}/held")
-def review_held(
-    host_id: int,
-    request: Request,
-    ctx: Ctx,
-    dashboard: Dash,
-    viewer: ViewerDep,
-    csrf: Field = "",
-    decision: Field = "",
-) -> Response:
-    """Accept or reject the inventory held for review (admins)."""
-    viewer.check_csrf(csrf)
-    _require_admin(viewer)
-    info = _host(ctx, viewer, host_id)
-    if decision not in ("accept", "reject"):
-        raise BadRequest("decision: accept or reject")
-    accept = decision == "accept"
-    if not ctx.store.review_held(info, accept=accept, actor=viewer.principal.actor, now=ctx.now()):
-        return render_host(
-            request,
-            ctx,
-            dashboard,
-            viewer,
-            host_id,
-            error="No inventory of this host is held for review any more.",
-            status=409,
-        )
-    if accept:
-        ctx.wake_worker()
-    dashboard.invalidate(viewer.principal.org_id)
-    return RedirectResponse(f"/hosts/{host_id}?done=held-{decision}", status_code=303)
-
-
-@router.post("/hosts/{host_id}/waive")
-def waive_host(
-    host_id: int,
-    request: Request,
-    ctx: Ctx,
-    dashboard: Dash,
-    viewer: ViewerDep,
-    csrf: Field = "",
-    directive: Directives = None,
-    justification: Field = "",
-    grounds: Field = "",
-    approver: Field = "",
-    expires: Field = "",
-) -> Response:
-    """Waive one host for each directive ticked, with justification, approver and expiry."""
-    viewer.check_csrf(csrf)
-    viewer.require_write()
-    info = _host(ctx, viewer, host_id)
-    chosen = _directives(ctx, directive)
-    form = _form(
-        directive=[d.id for d in chosen], justification=justification, grounds=grounds,
-        approver=approver, expires=expires,
-    )  # fmt: skip
-
-    def refuse(message: str, status: int) -> Response:
-        return render_host(
-            request, ctx, dashboard, viewer, host_id, error=message, status=status, form=form
-        )
-
-    try:
-        until = dt.date.fromisoformat(expires)
-    except ValueError:
-        return refuse("the expiry date must be a date (YYYY-MM-DD)", 422)
-    now = ctx.now()
-    try:
-        # Every waiver is checked before any is granted: a form error changes nothing.
-        for d in chosen:
-            waiver_service.check(
-                d, info.identifier, justification=justification, approver=approver,
-                expires=until, grounds=_grounds_for(d, grounds), today=now.date(),
-            )  # fmt: skip
-    except WaiverError as e:
-        return refuse(f"{d.id}: {e}" if len(chosen) > 1 else str(e), 422)
-    refused = []
-    status = 409
-    for d in chosen:
-        try:
-            waiver_service.grant(
-                ctx.store, d, info, justification=justification, approver=approver,
-                expires=until, grounds=_grounds_for(d, grounds), actor=viewer.principal.actor,
-                now=now,
-            )  # fmt: skip
-        except (LifecycleError, ConflictError) as e:
-            status = 422 if isinstance(e, WaiverError) else status
-            refused.append(f"{d.id}: {e}" if len(chosen) > 1 else str(e))
-    if len(refused) < len(chosen):
-        dashboard.invalidate(viewer.principal.org_id)
-    if refused:
-        return refuse("; ".join(refused), status)
-    return RedirectResponse(f"/hosts/{host_id}?done=waiver", status_code=303)
-
-
-def _grounds_for(directive: Directive, grounds: str) -> str:
-    """The grounds a form gave, for a directive that asks for grounds (others take none)."""
-    return grounds if directive.exception_grounds else ""
 
 
 # -- many hosts -----------------------------------------------------------------------------------
@@ -991,7 +641,7 @@ def bulk(
             until = dt.date.fromisoformat(expires)
             waiver_service.check(
                 d, "bulk", justification=justification, approver=approver, expires=until,
-                grounds=_grounds_for(d, grounds), today=now.date(),
+                grounds=grounds_for(d, grounds), today=now.date(),
             )  # fmt: skip
         except ValueError:
             return result(422, error="the expiry date must be a date (YYYY-MM-DD)")
@@ -999,7 +649,7 @@ def bulk(
             return result(422, error=str(e))
         granted = waiver_service.grant_many(
             ctx.store, d, infos, justification=justification, approver=approver,
-            expires=until, grounds=_grounds_for(d, grounds), actor=actor, now=now,
+            expires=until, grounds=grounds_for(d, grounds), actor=actor, now=now,
         )  # fmt: skip
         done, refused = len(granted.changed), granted.refused
         what = f"waived until {until.isoformat()}"
@@ -1015,9 +665,6 @@ def _bulk_plan(
     fmt: str,
     result: Callable[..., Response],
 ) -> Response:
-    from evict.remediation import renderer
-    from evict.remediation.interface import RemediationError
-
     if fmt not in BULK_PLAN_FORMATS:
         return result(422, error=f"no plan format {fmt!r}: {', '.join(BULK_PLAN_FORMATS)}")
     plans = hosts_plans(ctx, infos)
