@@ -16,6 +16,7 @@ from evict.report.interface import ReportKind
 from tests.report.test_directives import KES, cell, facts, make, row, statements
 
 WHITE_LABEL = "kaspersky-white-label-bod-17-01"
+OEM_PRODUCTS = "kaspersky-oem-products-bod-17-01"
 ENGINE = "kaspersky-software"
 
 
@@ -63,7 +64,7 @@ def test_the_scope_section_lists_questions_waiting_hosts_and_determinations(
     assert any("does not address Kaspersky code embedded" in c for c in cited)
     assert any("supplied, directly or indirectly" in c for c in cited)
     asked = {f["row"] for f in facts(doc) if (f["section"], f["table"]) == ("scope", "questions")}
-    assert asked == {WHITE_LABEL}, "only the questions BOD 17-01 is asked"
+    assert asked == {WHITE_LABEL, OEM_PRODUCTS}, "only the questions BOD 17-01 is asked"
     assert statements(doc, "scope")[0].startswith("1 endpoint carries software whose coverage")
 
     decided = Determination(

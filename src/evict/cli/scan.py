@@ -61,6 +61,14 @@ def register(subparsers: Any) -> None:
         metavar="ID",
         help="only these directives (repeatable; default: all)",
     )
+    p.add_argument(
+        "--determinations",
+        type=Path,
+        metavar="FILE",
+        help="apply your organisation's answers to questions of scope, as "
+        "'evict determination list --format json' exports them (covered: the finding is "
+        "identified; not covered: it is dropped)",
+    )
     p.add_argument("-o", "--output", type=Path, help="write the output to this file")
     add_clock_options(p)
     add_catalog_options(p)
@@ -135,7 +143,10 @@ def run(args: argparse.Namespace) -> int:
     if args.directive:
         directives = [matcher.catalog.directive(d) for d in args.directive]
     sources = build_sources(args, matcher.catalog)
-    result = scan(sources, matcher, generated_at=utcnow(), directives=directives)
+    answers = _determinations(args.determinations, matcher.catalog, args.today or today())
+    result = scan(
+        sources, matcher, generated_at=utcnow(), directives=directives, determinations=answers
+    )
     if not result.hosts and not result.errors and read_nothing(sources):
         raise no_host_error(sources)
     starts: dict[str, Any] | None = None
@@ -167,6 +178,31 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _determinations(path: Path | None, catalog: Any, today: Any) -> dict[str, Any]:
+    """The determinations in ``path`` (an exported list), checked against ``catalog``; a note on
+    standard error says which were applied. A file that cannot be used is an input error."""
+    import json
+
+    from evict.compliance.determinations import DeterminationError, load_determinations
+    from evict.errors import InputError
+
+    if path is None:
+        return {}
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        answers = load_determinations(document, catalog, today=today)
+    except OSError as e:
+        raise InputError(str(path), f"cannot read: {e.strerror or e}") from e
+    except (ValueError, DeterminationError) as e:  # JSONDecodeError is a ValueError
+        raise InputError(str(path), f"not a list of determinations: {e}") from e
+    applied = ", ".join(f"{q} ({d.answer.value})" for q, d in sorted(answers.items()))
+    print(
+        f"evict: applying {len(answers)} determination(s) from {path}: {applied or 'none'}",
+        file=sys.stderr,
+    )
+    return answers
 
 
 def emit(document: dict[str, Any], fmt: str, output: Path | None) -> None:
