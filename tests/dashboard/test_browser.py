@@ -260,14 +260,13 @@ def test_screenshots_of_the_demo_fleet(chromium: Any, tmp_path: Path) -> None:
     from evict._util import utcnow
     from evict.demo.fleet import ADMIN, build_demo
     from evict.server.app import create_app
-    from evict.store.dashboard import DashboardQueries
 
     hosts = int(os.environ.get("EVICT_SCREENSHOT_HOSTS", "2000"))
     now = utcnow()
     demo = build_demo(tmp_path, hosts=hosts, seed=1, now=now)
     store = Store.open(demo.settings.database_url)
     org = store.org("Demo Agency").id
-    waived = DashboardQueries(store).waivers(org)
+    waived = store.waivers(org, soonest_first=True)
     host_id = waived[0].host_id if waived else 1
     store.close()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""What listings hand out: hosts and waivers as the dashboard lists them, vendor traffic and
+"""What listings hand out: hosts as the dashboard lists them, vendor traffic and
 unmanaged devices from network logs, and report jobs. Frozen values, no I/O."""
 
 from __future__ import annotations
@@ -75,25 +75,6 @@ class HostPage:
 
     rows: tuple[HostListRow, ...]
     next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class WaiverView:
-    """A waiver with the host it covers, for the waivers page."""
-
-    id: int
-    host_id: int
-    identifier: str
-    hostname: str
-    org_unit: str
-    directive: str
-    justification: str
-    approver: str
-    expires: dt.date
-    created_at: dt.datetime
-    created_by: str
-    revoked: bool
-    grounds: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -275,6 +275,10 @@ class WaiverInfo:
     created_by: str
     revoked: bool = False
     grounds: str = ""
+    host_id: int = 0
+    hostname: str = ""
+    org_unit: str = ""
+    """The host's org unit (listings show it; the API's waiver object does not carry it)."""
 
     def to_json(self) -> dict[str, object]:
         """Render for the API."""

@@ -25,7 +25,6 @@ from evict.notify.events import (
 )
 from evict.notify.interface import Channel, Event, Notification, NotifyError
 from evict.report.fleet import is_open, report_lines
-from evict.store.dashboard import DashboardQueries
 from evict.store.notifications import NotificationStore
 from evict.store.store import NOTIFY_LOCK_KEY, Store
 
@@ -85,8 +84,8 @@ def gather(store: Store, catalog: Catalog, org_id: int, *, today: dt.date) -> Or
         if is_open(line.row.state)
     ]
     waivers = [
-        WaiverFact(w.id, w.identifier, w.hostname, w.directive, w.expires)
-        for w in DashboardQueries(store).waivers(org_id)
+        WaiverFact(w.id, w.host, w.hostname, w.directive, w.expires)
+        for w in store.waivers(org_id, soonest_first=True)
         if not w.revoked and w.expires >= today
     ]
     return OrgFacts(org_id, milestones, hosts, waivers, {p.id: p.name for p in catalog.products})

@@ -44,7 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError
 
 from evict.compliance.audit import AuditEvent
-from evict.model.listings import HostFilter, HostListRow, HostPage, HostSort, WaiverView
+from evict.model.listings import HostFilter, HostListRow, HostPage, HostSort
 from evict.model.observations import Observation
 from evict.model.records import DatabaseError, HostInfo, InvalidValueError, NotFoundError
 from evict.model.states import OPEN_STATES, PENDING, PRESENT, STATE_ORDER, State
@@ -59,7 +59,6 @@ from evict.store.tables import (
     OrgUnit,
     Software,
     SoftwareMatch,
-    WaiverRow,
 )
 
 HOST_IDS = 50_000
@@ -579,42 +578,6 @@ class DashboardQueries:
         return out
 
     # -- waivers --------------------------------------------------------------------------------
-
-    def waivers(self, org_id: int, *, unit_id: int | None = None) -> list[WaiverView]:
-        """The organisation's waivers with their hosts, soonest expiry first."""
-        stmt = (
-            select(
-                WaiverRow,
-                Host.identifier,
-                Host.hostname,
-                OrgUnit.name.label("unit_name"),
-            )
-            .join(Host, Host.id == WaiverRow.host_id)
-            .join(OrgUnit, OrgUnit.id == Host.org_unit_id)
-            .where(Host.org_id == org_id)
-            .order_by(WaiverRow.expires, WaiverRow.id)
-        )
-        if unit_id is not None:
-            stmt = stmt.where(Host.org_unit_id == unit_id)
-        with self._read() as conn:
-            return [
-                WaiverView(
-                    r.id,
-                    r.host_id,
-                    r.identifier,
-                    r.hostname,
-                    r.unit_name,
-                    r.directive,
-                    r.justification,
-                    r.approver,
-                    r.expires,
-                    r.created_at,
-                    r.created_by,
-                    r.revoked_at is not None,
-                    r.grounds,
-                )
-                for r in conn.execute(stmt)
-            ]
 
     # -- audit ----------------------------------------------------------------------------------
 

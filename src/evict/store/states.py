@@ -44,6 +44,7 @@ from evict.store.core import (
 from evict.store.tables import (
     Host,
     HostStateRow,
+    OrgUnit,
     WaiverRow,
 )
 
@@ -418,13 +419,18 @@ class States(StoreCore):
         host: str | None = None,
         unit_id: int | None = None,
         waiver_id: int | None = None,
+        soonest_first: bool = False,
     ) -> list[WaiverInfo]:
-        """An organisation's waivers, newest first (of one host, or one org unit's hosts)."""
+        """An organisation's waivers, newest first (of one host, or one org unit's hosts); with
+        ``soonest_first``, soonest expiry first (the waivers page)."""
         stmt = (
-            select(WaiverRow, Host.identifier)
+            select(WaiverRow, Host.identifier, Host.hostname, OrgUnit.name.label("unit_name"))
             .join(Host, Host.id == WaiverRow.host_id)
+            .join(OrgUnit, OrgUnit.id == Host.org_unit_id)
             .where(Host.org_id == org_id)
-            .order_by(WaiverRow.id.desc())
+            .order_by(
+                *((WaiverRow.expires, WaiverRow.id) if soonest_first else (WaiverRow.id.desc(),))
+            )
         )
         if host is not None:
             stmt = stmt.where(Host.identifier == host)
@@ -445,6 +451,9 @@ class States(StoreCore):
                     r.created_by,
                     r.revoked_at is not None,
                     r.grounds,
+                    r.host_id,
+                    r.hostname,
+                    r.unit_name,
                 )
                 for r in conn.execute(stmt)
             ]

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from evict.compliance.lifecycle import LifecycleError
-from evict.model.listings import WaiverView
 from evict.model.records import ConflictError, NotFoundError, WaiverInfo
 from evict.server.deps import Ctx
 from evict.server.views.web import Dash, PageNotFound, Viewer, ViewerDep
@@ -26,13 +25,13 @@ WARN_DAYS = 14
 class WaiverStatus:
     """A waiver and where it stands today."""
 
-    waiver: WaiverView
+    waiver: WaiverInfo
     status: str
     """``revoked``, ``expired``, ``expiring`` (within :data:`WARN_DAYS`) or ``active``."""
     days_left: int
 
 
-def waiver_status(waiver: WaiverView, today: dt.date) -> WaiverStatus:
+def waiver_status(waiver: WaiverInfo, today: dt.date) -> WaiverStatus:
     """Classify ``waiver`` as of ``today`` (a waiver ends on its expiry date)."""
     days = (waiver.expires - today).days
     if waiver.revoked:
@@ -62,7 +61,9 @@ def _page(
     today = ctx.today()
     rows = [
         waiver_status(w, today)
-        for w in ctx.fleet.dashboard.waivers(viewer.principal.org_id, unit_id=viewer.unit_id)
+        for w in ctx.store.waivers(
+            viewer.principal.org_id, unit_id=viewer.unit_id, soonest_first=True
+        )
     ]
     counts = {s: sum(1 for r in rows if r.status == s) for s in ("expired", "expiring", "active")}
     return dashboard.render(
