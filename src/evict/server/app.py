@@ -10,26 +10,41 @@ error with the status from :func:`evict.server.errors.status_for`.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
+import os
+import pickle
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException
 
 from evict import __version__
 from evict._util import utcnow
 from evict.catalog.interface import Catalog
+from evict.catalog.loader import load_catalog
 from evict.errors import EvictError
+from evict.matching.engine import Matcher
 from evict.model.listings import ReportJob
+from evict.server.api import ROUTERS
 from evict.server.deps import ServerContext
 from evict.server.errors import RateLimited, status_for
-from evict.service.reports import ReportRunner
+from evict.server.limits import SMALL_BODY_BYTES, BodyLimit, ReceiveTimeout
+from evict.server.models import InventoryBody
+from evict.server.ratelimit import LoginGuard, RateLimiter
+from evict.service.anchor import Anchorer, AnchorThread
+from evict.service.evaluate import MatchWorker, WorkerThread, protection_products
+from evict.service.fleet import Fleet
+from evict.service.reports import ReportRunner, ReportScope
 from evict.settings import Settings
+from evict.signing import ensure_key, syslog_handler
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +56,6 @@ def build_context(
     catalog: Catalog | None = None,
 ) -> ServerContext:
     """Open the store, load the catalog and prepare the worker (not started)."""
-    from evict.catalog.loader import load_catalog
-    from evict.matching.engine import Matcher
-    from evict.server.ratelimit import LoginGuard, RateLimiter
-    from evict.service.evaluate import MatchWorker, WorkerThread, protection_products
-    from evict.service.fleet import Fleet
 
     fleet = Fleet.open(settings.database_url, migrate=settings.upgrade_on_start)
     store = fleet.store
@@ -91,7 +101,6 @@ def build_context(
 
 def _report_runner(context: ServerContext) -> ReportRunner:
     """The runner of the dashboard's report jobs, building each job's scope from ``context``."""
-    from evict.service.reports import ReportScope
 
     def scope_for(job: ReportJob) -> ReportScope:
         now = context.now()
@@ -123,8 +132,6 @@ def _audit_signing(
     if settings.audit_key is None:
         log.warning("no audit key: audit chain heads are not signed or anchored")
         return
-    from evict.service.anchor import Anchorer, AnchorThread
-    from evict.signing import ensure_key, syslog_handler
 
     key, created = ensure_key(settings.audit_key)
     if created:
@@ -152,7 +159,6 @@ def create_app(
     :param catalog: a catalog to use instead of loading the built-in one plus
         ``settings.catalog_dirs``.
     """
-    from evict.server.api import ROUTERS
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -198,12 +204,10 @@ def create_app(
     app.add_exception_handler(EvictError, _handle_error)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(HTTPException, _handle_http)
-    from evict.server.limits import SMALL_BODY_BYTES, BodyLimit
 
     app.add_middleware(
         BodyLimit, limit=SMALL_BODY_BYTES, exempt={"/api/v1/inventory", "/api/v1/network"}
     )
-    from evict.server.limits import ReceiveTimeout
 
     app.add_middleware(ReceiveTimeout, timeout=settings.body_timeout)
     if settings.trusted_proxies:
@@ -223,9 +227,6 @@ the parent process itself, base64)."""
 
 def app_from_environment() -> FastAPI:
     """The app of one ``evict serve --workers N`` process (uvicorn's factory)."""
-    import base64
-    import os
-    import pickle
 
     settings = pickle.loads(base64.b64decode(os.environ[SETTINGS_ENV]))  # noqa: S301
     if not isinstance(settings, Settings):
@@ -273,10 +274,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     """The OpenAPI document, with the inventory body's schema (sent raw, so not inferred)."""
     if app.openapi_schema:
         return app.openapi_schema
-    from fastapi.openapi.utils import get_openapi
-    from pydantic.json_schema import models_json_schema
-
-    from evict.server.models import InventoryBody
 
     schema = get_openapi(
         title=app.title,

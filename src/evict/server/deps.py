@@ -22,11 +22,13 @@ from evict.model.records import HostInfo, Principal, Role
 from evict.server.errors import Forbidden, Unauthorized
 from evict.server.ratelimit import LoginGuard, RateLimiter
 from evict.service.anchor import AnchorThread
+from evict.service.audit import signed_head
 from evict.service.evaluate import WorkerThread
 from evict.service.fleet import Fleet
 from evict.service.notifier import NotifierThread
 from evict.service.reports import ReportRunner
 from evict.settings import Settings
+from evict.signing import anchor_line
 from evict.store.store import Store
 
 
@@ -80,8 +82,6 @@ class ServerContext:
         key): every report carries the chain head as signed when it was made."""
         if self.audit_key is None:
             return {}
-        from evict.service.audit import signed_head
-        from evict.signing import anchor_line
 
         head = signed_head(self.store, self.audit_key, self.now())
         return {"Evict-Audit-Head": anchor_line(head).strip()}

@@ -7,7 +7,18 @@ handler renders ``{"error": {"status", "type", "message"}}``.
 
 from __future__ import annotations
 
+from evict.agent.wire import TooManyObservations, WireError
+from evict.catalog.interface import CatalogLookupError
+from evict.compliance.determinations import DeterminationError
+from evict.compliance.lifecycle import LifecycleError
 from evict.errors import EvictError
+from evict.model.records import (
+    ConflictError,
+    DatabaseError,
+    InvalidValueError,
+    NotFoundError,
+    SchemaError,
+)
 
 
 class ServerError(EvictError):
@@ -40,17 +51,6 @@ class BadBody(ServerError):
 
 def status_for(error: EvictError) -> int:
     """The HTTP status for ``error``."""
-    from evict.agent.wire import TooManyObservations, WireError
-    from evict.catalog.interface import CatalogLookupError
-    from evict.compliance.determinations import DeterminationError
-    from evict.compliance.lifecycle import LifecycleError
-    from evict.model.records import (
-        ConflictError,
-        DatabaseError,
-        InvalidValueError,
-        NotFoundError,
-        SchemaError,
-    )
 
     table: tuple[tuple[type[EvictError], int], ...] = (
         (Unauthorized, 401),

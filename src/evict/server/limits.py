@@ -12,10 +12,13 @@ inventory reports may be compressed; any other body with a ``Content-Encoding`` 
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import Collection
 
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from evict.server.errors import BodyTooLarge
@@ -102,7 +105,6 @@ class BodyLimit:
     async def _refuse(
         self, send: Send, status: int = 413, kind: str = "BodyTooLarge", message: str = ""
     ) -> None:
-        import json
 
         message = message or f"the body is over {self.limit} bytes"
         body = json.dumps({"error": {"status": status, "type": kind, "message": message}})
@@ -157,9 +159,6 @@ class ReceiveTimeout:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        import asyncio
-
-        from starlette.requests import ClientDisconnect
 
         body_read = False
         started = False
@@ -208,7 +207,6 @@ def _describe(scope: Scope) -> str:
 
 async def _answer(send: Send, status: int, kind: str, message: str) -> None:
     """A JSON error in evict's format, closing the connection."""
-    import json
 
     body = json.dumps({"error": {"status": status, "type": kind, "message": message}}).encode()
     await send(

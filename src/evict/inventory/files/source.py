@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import errno
 import hashlib
 import json
 import mmap
 import os
 import re
+import socket
 import stat
 import sys
 import time
@@ -31,6 +33,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import platformdirs
 
 from evict.catalog.interface import Catalog
 from evict.inventory.files.cache import CachedEntry, FileCache, FileCacheError
@@ -44,6 +48,7 @@ from evict.inventory.files.formats import (
 )
 from evict.inventory.files.rules import CompiledRules, RulesMatchError
 from evict.inventory.interface import InventorySource, Problems, SourceInputError
+from evict.inventory.local.host import machine_id
 from evict.model.normalize import normalize
 from evict.model.observations import (
     HostID,
@@ -103,7 +108,6 @@ _PROBLEMS = {
 
 def default_cache_path() -> Path:
     """The per-user cache file: ``files.sqlite`` in ``platformdirs.user_cache_dir("evict")``."""
-    import platformdirs
 
     return Path(platformdirs.user_cache_dir("evict")) / "files.sqlite"
 
@@ -238,7 +242,6 @@ class FileScanSource(InventorySource):
         finally:
             self._stats = scan.stats()
             self._statuses = [scan.status()]
-        from evict.inventory.local.host import machine_id
 
         yield HostInventory(
             host=HostID(machine_id(Path("/")) or self.hostname),
@@ -751,7 +754,6 @@ def _this_hostname() -> str:
     """This machine's name, without importing :mod:`socket` where ``uname`` gives it."""
     if hasattr(os, "uname"):
         return os.uname().nodename
-    import socket
 
     return socket.gethostname()
 
@@ -787,7 +789,6 @@ def _under(path: str, parents: Sequence[str] | frozenset[str]) -> bool:
 
 def _vanished(error: OSError) -> bool:
     """Whether an open failed because the file went away or became a link (not a problem)."""
-    import errno
 
     return error.errno in (errno.ENOENT, errno.ELOOP)
 

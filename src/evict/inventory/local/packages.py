@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import struct
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -162,7 +164,6 @@ class RpmCollector(Collector):
         sqlite_db = self._first(RPM_SQLITE)
         if sqlite_db is not None:
             return self._read_sqlite(sqlite_db, distro, problems)
-        import shutil
 
         legacy = self._first(RPM_LEGACY)
         tool = shutil.which("rpm")
@@ -238,7 +239,6 @@ class RpmCollector(Collector):
         return observations
 
     def _query_rpm(self, tool: str, distro: str, problems: Problems) -> list[Observation]:
-        import subprocess
 
         command = [tool, "--root", str(self.root), "-qa", "--queryformat", _RPM_QUERYFORMAT]
         try:

@@ -7,7 +7,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from packageurl import PackageURL
+
 from evict.inventory.windows._keys import RegistryView, canonical_root
+from evict.inventory.windows.reg import RegTree
 from evict.model.observations import Ident, Kind, Observation, Platform
 
 Row = Mapping[str, str]
@@ -51,7 +54,6 @@ def _purl(
     """A package URL in canonical form, or ``""`` when there is no name."""
     if not name:
         return ""
-    from packageurl import PackageURL
 
     quals = {k: v for k, v in (qualifiers or {}).items() if v}
     try:
@@ -457,7 +459,6 @@ def registry_view(rows: Iterable[Row]) -> RegistryView:
     Numbers (``REG_DWORD``, ``REG_QWORD``) are logged in decimal; everything else is kept as
     the text osquery logged. Only the keys and values the Windows sources read are kept.
     """
-    from evict.inventory.windows.reg import RegTree
 
     tree = RegTree()
     for row in rows:

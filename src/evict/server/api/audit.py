@@ -6,9 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from evict.compliance.audit import check_anchors
+from evict.model.records import NotFoundError
 from evict.server.deps import Caller, Ctx
 from evict.server.errors import Forbidden
 from evict.server.models import AuditEventModel, AuditPage, ErrorResponse, VerifyResponse
+from evict.service.audit import signed_head as sign
+from evict.signing import read_anchors
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -45,8 +49,6 @@ def verify(ctx: Ctx, caller: Caller) -> VerifyResponse:
     """Recompute the whole chain; name the first altered, deleted or reordered event, and check
     it against the signed heads of the server's anchor file (events cut off the end, or
     rewritten and re-chained). A missing head row is a 503."""
-    from evict.compliance.audit import check_anchors
-    from evict.signing import read_anchors
 
     anchors = []
     path = ctx.settings.anchor_path
@@ -70,8 +72,6 @@ def verify(ctx: Ctx, caller: Caller) -> VerifyResponse:
 def signed_head(ctx: Ctx, caller: Caller) -> dict[str, Any]:
     """The recorded head signed with the audit key, to keep outside the server as an anchor
     (one line of an anchor file). 404 when the server has no audit key."""
-    from evict.model.records import NotFoundError
-    from evict.service.audit import signed_head as sign
 
     if ctx.audit_key is None:
         raise NotFoundError("this server has no audit key: its heads are not signed")

@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from evict.catalog.interface import ProductID
 from evict.model.observations import HostID, HostInventory, Platform
 from evict.model.records import HostInfo
+from evict.remediation.interface import RemediationError
+from evict.remediation.policy import Policy
 from evict.server.deps import ServerContext
 from evict.server.models import HostDetail
 
@@ -45,9 +48,6 @@ def host_plan(ctx: ServerContext, info: HostInfo, detail: HostDetail) -> HostPla
     planner = _planner()
     if planner is None or not detail.findings:
         return None
-    from evict.catalog.interface import ProductID
-    from evict.remediation.interface import RemediationError
-    from evict.remediation.policy import Policy
 
     try:
         platform = Platform(info.platform)
@@ -79,9 +79,6 @@ def hosts_plans(ctx: ServerContext, infos: Sequence[HostInfo]) -> list[Plan] | N
     planner = _planner()
     if planner is None:
         return None
-    from evict.catalog.interface import ProductID
-    from evict.remediation.interface import RemediationError
-    from evict.remediation.policy import Policy
 
     policy = Policy(approved=tuple(ProductID(p) for p in sorted(ctx.protection)))
     queries = ctx.fleet.dashboard
