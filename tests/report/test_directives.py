@@ -419,10 +419,13 @@ def test_far_initial_items_carry_the_clause_fields_and_the_contract_by_org_unit(
 
 
 def test_far_without_contracts_says_the_contract_number_is_required(catalog: Catalog) -> None:
-    from evict.report.directives import _contracts_for, _Item
+    from evict.report.counts import ItemCount
+    from evict.report.directives import _contracts_for
 
     inputs = make(catalog, [row("ws-1", "identified", "HQ", KES)], directive="ndaa-fy18-1634")
-    item = _Item(KES, "KES", "12", "AO Kaspersky Lab", "Kaspersky", "", False, inputs.lines)
+    item = ItemCount(KES, "KES", "12", "kaspersky", "AO Kaspersky Lab", "", False)
+    for line in inputs.lines:
+        item.add(line.row)
     number, orders = _contracts_for(inputs, item)
     assert number == f"{NOT_PROVIDED} — required by FAR 52.204-23(c)(2)(i)"
     other_unit = dataclasses.replace(

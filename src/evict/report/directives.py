@@ -26,21 +26,35 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from evict.catalog.interface import Catalog, CatalogLookupError, Directive, Milestone, ProductID
 from evict.compliance.determinations import Determination, question_products
-from evict.compliance.lifecycle import OPEN_STATES, UNCONCLUDED_STATES, State
+from evict.compliance.lifecycle import State
 from evict.compliance.milestones import current_milestone
-from evict.inventory.interface import Ident, Kind
 from evict.matching.interface import Finding
 from evict.remediation.policy import Policy, coverage_gap, protective
+from evict.report.counts import (
+    GONE,
+    NOT_BEGUN,
+    PRESENT,
+    SAMPLE,
+    UNCONCLUDED,
+    FleetCounts,
+    FoundSummary,
+    HostFound,
+    ItemCount,
+    QueryableLines,
+    found_in_memory,
+    summarise_found,
+)
 from evict.report.fleet import (
     ALL_STATES,
     CSV_COLUMNS,
     PENDING,
     ReportLine,
+    host_milestone,
     stream_json,
     summarise,
 )
@@ -62,15 +76,6 @@ from evict.report.interface import (
 )
 from evict.report.profile import Profile
 from evict.store.interface import WaiverInfo
-
-PRESENT = frozenset({*(s.value for s in OPEN_STATES), State.WAIVED.value})
-"""States in which a covered product is on the host (a waiver leaves it there)."""
-
-GONE = frozenset({State.REMOVED.value, State.REPLACED.value, State.VERIFIED.value})
-"""States in which a covered product was found and has been removed."""
-
-NOT_BEGUN = frozenset({State.IDENTIFIED.value, State.PLANNED.value})
-"""Open states in which removal has not begun."""
 
 ALL_UNITS = "all org units"
 
@@ -133,6 +138,15 @@ class ReportInputs:
     """The organisation's determinations of questions of scope, revoked ones included."""
     network: tuple[NetworkCount, ...] = ()
     """Covered products found by network evidence (network logs), this directive's only."""
+    counts: FleetCounts | None = None
+    """Endpoints per org unit, state, platform and products, counted in SQL (None: counted
+    from ``lines``)."""
+    found: FoundSummary | None = None
+    """What the findings say, counted in one pass over the hosts holding them (None: counted
+    from ``findings`` and ``protection``)."""
+    found_hosts: Iterable[HostFound] | None = None
+    """The hosts holding findings or protection, streamed from the store on each pass (None:
+    from ``findings`` and ``protection``)."""
 
 
 # -- which report, and when -----------------------------------------------------------------------
@@ -290,8 +304,57 @@ def _branded(inputs: ReportInputs) -> str:
     return " / ".join(names) + "-branded products"
 
 
-UNCONCLUDED = frozenset(s.value for s in UNCONCLUDED_STATES)
-"""States of a host whose inventory was read but cannot back "none found" (incomplete, stale)."""
+def _counts(inputs: ReportInputs) -> FleetCounts:
+    """The fleet's counts: the store's (SQL), else counted from the lines in memory."""
+    return inputs.counts if inputs.counts is not None else FleetCounts.from_lines(inputs.lines)
+
+
+def found_hosts(inputs: ReportInputs) -> Iterable[HostFound]:
+    """The hosts holding findings or protection, in stored order."""
+    if inputs.found_hosts is not None:
+        return inputs.found_hosts
+    return found_in_memory(inputs.lines, inputs.findings, inputs.protection)
+
+
+def _found(inputs: ReportInputs) -> FoundSummary:
+    """What the findings say: gathered from the store, else counted from the mappings."""
+    if inputs.found is not None:
+        return inputs.found
+    return summarise_found(found_hosts(inputs))
+
+
+def _sample(inputs: ReportInputs, states: Collection[str] | None) -> list[ReportLine]:
+    """The first :data:`SAMPLE` host lines in one of ``states`` (any state when None), in
+    stored order: the hosts a document names, the per-host annex holding them all."""
+    limit = SAMPLE
+    lines = inputs.lines
+    if isinstance(lines, QueryableLines):
+        return lines.sample(states, limit)
+    out = []
+    for line in lines:
+        if states is None or line.row.state in states:
+            out.append(line)
+            if len(out) >= limit:
+                break
+    return out
+
+
+def _lines_of(inputs: ReportInputs, hosts: Collection[str]) -> dict[str, ReportLine]:
+    """The lines of the hosts named (those in scope)."""
+    lines = inputs.lines
+    if isinstance(lines, QueryableLines):
+        return lines.named(hosts)
+    return {line.row.host: line for line in lines if line.row.host in hosts}
+
+
+def _sampled(shown: int, total: int, noun: str = "endpoint") -> tuple[str, ...]:
+    """The statement under a table that names only a sample of its hosts."""
+    if shown >= total:
+        return ()
+    return (
+        f"The first {shown} of {_count(total, noun)} are listed here; every one is in the "
+        "per-host annex (the hosts report, CSV and JSON Lines).",
+    )
 
 
 def assessed(line: ReportLine) -> bool:
@@ -330,14 +393,14 @@ def _method_names(families: Iterable[str]) -> tuple[str, ...]:
 def _units(inputs: ReportInputs) -> list[_Unit]:
     """Per org unit in scope: endpoints, assessed, with a product present, cleared."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for line in inputs.lines:
-        unit = counts[line.row.org_unit]
-        unit["hosts"] += 1
-        unit["assessed"] += assessed(line)
-        unit["impacted"] += line.row.state in PRESENT
-        unit["cleared"] += line.row.state in GONE
-        unit["unconcluded"] += line.row.state in UNCONCLUDED
-        unit["undetermined"] += line.row.state == State.NEEDS_DETERMINATION.value
+    for g in _counts(inputs).groups:
+        unit = counts[g.org_unit]
+        unit["hosts"] += g.hosts
+        unit["assessed"] += g.hosts if g.assessed else 0
+        unit["impacted"] += g.hosts if g.state in PRESENT else 0
+        unit["cleared"] += g.hosts if g.state in GONE else 0
+        unit["unconcluded"] += g.hosts if g.state in UNCONCLUDED else 0
+        unit["undetermined"] += g.hosts if g.state == State.NEEDS_DETERMINATION.value else 0
     families: dict[str, set[str]] = defaultdict(set)
     for m in inputs.methods:
         if m.hosts:
@@ -360,21 +423,12 @@ def _units(inputs: ReportInputs) -> list[_Unit]:
 
 def _present(inputs: ReportInputs) -> dict[str, Counter[str]]:
     """Product -> org unit -> endpoints where it is present now."""
-    out: dict[str, Counter[str]] = defaultdict(Counter)
-    for line in inputs.lines:
-        if line.row.state in PRESENT:
-            for product in line.row.products:
-                out[product][line.row.org_unit] += 1
-    return out
+    return _counts(inputs).products(PRESENT)
 
 
 def _removed(inputs: ReportInputs) -> Counter[str]:
     """Product -> endpoints from which it has been removed."""
-    out: Counter[str] = Counter()
-    for line in inputs.lines:
-        if line.row.state in GONE:
-            out.update(line.row.products)
-    return out
+    return Counter({p: sum(units.values()) for p, units in _counts(inputs).products(GONE).items()})
 
 
 def _products_found(inputs: ReportInputs) -> list[str]:
@@ -551,7 +605,7 @@ def _endpoints_section(inputs: ReportInputs, sid: str, title: str) -> Section:
         for p in products
         for unit, n in sorted(present.get(p, Counter()).items())
     ]
-    impacted = sum(1 for line in inputs.lines if line.row.state in PRESENT)
+    impacted = _counts(inputs).hosts(PRESENT)
     return Section(
         sid,
         title,
@@ -643,16 +697,14 @@ def _methods_section(inputs: ReportInputs, sid: str, title: str) -> Section:
         )
         for source, n in sorted(per_source.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
-    identified: Counter[str] = Counter()
-    for findings in inputs.findings.values():
-        sources = {e.observation.source for f in findings for e in f.evidence}
-        identified.update(sources)
+    identified = _found(inputs).identified_by
     found_by: list[tuple[Value, ...]] = [
         (source, n) for source, n in sorted(identified.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
     products, rules, exclusions = _rule_counts(inputs)
-    unsure = sum(1 for line in inputs.lines if line.row.state in UNCONCLUDED)
-    pending = sum(1 for line in inputs.lines if not assessed(line)) - unsure
+    counts = _counts(inputs)
+    unsure = counts.hosts(UNCONCLUDED)
+    pending = sum(g.hosts for g in counts.groups if not g.assessed) - unsure
     statements = [
         "Each endpoint's inventory was matched against the evict catalog "
         f"{inputs.catalog.version}: {rules} recognition rules for {products} products, with "
@@ -781,7 +833,7 @@ def _plan_row(inputs: ReportInputs, line: ReportLine, policy: Policy) -> tuple[V
             how = ", ".join(dict.fromkeys(s.title or s.action for s in recipe.remove))
             warnings.extend(recipe.warnings)
         methods.append(f"{_product_name(catalog, product)}: {how}")
-    present = inputs.protection.get(row.host, ())
+    present = _found(inputs).protection.get(row.host, ())
     covered = [ProductID(p) for p in row.products]
     gap = coverage_gap(covered, [ProductID(p) for p in present], catalog, policy)
     if present:
@@ -829,7 +881,8 @@ def day60(inputs: ReportInputs) -> Document:
     term = _branded(inputs)
     profile = inputs.profile
     req = f"{BOD} §2"
-    impacted = [line for line in inputs.lines if line.row.state in PRESENT]
+    impacted = _counts(inputs).hosts(PRESENT)
+    plan = _sample(inputs, PRESENT)
     units = _units(inputs)
     hit_units = [u for u in units if u.impacted]
     policy = Policy(approved=tuple(ProductID(p) for p in sorted(inputs.approved)))
@@ -890,7 +943,7 @@ def day60(inputs: ReportInputs) -> Document:
     sections.append(_agreements_section(inputs, req))
     sections.append(_removal_timeline_section(inputs, impacted, req))
     sections.append(_fisma_section(inputs))
-    sections.append(_replacement_section(inputs, impacted, policy, req))
+    sections.append(_replacement_section(inputs, policy, req))
     sections.append(
         Section(
             "2.l",
@@ -905,7 +958,7 @@ def day60(inputs: ReportInputs) -> Document:
             ),
         )
     )
-    sections.append(_challenges_section(inputs, impacted, policy, req))
+    sections.append(_challenges_section(inputs, policy, req))
     sections.append(
         Section(
             "2.n",
@@ -922,7 +975,7 @@ def day60(inputs: ReportInputs) -> Document:
         Section(
             "annex",
             "Plan per impacted endpoint: products and how each is removed, replacement, risks",
-            statements=() if impacted else ("No endpoint is impacted.",),
+            statements=_sampled(len(plan), impacted) if impacted else ("No endpoint is impacted.",),
             tables=(
                 Table(
                     "plan",
@@ -937,7 +990,7 @@ def day60(inputs: ReportInputs) -> Document:
                         "Replacement",
                         "Risks",
                     ),
-                    tuple(_plan_row(inputs, line, policy) for line in impacted),
+                    tuple(_plan_row(inputs, line, policy) for line in plan),
                 ),
             ),
         )
@@ -980,17 +1033,10 @@ def _agreements_section(inputs: ReportInputs, req: str) -> Section:
     )
 
 
-def _state_counts(lines: Iterable[ReportLine]) -> Counter[str]:
-    return Counter(line.row.state for line in lines)
-
-
-def _removal_timeline_section(
-    inputs: ReportInputs, impacted: Sequence[ReportLine], req: str
-) -> Section:
+def _removal_timeline_section(inputs: ReportInputs, impacted: int, req: str) -> Section:
     begin = _begin_removal(inputs)
     status = _milestone(inputs.directive, ReportKind.STATUS)
-    found = [line for line in inputs.lines if line.row.state in PRESENT | GONE]
-    counts = _state_counts(found)
+    counts = _counts(inputs).states(PRESENT | GONE)
     fields = [
         Field("Removal begins (day 90)", begin.isoformat() if begin else ""),
         Field(
@@ -1000,7 +1046,7 @@ def _removal_timeline_section(
             if status is not None and status.repeat_days
             else "",
         ),
-        Field("Endpoints still to clear", len(impacted)),
+        Field("Endpoints still to clear", impacted),
         _text_field("Agency timeline", inputs.profile.removal_timeline, f"{req}.i"),
     ]
     rows: list[tuple[Value, ...]] = [
@@ -1032,23 +1078,19 @@ def _removal_timeline_section(
 
 def _fisma_section(inputs: ReportInputs) -> Section:
     """§2.j: the capabilities the removal takes away, from the categories of products present."""
+    counts = _counts(inputs)
     products: dict[str, list[str]] = defaultdict(list)
-    endpoints: dict[str, set[str]] = defaultdict(set)
-    hosts_with: dict[str, set[str]] = defaultdict(set)
-    for line in inputs.lines:
-        if line.row.state in PRESENT:
-            for p in line.row.products:
-                hosts_with[p].add(line.row.host)
-    for p in sorted(hosts_with):
+    ids: dict[str, set[str]] = defaultdict(set)
+    for p in sorted(counts.products(PRESENT)):
         for capability in CATEGORY_CAPABILITIES.get(_category(inputs.catalog, p), ("Other",)):
             products[capability].append(_product_name(inputs.catalog, p))
-            endpoints[capability] |= hosts_with[p]
+            ids[capability].add(p)
     rows: list[tuple[Value, ...]] = [
         (
             name,
             "yes" if name in products else "no",
             ", ".join(products.get(name, ())),
-            len(endpoints.get(name, ())),
+            counts.holding(PRESENT, ids.get(name, ())),
             controls,
         )
         for name, controls in FISMA_CAPABILITIES
@@ -1073,20 +1115,42 @@ def _fisma_section(inputs: ReportInputs) -> Section:
     )
 
 
-def _replacement_section(
-    inputs: ReportInputs, impacted: Sequence[ReportLine], policy: Policy, req: str
-) -> Section:
+def _impacted_by_protection(
+    inputs: ReportInputs,
+) -> Counter[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Impacted endpoints per ``(covered products, approved protection present)``."""
+    out: Counter[tuple[tuple[str, ...], tuple[str, ...]]] = Counter()
+    for g in _counts(inputs).groups:
+        if g.state in PRESENT:
+            out[(g.products, ())] += g.hosts
+    for (_, _, _, products, present), n in _found(inputs).protected.items():
+        out[(products, present)] += n
+        out[(products, ())] -= n
+    return out
+
+
+def _gaps(inputs: ReportInputs, policy: Policy) -> tuple[int, int]:
+    """Impacted endpoints whose removal would leave them unprotected: in all, and of those
+    without any approved protection."""
+    gaps = unprotected = 0
+    for (products, present), n in _impacted_by_protection(inputs).items():
+        covered = [ProductID(p) for p in products]
+        if n > 0 and coverage_gap(covered, [ProductID(p) for p in present], inputs.catalog, policy):
+            gaps += n
+            unprotected += 0 if present else n
+    return gaps, unprotected
+
+
+def _replacement_section(inputs: ReportInputs, policy: Policy, req: str) -> Section:
     catalog = inputs.catalog
     running: Counter[str] = Counter()
-    unprotected = gaps = 0
-    for line in impacted:
-        present = inputs.protection.get(line.row.host, ())
-        running.update(present)
-        if not present:
-            unprotected += 1
-            covered = [ProductID(p) for p in line.row.products]
-            if coverage_gap(covered, [], catalog, policy):
-                gaps += 1
+    unprotected = 0
+    for (_, present), n in _impacted_by_protection(inputs).items():
+        if present:
+            running.update(dict.fromkeys(present, n))
+        else:
+            unprotected += n
+    gaps = _gaps(inputs, policy)[1]
     approved = ", ".join(sorted(_product_name(catalog, p) for p in inputs.approved)) or "none"
     return Section(
         "2.k",
@@ -1111,12 +1175,11 @@ def _replacement_section(
     )
 
 
-def _challenges_section(
-    inputs: ReportInputs, impacted: Sequence[ReportLine], policy: Policy, req: str
-) -> Section:
+def _challenges_section(inputs: ReportInputs, policy: Policy, req: str) -> Section:
     statements = []
-    unsure = sum(1 for line in inputs.lines if line.row.state in UNCONCLUDED)
-    pending = sum(1 for line in inputs.lines if not assessed(line)) - unsure
+    counts = _counts(inputs)
+    unsure = counts.hosts(UNCONCLUDED)
+    pending = sum(g.hosts for g in counts.groups if not g.assessed) - unsure
     if pending:
         statements.append(f"{_count(pending, 'endpoint')} enrolled but not yet assessed.")
     if unsure:
@@ -1125,25 +1188,18 @@ def _challenges_section(
             "(incomplete for its platform, or older than the freshness limit): not counted "
             "as free of covered products."
         )
-    gaps = sum(
-        1
-        for line in impacted
-        if coverage_gap(
-            [ProductID(p) for p in line.row.products],
-            [ProductID(p) for p in inputs.protection.get(line.row.host, ())],
-            inputs.catalog,
-            policy,
-        )
-    )
+    gaps = _gaps(inputs, policy)[0]
     if gaps:
         statements.append(
             f"{_count(gaps, 'endpoint')} would be left without protection: a replacement must be "
             "installed on them first."
         )
-    mobile = sum(1 for line in impacted if line.row.platform in ("android", "ios"))
+    mobile = sum(
+        g.hosts for g in counts.groups if g.state in PRESENT and g.platform in ("android", "ios")
+    )
     if mobile:
         statements.append(f"{_count(mobile, 'mobile device')} to clear through device management.")
-    waived = sum(1 for line in impacted if line.row.state == State.WAIVED.value)
+    waived = counts.hosts({State.WAIVED.value})
     if waived:
         statements.append(f"{_count(waived, 'endpoint')} under a waiver.")
     challenges = inputs.profile.challenges
@@ -1166,8 +1222,8 @@ def _challenges_section(
 
 def _state_table(inputs: ReportInputs, tid: str, title: str) -> Table:
     by_unit: dict[str, Counter[str]] = {u.name: Counter() for u in _units(inputs)}
-    for line in inputs.lines:
-        by_unit.setdefault(line.row.org_unit, Counter())[line.row.state] += 1
+    for unit, counted in _counts(inputs).by_unit().items():
+        by_unit.setdefault(unit, Counter()).update(counted)
     total: Counter[str] = Counter()
     rows: list[tuple[Value, ...]] = []
     for unit, counts in sorted(by_unit.items()):
@@ -1197,27 +1253,22 @@ def status(inputs: ReportInputs) -> Document:
         elapsed = (inputs.today - begin).days - 1
         previous = begin + dt.timedelta(days=elapsed // repeat * repeat)
         number = elapsed // repeat + 1
-    since: Counter[str] = Counter(
-        line.row.state
-        for line in inputs.lines
-        if line.row.state in GONE
-        and line.row.since is not None
-        and line.row.since.date() > previous
-    )
-    behind = [line for line in inputs.lines if line.row.state in NOT_BEGUN and inputs.today > begin]
-    present = sum(1 for line in inputs.lines if line.row.state in PRESENT)
+    counts = _counts(inputs)
+    since = counts.cleared_after(previous)
+    late = inputs.today > begin
+    behind = counts.hosts(NOT_BEGUN) if late else 0
+    named = _sample(inputs, NOT_BEGUN) if late else []
+    present = counts.hosts(PRESENT)
     waivers = list(inputs.waivers)
     statements = []
-    undetermined = sum(
-        1 for line in inputs.lines if line.row.state == State.NEEDS_DETERMINATION.value
-    )
+    undetermined = counts.hosts({State.NEEDS_DETERMINATION.value})
     if undetermined:
         statements.append(
             f"{_count(present, 'endpoint')} still holding {term}; "
             f"{_count(undetermined, 'endpoint')} waiting for a scope determination, so full "
             "removal cannot be stated (see Scope determinations)."
         )
-    elif present == 0 and any(line.row.state in GONE for line in inputs.lines):
+    elif present == 0 and counts.hosts(GONE):
         statements.append(f"Full removal achieved: no endpoint holds {term}.")
     elif present == 0:
         statements.append(f"No endpoint holds {term}.")
@@ -1235,7 +1286,7 @@ def status(inputs: ReportInputs) -> Document:
                 Field("Status report number", number),
                 Field("Reporting period", f"{previous.isoformat()} to {inputs.today.isoformat()}"),
                 Field("Endpoints still holding a product", present),
-                Field("Endpoints where removal has not begun after day 90", len(behind)),
+                Field("Endpoints where removal has not begun after day 90", behind),
             ),
             statements=tuple(statements),
             tables=(_state_table(inputs, "states", "Endpoints by state and org unit"),),
@@ -1255,7 +1306,7 @@ def status(inputs: ReportInputs) -> Document:
         Section(
             "3.overdue",
             "Endpoints where removal has not begun after day 90",
-            statements=() if behind else ("None.",),
+            statements=_sampled(len(named), behind) if behind else ("None.",),
             tables=(
                 Table(
                     "overdue",
@@ -1279,7 +1330,7 @@ def status(inputs: ReportInputs) -> Document:
                             line.row.since.date().isoformat() if line.row.since else "",
                             (inputs.today - begin).days,
                         )
-                        for line in behind
+                        for line in named
                     ),
                 ),
             ),
@@ -1356,8 +1407,7 @@ def exceptions(inputs: ReportInputs) -> Document:
 
     Raise :class:`BlanketExceptionError` if a waiver does not name exactly one enrolled host.
     """
-    waived = {w.host for w in inputs.waivers}
-    hosts = {line.row.host: line for line in inputs.lines if line.row.host in waived}
+    hosts = _lines_of(inputs, {w.host for w in inputs.waivers})
     approvers = inputs.profile.exception_approvers
     rows: list[tuple[Value, ...]] = []
     for w in sorted(inputs.waivers, key=lambda w: (w.host, w.created_at, w.id)):
@@ -1451,70 +1501,19 @@ def exceptions(inputs: ReportInputs) -> Document:
 # -- FAR 52.204-23 --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Item:
-    product: str
-    name: str
-    version: str
-    supplier: str
-    brand: str
-    model: str
-    embedded: bool
-    hosts: tuple[ReportLine, ...]
+def _items(inputs: ReportInputs) -> list[ItemCount]:
+    """Covered articles: one per product and installed name and version, with its endpoints
+    counted by state and org unit."""
+    return [item for _, item in sorted(_found(inputs).items.items())]
 
 
-_ARTICLE_KINDS = (Kind.PROGRAM, Kind.PACKAGE, Kind.APP, Kind.SBOM_COMPONENT)
-_MODEL_KEYS = (Ident.PRODUCT_CODE, Ident.PACKAGE_ID, Ident.BUNDLE_ID, Ident.PURL, Ident.CPE)
-
-
-def _items(inputs: ReportInputs) -> list[_Item]:
-    """Covered articles: one per product and installed name and version, with its endpoints."""
-    lines = {line.row.host: line for line in inputs.lines if line.row.host in inputs.findings}
-    grouped: dict[tuple[str, str, str], list[tuple[Finding, ReportLine]]] = defaultdict(list)
-    details: dict[tuple[str, str, str], tuple[str, str, bool]] = {}
-    for host, findings in sorted(inputs.findings.items()):
-        line = lines.get(host)
-        if line is None:
-            continue
-        for f in findings:
-            if f.needs_determination:
-                continue  # not a covered article until the organisation determines so
-            evidence = sorted(
-                f.evidence,
-                key=lambda e: (
-                    e.observation.kind not in _ARTICLE_KINDS,
-                    not e.observation.version,
-                    e.observation.name,
-                ),
-            )
-            o = evidence[0].observation
-            key = (str(f.product), o.name, o.version)
-            grouped[key].append((f, line))
-            idents = dict(o.identifiers)
-            supplier = idents.get(Ident.SUPPLIER) or o.publisher
-            model = next((idents[k] for k in _MODEL_KEYS if k in idents), "")
-            details.setdefault(key, (supplier, model, f.embedded))
-    out = []
-    for key, pairs in sorted(grouped.items()):
-        product, name, version = key
-        supplier, model, embedded = details[key]
-        vendor = pairs[0][0].vendor
-        try:
-            brand = inputs.catalog.vendor(vendor).name
-        except CatalogLookupError:
-            brand = str(vendor)
-        hosts = tuple({line.row.host: line for _, line in pairs}.values())
-        out.append(_Item(product, name, version, supplier or brand, brand, model, embedded, hosts))
-    return out
-
-
-def _contracts_for(inputs: ReportInputs, item: _Item) -> tuple[str, str]:
+def _contracts_for(inputs: ReportInputs, item: ItemCount) -> tuple[str, str]:
     """The contract numbers and order numbers an item is reported under."""
     contracts = inputs.profile.contracts
     required = f"{FAR}(c)(2)(i)"
     if not contracts:
         return missing(required), missing(required)
-    units = {line.row.org_unit for line in item.hosts}
+    units = item.org_units
     chosen = [c for c in contracts if not c.org_units or units & set(c.org_units)]
     if not chosen:
         return missing(required), missing(required)
@@ -1522,9 +1521,15 @@ def _contracts_for(inputs: ReportInputs, item: _Item) -> tuple[str, str]:
     return ", ".join(c.number for c in chosen), ", ".join(orders) or "none"
 
 
-def _mitigation(item: _Item) -> str:
-    counts = Counter(line.row.state for line in item.hosts)
-    states = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+def _brand(inputs: ReportInputs, vendor: str) -> str:
+    try:
+        return inputs.catalog.vendor(vendor).name
+    except CatalogLookupError:
+        return vendor
+
+
+def _mitigation(item: ItemCount) -> str:
+    states = ", ".join(f"{n} {s}" for s, n in sorted(item.states.items()) if n)
     return f"endpoints by removal state: {states}"
 
 
@@ -1536,7 +1541,9 @@ def _item_rows(inputs: ReportInputs) -> tuple[tuple[Value, ...], ...]:
         if item.version:
             description += f" {item.version}"
         if item.embedded:
-            inside = ", ".join(sorted({line.row.hostname or line.row.host for line in item.hosts}))
+            inside = ", ".join(item.named)
+            if item.hosts > len(item.named):
+                inside += f" and {item.hosts - len(item.named)} more"
             description += f" (component embedded in {inside})"
         mitigation = _mitigation(item)
         if inputs.profile.far.mitigation:
@@ -1546,12 +1553,12 @@ def _item_rows(inputs: ReportInputs) -> tuple[tuple[Value, ...], ...]:
                 f"item {n}",
                 contract,
                 orders,
-                item.supplier,
-                item.brand,
+                item.supplier or _brand(inputs, item.vendor),
+                _brand(inputs, item.vendor),
                 item.model or (f"version {item.version}" if item.version else ""),
                 description,
                 mitigation,
-                len(item.hosts),
+                item.hosts,
                 "yes" if item.embedded else "no",
             )
         )
@@ -1629,8 +1636,7 @@ def far_followup(inputs: ReportInputs) -> Document:
     req = f"{FAR}(c)(2)(ii)"
     identified = inputs.start or inputs.directive.start
     initial = far.initial_reported or add_business_days(identified, 3)
-    found = [line for line in inputs.lines if line.row.state in PRESENT | GONE]
-    counts = _state_counts(found)
+    counts = _counts(inputs).states(PRESENT | GONE)
     items = _items(inputs)
     section = Section(
         "(c)(2)(ii)",
@@ -1649,7 +1655,7 @@ def far_followup(inputs: ReportInputs) -> Document:
                 "Due (10 business days after the initial report)",
                 add_business_days(initial, 10).isoformat(),
             ),
-            Field("Endpoints where a covered article was found", len(found)),
+            Field("Endpoints where a covered article was found", sum(counts.values())),
             Field(
                 "Endpoints cleared (removed, replaced or verified)", sum(counts[s] for s in GONE)
             ),
@@ -1705,8 +1711,16 @@ def far_followup(inputs: ReportInputs) -> Document:
 
 def hosts(inputs: ReportInputs) -> Document:
     """The fleet report: counts by state and org unit, then one line per host."""
-    overdue = sum(1 for line in inputs.lines if line.overdue)
-    rows = tuple(tuple(line.csv_cells()) for line in inputs.lines)
+    counts = _counts(inputs)
+    late = {
+        state: host_milestone(
+            inputs.directive, state, today=inputs.today, start=inputs.start
+        ).overdue
+        for state in counts.states()
+    }
+    overdue = sum(g.hosts for g in counts.groups if late[g.state])
+    shown = _sample(inputs, None)
+    rows = tuple(tuple(line.csv_cells()) for line in shown)
     return _document(
         inputs,
         ReportKind.HOSTS,
@@ -1716,11 +1730,14 @@ def hosts(inputs: ReportInputs) -> Document:
             Section(
                 "summary",
                 "Endpoints by state and org unit",
-                fields=(Field("Endpoints", len(inputs.lines)), Field("Overdue", overdue)),
+                fields=(Field("Endpoints", counts.hosts()), Field("Overdue", overdue)),
                 tables=(_state_table(inputs, "states", "Endpoints by state and org unit"),),
             ),
             Section(
-                "hosts", "One line per host", tables=(Table("hosts", "Hosts", CSV_COLUMNS, rows),)
+                "hosts",
+                "One line per host",
+                statements=_sampled(len(shown), counts.hosts(), "host"),
+                tables=(Table("hosts", "Hosts", CSV_COLUMNS, rows),),
             ),
             determinations_section(inputs),
         ],
@@ -1736,13 +1753,14 @@ def determinations_section(inputs: ReportInputs, sid: str = "scope") -> Section:
     d = inputs.directive
     questions = [q for q in inputs.catalog.questions if d.id in q.directives]
     in_force = {x.question: x for x in inputs.determinations if not x.revoked}
-    waiting_lines = [
-        line for line in inputs.lines if line.row.state == State.NEEDS_DETERMINATION.value
-    ]
+    waits = {State.NEEDS_DETERMINATION.value}
+    counts = _counts(inputs)
+    waiting_hosts = counts.hosts(waits)
+    waiting_lines = _sample(inputs, waits) if waiting_hosts else []
     rows: list[tuple[Value, ...]] = []
     for q in questions:
         products = question_products(inputs.catalog, q.id)
-        waiting = sum(1 for line in waiting_lines if set(line.row.products) & products)
+        waiting = counts.holding(waits, products)
         x = in_force.get(q.id)
         rows.append(
             (
@@ -1781,10 +1799,10 @@ def determinations_section(inputs: ReportInputs, sid: str = "scope") -> Section:
     statements: list[str] = []
     if not questions:
         statements.append("The catalog asks no question of scope about this directive.")
-    if waiting_lines:
+    if waiting_hosts:
         statements.append(
-            f"{_count(len(waiting_lines), 'endpoint')} "
-            f"{'carries' if len(waiting_lines) == 1 else 'carry'} software whose coverage "
+            f"{_count(waiting_hosts, 'endpoint')} "
+            f"{'carries' if waiting_hosts == 1 else 'carry'} software whose coverage "
             "needs the organisation's determination: counted neither as impacted nor as clean "
             "until one is recorded."
         )
@@ -1793,6 +1811,7 @@ def determinations_section(inputs: ReportInputs, sid: str = "scope") -> Section:
         statements.append(
             "Determinations needed: " + ", ".join(str(q) for q in open_questions) + "."
         )
+    statements.extend(_sampled(len(waiting_lines), waiting_hosts))
     endpoints: list[tuple[Value, ...]] = [
         (
             line.row.host,
@@ -1809,7 +1828,7 @@ def determinations_section(inputs: ReportInputs, sid: str = "scope") -> Section:
         fields=(
             Field("Questions of scope", len(questions)),
             Field("Determinations in force", sum(1 for r in rows if r[2] != "NEEDED")),
-            Field("Endpoints needing a determination", len(waiting_lines)),
+            Field("Endpoints needing a determination", waiting_hosts),
         ),
         statements=tuple(statements),
         tables=(
