@@ -245,6 +245,18 @@ def test_day60_plan_flags_an_antivirus_removal_without_replacement(catalog: Cata
     )
     assert "msiexec" in cell(doc, "annex", "plan", "ws-1", "Removal")
     assert field(doc, "2.k", "Impacted endpoints without approved protection") == "1"
+    # the same plan counted per product, as the PDF shows it
+    key = catalog.product(KES).name
+    assert cell(doc, "annex", "plan_by_product", key, "Endpoints impacted") == "2"
+    assert cell(doc, "annex", "plan_by_product", key, "Running approved protection") == "1"
+    assert (
+        cell(
+            doc, "annex", "plan_by_product", key, "Removal would leave unprotected (replace first)"
+        )
+        == "1"
+    )
+    method = f"{catalog.product(KES).name} / windows"
+    assert "msiexec" in cell(doc, "annex", "removal_methods", method, "Removal")
 
 
 def test_status_counts_progress_since_the_last_report_and_hosts_behind(catalog: Catalog) -> None:

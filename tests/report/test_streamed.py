@@ -299,7 +299,13 @@ def test_a_document_names_a_bounded_sample_and_says_so(
     (annex,) = [s for s in doc["sections"] if s["id"] == "annex"]  # type: ignore[index]
     impacted = sum(1 for line in inputs.lines if line.row.state in directives.PRESENT)
     assert impacted > 2, "the seeded fleet has more impacted endpoints than the sample"
-    assert len(annex["tables"][0]["rows"]) == 2
+    tables = {t["id"]: t for t in annex["tables"]}
+    assert len(tables["plan"]["rows"]) == 2
+    # the plan counted per product holds every impacted endpoint's products
+    held = sum(
+        len(line.row.products) for line in inputs.lines if line.row.state in directives.PRESENT
+    )
+    assert sum(r["Endpoints impacted"] for r in tables["plan_by_product"]["rows"]) == held
     assert annex["statements"] == [
         f"The first 2 of {impacted} endpoints are listed here; every one is in the per-host "
         "annex (the hosts report, CSV and JSON Lines)."
@@ -308,3 +314,30 @@ def test_a_document_names_a_bounded_sample_and_says_so(
     (listed,) = [s for s in hosts["sections"] if s["id"] == "hosts"]  # type: ignore[index]
     assert len(listed["tables"][0]["rows"]) == 2
     assert f"of {len(inputs.lines)} hosts" in listed["statements"][0]
+
+
+def test_a_pdf_counts_the_endpoints_of_a_per_host_table_and_names_none(
+    seeded: SeededFleet,
+) -> None:
+    import datetime as dt
+
+    from evict.report import directives
+    from evict.report.inputs import gather
+    from evict.report.render_html import render_html
+
+    inputs = gather(
+        seeded.store,
+        seeded.matcher,
+        seeded.catalog.directive("bod-17-01"),
+        org_id=seeded.org_id,
+        protection=seeded.protection,
+        today=TODAY,
+        generated_at=dt.datetime.fromisoformat(NOW),
+    )
+    doc = directives.build(ReportKind.DAY60, inputs)
+    (plan,) = [t for s in doc.sections for t in s.tables if t.id == "plan"]
+    host = str(plan.rows[0][0])
+    assert host in render_html(doc)  # the HTML page lists the sample
+    page = render_html(doc, pdf=True)
+    assert host not in page
+    assert f"{len(plan.rows)} endpoints listed in the JSON and CSV renderings" in page

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from evict.catalog.interface import Catalog, CatalogLookupError, Directive, Milestone, ProductID
@@ -815,26 +815,32 @@ CATEGORY_CAPABILITIES: dict[str, tuple[str, ...]] = {
 """Catalog product category -> the §2.j capabilities its removal takes away; others: Other."""
 
 
-def _plan_row(inputs: ReportInputs, line: ReportLine, policy: Policy) -> tuple[Value, ...]:
-    """One impacted endpoint's plan: how each product goes, what replaces it, risks."""
-    row = line.row
+def _removal(
+    inputs: ReportInputs,
+    platform: str,
+    products: Sequence[str],
+    present: Sequence[str],
+    policy: Policy,
+) -> tuple[str, str, bool, list[str]]:
+    """How ``products`` go from an endpoint of ``platform`` running ``present``: the removal
+    per product, the replacement, whether removal leaves a coverage gap, the recipes'
+    warnings."""
     catalog = inputs.catalog
     methods = []
     warnings: list[str] = []
-    for product in row.products:
-        recipe = catalog.recipe(product, row.platform)
+    for product in products:
+        recipe = catalog.recipe(product, platform)
         if recipe is None:
             how = (
                 "MDM removal"
-                if row.platform in ("android", "ios")
-                else f"manual (no {row.platform} recipe in the catalog)"
+                if platform in ("android", "ios")
+                else f"manual (no {platform} recipe in the catalog)"
             )
         else:
             how = ", ".join(dict.fromkeys(s.title or s.action for s in recipe.remove))
             warnings.extend(recipe.warnings)
         methods.append(f"{_product_name(catalog, product)}: {how}")
-    present = _found(inputs).protection.get(row.host, ())
-    covered = [ProductID(p) for p in row.products]
+    covered = [ProductID(p) for p in products]
     gap = coverage_gap(covered, [ProductID(p) for p in present], catalog, policy)
     if present:
         replacement = "in place: " + ", ".join(_product_name(catalog, p) for p in present)
@@ -844,6 +850,112 @@ def _plan_row(inputs: ReportInputs, line: ReportLine, policy: Policy) -> tuple[V
         replacement = "needed"
     else:
         replacement = "none needed (no protective product removed)"
+    return "; ".join(methods), replacement, gap, warnings
+
+
+def _plans(
+    inputs: ReportInputs,
+) -> dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Counter[str]]:
+    """Impacted endpoints per ``(org unit, platform, products, approved protection present)``,
+    by state."""
+    plans: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Counter[str]] = defaultdict(
+        Counter
+    )
+    for g in _counts(inputs).groups:
+        if g.state in PRESENT:
+            plans[(g.org_unit, g.platform, g.products, ())][g.state] += g.hosts
+    for (unit, state, platform, products, present), n in _found(inputs).protected.items():
+        plans[(unit, platform, products, present)][state] += n
+        plans[(unit, platform, products, ())][state] -= n
+    return plans
+
+
+def _plan_tables(inputs: ReportInputs, policy: Policy) -> tuple[Table, Table]:
+    """The plan counted: per product, the impacted endpoints, those running approved
+    protection, those removal would leave unprotected, waived, overdue (per org unit: §2.d);
+    and per product and platform, how it is removed and what to watch for."""
+    late = {
+        state: host_milestone(
+            inputs.directive, state, today=inputs.today, start=inputs.start
+        ).overdue
+        for state in PRESENT
+    }
+    by_product: dict[str, Counter[str]] = defaultdict(Counter)
+    by_platform: Counter[tuple[str, str]] = Counter()
+    for (_, platform, products, present), states in _plans(inputs).items():
+        n = sum(states.values())
+        if n <= 0:
+            continue
+        covered = [ProductID(p) for p in products]
+        gap = coverage_gap(covered, [ProductID(p) for p in present], inputs.catalog, policy)
+        overdue = sum(k for s, k in states.items() if late.get(s))
+        for p in products:
+            c = by_product[p]
+            c["endpoints"] += n
+            c["protected"] += n if present else 0
+            c["gap"] += n if gap else 0
+            c["waived"] += states[State.WAIVED.value]
+            c["overdue"] += overdue
+            by_platform[(p, platform)] += n
+    counted: list[tuple[Value, ...]] = [
+        (
+            _product_name(inputs.catalog, p),
+            p,
+            c["endpoints"],
+            c["protected"],
+            c["gap"],
+            c["waived"],
+            c["overdue"],
+        )
+        for p, c in sorted(
+            by_product.items(), key=lambda kv: (_product_name(inputs.catalog, kv[0]), kv[0])
+        )
+    ]
+    methods: list[tuple[Value, ...]] = []
+    for (p, platform), n in sorted(by_platform.items()):
+        removal, _, _, warnings = _removal(inputs, platform, (p,), (), policy)
+        methods.append(
+            (
+                f"{_product_name(inputs.catalog, p)} / {platform}",
+                p,
+                platform,
+                n,
+                removal.split(": ", 1)[-1],
+                " ".join(dict.fromkeys(_sentence(w) for w in warnings)) or "none noted",
+            )
+        )
+    return (
+        Table(
+            "plan_by_product",
+            "Impacted endpoints per product",
+            (
+                "Product",
+                "Catalog id",
+                "Endpoints impacted",
+                "Running approved protection",
+                "Removal would leave unprotected (replace first)",
+                "Waived",
+                "Overdue",
+            ),
+            tuple(counted),
+            note="An endpoint holding two products counts once per product; per org unit: 2.d.",
+        ),
+        Table(
+            "removal_methods",
+            "How each product is removed, per platform",
+            ("Product / platform", "Catalog id", "Platform", "Endpoints", "Removal", "Risks"),
+            tuple(methods),
+        ),
+    )
+
+
+def _plan_row(inputs: ReportInputs, line: ReportLine, policy: Policy) -> tuple[Value, ...]:
+    """One impacted endpoint's plan: how each product goes, what replaces it, risks."""
+    row = line.row
+    present = _found(inputs).protection.get(row.host, ())
+    removal, replacement, gap, warnings = _removal(
+        inputs, row.platform, row.products, present, policy
+    )
     risks = []
     if gap:
         risks.append("Coverage gap: removal would leave the endpoint unprotected.")
@@ -858,7 +970,7 @@ def _plan_row(inputs: ReportInputs, line: ReportLine, policy: Policy) -> tuple[V
         row.org_unit,
         row.platform,
         row.state,
-        "; ".join(methods),
+        removal,
         replacement,
         " ".join(risks) or "none noted",
     )
@@ -977,6 +1089,7 @@ def day60(inputs: ReportInputs) -> Document:
             "Plan per impacted endpoint: products and how each is removed, replacement, risks",
             statements=_sampled(len(plan), impacted) if impacted else ("No endpoint is impacted.",),
             tables=(
+                *_plan_tables(inputs, policy),
                 Table(
                     "plan",
                     "Impacted endpoints",
@@ -991,6 +1104,7 @@ def day60(inputs: ReportInputs) -> Document:
                         "Risks",
                     ),
                     tuple(_plan_row(inputs, line, policy) for line in plan),
+                    per_host=True,
                 ),
             ),
         )
@@ -1332,6 +1446,7 @@ def status(inputs: ReportInputs) -> Document:
                         )
                         for line in named
                     ),
+                    per_host=True,
                 ),
             ),
         ),
@@ -1857,6 +1972,7 @@ def determinations_section(inputs: ReportInputs, sid: str = "scope") -> Section:
                 "Endpoints needing a determination",
                 ("Host", "Hostname", "Org unit", "Products", "Since"),
                 tuple(endpoints),
+                per_host=True,
             ),
             Table(
                 "determination_history",

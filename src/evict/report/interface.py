@@ -128,6 +128,10 @@ class Table:
     columns: tuple[str, ...]
     rows: tuple[tuple[Value, ...], ...]
     note: str = ""
+    per_host: bool = False
+    """One row per endpoint (a bounded sample): the PDF names no host, it says how many rows
+    the JSON and CSV renderings hold (a document meant to be read counts; the per-host annex
+    lists)."""
 
 
 @dataclass(frozen=True, slots=True)
