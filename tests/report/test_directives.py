@@ -432,7 +432,7 @@ def test_far_initial_items_carry_the_clause_fields_and_the_contract_by_org_unit(
 
 def test_far_without_contracts_says_the_contract_number_is_required(catalog: Catalog) -> None:
     from evict.report.counts import ItemCount
-    from evict.report.directives import _contracts_for
+    from evict.report.directives.far import _contracts_for
 
     inputs = make(catalog, [row("ws-1", "identified", "HQ", KES)], directive="ndaa-fy18-1634")
     item = ItemCount(KES, "KES", "12", "kaspersky", "AO Kaspersky Lab", "", False)

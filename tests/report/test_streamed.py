@@ -254,7 +254,7 @@ def test_each_document_counted_in_sql_equals_the_one_built_in_memory(
     from evict.report.inputs import gather
 
     # a sample of 2 hosts per table: the documents name the same first hosts either way
-    monkeypatch.setattr(directives, "SAMPLE", sample)
+    monkeypatch.setattr(directives.common, "SAMPLE", sample)
     compared = 0
     for d in ("bod-17-01", "ndaa-fy18-1634", "omb-m-23-13"):
         streamed = gather(
@@ -285,7 +285,7 @@ def test_a_document_names_a_bounded_sample_and_says_so(
     from evict.report import directives
     from evict.report.inputs import gather
 
-    monkeypatch.setattr(directives, "SAMPLE", 2)
+    monkeypatch.setattr(directives.common, "SAMPLE", 2)
     inputs = gather(
         seeded.store,
         seeded.matcher,

@@ -76,8 +76,8 @@ from evict.report.interface import (
     ReportError,
     ReportKind,
     Section,
-    render,
 )
+from evict.report.render import render
 
 MANIFEST = "MANIFEST.json"
 SIGNATURE = "MANIFEST.sig"
