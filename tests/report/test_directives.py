@@ -245,6 +245,18 @@ def test_day60_plan_flags_an_antivirus_removal_without_replacement(catalog: Cata
     )
     assert "msiexec" in cell(doc, "annex", "plan", "ws-1", "Removal")
     assert field(doc, "2.k", "Impacted endpoints without approved protection") == "1"
+    # the same plan counted per product, as the PDF shows it
+    key = catalog.product(KES).name
+    assert cell(doc, "annex", "plan_by_product", key, "Endpoints impacted") == "2"
+    assert cell(doc, "annex", "plan_by_product", key, "Running approved protection") == "1"
+    assert (
+        cell(
+            doc, "annex", "plan_by_product", key, "Removal would leave unprotected (replace first)"
+        )
+        == "1"
+    )
+    method = f"{catalog.product(KES).name} / windows"
+    assert "msiexec" in cell(doc, "annex", "removal_methods", method, "Removal")
 
 
 def test_status_counts_progress_since_the_last_report_and_hosts_behind(catalog: Catalog) -> None:
@@ -419,10 +431,13 @@ def test_far_initial_items_carry_the_clause_fields_and_the_contract_by_org_unit(
 
 
 def test_far_without_contracts_says_the_contract_number_is_required(catalog: Catalog) -> None:
-    from evict.report.directives import _contracts_for, _Item
+    from evict.report.counts import ItemCount
+    from evict.report.directives.far import _contracts_for
 
     inputs = make(catalog, [row("ws-1", "identified", "HQ", KES)], directive="ndaa-fy18-1634")
-    item = _Item(KES, "KES", "12", "AO Kaspersky Lab", "Kaspersky", "", False, inputs.lines)
+    item = ItemCount(KES, "KES", "12", "kaspersky", "AO Kaspersky Lab", "", False)
+    for line in inputs.lines:
+        item.add(line.row)
     number, orders = _contracts_for(inputs, item)
     assert number == f"{NOT_PROVIDED} — required by FAR 52.204-23(c)(2)(i)"
     other_unit = dataclasses.replace(

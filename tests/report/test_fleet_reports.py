@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from evict.cli import main
-from evict.report.directives import build, render_report
+from evict.report.directives import build, found_hosts, render_report
 from evict.report.fleet import to_csv as fleet_csv
 from evict.report.interface import Document, Format, ReportKind, to_csv
 from evict.report.profile import load_profile
@@ -129,7 +129,8 @@ def test_far_reports_the_kaspersky_component_embedded_in_a_firewall_image(
     bod = inputs_of(seeded, "bod-17-01")
     states = {line.row.host: line.row.state for line in bod.lines}
     assert states["secureedge-ngfw@7.2.1"] == "needs_determination"
-    (finding,) = bod.findings["secureedge-ngfw@7.2.1"]
+    findings = {h.row.host: h.findings for h in found_hosts(bod)}
+    (finding,) = findings["secureedge-ngfw@7.2.1"]
     assert finding.question == "kaspersky-white-label-bod-17-01"
     assert finding.needs_determination
 

@@ -20,9 +20,9 @@ from evict.report.interface import (
     ReportKind,
     Section,
     Table,
-    render,
     to_csv,
 )
+from evict.report.render import render
 from evict.report.render_html import MAX_ROWS, render_html
 from evict.report.render_pdf import FetchRefused, html_to_pdf, refusing_fetcher
 

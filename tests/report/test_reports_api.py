@@ -196,3 +196,26 @@ def test_evict_report_asks_a_running_server_and_sends_the_profile(
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_the_hosts_report_is_sent_streamed_as_the_listing(fleet: Fleet) -> None:
+    for fmt in ("csv", "json"):
+        with fleet.client.stream(
+            "GET", f"/api/v1/reports/bod-17-01/hosts.{fmt}", headers=fleet.auth("auditor")
+        ) as streamed:
+            assert streamed.status_code == 200
+            # chunked: sent as it is read, no length known in advance
+            assert "content-length" not in streamed.headers
+            assert f'filename="bod-17-01-hosts.{fmt}"' in streamed.headers["content-disposition"]
+            body = streamed.read().decode()
+        listing = get(fleet, f"bod-17-01.{fmt}").text
+        if fmt == "json":
+            drop = ("generated_at",)
+            a, b = json.loads(body), json.loads(listing)
+            assert {k: v for k, v in a.items() if k not in drop} == {
+                k: v for k, v in b.items() if k not in drop
+            }
+            assert [h["host"] for h in a["hosts"]] == ["ws-kes", "ws-clean", "cbp-1"]
+        else:
+            assert body == listing
+            assert body.count("\n") == 4  # the header and three hosts

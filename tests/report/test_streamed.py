@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +19,7 @@ from evict.report.fleet import (
     to_csv,
     to_jsonl,
 )
+from evict.report.interface import ReportKind
 from evict.service.reports import host_listing
 from tests.report.reportkit import TODAY, SeededFleet
 from tests.server.fleetkit import KES, ZIP, Clock, make_fleet
@@ -222,3 +225,120 @@ def test_a_hostile_hostname_is_escaped_in_both_json_formats() -> None:
         assert "\\u001b" in text
     (parsed,) = [json.loads(x) for x in "".join(to_jsonl(lines)).splitlines()]
     assert parsed["hostname"] == row.hostname  # the data stays exact
+
+
+def _held(inputs: Any) -> Any:
+    """The same inputs held in memory: the lines, each host's findings and protection."""
+    from evict.report.directives import found_hosts
+
+    found = list(found_hosts(inputs))
+    return dataclasses.replace(
+        inputs,
+        lines=tuple(inputs.lines),
+        findings={h.row.host: h.findings for h in found if h.findings},
+        protection={h.row.host: h.protection for h in found if h.protection},
+        counts=None,
+        found=None,
+        found_hosts=None,
+    )
+
+
+@pytest.mark.parametrize("sample", [100, 2])
+@pytest.mark.parametrize("unit", [None, "CBP"])
+def test_each_document_counted_in_sql_equals_the_one_built_in_memory(
+    seeded: SeededFleet, monkeypatch: pytest.MonkeyPatch, sample: int, unit: str | None
+) -> None:
+    import datetime as dt
+
+    from evict.report import directives
+    from evict.report.bundle import _findings
+    from evict.service.report_inputs import gather
+
+    # a sample of 2 hosts per table: the documents name the same first hosts either way
+    monkeypatch.setattr(directives.common, "SAMPLE", sample)
+    compared = 0
+    for d in ("bod-17-01", "ndaa-fy18-1634", "omb-m-23-13"):
+        streamed = gather(
+            seeded.store,
+            seeded.matcher,
+            seeded.catalog.directive(d),
+            org_id=seeded.org_id,
+            unit_id=seeded.store.unit_id(seeded.org_id, unit) if unit else None,
+            protection=seeded.protection,
+            today=TODAY,
+            generated_at=dt.datetime.fromisoformat(NOW),
+        )
+        held = _held(streamed)
+        assert streamed.counts is not None and streamed.counts.hosts() == len(held.lines)
+        for kind in directives.available(streamed.directive):
+            built = directives.build(kind, held).to_json()
+            assert directives.build(kind, streamed).to_json() == built, (d, kind)
+            compared += 1
+        assert b"".join(_findings(streamed)) == b"".join(_findings(held))
+    assert compared >= 10
+
+
+def test_a_document_names_a_bounded_sample_and_says_so(
+    seeded: SeededFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    from evict.report import directives
+    from evict.service.report_inputs import gather
+
+    monkeypatch.setattr(directives.common, "SAMPLE", 2)
+    inputs = gather(
+        seeded.store,
+        seeded.matcher,
+        seeded.catalog.directive("bod-17-01"),
+        org_id=seeded.org_id,
+        protection=seeded.protection,
+        today=TODAY,
+        generated_at=dt.datetime.fromisoformat(NOW),
+    )
+    doc = directives.build(ReportKind.DAY60, inputs).to_json()
+    (annex,) = [s for s in doc["sections"] if s["id"] == "annex"]  # type: ignore[index]
+    impacted = sum(1 for line in inputs.lines if line.row.state in directives.PRESENT)
+    assert impacted > 2, "the seeded fleet has more impacted endpoints than the sample"
+    tables = {t["id"]: t for t in annex["tables"]}
+    assert len(tables["plan"]["rows"]) == 2
+    # the plan counted per product holds every impacted endpoint's products
+    held = sum(
+        len(line.row.products) for line in inputs.lines if line.row.state in directives.PRESENT
+    )
+    assert sum(r["Endpoints impacted"] for r in tables["plan_by_product"]["rows"]) == held
+    assert annex["statements"] == [
+        f"The first 2 of {impacted} endpoints are listed here; every one is in the per-host "
+        "annex (the hosts report, CSV and JSON Lines)."
+    ]
+    hosts = directives.build(ReportKind.HOSTS, inputs).to_json()
+    (listed,) = [s for s in hosts["sections"] if s["id"] == "hosts"]  # type: ignore[index]
+    assert len(listed["tables"][0]["rows"]) == 2
+    assert f"of {len(inputs.lines)} hosts" in listed["statements"][0]
+
+
+def test_a_pdf_counts_the_endpoints_of_a_per_host_table_and_names_none(
+    seeded: SeededFleet,
+) -> None:
+    import datetime as dt
+
+    from evict.report import directives
+    from evict.report.render_html import render_html
+    from evict.service.report_inputs import gather
+
+    inputs = gather(
+        seeded.store,
+        seeded.matcher,
+        seeded.catalog.directive("bod-17-01"),
+        org_id=seeded.org_id,
+        protection=seeded.protection,
+        today=TODAY,
+        generated_at=dt.datetime.fromisoformat(NOW),
+    )
+    doc = directives.build(ReportKind.DAY60, inputs)
+    (plan,) = [t for s in doc.sections for t in s.tables if t.id == "plan"]
+    host = str(plan.rows[0][0])
+    assert host in render_html(doc)  # the HTML page lists the sample
+    page = render_html(doc, pdf=True)
+    assert host not in page
+    assert f"{len(plan.rows)} endpoints listed in the JSON and CSV renderings" in page

@@ -66,7 +66,7 @@ from evict.compliance.audit import (
     verify_chain,
 )
 from evict.compliance.determinations import determination_state
-from evict.report.directives import ReportInputs, available, build
+from evict.report.directives import ReportInputs, available, build, found_hosts
 from evict.report.fleet import stream_json, summarise, to_jsonl
 from evict.report.fleet import to_csv as fleet_csv
 from evict.report.interface import (
@@ -76,8 +76,8 @@ from evict.report.interface import (
     ReportError,
     ReportKind,
     Section,
-    render,
 )
+from evict.report.render import render
 
 MANIFEST = "MANIFEST.json"
 SIGNATURE = "MANIFEST.sig"
@@ -170,15 +170,16 @@ def _jsonl(value: object) -> bytes:
 
 
 def _findings(inputs: ReportInputs) -> Iterator[bytes]:
-    for line in inputs.lines:
-        for f in inputs.findings.get(line.row.host, ()):
+    for host in found_hosts(inputs):
+        row = host.row
+        for f in host.findings:
             yield _jsonl(
                 {
-                    "host": line.row.host,
-                    "hostname": line.row.hostname,
-                    "org_unit": line.row.org_unit,
-                    "platform": line.row.platform,
-                    "state": line.row.state,
+                    "host": row.host,
+                    "hostname": row.hostname,
+                    "org_unit": row.org_unit,
+                    "platform": row.platform,
+                    "state": row.state,
                     "directive": f.directive,
                     "vendor": f.vendor,
                     "product": f.product,
@@ -259,7 +260,7 @@ def write_bundle(
                 document = with_annex(build(kind, inputs), annex)
                 for fmt in Format:
                     writer.add(f"reports/{d}-{kind.value}.{fmt.value}", render(document, fmt))
-            writer.add_lines("findings.jsonl", _findings(inputs))
+            writer.add_lines("findings.jsonl", _encoded_bytes(_findings(inputs)))
             writer.add("determinations.json", _json(_determinations(inputs)))
             verdict = _write_chain(writer, audit_events, audit_head)
             head_doc: dict[str, object] = {
@@ -317,6 +318,18 @@ def _encoded(chunks: Iterable[str], size: int = 1 << 16) -> Iterator[bytes]:
             held = 0
     if buffer:
         yield "".join(buffer).encode()
+
+
+def _encoded_bytes(chunks: Iterable[bytes], size: int = 1 << 16) -> Iterator[bytes]:
+    """Byte chunks gathered into pieces of about ``size`` bytes."""
+    buffer = bytearray()
+    for chunk in chunks:
+        buffer += chunk
+        if len(buffer) >= size:
+            yield bytes(buffer)
+            buffer.clear()
+    if buffer:
+        yield bytes(buffer)
 
 
 def _write_annex(writer: _Writer, inputs: ReportInputs) -> tuple[BundleEntry, ...]:

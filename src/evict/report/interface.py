@@ -2,7 +2,9 @@
 
 Builders (:mod:`evict.report.directives`) turn fleet data into a :class:`Document`; one document
 renders to JSON and CSV (here), HTML (:mod:`evict.report.render_html`) and PDF
-(:mod:`evict.report.render_pdf`), so every format carries the same fields and the same numbers.
+(:mod:`evict.report.render_pdf`), so every format carries the same fields and the same numbers;
+:func:`evict.report.render.render` picks the renderer by format. The renderers import this
+module, never the other way round.
 
 A :class:`Field` whose value the organisation has not given (a point of contact, costs) keeps
 ``None`` and renders as ``NOT PROVIDED — required by ...``: a report shows what is missing, it
@@ -17,7 +19,6 @@ import enum
 import io
 from dataclasses import dataclass
 
-from evict._util import assert_never
 from evict.errors import EvictError, InputError
 from evict.report.cells import safe_cell
 
@@ -128,6 +129,10 @@ class Table:
     columns: tuple[str, ...]
     rows: tuple[tuple[Value, ...], ...]
     note: str = ""
+    per_host: bool = False
+    """One row per endpoint (a bounded sample): the PDF names no host, it says how many rows
+    the JSON and CSV renderings hold (a document meant to be read counts; the per-host annex
+    lists)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,22 +261,3 @@ def to_csv(document: Document) -> str:
                     text = "" if value is None else str(value)
                     writer.writerow((s.id, t.id, safe_cell(key), column, safe_cell(text)))
     return buffer.getvalue()
-
-
-def render(document: Document, fmt: Format) -> bytes:
-    """Render a document in ``fmt`` (HTML and PDF renderers are imported only when asked for)."""
-    from evict.neutral import json_dumps
-
-    if fmt is Format.JSON:
-        return (json_dumps(document.to_json()) + "\n").encode()
-    if fmt is Format.CSV:
-        return to_csv(document).encode()
-    if fmt is Format.HTML:
-        from evict.report.render_html import render_html
-
-        return render_html(document).encode()
-    if fmt is Format.PDF:
-        from evict.report.render_pdf import render_pdf
-
-        return render_pdf(document)
-    assert_never(fmt)

@@ -66,18 +66,22 @@ def _is_missing(text: object) -> bool:
     return isinstance(text, str) and text.startswith(NOT_PROVIDED)
 
 
-def shown_rows(table: Table) -> tuple[tuple[Value, ...], ...]:
-    """The rows of ``table`` an HTML or PDF page shows."""
+def shown_rows(table: Table, *, pdf: bool = False) -> tuple[tuple[Value, ...], ...]:
+    """The rows of ``table`` an HTML or PDF page shows (a PDF: none of a per-host table)."""
+    if pdf and table.per_host:
+        return ()
     return table.rows[:MAX_ROWS]
 
 
-def render_html(document: Document) -> str:
-    """Render ``document`` as a complete HTML page."""
+def render_html(document: Document, *, pdf: bool = False) -> str:
+    """Render ``document`` as a complete HTML page (``pdf``: the page WeasyPrint lays out,
+    which lists no host: each per-host table's rows are counted, not shown)."""
     template = _environment().get_template("report.html")
     return template.render(
         doc=document,
         header=document.header(),
         max_rows=MAX_ROWS,
-        shown_rows=shown_rows,
+        shown_rows=lambda t: shown_rows(t, pdf=pdf),
+        pdf=pdf,
         version=__version__,
     )

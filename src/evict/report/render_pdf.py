@@ -42,7 +42,7 @@ def refusing_fetcher() -> Any:
 
 def render_pdf(document: Document) -> bytes:
     """Render ``document`` as PDF bytes (the HTML rendering, laid out by WeasyPrint)."""
-    return html_to_pdf(render_html(document))
+    return html_to_pdf(render_html(document, pdf=True))
 
 
 def html_to_pdf(html: str) -> bytes:

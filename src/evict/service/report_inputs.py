@@ -1,26 +1,31 @@
 """Read what a directive's reports are built from out of the fleet store.
 
-The one place the reports touch the store: the host lines (the same rows as the fleet CSV, with
-the directive's clock), each host's current findings with their evidence (its links to matched
-software, grouped by the matcher as the host page does), the approved protection present, the
-inventory sources that reported, and the directive's waivers. Everything after this is pure
-(:mod:`evict.report.directives`).
+The one place the reports touch the store: the endpoints counted per org unit, state, platform
+and products (in SQL: :mod:`evict.store.reports`), the host lines (the same rows as the fleet
+CSV, with the directive's clock, read a page at a time whenever they are iterated, or a few of
+them for a document's sample), each host's current findings with their evidence (its links to
+matched software, grouped by the matcher as the host page does) and the approved protection it
+runs, read a page at a time and counted in one pass (:class:`~evict.report.counts.FoundSummary`),
+the inventory sources that reported, and the directive's waivers. Nothing is held per host:
+everything after this is pure (:mod:`evict.report.directives`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
-from evict.catalog.interface import CatalogLookupError, Directive
+from evict.catalog.interface import Directive
 from evict.compliance.determinations import Determination, apply_determinations
 from evict.matching.engine import Matcher
-from evict.matching.interface import Finding, linked_findings
+from evict.matching.interface import linked_findings
 from evict.model.observations import HostID
+from evict.report.counts import GONE, FleetCounts, HostFound, summarise_found
 from evict.report.directives import MethodCount, NetworkCount, ReportInputs
 from evict.report.fleet import ReportLine, report_lines
 from evict.report.profile import Profile
 from evict.store.network import NetworkStore
+from evict.store.reports import ReportQueries
 from evict.store.store import Store
 
 PAGE = 1000
@@ -66,6 +71,83 @@ class FleetLines:
     def __contains__(self, item: object) -> bool:
         return any(line == item for line in self)
 
+    def _queries(self) -> ReportQueries:
+        return ReportQueries(
+            self.store, self.directive.id, org_id=self.org_id, unit_id=self.unit_id
+        )
+
+    def sample(self, states: Collection[str] | None, limit: int) -> list[ReportLine]:
+        """The first ``limit`` lines in one of ``states`` (any when None), in stored order:
+        one query, however large the fleet."""
+        if states is None:
+            rows = []
+            for row in self.store.fleet_rows(
+                self.directive.id, org_id=self.org_id, unit_id=self.unit_id, page=limit
+            ):
+                rows.append(row)
+                if len(rows) >= limit:
+                    break
+        else:
+            rows = self._queries().in_states(states, limit)
+        return list(report_lines(rows, self.directive, today=self.today))
+
+    def named(self, hosts: Collection[str]) -> dict[str, ReportLine]:
+        """The lines of the hosts named (those in scope), by host."""
+        rows = self._queries().named(hosts).values()
+        return {
+            line.row.host: line for line in report_lines(rows, self.directive, today=self.today)
+        }
+
+    def counts(self) -> FleetCounts:
+        """Endpoints per org unit, state, platform and products, and per removal state and
+        day, counted in SQL."""
+        queries = self._queries()
+        return FleetCounts.of(queries.groups(), queries.cleared_on(GONE))
+
+
+class FleetFindings:
+    """Each host's findings for a directive and the approved protection it runs, read from the
+    store a page at a time each time they are iterated (only the hosts linked to software some
+    rule fired on: the rest have none)."""
+
+    def __init__(
+        self,
+        store: Store,
+        matcher: Matcher,
+        directive: Directive,
+        *,
+        org_id: int,
+        unit_id: int | None,
+        protection: frozenset[str],
+        determinations: dict[str, Determination],
+    ) -> None:
+        self.store = store
+        self.matcher = matcher
+        self.directive = directive
+        self.org_id = org_id
+        self.unit_id = unit_id
+        self.protection = protection
+        self.determinations = determinations
+
+    def __iter__(self) -> Iterator[HostFound]:
+        matched = self.store.matched_software(self.matcher.catalog.version)
+        queries = ReportQueries(
+            self.store, self.directive.id, org_id=self.org_id, unit_id=self.unit_id
+        )
+        for page in queries.holding(sorted(matched), page=PAGE):
+            links = self.store.host_links([host_id for host_id, _ in page], matched.keys())
+            for host_id, row in page:
+                pairs = linked_findings(links.get(host_id, ()), matched)
+                protected = {
+                    h.product for _, hits in pairs for h in hits if h.product in self.protection
+                }
+                found = apply_determinations(
+                    self.matcher.findings(HostID(row.host), pairs, directives=[self.directive]),
+                    self.determinations,
+                )
+                if found or protected:
+                    yield HostFound(row, tuple(found), tuple(sorted(protected)))
+
 
 def gather(
     store: Store,
@@ -92,7 +174,15 @@ def gather(
     lines = FleetLines(store, directive, org_id=org_id, unit_id=unit_id, today=today)
     determinations = tuple(store.determinations(org_id, revoked=True))
     in_force = {d.question: d for d in determinations if not d.revoked}
-    findings, present = _findings(store, matcher, directive, org_id, unit_id, protection, in_force)
+    found = FleetFindings(
+        store,
+        matcher,
+        directive,
+        org_id=org_id,
+        unit_id=unit_id,
+        protection=protection,
+        determinations=in_force,
+    )
     methods = tuple(
         MethodCount(unit, family, n)
         for unit, family, n in sorted(store.source_hosts(org_id, unit_id=unit_id))
@@ -108,8 +198,6 @@ def gather(
         lines=lines,
         today=today,
         generated_at=generated_at,
-        findings=findings,
-        protection=present,
         approved=protection,
         methods=methods,
         waivers=waivers,
@@ -118,6 +206,9 @@ def gather(
         profile=profile or Profile(),
         determinations=determinations,
         network=network_counts(store, matcher, directive, org_id, unit_id, protection),
+        counts=lines.counts(),
+        found=summarise_found(found),
+        found_hosts=found,
     )
 
 
@@ -131,6 +222,7 @@ def network_counts(
 ) -> tuple[NetworkCount, ...]:
     """The directive's covered products found by network evidence: enrolled endpoints with
     vendor traffic, and (for the whole organisation only) unmanaged devices."""
+    from evict.catalog.interface import CatalogLookupError
 
     catalog = matcher.catalog
     network = NetworkStore(store)
@@ -160,44 +252,3 @@ def network_counts(
         u, ub = unmanaged.get(product, [0, 0])
         out.append(NetworkCount(product, h, u, hb + ub))
     return tuple(out)
-
-
-def _findings(
-    store: Store,
-    matcher: Matcher,
-    directive: Directive,
-    org_id: int,
-    unit_id: int | None,
-    protection: frozenset[str],
-    determinations: dict[str, Determination] | None = None,
-) -> tuple[dict[str, tuple[Finding, ...]], dict[str, tuple[str, ...]]]:
-    """Per host: this directive's findings with evidence (as the organisation's determinations
-    leave them), and the approved protection present."""
-    matched = store.matched_software(matcher.catalog.version)
-    findings: dict[str, tuple[Finding, ...]] = {}
-    present: dict[str, tuple[str, ...]] = {}
-    if not matched:
-        return findings, present
-    after = 0
-    while True:
-        page = store.list_hosts(org_id, unit_id=unit_id, after=after, limit=PAGE)
-        if not page:
-            break
-        names = {h.id: h.identifier for h in page}
-        links = store.host_links(list(names), matched.keys())
-        for host_id, host_links in links.items():
-            pairs = linked_findings(host_links, matched)
-            protected = {h.product for _, hits in pairs for h in hits if h.product in protection}
-            identifier = names[host_id]
-            found = apply_determinations(
-                matcher.findings(HostID(identifier), pairs, directives=[directive]),
-                determinations or {},
-            )
-            if found:
-                findings[identifier] = tuple(found)
-            if protected:
-                present[identifier] = tuple(sorted(protected))
-        if len(page) < PAGE:
-            break
-        after = page[-1].id
-    return findings, present

@@ -66,7 +66,9 @@ class ReportScope:
     catalog_dirs: Sequence[Path] = ()
 
     def inputs(self) -> ReportInputs:
-        """Read what the reports need from the store."""
+        """Read what the reports need from the store (counted in SQL; the host lines and
+        findings are read again, a page at a time, whenever a document iterates them: run
+        that under :meth:`Store.scanning` too)."""
         from evict.service.report_inputs import gather
 
         with self.store.scanning():
@@ -95,7 +97,8 @@ def render_document(
     if kind is None:
         kind = default_kind(inputs.directive, today=inputs.today, start=inputs.start)
     progress(f"rendering the {kind.value} report as {fmt.value.upper()}", 50)
-    data = render_report(kind, fmt, inputs)
+    with scope.store.scanning():
+        data = render_report(kind, fmt, inputs)
     progress("done", 100)
     return data
 
@@ -207,15 +210,16 @@ def write_evidence(
     signed = signed_head(scope.store, key, now or scope.generated_at) if key else None
     head = (signed.seq, signed.hash) if signed else scope.store.audit_head()
     progress("writing every report, the findings and the audit chain", 30)
-    bundle = write_bundle(
-        out,
-        inputs,
-        audit_events=scope.store.iter_audit(page=1000),
-        audit_head=head,
-        catalog_files=catalog_entries(scope.catalog_dirs),
-        signed_head=signed,
-        key=key,
-    )
+    with scope.store.scanning():
+        bundle = write_bundle(
+            out,
+            inputs,
+            audit_events=scope.store.iter_audit(page=1000),
+            audit_head=head,
+            catalog_files=catalog_entries(scope.catalog_dirs),
+            signed_head=signed,
+            key=key,
+        )
     progress("done", 100)
     verdict = bundle.audit
     message = (

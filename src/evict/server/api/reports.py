@@ -26,9 +26,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _listing(
-    directive: str, fmt: str, ctx: ServerContext, caller: Principal, org_unit: str | None
+    directive: str,
+    fmt: str,
+    ctx: ServerContext,
+    caller: Principal,
+    org_unit: str | None,
+    disposition: dict[str, str] | None = None,
 ) -> StreamingResponse:
-    """The per-host listing streamed (chunked): read a page at a time, sent as it is read."""
+    """The per-host listing streamed (chunked): read a page at a time, sent as it is read
+    (``disposition``: the Content-Disposition header, instead of the listing's own)."""
     from evict.service.reports import LISTING_MEDIA, host_listing
 
     d = ctx.directive(directive)
@@ -42,11 +48,13 @@ def _listing(
         generated_at=ctx.now(),
         start=ctx.store.adoptions(caller.org_id).get(d.id),
     )
-    disposition = {"Content-Disposition": f'attachment; filename="{d.id}.{fmt}"'}
+    if disposition is None:
+        attached = {"Content-Disposition": f'attachment; filename="{d.id}.{fmt}"'}
+        disposition = attached if fmt != "json" else {}
     return StreamingResponse(
         (chunk.encode() for chunk in chunks),
         media_type=LISTING_MEDIA[fmt],
-        headers=(disposition if fmt != "json" else {}) | ctx.audit_head_header(),
+        headers=disposition | ctx.audit_head_header(),
     )
 
 
@@ -140,14 +148,27 @@ def _directive_report(
     org_unit: str | None,
     profile: Profile,
 ) -> Response:
-    from evict.report.directives import default_kind, render_report
-    from evict.service.report_inputs import gather
+    from evict.report.directives import default_kind
+    from evict.service.reports import ReportScope, render_document
 
     d = ctx.directive(directive)
-    inputs = gather(
-        ctx.store,
-        ctx.matcher,
-        d,
+    if report == "current":
+        start = ctx.store.adoptions(caller.org_id).get(d.id)
+        kind = default_kind(d, today=ctx.today(), start=start)
+    else:
+        try:
+            kind = ReportKind(report)
+        except ValueError:
+            raise ReportNotAskedError(f"no report named {report!r}") from None
+    disposition = "inline" if fmt in (Format.HTML, Format.JSON) else "attachment"
+    named = {"Content-Disposition": f'{disposition}; filename="{d.id}-{kind.value}.{fmt}"'}
+    if kind is ReportKind.HOSTS and fmt in (Format.CSV, Format.JSON):
+        # one line per host: streamed as it is read, as the listing's own URL sends it
+        return _listing(d.id, fmt.value, ctx, caller, org_unit, named)
+    scope = ReportScope(
+        store=ctx.store,
+        matcher=ctx.matcher,
+        directive=d,
         org_id=caller.org_id,
         unit_id=unit_scope(ctx, caller, org_unit),
         protection=ctx.protection,
@@ -155,19 +176,10 @@ def _directive_report(
         generated_at=ctx.now(),
         profile=profile,
     )
-    if report == "current":
-        kind = default_kind(d, today=inputs.today, start=inputs.start)
-    else:
-        try:
-            kind = ReportKind(report)
-        except ValueError:
-            raise ReportNotAskedError(f"no report named {report!r}") from None
-    disposition = "inline" if fmt in (Format.HTML, Format.JSON) else "attachment"
     return Response(
-        render_report(kind, fmt, inputs),
+        render_document(scope, kind, fmt),
         media_type=fmt.media_type,
-        headers={"Content-Disposition": f'{disposition}; filename="{d.id}-{kind.value}.{fmt}"'}
-        | ctx.audit_head_header(),
+        headers=named | ctx.audit_head_header(),
     )
 
 
