@@ -46,6 +46,7 @@ def build_context(
     from evict.server.ratelimit import LoginGuard, RateLimiter
     from evict.server.worker import MatchWorker, WorkerThread, protection_products
     from evict.store.engine import check_schema, make_engine, upgrade
+    from evict.store.ingest_batch import IngestBatcher
     from evict.store.store import Store
 
     engine = make_engine(settings.database_url)
@@ -72,6 +73,7 @@ def build_context(
             base=settings.lockout_seconds,
             cap=settings.lockout_max_seconds,
         ),
+        intake=IngestBatcher(store, settings.ingest_batch) if settings.ingest_batch > 0 else None,
     )
     if settings.run_worker:
         retention = settings.report_retention_days
@@ -171,6 +173,8 @@ def create_app(
             context.notifier.start()
         if context.anchor is not None:
             context.anchor.start()
+        if context.intake is not None:
+            context.intake.start()
         try:
             yield
         finally:
@@ -182,6 +186,8 @@ def create_app(
                 context.worker.stop()
             if context.anchor is not None:
                 context.anchor.stop()
+            if context.intake is not None:
+                context.intake.stop()
             context.store.close()
 
     app = FastAPI(

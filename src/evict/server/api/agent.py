@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import zlib
@@ -193,9 +194,13 @@ async def ingest(request: Request, host: AgentHost, ctx: Ctx) -> IngestResponse:
         platform=parsed.platform,
         collected_at=parsed.collected_at,
     )
-    ack = await run_in_threadpool(
-        ctx.store.ingest, host, report, now=ctx.now(), address=client_address(request)
-    )
+    if ctx.intake is not None:  # written with the others waiting, answered once committed
+        submitted = ctx.intake.submit(host, report, now=ctx.now(), address=client_address(request))
+        ack = await asyncio.wrap_future(submitted)
+    else:
+        ack = await run_in_threadpool(
+            ctx.store.ingest, host, report, now=ctx.now(), address=client_address(request)
+        )
     if parsed.addresses is not None:
         network = NetworkStore(ctx.store)
         await run_in_threadpool(network.record_addresses, host, parsed.addresses, now=ctx.now())
