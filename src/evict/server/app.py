@@ -214,6 +214,10 @@ def create_app(
     app.add_middleware(
         BodyLimit, limit=SMALL_BODY_BYTES, exempt={"/api/v1/inventory", "/api/v1/network"}
     )
+    from evict.server.intake import CheckinFastPath
+
+    # Unchanged check-ins of remembered hosts answered below FastAPI (evict.server.intake).
+    app.add_middleware(CheckinFastPath)
     from evict.server.limits import ReceiveTimeout
 
     app.add_middleware(ReceiveTimeout, timeout=settings.body_timeout)
