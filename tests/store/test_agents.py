@@ -135,3 +135,34 @@ def test_a_server_reads_the_enrolled_hosts_ahead(migrated_url: str) -> None:
         assert store.cached_agent_host("evict_host_not-a-credential") is None
     finally:
         store.close()
+
+
+def test_a_flush_waits_for_the_batch_another_thread_is_writing() -> None:
+    """The worker flushes before it reads the queued hosts: a batch the flushing thread took
+    but has not committed yet must hold it up, or the worker misses those check-ins."""
+    import threading
+
+    from evict.store.agents import Checkin, CheckinBuffer
+
+    writing, release = threading.Event(), threading.Event()
+    written: list[list[int]] = []
+
+    def write(batch: list[Checkin]) -> None:
+        writing.set()
+        release.wait(10)
+        written.append([c.host_id for c in batch])
+
+    buffer = CheckinBuffer(write, every=3600)
+    buffer.add(Checkin(1, "r-1", "d", NOW))
+    background = threading.Thread(target=buffer.flush)
+    background.start()
+    assert writing.wait(10)
+    assert buffer, "a batch being written still counts as waiting"
+    waited = threading.Thread(target=buffer.flush)
+    waited.start()
+    waited.join(0.2)
+    assert waited.is_alive() and written == []
+    release.set()
+    background.join(10)
+    waited.join(10)
+    assert written == [[1]] and not buffer

@@ -172,7 +172,9 @@ class CheckinBuffer:
             self._pending.pop(host_id, None)
 
     def __bool__(self) -> bool:
-        return bool(self._pending)
+        # A batch being written counts as waiting: a reader that flushes first (the worker)
+        # must wait for its commit, or it reads the hosts without those check-ins.
+        return bool(self._pending) or self._flush_lock.locked()
 
     def flush(self) -> int:
         """Write the waiting check-ins now; return how many."""
