@@ -166,3 +166,23 @@ def test_a_flush_waits_for_the_batch_another_thread_is_writing() -> None:
     background.join(10)
     waited.join(10)
     assert written == [[1]] and not buffer
+
+
+def test_hosts_read_while_others_were_forgotten_are_still_remembered() -> None:
+    """A server warming up under load reads the fleet while inventories arrive: only the hosts
+    whose inventory changed after the read began are left out, not the whole fleet."""
+    from evict.store.agents import AgentDirectory
+    from evict.store.interface import HostInfo
+
+    fleet = {
+        f"lookup-{i}": HostInfo(i, 1, 1, f"h{i}", f"h{i}", "linux", digest=f"d{i}")
+        for i in range(5)
+    }
+    directory = AgentDirectory(lambda lookup: None, lambda after: ([], 7))
+    directory.sync()
+    began = directory.generation
+    read = list(fleet.items())  # the warm-up's read, at audit sequence 7
+    directory.forget(1, "h3")  # h3's inventory changed in this process after the read began
+    assert directory.remember(read, 7, began) == 4
+    assert directory.cached("lookup-0") == fleet["lookup-0"]
+    assert directory.cached("lookup-3") is None
