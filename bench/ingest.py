@@ -38,8 +38,15 @@ import server  # noqa: E402
 
 FULL_REQUESTS = (2000, 60.0)
 """Full inventories per measurement, and the most seconds one may take."""
-DIGEST_REQUESTS = (20_000, 30.0)
+DIGEST_REQUESTS = (150_000, 30.0)
 THREADS = 8
+"""Client threads of the warm-up."""
+CHECKIN_CONNECTIONS = 128
+"""Agents checking in at once: connections, each waiting for its answer before sending the
+next check-in (:func:`loadgen.hammer_raw`, no pipelining)."""
+FULL_THREADS = 64
+"""Agents sending full inventories at once (agents of a fleet report concurrently; the
+server writes the reports that wait together)."""
 WORKERS = {"postgresql": 2, "sqlite": 1}
 """uvicorn processes: one per core on PostgreSQL; one on SQLite (a single writer)."""
 
@@ -61,11 +68,18 @@ CEILING_ROWS = 250
 """Rows per simulated inventory in the raw ceiling (the simulated fleet's mean is about 250)."""
 
 
-def copy_ceiling(url: str, backend: str, seconds: float = 5.0) -> dict[str, Any]:
-    """The machine's raw ceiling for full inventories, in the same run: batches of
-    :data:`CEILING_ROWS` rows, each committed on its own, into a scratch table with the schema
-    and indexes of ``host_software`` (COPY on PostgreSQL, ``executemany`` on SQLite), from one
-    connection, for ``seconds``. What evict achieves is compared with this."""
+CEILING_BATCH = 64
+"""Inventories per commit in the batched raw ceiling (as many as evict's writer takes)."""
+
+
+def copy_ceiling(
+    url: str, backend: str, seconds: float = 5.0, *, per_commit: int = 1
+) -> dict[str, Any]:
+    """The machine's raw ceiling for full inventories, in the same run: inventories of
+    :data:`CEILING_ROWS` rows, ``per_commit`` of them per commit, into a scratch table with the
+    schema and indexes of ``host_software`` (COPY on PostgreSQL, ``executemany`` on SQLite),
+    from one connection, for ``seconds``. What evict achieves is compared with this: it is
+    what the database takes when nothing else is done (no parsing, no HTTP, no diff)."""
     from sqlalchemy import create_engine
 
     rng = random.Random(7)
@@ -91,11 +105,12 @@ def copy_ceiling(url: str, backend: str, seconds: float = 5.0) -> dict[str, Any]
         raw.commit()
         started = time.perf_counter()
         while time.perf_counter() - started < seconds:
-            host = 10_000_000 + done
             rows = [
-                (host, software[(done * 31 + i) % len(software)] + i * 50_000, "1.0", "bench")
+                (10_000_000 + done + j, software[(done * 31 + i) % len(software)] + i * 50_000,
+                 "1.0", "bench")
+                for j in range(per_commit)
                 for i in range(CEILING_ROWS)
-            ]
+            ]  # fmt: skip
             if backend == "postgresql":
                 with cur.copy(  # type: ignore[attr-defined]
                     "COPY bench_ceiling (host_id, software_id, version, source) FROM STDIN"
@@ -105,7 +120,7 @@ def copy_ceiling(url: str, backend: str, seconds: float = 5.0) -> dict[str, Any]
             else:
                 cur.executemany("INSERT INTO bench_ceiling VALUES (?, ?, ?, ?)", rows)
             raw.commit()
-            done += 1
+            done += per_commit
         elapsed = time.perf_counter() - started
         cur.execute("DROP TABLE bench_ceiling")
         raw.commit()
@@ -116,31 +131,64 @@ def copy_ceiling(url: str, backend: str, seconds: float = 5.0) -> dict[str, Any]
         "rows_per_inventory": CEILING_ROWS,
         "inventories_per_second": round(done / elapsed, 1),
         "rows_per_second": round(done * CEILING_ROWS / elapsed),
+        "inventories_per_commit": per_commit,
         "connections": 1,
     }
+
+
+def _postgres_pids() -> list[int]:
+    """The local PostgreSQL server's processes (its CPU time is reported beside evict's)."""
+    pids = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "postgres":
+                pids.append(int(comm.parent.name))
+        except OSError:
+            continue
+    return pids
 
 
 def measure(url: str, backend: str, n: int) -> dict[str, Any]:
     """Full inventories then unchanged check-ins against a fleet of ``n`` stored hosts."""
     rng = random.Random(n)
-    picked = rng.sample(range(n), min(n, FULL_REQUESTS[0] + DIGEST_REQUESTS[0]))
-    full_hosts, digest_hosts = picked[: FULL_REQUESTS[0]], picked[FULL_REQUESTS[0] :]
-    full = loadgen.inventory_requests(full_hosts)
+    # Silent hosts send nothing; the others send a week's churn or check in unchanged.
+    speaking = [i for i in range(n) if not loadgen.silent(i)]
+    full_hosts = rng.sample(speaking, min(len(speaking) // 2, FULL_REQUESTS[0]))
+    chosen = set(full_hosts)
+    others = [i for i in speaking if i not in chosen]
+    # Hosts whose stored inventory stays as it is; at 10,000 hosts each checks in several
+    # times during the measure (the flush writes one row per host per 100 ms).
+    digest_hosts = rng.sample(others, min(len(others), DIGEST_REQUESTS[0]))
+    digest_hosts += rng.choices(others, k=DIGEST_REQUESTS[0] - len(digest_hosts))
+    churn: dict[str, Any] = {}
+    full = loadgen.inventory_requests(full_hosts, snapshot=1, stats=churn)
     digests = loadgen.digest_requests(digest_hosts)
     out: dict[str, Any] = {"backend": backend, "hosts": n, "server_workers": WORKERS[backend]}
     out["observations_per_inventory"] = round(statistics.mean(r.observations for r in full), 1)
-    out["copy_ceiling"] = copy_ceiling(url, backend)
+    out["churn"] = churn
+    out["copy_ceiling"] = copy_ceiling(url, backend, per_commit=CEILING_BATCH)
+    out["copy_ceiling_commit_each"] = copy_ceiling(url, backend)
     with loadgen.Server(url, workers=WORKERS[backend]) as server:
         loadgen.hammer(server.port, loadgen.digest_requests(rng.sample(range(n), 200)),
                        threads=THREADS, max_seconds=10)  # fmt: skip
-        for name, requests, (_, limit) in (
-            ("full_inventory", full, FULL_REQUESTS),
-            ("unchanged_checkin", digests, DIGEST_REQUESTS),
+        pg = _postgres_pids() if backend == "postgresql" else []
+        for name, requests, (_, limit), threads in (
+            ("full_inventory", full, FULL_REQUESTS, FULL_THREADS),
+            ("unchanged_checkin", digests, DIGEST_REQUESTS, CHECKIN_CONNECTIONS),
         ):
-            cpu0 = server.cpu_seconds()
-            result = loadgen.hammer(server.port, requests, threads=THREADS, max_seconds=limit)
+            cpu0, db0 = server.cpu_seconds(), loadgen._cpu_seconds(pg)
+            if name == "unchanged_checkin":
+                result = loadgen.hammer_raw(
+                    server.port, requests, connections=threads, max_seconds=limit
+                )
+            else:
+                result = loadgen.hammer(server.port, requests, threads=threads, max_seconds=limit)
             figures = result.to_json()
+            figures["connections"] = threads
             figures["server_cpu_cores"] = round((server.cpu_seconds() - cpu0) / result.seconds, 2)
+            if pg:
+                db = loadgen._cpu_seconds(pg) - db0
+                figures["database_cpu_cores"] = round(db / result.seconds, 2)
             out[name] = figures
         status, health = server.get("/api/v1/health")
         out["worker_after"] = health.get("worker") if status == 200 else None
@@ -152,6 +200,7 @@ def run(full: bool) -> dict[str, Any]:
     """Grow the fleet to each size and measure both request kinds there, per backend."""
     results: list[dict[str, Any]] = []
     table: list[tuple[str, Any, str]] = []
+    summary: list[tuple[str, Any, str]] = []
     for backend in backends():
         with loadgen.database(backend) as url:
             stored = loadgen.stored_hosts(url)
@@ -184,18 +233,35 @@ def run(full: bool) -> dict[str, Any]:
                 tag = f"{backend}, {n:,} hosts"
                 f, u = figures["full_inventory"], figures["unchanged_checkin"]
                 pg = backend == "postgresql"
+                ceiling = figures["copy_ceiling"]["inventories_per_second"]
+                each = figures["copy_ceiling_commit_each"]["inventories_per_second"]
+                churn = figures["churn"]
+                summary.append((
+                    f"SUMMARY {tag}: full inventories/s | unchanged check-ins/s",
+                    f"{f['per_second']:,.0f} | {u['per_second']:,.0f}",
+                    ">= 1,000 | >= 10,000 (at 100,000 hosts)" if pg
+                    else "within 2x of PostgreSQL",
+                ))  # fmt: skip
+                summary.append((
+                    "  raw COPY ceiling, same run: inventories/s (64 per commit); evict/ceiling",
+                    f"{ceiling:,.0f}; {f['per_second'] / ceiling:.2f}" if ceiling else "-", "",
+                ))  # fmt: skip
                 table += [
                     (f"full inventories/s ({tag})", f"{f['per_second']:,.0f}",
                      ">= 1,000" if pg else ""),
-                    ("  raw ceiling: inventories of 250 rows + commit/s; evict/ceiling",
-                     f"{figures['copy_ceiling']['inventories_per_second']:,.0f}; "
-                     f"{f['per_second'] / figures['copy_ceiling']['inventories_per_second']:.2f}",
-                     ""),
-                    ("  server CPU ms per full inventory",
-                     f"{1000 * f['server_cpu_cores'] / f['per_second']:.1f}"
-                     if f["per_second"] else "-", "<= 2"),
-                    ("  observations per inventory (mean)",
-                     figures["observations_per_inventory"], "about 300"),
+                    ("  raw ceiling: inventories of 250 rows/s, 64 per commit; 1 per commit",
+                     f"{ceiling:,.0f}; {each:,.0f}", ""),
+                    ("  CPU ms per full inventory: server; database",
+                     f"{1000 * f['server_cpu_cores'] / f['per_second']:.1f}; "
+                     f"{1000 * f.get('database_cpu_cores', 0) / f['per_second']:.1f}"
+                     if f["per_second"] else "-", "<= 2 together"),
+                    ("  observations per inventory (mean); links changed (share)",
+                     f"{figures['observations_per_inventory']}; "
+                     f"{churn['links_changed_per_inventory']} ({churn['links_changed_share']:.1%})",
+                     "about 300"),
+                    ("  churn: versions changed/week; hosts with new titles; silent hosts",
+                     f"{churn['version_change_per_week']:.0%}; "
+                     f"{churn['hosts_with_new_titles']:.1%}; {churn['silent_hosts']:.0%}", ""),
                     ("  p50 / p99 ms; client, server CPU cores",
                      f"{f['p50_ms']:.0f} / {f['p99_ms']:.0f}; "
                      f"{f['client_cpu_cores']}, {f['server_cpu_cores']}", ""),
@@ -229,8 +295,8 @@ def run(full: bool) -> dict[str, Any]:
                     table.append((f"  errors ({tag})", f"{f['errors']} / {u['errors']}", "0"))
     return {
         "load": os.getloadavg(),
-        "threads": THREADS,
+        "connections": {"full_inventory": FULL_THREADS, "unchanged_checkin": CHECKIN_CONNECTIONS},
         "observations_per_inventory": "about 250 (evict.simulate; Windows and Linux about 290)",
         "results": results,
-        "table": table,
+        "table": summary + table,
     }

@@ -602,15 +602,106 @@ def hammer(
     )
 
 
-def inventory_requests(indexes: Sequence[int], *, snapshot: int = 1) -> list[Request]:
-    """Full inventory reports (gzip JSON) of simulated hosts, each with a fresh report id."""
+VERSION_CHURN = 0.03
+"""Share of a host's observations whose version changes in a week (browser, agent and
+library updates: 2-5% in real fleets)."""
+NEW_SOFTWARE = 0.02
+"""Share of hosts that install software the fleet has not seen before, per week."""
+NEW_TITLES_PER_WEEK = 25
+"""Titles released per week that hosts install (each new to the fleet the first time)."""
+SILENT = 0.05
+"""Share of the stored hosts gone silent: they send nothing while the bench measures."""
+
+
+def churned(inventory: Any, index: int, weeks: int) -> Any:
+    """``inventory`` of host ``index`` after ``weeks`` weeks of churn since the stored one.
+
+    Each observation changes version in a given week with probability :data:`VERSION_CHURN`
+    (the version gets one more component per change); with probability :data:`NEW_SOFTWARE`
+    per week the host installs one of that week's new titles. Deterministic per host and week.
+    """
+    import dataclasses
+    import random
+
+    from evict.model.observations import Kind, Observation
+
+    if weeks <= 0:
+        return inventory
+    observations = []
+    for o in inventory.observations:
+        changes = 0
+        for week in range(1, weeks + 1):
+            if random.Random(f"{index}:{o.name}:{o.source}:{week}").random() < VERSION_CHURN:
+                changes += 1
+        if changes:
+            o = dataclasses.replace(o, version=f"{o.version or '0'}.u{changes}")
+        observations.append(o)
+    for week in range(1, weeks + 1):
+        rng = random.Random(f"{index}:new:{week}")
+        if rng.random() < NEW_SOFTWARE:
+            title = f"Bench New App {week}.{rng.randrange(NEW_TITLES_PER_WEEK)}"
+            observations.append(
+                Observation.make(
+                    Kind.PROGRAM,
+                    title,
+                    version="1.0",
+                    publisher="Bench Software",
+                    source="osquery:programs",
+                )  # fmt: skip
+            )
+    return dataclasses.replace(inventory, observations=tuple(observations))
+
+
+def silent(index: int) -> bool:
+    """Whether host ``index`` has gone silent (:data:`SILENT` of the fleet)."""
+    import random
+
+    return random.Random(f"{index}:silent").random() < SILENT
+
+
+def churn_figures(stored: Sequence[Any], sent: Sequence[Any]) -> dict[str, Any]:
+    """What the churn changed: links changed per inventory, hosts with new titles."""
+    changed = new = links = 0
+    for before, after in zip(stored, sent, strict=True):
+        old = {(o.kind, o.name, o.version, o.source) for o in before.observations}
+        now = {(o.kind, o.name, o.version, o.source) for o in after.observations}
+        changed += len(old ^ now)
+        links += len(now)
+        new += any(o.publisher == "Bench Software" for o in after.observations)
+    n = max(1, len(sent))
+    return {
+        "version_change_per_week": VERSION_CHURN,
+        "new_software_hosts_per_week": NEW_SOFTWARE,
+        "silent_hosts": SILENT,
+        "links_changed_per_inventory": round(changed / n, 1),
+        "links_changed_share": round(changed / max(1, links), 4),
+        "hosts_with_new_titles": round(new / n, 4),
+    }
+
+
+def inventory_requests(
+    indexes: Sequence[int],
+    *,
+    snapshot: int = 1,
+    churn: bool = True,
+    stats: dict[str, Any] | None = None,
+) -> list[Request]:
+    """Full inventory reports (gzip JSON) of simulated hosts, each with a fresh report id:
+    the hosts ``snapshot`` weeks after the stored inventory, with :func:`churned` churn
+    (``stats``, when given, receives :func:`churn_figures`)."""
     from evict.agent.wire import encode, report_body
     from evict.demo.simulate import generate_host
 
     start = dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.UTC)
     out = []
+    before, after = [], []
     for index in indexes:
         inv = generate_host(SEED, index, snapshot=snapshot, at=start)
+        if churn:
+            inv = churned(inv, index, snapshot)
+            if stats is not None and len(after) < 500:
+                before.append(generate_host(SEED, index, at=start))
+                after.append(inv)
         body = encode(report_body(inv, secrets.token_hex(16)))
         headers = {
             "Authorization": f"Bearer {credential(index)}",
@@ -618,6 +709,8 @@ def inventory_requests(indexes: Sequence[int], *, snapshot: int = 1) -> list[Req
             "Content-Encoding": "gzip",
         }
         out.append(Request("/api/v1/inventory", headers, body, len(inv.observations)))
+    if stats is not None:
+        stats.update(churn_figures(before, after))
     return out
 
 
@@ -632,3 +725,103 @@ def digest_requests(indexes: Sequence[int]) -> list[Request]:
         }
         out.append(Request("/api/v1/inventory/digest", headers, body.encode()))
     return out
+
+
+def hammer_raw(
+    port: int,
+    requests: Sequence[Request],
+    *,
+    connections: int,
+    depth: int = 1,
+    max_seconds: float,
+) -> LoadResult:
+    """Send ``requests`` over ``connections`` keep-alive connections (a thread each) written
+    and read as raw bytes; ``depth`` requests in flight per connection (1: each waits for the
+    answer to the one before, as an agent does; more is HTTP/1.1 pipelining).
+
+    The server sees exactly what :func:`hammer` sends, but the load generator, which shares
+    the machine's cores with the server, spends a fraction of the CPU per request (no
+    ``http.client`` objects), so that it can offer many connections and over ten thousand
+    requests per second on two cores. Each request's latency is its window's (written to
+    last answer read).
+    """
+    lock = threading.Lock()
+    cursor = iter(range(len(requests)))
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    errors = [0]
+    first_error = [""]
+    deadline = time.monotonic() + max_seconds
+    wire = [
+        (
+            f"POST {r.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(r.body)}\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in r.headers.items())
+            + "\r\n"
+        ).encode()
+        + r.body
+        for r in requests
+    ]
+
+    def work() -> None:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        buffer = b""
+        mine: list[float] = []
+        counts: dict[int, int] = {}
+        bad = 0
+        error = ""
+        while time.monotonic() < deadline:
+            with lock:
+                window = [i for _, i in zip(range(depth), cursor, strict=False)]
+            if not window:
+                break
+            t0 = time.perf_counter()
+            sock.sendall(b"".join(wire[i] for i in window))
+            for _ in window:
+                while b"\r\n\r\n" not in buffer:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        raise ConnectionError("the server closed the connection")
+                    buffer += chunk
+                head, buffer = buffer.split(b"\r\n\r\n", 1)
+                status = int(head[9:12])
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(buffer) < length:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        raise ConnectionError("the server closed the connection")
+                    buffer += chunk
+                body, buffer = buffer[:length], buffer[length:]
+                counts[status] = counts.get(status, 0) + 1
+                if status != 200:
+                    bad += 1
+                    error = error or f"{status}: {body[:300]!r}"
+            elapsed = time.perf_counter() - t0
+            mine.extend(elapsed for _ in window)
+        sock.close()
+        with lock:
+            latencies.extend(mine)
+            for k, v in counts.items():
+                statuses[k] = statuses.get(k, 0) + v
+            errors[0] += bad
+            first_error[0] = first_error[0] or error
+
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    pool = [threading.Thread(target=work, daemon=True) for _ in range(connections)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    seconds = time.perf_counter() - t0
+    return LoadResult(
+        len(latencies),
+        errors[0],
+        seconds,
+        latencies,
+        time.process_time() - cpu0,
+        statuses,
+        first_error[0],
+    )

@@ -121,6 +121,9 @@ class Settings:
     """Seconds between writes of the unchanged check-ins received meanwhile, in one
     transaction (0: each is written as it comes). A crash loses at most these last-seen bumps,
     never a report."""
+    ingest_batch: int = 64
+    """Full inventories written together in one transaction at most, each acknowledged once
+    it is committed (0: each in its own transaction, as it comes)."""
     auto_upgrade: bool | None = None
     """Upgrade the schema on start: None means yes for SQLite, no for PostgreSQL."""
     enroll_rate: tuple[float, float] = (100.0, 20.0)
@@ -227,6 +230,8 @@ class Settings:
             values["worker_interval"] = float(env["EVICT_WORKER_INTERVAL"])
         if env.get("EVICT_CHECKIN_FLUSH"):
             values["checkin_flush"] = float(env["EVICT_CHECKIN_FLUSH"])
+        if env.get("EVICT_INGEST_BATCH"):
+            values["ingest_batch"] = int(env["EVICT_INGEST_BATCH"])
         if env.get("EVICT_REPORT_RETENTION_DAYS"):
             values["report_retention_days"] = int(env["EVICT_REPORT_RETENTION_DAYS"])
         if env.get("EVICT_NOTIFY_INTERVAL"):

@@ -103,3 +103,82 @@ def test_software_seen_before_is_checked_and_cleaned_the_same_way() -> None:
     with pytest.raises(WireError) as e:
         parse_report(body, max_observations=10)
     assert e.value.where == "observations[0].name"
+
+
+def _both(body: object, limit: int = 100_000) -> tuple[object, object]:
+    """What the compiled decoder and the parser make of one body (an error as its text)."""
+    import json
+
+    from evict.agent.wire import decode_report
+
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    try:
+        fast: object = decode_report(raw, max_observations=limit)
+    except WireError as e:
+        fast = f"error: {e}"
+    try:
+        parsed = parse_report(json.loads(raw), max_observations=limit)
+        slow: object = (parsed, inventory_digest(parsed.observations))
+    except WireError as e:
+        slow = f"error: {e}"
+    return fast, slow
+
+
+def test_the_compiled_decoder_gives_the_parsers_report_and_digest() -> None:
+    from evict.demo.simulate import generate_host
+
+    at = dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)
+    for index in range(60):  # every platform, covered products, hostile-looking names
+        host = generate_host(11, index, snapshot=index % 3, at=at)
+        body = report_body(host, f"report-{index:06d}", addresses=["10.0.0.7"])
+        fast, slow = _both(body)
+        assert fast is not None and fast == slow
+        assert fast[1] == body["digest"]  # type: ignore[index]
+    odd = Observation.make(
+        Kind.PROGRAM, "Ünïcødé \u202e app", version="1.0", publisher="株式会社", source="x",
+        identifiers={"product_code": "{ABC}", "path": "C:\\Program Files\\é"},
+    )  # fmt: skip
+    fast, slow = _both(report_body(inventory(odd, A, odd, B), "report-odd-1"))
+    assert fast is not None and fast == slow
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"identifiers": {"cpe": ["cpe:2.3:a:x:y", "cpe:2.3:a:x:z"]}},  # several values: a list
+        {"name": 12},
+        {"kind": "firmware"},
+        {"kind": None},
+        {"version": "x" * 5000},
+        {"identifiers": {"k": 1}},
+    ],
+)
+def test_an_uncommon_observation_is_left_to_the_parser(change: dict[str, object]) -> None:
+    body = report_body(inventory(A, B), "report-uncommon")
+    observations = body["observations"]
+    assert isinstance(observations, list)
+    observations[1] = {**observations[1], **change}
+    fast, slow = _both(body)
+    # The parser decides: an error saying where, or (a list of identifiers) the report.
+    assert fast is None or fast == slow
+    if fast is None and not isinstance(slow, str):
+        assert slow[0].observations[0] == A  # type: ignore[index]
+
+
+def test_header_errors_and_the_observation_limit_are_the_parsers() -> None:
+    body = report_body(inventory(A, B), "report-header")
+    fast, slow = _both({**body, "report_id": "no"})
+    assert fast == slow and str(fast).startswith("error: report_id")
+    fast, slow = _both({**body, "host": "lx-app-03"})
+    assert fast == slow and str(fast).startswith("error: host")
+    fast, slow = _both(body, limit=1)
+    assert fast is None and "at most 1 are accepted" in str(slow)
+    fast, slow = _both([body])
+    assert fast is None and "JSON object" in str(slow)
+
+
+def test_a_body_nested_too_deeply_is_left_to_the_parser() -> None:
+    from evict.agent.wire import decode_report
+
+    assert decode_report(b'{"a":' * 5000, max_observations=10) is None
+    assert decode_report(b'{"observations": []' + b', "x": [' * 5000, max_observations=10) is None

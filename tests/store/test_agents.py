@@ -135,3 +135,54 @@ def test_a_server_reads_the_enrolled_hosts_ahead(migrated_url: str) -> None:
         assert store.cached_agent_host("evict_host_not-a-credential") is None
     finally:
         store.close()
+
+
+def test_a_flush_waits_for_the_batch_another_thread_is_writing() -> None:
+    """The worker flushes before it reads the queued hosts: a batch the flushing thread took
+    but has not committed yet must hold it up, or the worker misses those check-ins."""
+    import threading
+
+    from evict.store.agents import Checkin, CheckinBuffer
+
+    writing, release = threading.Event(), threading.Event()
+    written: list[list[int]] = []
+
+    def write(batch: list[Checkin]) -> None:
+        writing.set()
+        release.wait(10)
+        written.append([c.host_id for c in batch])
+
+    buffer = CheckinBuffer(write, every=3600)
+    buffer.add(Checkin(1, "r-1", "d", NOW))
+    background = threading.Thread(target=buffer.flush)
+    background.start()
+    assert writing.wait(10)
+    assert buffer, "a batch being written still counts as waiting"
+    waited = threading.Thread(target=buffer.flush)
+    waited.start()
+    waited.join(0.2)
+    assert waited.is_alive() and written == []
+    release.set()
+    background.join(10)
+    waited.join(10)
+    assert written == [[1]] and not buffer
+
+
+def test_hosts_read_while_others_were_forgotten_are_still_remembered() -> None:
+    """A server warming up under load reads the fleet while inventories arrive: only the hosts
+    whose inventory changed after the read began are left out, not the whole fleet."""
+    from evict.model.records import HostInfo
+    from evict.store.agents import AgentDirectory
+
+    fleet = {
+        f"lookup-{i}": HostInfo(i, 1, 1, f"h{i}", f"h{i}", "linux", digest=f"d{i}")
+        for i in range(5)
+    }
+    directory = AgentDirectory(lambda lookup: None, lambda after: ([], 7))
+    directory.sync()
+    began = directory.generation
+    read = list(fleet.items())  # the warm-up's read, at audit sequence 7
+    directory.forget(1, "h3")  # h3's inventory changed in this process after the read began
+    assert directory.remember(read, 7, began) == 4
+    assert directory.cached("lookup-0") == fleet["lookup-0"]
+    assert directory.cached("lookup-3") is None

@@ -23,6 +23,7 @@ any order, on both sides.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gzip
 import hashlib
@@ -30,7 +31,9 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import msgspec
 import orjson
 
 from evict import __version__
@@ -318,3 +321,89 @@ class TooManyObservations(WireError):
             f"the report holds {count} observations; at most {limit} are accepted in one report",
             "observations",
         )
+
+
+# -- the compiled decoder: the common report decoded in C, the rest by the code above -----------
+
+
+class _RawObservation(msgspec.Struct):
+    """An observation as sent, when every field is a string (identifiers an object of strings)."""
+
+    kind: str | msgspec.UnsetType = msgspec.UNSET
+    name: str | None | msgspec.UnsetType = msgspec.UNSET
+    version: str | None | msgspec.UnsetType = msgspec.UNSET
+    publisher: str | None | msgspec.UnsetType = msgspec.UNSET
+    source: str | None | msgspec.UnsetType = msgspec.UNSET
+    identifiers: dict[str, str] | None | msgspec.UnsetType = msgspec.UNSET
+
+
+class _RawReport(msgspec.Struct):
+    """A report as sent; the header is checked by :func:`parse_report` as before."""
+
+    observations: list[_RawObservation]
+    report_id: Any = msgspec.UNSET
+    host: Any = msgspec.UNSET
+    collected_at: Any = msgspec.UNSET
+    addresses: Any = msgspec.UNSET
+
+
+_DECODER = msgspec.json.Decoder(_RawReport)
+_FIELDS = ("kind", "name", "version", "publisher", "source", "identifiers")
+_known: dict[tuple[object, ...], tuple[Observation, bytes]] = {}
+"""Observations already checked, built and encoded for the digest, by their fields as sent
+(bounded like :data:`_seen`; shared by threads, dict operations being atomic)."""
+
+
+def decode_report(raw: bytes, *, max_observations: int) -> tuple[ParsedReport, str] | None:
+    """A report body (JSON bytes) checked and built, with its :func:`inventory_digest`; None
+    when it is not the common case (a field of another type, an observation that fails its
+    checks, more than ``max_observations``...), for the caller to decode and
+    :func:`parse_report` it as before, which says what is wrong.
+
+    The common report is decoded by msgspec into typed records without building a dictionary
+    per observation; each distinct observation is checked, built and encoded once per process
+    and then found by its fields, so a report costs a lookup per observation. The result is
+    the one :func:`parse_report` and :func:`inventory_digest` give for the same body.
+    """
+    try:
+        body = _DECODER.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None  # nested too deeply, say: the parser's message says so
+    if len(body.observations) > max_observations:
+        return None
+    head: dict[str, object] = {
+        k: v
+        for k in ("report_id", "host", "collected_at", "addresses")
+        if (v := getattr(body, k)) is not msgspec.UNSET
+    }
+    head["observations"] = []
+    parsed = parse_report(head, max_observations=max_observations)  # raises as it always did
+    known = _known
+    out: list[Observation] = []
+    lines: list[bytes] = []
+    for o in body.observations:
+        idents = o.identifiers
+        key = (
+            o.kind,
+            o.name,
+            o.version,
+            o.publisher,
+            o.source,
+            tuple(idents.items()) if idents else (),
+        )
+        hit = known.get(key)
+        if hit is None:
+            item = {f: v for f in _FIELDS if (v := getattr(o, f)) is not msgspec.UNSET}
+            try:
+                (observation,) = _observations([item])
+            except WireError:
+                return None  # parse_report says where
+            hit = (observation, _line_bytes(observation))
+            if len(known) >= _SEEN_LIMIT:
+                known.clear()
+            known[key] = hit
+        out.append(hit[0])
+        lines.append(hit[1])
+    lines.sort()
+    digest = hashlib.sha256(b"".join(line + b"\n" for line in lines)).hexdigest()
+    return dataclasses.replace(parsed, observations=tuple(out)), digest

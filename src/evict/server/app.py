@@ -36,6 +36,7 @@ from evict.model.listings import ReportJob
 from evict.server.api import ROUTERS
 from evict.server.deps import ServerContext
 from evict.server.errors import RateLimited, status_for
+from evict.server.intake import CheckinFastPath
 from evict.server.limits import SMALL_BODY_BYTES, BodyLimit, ReceiveTimeout
 from evict.server.models import InventoryBody
 from evict.server.ratelimit import LoginGuard, RateLimiter
@@ -78,6 +79,7 @@ def build_context(
             base=settings.lockout_seconds,
             cap=settings.lockout_max_seconds,
         ),
+        intake=fleet.batcher(settings.ingest_batch),
     )
     if settings.run_worker:
         retention = settings.report_retention_days
@@ -172,6 +174,8 @@ def create_app(
             context.notifier.start()
         if context.anchor is not None:
             context.anchor.start()
+        if context.intake is not None:
+            context.intake.start()
         try:
             yield
         finally:
@@ -183,6 +187,8 @@ def create_app(
                 context.worker.stop()
             if context.anchor is not None:
                 context.anchor.stop()
+            if context.intake is not None:
+                context.intake.stop()
             context.store.close()
 
     app = FastAPI(
@@ -208,6 +214,8 @@ def create_app(
     app.add_middleware(
         BodyLimit, limit=SMALL_BODY_BYTES, exempt={"/api/v1/inventory", "/api/v1/network"}
     )
+    # Unchanged check-ins of remembered hosts answered below FastAPI (evict.server.intake).
+    app.add_middleware(CheckinFastPath)
 
     app.add_middleware(ReceiveTimeout, timeout=settings.body_timeout)
     if settings.trusted_proxies:

@@ -29,6 +29,7 @@ from evict.service.notifier import NotifierThread
 from evict.service.reports import ReportRunner
 from evict.settings import Settings
 from evict.signing import anchor_line
+from evict.store.ingest_batch import IngestBatcher
 from evict.store.store import Store
 
 
@@ -54,6 +55,8 @@ class ServerContext:
     """The key that signs audit heads (None: heads are not signed)."""
     anchor: AnchorThread | None = None
     """The thread that anchors signed heads outside the database on a schedule."""
+    intake: IngestBatcher | None = None
+    """Writes full inventories in batches, one transaction each (None: one by one)."""
     account_limit: RateLimiter = field(default_factory=lambda: RateLimiter(10.0, 0.05))
     """Login attempts per account name, from any address."""
     lockout: LoginGuard = field(default_factory=LoginGuard)

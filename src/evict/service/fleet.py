@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from evict.errors import EvictError
 from evict.store.dashboard import DashboardQueries
 from evict.store.engine import check_schema, make_engine, upgrade
+from evict.store.ingest_batch import IngestBatcher
 from evict.store.network import NetworkStore
 from evict.store.notifications import NotificationStore
 from evict.store.report_jobs import ReportJobs
@@ -64,6 +65,11 @@ class Fleet:
             upgrade(engine)
         check_schema(engine)
         return cls(Store(engine))
+
+    def batcher(self, size: int) -> IngestBatcher | None:
+        """A writer of full inventories in batches of up to ``size`` per transaction (not
+        started), or None for ``size`` 0: each inventory written on its own."""
+        return IngestBatcher(self.store, size) if size > 0 else None
 
     def close(self) -> None:
         """Write what waits and release the database's connections."""

@@ -34,6 +34,8 @@ SYNC_EVERY = 1.0
 """Seconds between reads of the audit events that may change a remembered host."""
 FLUSH_EVERY = 0.1
 """Seconds between writes of the check-ins received meanwhile."""
+FORGOTTEN_KEPT = 100_000
+"""Forgotten hosts remembered as such, for reads that began before they were forgotten."""
 LIMIT = 500_000
 """Hosts remembered at most (about 300 bytes each); the directory starts over beyond."""
 
@@ -57,7 +59,10 @@ class AgentDirectory:
     _hash_by_host: dict[tuple[int, str], str] = field(default_factory=dict)
     _seq: int = -1
     generation: int = 0
-    """Counts the hosts forgotten in this process: a read that began before one is not kept."""
+    """Counts the hosts forgotten in this process: a host read before it was forgotten is not
+    kept (the hosts forgotten since a generation are :meth:`_forgotten_since`)."""
+    _forgotten: list[tuple[int, str]] = field(default_factory=list)
+    _forgotten_base: int = 0
     _synced: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -83,7 +88,9 @@ class AgentDirectory:
         with self._lock:
             # Remember it only if no event the directory has already applied is newer than
             # the read: such an event may have changed the host after this snapshot.
-            if seq >= self._seq >= 0 and generation == self.generation:
+            forgotten = self._forgotten_since(generation)
+            name = (host.org_id, host.identifier)
+            if seq >= self._seq >= 0 and forgotten is not None and name not in forgotten:
                 if len(self._by_hash) >= self.limit:
                     self._by_hash.clear()
                     self._hash_by_host.clear()
@@ -94,14 +101,17 @@ class AgentDirectory:
     def remember(self, hosts: list[tuple[str, HostInfo]], seq: int, generation: int) -> int:
         """Remember hosts read in one snapshot at audit sequence ``seq``, the read begun at
         ``generation`` (a server warming up); return how many were kept (none when a newer
-        event was applied or a host forgotten meanwhile)."""
+        event was applied; not those forgotten since the read began)."""
         with self._lock:
-            if not (seq >= self._seq >= 0 and generation == self.generation):
+            forgotten = self._forgotten_since(generation)
+            if not (seq >= self._seq >= 0) or forgotten is None:
                 return 0
             kept = 0
             for lookup, host in hosts:
                 if len(self._by_hash) >= self.limit:
                     break
+                if (host.org_id, host.identifier) in forgotten:
+                    continue
                 self._by_hash[lookup] = host
                 self._hash_by_host[(host.org_id, host.identifier)] = lookup
                 kept += 1
@@ -125,7 +135,23 @@ class AgentDirectory:
         """Drop a host (its credential or inventory changed in this process)."""
         with self._lock:
             self.generation += 1
+            if len(self._forgotten) >= FORGOTTEN_KEPT:  # reads begun earlier are not kept
+                self._forgotten_base += len(self._forgotten)
+                self._forgotten.clear()
+            self._forgotten.append((org_id, identifier))
             self._drop((org_id, identifier))
+
+    def _forgotten_since(self, generation: int) -> set[tuple[int, str]] | None:
+        """The hosts forgotten since ``generation`` (under the lock); None when too long ago.
+
+        A host read before it was forgotten may have changed after the read: it is not kept.
+        Any other host read meanwhile is as true as the read (before, one forgotten host made
+        a server warming up under load drop the whole fleet it had read).
+        """
+        since = generation - self._forgotten_base
+        if since < 0:
+            return None
+        return set(self._forgotten[since:])
 
     def _drop(self, name: tuple[int, str]) -> None:
         lookup = self._hash_by_host.pop(name, None)
@@ -172,7 +198,9 @@ class CheckinBuffer:
             self._pending.pop(host_id, None)
 
     def __bool__(self) -> bool:
-        return bool(self._pending)
+        # A batch being written counts as waiting: a reader that flushes first (the worker)
+        # must wait for its commit, or it reads the hosts without those check-ins.
+        return bool(self._pending) or self._flush_lock.locked()
 
     def flush(self) -> int:
         """Write the waiting check-ins now; return how many."""

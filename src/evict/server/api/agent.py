@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import zlib
@@ -16,6 +17,7 @@ from evict.agent.wire import (
     check_host_identifier,
     check_hostname,
     check_platform,
+    decode_report,
     inventory_digest,
     parse_report,
 )
@@ -111,6 +113,11 @@ async def check_digest(body: DigestRequest, host: AgentHost, ctx: Ctx) -> Digest
 
 async def read_body(request: Request, *, limit: int, inflated_limit: int) -> Any:
     """Read a JSON body, gzip or plain, within the size limits; raise on anything else."""
+    return decode_body(await read_bytes(request, limit=limit, inflated_limit=inflated_limit))
+
+
+async def read_bytes(request: Request, *, limit: int, inflated_limit: int) -> bytes:
+    """Read a body, gzip or plain, within the size limits, inflated; raise on anything else."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"the body is {declared} bytes; at most {limit} are accepted")
@@ -128,6 +135,11 @@ async def read_body(request: Request, *, limit: int, inflated_limit: int) -> Any
         raise BadBody(f"unsupported Content-Encoding {encoding!r}: use gzip or none")
     elif len(raw) > inflated_limit:
         raise BodyTooLarge(f"the body is over {inflated_limit} bytes")
+    return raw
+
+
+def decode_body(raw: bytes) -> Any:
+    """Decode a JSON body; raise :class:`BadBody` saying what is wrong with it."""
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -176,25 +188,34 @@ def inflate(data: bytes, limit: int) -> bytes:
 async def ingest(request: Request, host: AgentHost, ctx: Ctx) -> IngestResponse:
     """Store the inventory (matching happens later, in the worker); a resend is harmless."""
     settings = ctx.settings
-    data = await read_body(
+    raw = await read_bytes(
         request, limit=settings.max_body_bytes, inflated_limit=settings.max_inflated_bytes
     )
-    parsed = parse_report(data, max_observations=settings.max_observations)
+    decoded = decode_report(raw, max_observations=settings.max_observations)
+    if decoded is not None:  # the common report, decoded in C with its digest
+        parsed, digest = decoded
+    else:  # anything else the way that says what is wrong with it
+        parsed = parse_report(decode_body(raw), max_observations=settings.max_observations)
+        digest = inventory_digest(parsed.observations)
     if parsed.host != host.identifier:
         raise BadBody(
             f"the report is for host {parsed.host!r} but the credential is {host.identifier!r}'s"
         )
     report = InventoryReport(
         report_id=parsed.report_id,
-        digest=inventory_digest(parsed.observations),
+        digest=digest,
         observations=parsed.observations,
         hostname=parsed.hostname,
         platform=parsed.platform,
         collected_at=parsed.collected_at,
     )
-    ack = await run_in_threadpool(
-        ctx.store.ingest, host, report, now=ctx.now(), address=client_address(request)
-    )
+    if ctx.intake is not None:  # written with the others waiting, answered once committed
+        submitted = ctx.intake.submit(host, report, now=ctx.now(), address=client_address(request))
+        ack = await asyncio.wrap_future(submitted)
+    else:
+        ack = await run_in_threadpool(
+            ctx.store.ingest, host, report, now=ctx.now(), address=client_address(request)
+        )
     if parsed.addresses is not None:
         network = ctx.fleet.network
         await run_in_threadpool(network.record_addresses, host, parsed.addresses, now=ctx.now())
