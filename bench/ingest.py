@@ -5,16 +5,22 @@ SQLite in a temporary file) the fleet grows through the store's bulk path to eac
 matching worker evaluates it once, and then the real server (uvicorn, the evict app, its
 matching worker thread running) takes:
 
-- full inventories: gzip JSON reports of simulated hosts (a later snapshot, fresh report ids),
-  each stored by the ingest path (distinct software upsert, links replaced, host queued);
-- unchanged check-ins: digest-only requests of other hosts, answered ``unchanged``.
+- full inventories: gzip JSON reports of simulated hosts a week after their stored inventory,
+  with a stated churn (:func:`loadgen.churned`: 3% of observations change version, 2% of hosts
+  install a new title; 5% of hosts are silent), fresh report ids, from 64 agents at once;
+- unchanged check-ins: digest-only requests of other hosts, answered ``unchanged``, from 128
+  connections each waiting for its answer (:func:`loadgen.hammer_raw`).
+
+Beside each figure: the raw COPY ceiling measured in the same run (:func:`copy_ceiling`, 64
+and 1 inventories per commit) and the ratio evict/ceiling, the server's and PostgreSQL's CPU
+per request, and the churn sent. ``make bench`` prints one summary row per backend and size.
 
 The load generator (:mod:`loadgen`) shares the machine's cores with the server and the
 database: it sends pre-built bodies over keep-alive connections from threads, and its own CPU
 use is reported beside each figure. At each size the dashboard's server time
 (:func:`server.time_dashboard`) and two catalog changes (:func:`loadgen.reevaluate`) are timed on
-the same fleet (the dashboard on PostgreSQL only). Sizes: 10,000 hosts by default; ``--full``
-grows each backend's fleet to 100,000 and 1,000,000 (``EVICT_BENCH_SIZES=10000,100000`` picks
+the same fleet (the dashboard on PostgreSQL only). Sizes: 10,000 and 100,000 hosts by default;
+``--full`` grows each backend's fleet to 1,000,000 as well (``EVICT_BENCH_SIZES=10000,100000`` picks
 others,
 ``EVICT_BENCH_BACKENDS=postgresql`` one backend; ``EVICT_BENCH_DATABASE`` and
 ``EVICT_BENCH_KEEP``, see :func:`loadgen.database`, reuse a loaded fleet).
