@@ -67,7 +67,8 @@ from evict.compliance.audit import (
 )
 from evict.compliance.determinations import determination_state
 from evict.report.directives import ReportInputs, available, build, found_hosts
-from evict.report.fleet import stream_json, summarise, to_jsonl
+from evict.report.directives.common import host_summary
+from evict.report.fleet import stream_json, to_jsonl
 from evict.report.fleet import to_csv as fleet_csv
 from evict.report.interface import (
     Document,
@@ -343,9 +344,7 @@ def _write_annex(writer: _Writer, inputs: ReportInputs) -> tuple[BundleEntry, ..
         elif fmt == "jsonl":
             chunks = to_jsonl(inputs.lines)
         else:
-            summary = summarise(
-                inputs.lines, inputs.directive, today=inputs.today, start=inputs.start
-            )
+            summary = host_summary(inputs)
             chunks = stream_json(
                 inputs.lines,
                 summary,

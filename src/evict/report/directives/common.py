@@ -45,6 +45,9 @@ from evict.report.fleet import (
     ALL_STATES,
     PENDING,
     ReportLine,
+    Summary,
+    summarise,
+    summarise_counts,
 )
 from evict.report.interface import (
     CATALOG_REPORTS,
@@ -222,6 +225,19 @@ def _branded(inputs: ReportInputs) -> str:
 def _counts(inputs: ReportInputs) -> FleetCounts:
     """The fleet's counts: the store's (SQL), else counted from the lines in memory."""
     return inputs.counts if inputs.counts is not None else FleetCounts.from_lines(inputs.lines)
+
+
+def host_summary(inputs: ReportInputs) -> Summary:
+    """The hosts report's summary: from the counts made in SQL when the inputs have them (no
+    pass over the fleet), else from the lines."""
+    if inputs.counts is None:
+        return summarise(inputs.lines, inputs.directive, today=inputs.today, start=inputs.start)
+    return summarise_counts(
+        ((g.org_unit, g.state, g.hosts) for g in inputs.counts.groups),
+        inputs.directive,
+        today=inputs.today,
+        start=inputs.start,
+    )
 
 
 def found_hosts(inputs: ReportInputs) -> Iterable[HostFound]:
