@@ -320,7 +320,10 @@ def day60(inputs: ReportInputs) -> Document:
             products.id, products.title, statements=products.statements, tables=products.tables[:1]
         )
     )
-    sections.append(_endpoints_section(inputs, "2.d", "Number of endpoints impacted"))
+    # per org unit: 2.f here, and the day-30 report's 1.b per org unit and product
+    sections.append(
+        _endpoints_section(inputs, "2.d", "Number of endpoints impacted", by_unit=False)
+    )
     sections.append(
         _methods_section(
             inputs, "2.e", "Methodologies employed to identify the use or presence of the products"

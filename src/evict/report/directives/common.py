@@ -517,8 +517,10 @@ def _products_section(inputs: ReportInputs, sid: str, title: str) -> Section:
     )
 
 
-def _endpoints_section(inputs: ReportInputs, sid: str, title: str) -> Section:
-    """Endpoints impacted by each product, in all and per org unit."""
+def _endpoints_section(
+    inputs: ReportInputs, sid: str, title: str, *, by_unit: bool = True
+) -> Section:
+    """Endpoints impacted by each product, in all and (``by_unit``) per org unit."""
     present = _present(inputs)
     removed = _removed(inputs)
     products = _products_found(inputs)
@@ -531,7 +533,7 @@ def _endpoints_section(inputs: ReportInputs, sid: str, title: str) -> Section:
         )
         for p in products
     ]
-    by_unit: list[tuple[Value, ...]] = [
+    per_unit: list[tuple[Value, ...]] = [
         (f"{unit} / {_product_name(inputs.catalog, p)}", unit, p, n)
         for p in products
         for unit, n in sorted(present.get(p, Counter()).items())
@@ -549,11 +551,17 @@ def _endpoints_section(inputs: ReportInputs, sid: str, title: str) -> Section:
                 tuple(totals),
                 note="An endpoint holding two products counts once per product.",
             ),
-            Table(
-                "endpoints_by_unit",
-                "Endpoints per org unit and product",
-                ("Org unit / product", "Org unit", "Catalog id", "Endpoints impacted"),
-                tuple(by_unit),
+            *(
+                (
+                    Table(
+                        "endpoints_by_unit",
+                        "Endpoints per org unit and product",
+                        ("Org unit / product", "Org unit", "Catalog id", "Endpoints impacted"),
+                        tuple(per_unit),
+                    ),
+                )
+                if by_unit
+                else ()
             ),
         ),
     )
