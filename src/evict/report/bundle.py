@@ -555,11 +555,12 @@ def _check_audit(
     if public is not None and not head.verify(public):
         problems.append(f"{MANIFEST}: the audit head's signature does not verify")
     try:
-        events = list(_events(archive))
+        # re-chained as it is read: a chain of millions of events is verified in the memory
+        # of one
+        verdict = verify_chain(_events(archive), head=(head.seq, head.hash))
     except (KeyError, ValueError, TypeError, RecursionError) as e:
         problems.append(f"audit/events.jsonl cannot be read: {e!r}")
         return head.seq
-    verdict = verify_chain(events, head=(head.seq, head.hash))
     if not verdict.ok:
         problems.append(
             f"audit/events.jsonl does not re-chain to the signed head (event {head.seq}): "
