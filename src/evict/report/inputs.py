@@ -195,7 +195,9 @@ def gather(
     )
     methods = tuple(
         MethodCount(unit, family, n)
-        for unit, family, n in sorted(store.source_hosts(org_id, unit_id=unit_id))
+        for unit, family, n in sorted(
+            ReportQueries(store, directive.id, org_id=org_id, unit_id=unit_id).source_families()
+        )
     )
     waivers = tuple(
         w for w in store.waivers(org_id, unit_id=unit_id) if w.directive == directive.id
