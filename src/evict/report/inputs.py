@@ -107,8 +107,9 @@ class FleetLines:
 
 class FleetFindings:
     """Each host's findings for a directive and the approved protection it runs, read from the
-    store a page at a time each time they are iterated (only the hosts linked to software some
-    rule fired on: the rest have none)."""
+    store a page at a time each time they are iterated: only the hosts linked to software a
+    rule for a product other than approved protection fired on (the rest have no finding; the
+    protection that matters is the one on hosts holding a covered product)."""
 
     def __init__(
         self,
@@ -139,7 +140,15 @@ class FleetFindings:
         queries = ReportQueries(
             self.store, self.directive.id, org_id=self.org_id, unit_id=self.unit_id
         )
-        for page in queries.holding(sorted(matched), page=PAGE):
+        # only hosts holding software some rule for a product other than approved protection
+        # fired on can have a finding: a fleet where most hosts run the approved antivirus is
+        # not read whole (protection is looked up among these hosts' links)
+        candidates = sorted(
+            sid
+            for sid, (_, hits) in matched.items()
+            if any(h.product not in self.protection for h in hits)
+        )
+        for page in queries.holding(candidates, page=PAGE):
             links = self.store.host_links([host_id for host_id, _ in page], matched.keys())
             for host_id, row in page:
                 pairs = []
