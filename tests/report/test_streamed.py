@@ -342,3 +342,43 @@ def test_a_pdf_counts_the_endpoints_of_a_per_host_table_and_names_none(
     page = render_html(doc, pdf=True)
     assert host not in page
     assert f"{len(plan.rows)} endpoints listed in the JSON and CSV renderings" in page
+
+
+@pytest.mark.parametrize("unit", [None, "CBP"])
+def test_the_inventory_sources_are_counted_as_the_store_counts_them(
+    seeded: SeededFleet, unit: str | None
+) -> None:
+    from evict.store.reports import ReportQueries
+
+    unit_id = seeded.store.unit_id(seeded.org_id, unit) if unit else None
+    queries = ReportQueries(seeded.store, "bod-17-01", org_id=seeded.org_id, unit_id=unit_id)
+    counted = sorted(queries.source_families())
+    assert counted == sorted(seeded.store.source_hosts(seeded.org_id, unit_id=unit_id))
+    assert {family for _, family, _ in counted} >= ({"intune"} if unit else {"osquery", "intune"})
+
+
+def test_the_bundles_annex_is_the_streamed_listing_byte_for_byte(
+    seeded: SeededFleet, tmp_path: Path
+) -> None:
+    import datetime as dt
+    import zipfile
+
+    from evict.service.reports import ReportScope, write_evidence
+
+    scope = ReportScope(
+        store=seeded.store,
+        matcher=seeded.matcher,
+        directive=seeded.catalog.directive("bod-17-01"),
+        org_id=seeded.org_id,
+        unit_id=None,
+        protection=seeded.protection,
+        today=TODAY,
+        generated_at=dt.datetime.fromisoformat(NOW),
+    )
+    out = tmp_path / "bundle.zip"
+    write_evidence(scope, out)
+    with zipfile.ZipFile(out) as archive:
+        for fmt in ("csv", "json", "jsonl"):
+            # the fleet is read once for the three: json streamed, csv and jsonl spooled
+            annex = archive.read(f"reports/bod-17-01-hosts.{fmt}").decode()
+            assert annex == _listing(seeded, fmt), fmt

@@ -39,6 +39,7 @@ from typing import Any
 from evict.errors import EvictError
 from evict.model.states import (
     EVIDENCE_STATES,
+    GONE,
     OPEN_STATES,
     UNCONCLUDED_STATES,
     HostState,
@@ -244,10 +245,6 @@ def observe(
     raise AssertionError(f"unhandled state {state!r}")  # pragma: no cover
 
 
-GONE_STATES = frozenset({State.REMOVED, State.REPLACED, State.VERIFIED})
-"""States that say a covered product has left the host: vendor traffic contradicts them."""
-
-
 def reopen_on_traffic(
     current: HostState | None,
     *,
@@ -262,7 +259,7 @@ def reopen_on_traffic(
     host entered ``removed``, ``replaced`` or ``verified`` reopens it: back to ``identified``,
     with ``evidence`` (names, address, times) in the reason.
     """
-    if current is None or current.state not in GONE_STATES or last_traffic <= current.since:
+    if current is None or current.state not in GONE or last_traffic <= current.since:
         return None
     found = _products(set(products) | set(current.products))
     return _to(

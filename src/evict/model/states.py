@@ -105,6 +105,10 @@ GONE: frozenset[str] = frozenset({State.REMOVED.value, State.REPLACED.value, Sta
 NOT_BEGUN: frozenset[str] = frozenset({State.IDENTIFIED.value, State.PLANNED.value})
 """Open states in which removal has not begun."""
 
+UNCONCLUDED: frozenset[str] = frozenset(s.value for s in UNCONCLUDED_STATES)
+"""The values of :data:`UNCONCLUDED_STATES`: a host whose inventory was read but cannot back
+"none found" (incomplete, stale)."""
+
 STATE_ORDER: tuple[str, ...] = (
     State.IDENTIFIED.value,
     State.PLANNED.value,

@@ -37,16 +37,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import csv
 import dataclasses
 import datetime as dt
 import hashlib
+import io
 import json
 import os
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -67,8 +71,8 @@ from evict.compliance.audit import (
 )
 from evict.compliance.determinations import determination_state
 from evict.report.directives import ReportInputs, available, build, found_hosts
-from evict.report.fleet import stream_json, summarise, to_jsonl
-from evict.report.fleet import to_csv as fleet_csv
+from evict.report.directives.common import host_summary
+from evict.report.fleet import CSV_COLUMNS, ReportLine, csv_row, jsonl_line, stream_json
 from evict.report.interface import (
     Document,
     Field,
@@ -253,7 +257,7 @@ def write_bundle(
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as archive:
             writer = _Writer(archive, inputs.generated_at)
             d = inputs.directive.id
-            annex = _write_annex(writer, inputs)
+            annex = _write_annex(writer, inputs, out.parent)
             for kind in available(inputs.directive):
                 if kind is ReportKind.HOSTS:
                     continue  # the annex is the per-host report
@@ -332,30 +336,49 @@ def _encoded_bytes(chunks: Iterable[bytes], size: int = 1 << 16) -> Iterator[byt
         yield bytes(buffer)
 
 
-def _write_annex(writer: _Writer, inputs: ReportInputs) -> tuple[BundleEntry, ...]:
-    """Write the per-host report in each of :data:`ANNEX_FORMATS`, streamed from the lines."""
+def _write_annex(
+    writer: _Writer, inputs: ReportInputs, spool: Path | None = None
+) -> tuple[BundleEntry, ...]:
+    """Write the per-host report in each of :data:`ANNEX_FORMATS` from one read of the fleet:
+    the JSON streamed into the zip as the lines are read, the CSV and JSON Lines spooled on the
+    way to temporary files (in ``spool``) and copied in after, each hashed as it goes in."""
     d = inputs.directive.id
-    out = []
-    for fmt in ANNEX_FORMATS:
-        name = f"reports/{d}-{ReportKind.HOSTS.value}.{fmt}"
-        if fmt == "csv":
-            chunks: Iterable[str] = fleet_csv(inputs.lines)
-        elif fmt == "jsonl":
-            chunks = to_jsonl(inputs.lines)
-        else:
-            summary = summarise(
-                inputs.lines, inputs.directive, today=inputs.today, start=inputs.start
-            )
-            chunks = stream_json(
-                inputs.lines,
-                summary,
-                inputs.directive,
-                today=inputs.today,
-                generated_at=inputs.generated_at,
-            )
-        writer.add_lines(name, _encoded(chunks))
-        out.append(writer.entries[-1])
-    return tuple(out)
+    name = {fmt: f"reports/{d}-{ReportKind.HOSTS.value}.{fmt}" for fmt in ANNEX_FORMATS}
+    entries: dict[str, BundleEntry] = {}
+    with tempfile.TemporaryFile(dir=spool) as csv_file, tempfile.TemporaryFile(dir=spool) as jl:
+        csv_text = io.TextIOWrapper(csv_file, encoding="utf-8", newline="")
+        jsonl_text = io.TextIOWrapper(jl, encoding="utf-8", newline="")
+        rows = csv.writer(csv_text, lineterminator="\n")
+        rows.writerow(CSV_COLUMNS)
+
+        def spooled() -> Iterator[ReportLine]:
+            for line in inputs.lines:
+                rows.writerow(csv_row(line))
+                jsonl_text.write(jsonl_line(line))
+                yield line
+
+        chunks = stream_json(
+            spooled(),
+            host_summary(inputs),
+            inputs.directive,
+            today=inputs.today,
+            generated_at=inputs.generated_at,
+        )
+        writer.add_lines(name["json"], _encoded(chunks))
+        entries["json"] = writer.entries[-1]
+        for fmt, text in (("csv", csv_text), ("jsonl", jsonl_text)):
+            text.flush()
+            raw = text.buffer
+            raw.seek(0)
+            writer.add_lines(name[fmt], _read_back(raw))
+            entries[fmt] = writer.entries[-1]
+    return tuple(entries[fmt] for fmt in ANNEX_FORMATS)
+
+
+def _read_back(raw: IO[bytes]) -> Iterator[bytes]:
+    """A spooled file's bytes, a MiB at a time."""
+    while chunk := raw.read(1 << 20):
+        yield chunk
 
 
 def with_annex(document: Document, annex: Sequence[BundleEntry]) -> Document:
@@ -556,11 +579,12 @@ def _check_audit(
     if public is not None and not head.verify(public):
         problems.append(f"{MANIFEST}: the audit head's signature does not verify")
     try:
-        events = list(_events(archive))
+        # re-chained as it is read: a chain of millions of events is verified in the memory
+        # of one
+        verdict = verify_chain(_events(archive), head=(head.seq, head.hash))
     except (KeyError, ValueError, TypeError, RecursionError) as e:
         problems.append(f"audit/events.jsonl cannot be read: {e!r}")
         return head.seq
-    verdict = verify_chain(events, head=(head.seq, head.hash))
     if not verdict.ok:
         problems.append(
             f"audit/events.jsonl does not re-chain to the signed head (event {head.seq}): "

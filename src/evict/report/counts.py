@@ -22,20 +22,8 @@ from typing import Protocol, runtime_checkable
 from evict.matching.interface import Finding
 from evict.model.observations import Ident, Kind
 from evict.model.records import FleetRow
-from evict.model.states import OPEN_STATES, PENDING, UNCONCLUDED_STATES, State
+from evict.model.states import GONE, PENDING, PRESENT, UNCONCLUDED
 from evict.report.fleet import ReportLine
-
-PRESENT = frozenset({*(s.value for s in OPEN_STATES), State.WAIVED.value})
-"""States in which a covered product is on the host (a waiver leaves it there)."""
-
-GONE = frozenset({State.REMOVED.value, State.REPLACED.value, State.VERIFIED.value})
-"""States in which a covered product was found and has been removed."""
-
-NOT_BEGUN = frozenset({State.IDENTIFIED.value, State.PLANNED.value})
-"""Open states in which removal has not begun."""
-
-UNCONCLUDED = frozenset(s.value for s in UNCONCLUDED_STATES)
-"""States of a host whose inventory was read but cannot back "none found" (incomplete, stale)."""
 
 SAMPLE = 100
 """Hosts a document names in one table at most; the per-host annex lists them all."""

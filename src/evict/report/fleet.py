@@ -148,8 +148,13 @@ def to_csv(lines: Iterable[ReportLine]) -> Iterator[str]:
     for line in lines:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow([safe_cell(cell) for cell in line.csv_cells()])
+        writer.writerow(csv_row(line))
         yield buffer.getvalue()
+
+
+def csv_row(line: ReportLine) -> list[str]:
+    """One host's cells of the CSV listing, each made safe for a spreadsheet."""
+    return [safe_cell(cell) for cell in line.csv_cells()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,4 +346,9 @@ def to_jsonl(lines: Iterable[ReportLine]) -> Iterator[str]:
     """JSON Lines: one host a line, the fields of :meth:`ReportLine.to_json` (no summary),
     escaped as :func:`evict.neutral.json_dumps` escapes."""
     for line in lines:
-        yield json_dumps(line.to_json(), indent=None) + "\n"
+        yield jsonl_line(line)
+
+
+def jsonl_line(line: ReportLine) -> str:
+    """One host's line of the JSON Lines listing."""
+    return json_dumps(line.to_json(), indent=None) + "\n"

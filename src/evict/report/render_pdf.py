@@ -7,6 +7,7 @@ renderer reach the network or read a local file.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from evict.report.interface import Document, ReportError
@@ -45,14 +46,24 @@ def render_pdf(document: Document) -> bytes:
     return html_to_pdf(render_html(document, pdf=True))
 
 
+@cache
+def _fonts() -> Any:
+    """One font configuration for every PDF of the process: WeasyPrint otherwise builds a new
+    one (its font maps, its caches) for each document, and an evidence bundle lays out
+    several."""
+    from weasyprint.text.fonts import FontConfiguration  # type: ignore[import-untyped]
+
+    return FontConfiguration()
+
+
 def html_to_pdf(html: str) -> bytes:
     """Lay out an HTML page as PDF; :func:`refusing_fetcher` is its only way to load anything."""
     import weasyprint  # type: ignore[import-untyped]
 
     try:
-        pdf = weasyprint.HTML(
-            string=html, url_fetcher=refusing_fetcher(), base_url=None
-        ).write_pdf()
+        pdf = weasyprint.HTML(string=html, url_fetcher=refusing_fetcher(), base_url=None).write_pdf(
+            font_config=_fonts()
+        )
     except (ValueError, OSError, RuntimeError) as e:
         raise RenderError(f"the PDF could not be rendered: {e}") from e
     assert isinstance(pdf, bytes)

@@ -20,7 +20,8 @@ from evict.compliance.determinations import Determination, apply_determinations
 from evict.matching.engine import Matcher
 from evict.matching.interface import linked_findings
 from evict.model.observations import HostID
-from evict.report.counts import GONE, FleetCounts, HostFound, summarise_found
+from evict.model.states import GONE
+from evict.report.counts import FleetCounts, HostFound, summarise_found
 from evict.report.directives import MethodCount, NetworkCount, ReportInputs
 from evict.report.fleet import ReportLine, report_lines
 from evict.report.profile import Profile
@@ -107,8 +108,9 @@ class FleetLines:
 
 class FleetFindings:
     """Each host's findings for a directive and the approved protection it runs, read from the
-    store a page at a time each time they are iterated (only the hosts linked to software some
-    rule fired on: the rest have none)."""
+    store a page at a time each time they are iterated: only the hosts linked to software a
+    rule for a product other than approved protection fired on (the rest have no finding; the
+    protection that matters is the one on hosts holding a covered product)."""
 
     def __init__(
         self,
@@ -134,7 +136,15 @@ class FleetFindings:
         queries = ReportQueries(
             self.store, self.directive.id, org_id=self.org_id, unit_id=self.unit_id
         )
-        for page in queries.holding(sorted(matched), page=PAGE):
+        # only hosts holding software some rule for a product other than approved protection
+        # fired on can have a finding: a fleet where most hosts run the approved antivirus is
+        # not read whole (protection is looked up among these hosts' links)
+        candidates = sorted(
+            sid
+            for sid, (_, hits) in matched.items()
+            if any(h.product not in self.protection for h in hits)
+        )
+        for page in queries.holding(candidates, page=PAGE):
             links = self.store.host_links([host_id for host_id, _ in page], matched.keys())
             for host_id, row in page:
                 pairs = linked_findings(links.get(host_id, ()), matched)
@@ -185,7 +195,9 @@ def gather(
     )
     methods = tuple(
         MethodCount(unit, family, n)
-        for unit, family, n in sorted(store.source_hosts(org_id, unit_id=unit_id))
+        for unit, family, n in sorted(
+            ReportQueries(store, directive.id, org_id=org_id, unit_id=unit_id).source_families()
+        )
     )
     waivers = tuple(
         w for w in store.waivers(org_id, unit_id=unit_id) if w.directive == directive.id

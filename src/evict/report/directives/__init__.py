@@ -12,7 +12,8 @@ A new directive's reports are a new module here and a line in
 :data:`~evict.report.directives.builders.BUILDERS`.
 """
 
-from evict.report.counts import GONE, NOT_BEGUN, PRESENT, SAMPLE, UNCONCLUDED
+from evict.model.states import GONE, NOT_BEGUN, PRESENT, UNCONCLUDED
+from evict.report.counts import SAMPLE
 from evict.report.directives.builders import (
     BUILDERS,
     available,

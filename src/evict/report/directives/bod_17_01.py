@@ -9,14 +9,8 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 from evict.catalog.interface import ProductID
-from evict.model.states import State
+from evict.model.states import GONE, NOT_BEGUN, PRESENT, UNCONCLUDED, State
 from evict.remediation.policy import Policy, coverage_gap, protective
-from evict.report.counts import (
-    GONE,
-    NOT_BEGUN,
-    PRESENT,
-    UNCONCLUDED,
-)
 from evict.report.directives.common import (
     BOD,
     ReportInputs,
@@ -320,7 +314,10 @@ def day60(inputs: ReportInputs) -> Document:
             products.id, products.title, statements=products.statements, tables=products.tables[:1]
         )
     )
-    sections.append(_endpoints_section(inputs, "2.d", "Number of endpoints impacted"))
+    # per org unit: 2.f here, and the day-30 report's 1.b per org unit and product
+    sections.append(
+        _endpoints_section(inputs, "2.d", "Number of endpoints impacted", by_unit=False)
+    )
     sections.append(
         _methods_section(
             inputs, "2.e", "Methodologies employed to identify the use or presence of the products"

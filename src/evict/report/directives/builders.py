@@ -10,13 +10,12 @@ from collections.abc import Callable
 from evict.catalog.interface import Directive
 from evict.compliance.milestones import current_milestone
 from evict.report.directives.bod_17_01 import day30, day60, status
-from evict.report.directives.common import ReportInputs
+from evict.report.directives.common import ReportInputs, host_summary
 from evict.report.directives.far import far_followup, far_initial
 from evict.report.directives.hosts import hosts
 from evict.report.directives.omb_m_23_13 import exceptions
 from evict.report.fleet import (
     stream_json,
-    summarise,
 )
 from evict.report.fleet import to_csv as fleet_csv
 from evict.report.interface import (
@@ -82,7 +81,7 @@ def render_report(kind: ReportKind, fmt: Format, inputs: ReportInputs) -> bytes:
     if kind is ReportKind.HOSTS and fmt is Format.CSV:
         return "".join(fleet_csv(inputs.lines)).encode()
     if kind is ReportKind.HOSTS and fmt is Format.JSON:
-        summary = summarise(inputs.lines, inputs.directive, today=inputs.today, start=inputs.start)
+        summary = host_summary(inputs)
         return "".join(
             stream_json(
                 inputs.lines,

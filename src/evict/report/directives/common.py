@@ -29,12 +29,9 @@ from evict.compliance.determinations import Determination, question_products
 from evict.compliance.milestones import current_milestone
 from evict.matching.interface import Finding
 from evict.model.records import WaiverInfo
-from evict.model.states import ALL_STATES, PENDING, State
+from evict.model.states import ALL_STATES, GONE, PENDING, PRESENT, UNCONCLUDED, State
 from evict.report.counts import (
-    GONE,
-    PRESENT,
     SAMPLE,
-    UNCONCLUDED,
     FleetCounts,
     FoundSummary,
     HostFound,
@@ -42,7 +39,7 @@ from evict.report.counts import (
     found_in_memory,
     summarise_found,
 )
-from evict.report.fleet import ReportLine
+from evict.report.fleet import ReportLine, Summary, summarise, summarise_counts
 from evict.report.interface import (
     CATALOG_REPORTS,
     Document,
@@ -94,7 +91,7 @@ class ReportInputs:
     """Every org unit in scope, with hosts or not."""
     lines: Collection[ReportLine]
     """One per host, as the fleet CSV has them (a tuple, or the store's lines read on each pass:
-    :class:`evict.report.inputs.FleetLines`)."""
+    :class:`evict.service.report_inputs.FleetLines`)."""
     today: dt.date
     generated_at: dt.datetime
     findings: Mapping[str, tuple[Finding, ...]] = field(default_factory=dict)
@@ -218,6 +215,19 @@ def _branded(inputs: ReportInputs) -> str:
 def _counts(inputs: ReportInputs) -> FleetCounts:
     """The fleet's counts: the store's (SQL), else counted from the lines in memory."""
     return inputs.counts if inputs.counts is not None else FleetCounts.from_lines(inputs.lines)
+
+
+def host_summary(inputs: ReportInputs) -> Summary:
+    """The hosts report's summary: from the counts made in SQL when the inputs have them (no
+    pass over the fleet), else from the lines."""
+    if inputs.counts is None:
+        return summarise(inputs.lines, inputs.directive, today=inputs.today, start=inputs.start)
+    return summarise_counts(
+        ((g.org_unit, g.state, g.hosts) for g in inputs.counts.groups),
+        inputs.directive,
+        today=inputs.today,
+        start=inputs.start,
+    )
 
 
 def found_hosts(inputs: ReportInputs) -> Iterable[HostFound]:
@@ -497,8 +507,10 @@ def _products_section(inputs: ReportInputs, sid: str, title: str) -> Section:
     )
 
 
-def _endpoints_section(inputs: ReportInputs, sid: str, title: str) -> Section:
-    """Endpoints impacted by each product, in all and per org unit."""
+def _endpoints_section(
+    inputs: ReportInputs, sid: str, title: str, *, by_unit: bool = True
+) -> Section:
+    """Endpoints impacted by each product, in all and (``by_unit``) per org unit."""
     present = _present(inputs)
     removed = _removed(inputs)
     products = _products_found(inputs)
@@ -511,7 +523,7 @@ def _endpoints_section(inputs: ReportInputs, sid: str, title: str) -> Section:
         )
         for p in products
     ]
-    by_unit: list[tuple[Value, ...]] = [
+    per_unit: list[tuple[Value, ...]] = [
         (f"{unit} / {_product_name(inputs.catalog, p)}", unit, p, n)
         for p in products
         for unit, n in sorted(present.get(p, Counter()).items())
@@ -529,11 +541,17 @@ def _endpoints_section(inputs: ReportInputs, sid: str, title: str) -> Section:
                 tuple(totals),
                 note="An endpoint holding two products counts once per product.",
             ),
-            Table(
-                "endpoints_by_unit",
-                "Endpoints per org unit and product",
-                ("Org unit / product", "Org unit", "Catalog id", "Endpoints impacted"),
-                tuple(by_unit),
+            *(
+                (
+                    Table(
+                        "endpoints_by_unit",
+                        "Endpoints per org unit and product",
+                        ("Org unit / product", "Org unit", "Catalog id", "Endpoints impacted"),
+                        tuple(per_unit),
+                    ),
+                )
+                if by_unit
+                else ()
             ),
         ),
     )

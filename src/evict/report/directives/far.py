@@ -4,11 +4,8 @@ days, and the follow-up (c)(2)(ii) within 10."""
 from __future__ import annotations
 
 from evict.catalog.interface import CatalogLookupError
-from evict.report.counts import (
-    GONE,
-    PRESENT,
-    ItemCount,
-)
+from evict.model.states import GONE, PRESENT
+from evict.report.counts import ItemCount
 from evict.report.directives.common import (
     FAR,
     ReportInputs,
