@@ -61,6 +61,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from evict import __version__
+from evict._util import release_memory
 from evict.catalog.export import question_json
 from evict.compliance.audit import (
     AuditEvent,
@@ -258,6 +259,7 @@ def write_bundle(
             writer = _Writer(archive, inputs.generated_at)
             d = inputs.directive.id
             annex = _write_annex(writer, inputs, out.parent)
+            release_memory()  # the fleet was streamed: the layouts start from what is left
             for kind in available(inputs.directive):
                 if kind is ReportKind.HOSTS:
                     continue  # the annex is the per-host report

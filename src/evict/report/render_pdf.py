@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from evict._util import release_memory
 from evict.report.interface import Document, ReportError
 from evict.report.render_html import render_html
 
@@ -66,5 +67,7 @@ def html_to_pdf(html: str) -> bytes:
         )
     except (ValueError, OSError, RuntimeError) as e:
         raise RenderError(f"the PDF could not be rendered: {e}") from e
+    finally:
+        release_memory()
     assert isinstance(pdf, bytes)
     return pdf
