@@ -22,6 +22,7 @@ def safe_loader() -> Any:
 
 def first_alias(text: str) -> Any:
     """The first alias event in the YAML ``text`` (None without one), found while parsing."""
+    # PyYAML: only when YAML is read (catalogs load from their cache)
     import yaml
 
     for event in yaml.parse(text, Loader=safe_loader()):
@@ -39,6 +40,7 @@ def read_small_yaml(
     :param error: the :class:`InputError` subclass raised, naming ``path``.
     :param what: the file's kind in messages ("a profile", "a policy").
     """
+    # PyYAML: only when YAML is read (catalogs load from their cache)
     import yaml
 
     try:

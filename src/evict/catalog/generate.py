@@ -36,6 +36,7 @@ Rule = dict[str, Any]
 
 def load_registries(root: Path = REGISTRIES) -> dict[str, dict[str, Any]]:
     """Every registry file under ``root``, by file name."""
+    # PyYAML: only when YAML is read (catalogs load from their cache)
     import yaml
 
     out: dict[str, dict[str, Any]] = {}
@@ -520,6 +521,7 @@ def _new_products(
 
 
 def _dump(header: str, body: Mapping[str, Any]) -> str:
+    # PyYAML: only when YAML is read (catalogs load from their cache)
     import yaml
 
     class _Dumper(yaml.SafeDumper):

@@ -44,6 +44,8 @@ from evict.catalog.interface import (
     Vendor,
     VendorID,
 )
+from evict.catalog.schema import CatalogFileModel
+from evict.model.normalize import normalize_many
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 """A catalog file larger than this is refused: the built-in catalog is a few hundred kilobytes."""
@@ -86,10 +88,9 @@ def extra_catalog_dirs() -> list[Path]:
 
 def load_catalog(extra_dirs: Sequence[Path] = ()) -> Catalog:
     """Read, validate and cross-check the catalog; raise :class:`CatalogValidationError`."""
+    # PyYAML: only when YAML is read (catalogs load from their cache)
     import yaml
     from pydantic import ValidationError
-
-    from evict.catalog.schema import CatalogFileModel
 
     files = catalog_files(extra_dirs)
     models: list[tuple[Path, CatalogFileModel]] = []
@@ -175,6 +176,7 @@ def _describe(path: Path, node: Any, data: Any, loc: tuple[Any, ...], msg: str) 
 
 
 def _child(node: Any, key: Any) -> Any:
+    # PyYAML: only when YAML is read (catalogs load from their cache)
     import yaml
 
     if isinstance(node, yaml.MappingNode):
@@ -191,7 +193,6 @@ def _sources(items: Sequence[Any]) -> tuple[SourceRef, ...]:
 
 
 def _rule(model: Any) -> Rule:
-    from evict.model.normalize import normalize_many
 
     return Rule(
         id=RuleID(model.id),

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from evict import __version__
+from evict.errors import EvictError
 
 COMMAND_MODULES: tuple[str, ...] = (
     "evict.cli.scan",
@@ -53,7 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    from evict.errors import EvictError
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -23,6 +23,7 @@ def progress_bar(title: str) -> Iterator[Progress]:
     if not sys.stderr.isatty():
         yield lambda phase, per_cent: None
         return
+    # Rich: only for the terminal's output
     from rich.console import Console
     from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as Bar

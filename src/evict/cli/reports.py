@@ -9,13 +9,16 @@ checks offline.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evict._util import today
 from evict.cli._common import add_catalog_options, iso_date
 from evict.cli._database import _add_audit_key, _add_db, _now, _only_org, _settings, _store
 from evict.errors import EvictError
+from evict.report.interface import Format, ReportKind
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -79,7 +82,6 @@ def _register_audit(subparsers: Any) -> None:
 
 
 def _register_report(subparsers: Any) -> None:
-    from evict.report.interface import Format, ReportKind
 
     p = subparsers.add_parser(
         "report",
@@ -240,9 +242,6 @@ def run_audit_anchor(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     """Run ``evict report``."""
-    import os
-
-    from evict.errors import EvictError
 
     token = args.token or os.environ.get("EVICT_TOKEN", "")
     if args.profile and _fleet_listing(args):
@@ -278,9 +277,6 @@ def run_report(args: argparse.Namespace) -> int:
 def _write_chunks(output: Path | None, chunks: Iterable[str]) -> None:
     """Write text chunks to ``output`` (a temporary file renamed: never a half report) or to
     stdout, as they come."""
-    import os
-
-    from evict.errors import EvictError
 
     if output is None:
         for chunk in chunks:
@@ -305,6 +301,7 @@ def _fleet_listing(args: argparse.Namespace) -> bool:
 
 
 def _report_from_server(args: argparse.Namespace, token: str) -> bytes:
+    # httpx: loaded when the command runs, not at start-up
     from evict.agent.client import FleetClient
 
     client = FleetClient(args.server, retries=2)
@@ -333,6 +330,7 @@ def _report_from_server(args: argparse.Namespace, token: str) -> bytes:
 def _print_signed_head(args: argparse.Namespace) -> None:
     """Print the audit head, signed now, on stderr (when the audit key is here): keep it with
     the report, and give it to ``evict audit verify --anchor`` later."""
+    # the store (SQLAlchemy): loaded when the command runs, not at start-up
     from evict.service.audit import signed_head
     from evict.signing import anchor_line, load_key
 
@@ -344,7 +342,7 @@ def _print_signed_head(args: argparse.Namespace) -> None:
 
 
 def _report_from_db(args: argparse.Namespace) -> Iterator[str]:
-    from evict._util import today
+    # the catalog: loaded when the command runs, not at start-up
     from evict.catalog.loader import load_catalog
     from evict.service.reports import host_listing
 
@@ -376,6 +374,7 @@ def _report_from_db(args: argparse.Namespace) -> Iterator[str]:
 
 
 def _profile(args: argparse.Namespace) -> Any:
+    # the reports and their renderers: loaded when the command runs
     from evict.report.profile import Profile, load_profile
 
     return load_profile(args.profile) if args.profile else Profile()
@@ -383,9 +382,8 @@ def _profile(args: argparse.Namespace) -> Any:
 
 def _report_scope(args: argparse.Namespace) -> Any:
     """Whose report, as of when, from the database named by ``--db`` (see ReportScope)."""
-    from evict._util import today
+    # the catalog: loaded when the command runs, not at start-up
     from evict.catalog.loader import load_catalog
-    from evict.errors import EvictError
     from evict.matching.engine import Matcher
     from evict.service.evaluate import protection_products
     from evict.service.reports import ReportScope
@@ -419,8 +417,8 @@ def _report_scope(args: argparse.Namespace) -> Any:
 
 
 def _document_from_db(args: argparse.Namespace) -> bytes:
+    # Rich (the progress bar): loaded when the command runs
     from evict.cli._progress import progress_bar
-    from evict.report.interface import Format, ReportKind
     from evict.service.reports import render_document
 
     scope = _report_scope(args)
@@ -431,8 +429,8 @@ def _document_from_db(args: argparse.Namespace) -> bytes:
 
 def run_evidence(args: argparse.Namespace) -> int:
     """Run ``evict evidence`` (and ``evict evidence verify BUNDLE``)."""
+    # Rich (the progress bar): loaded when the command runs
     from evict.cli._progress import progress_bar
-    from evict.errors import EvictError
     from evict.service.reports import write_evidence
     from evict.signing import load_key
 
@@ -461,8 +459,8 @@ def run_evidence(args: argparse.Namespace) -> int:
 
 
 def _run_evidence_verify(args: argparse.Namespace) -> int:
+    # loaded when the command runs, not at start-up
     from evict.compliance.audit import key_id
-    from evict.errors import EvictError
     from evict.report.bundle import verify_bundle
 
     if args.bundle is None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evict._util import today, utcnow
 from evict.cli._common import add_catalog_options, add_clock_options, catalog_dirs
-from evict.errors import EvictError
+from evict.errors import EvictError, InputError
 
 if TYPE_CHECKING:
     from evict.catalog.interface import Catalog
@@ -183,10 +184,9 @@ def run(args: argparse.Namespace) -> int:
 def _determinations(path: Path | None, catalog: Any, today: Any) -> dict[str, Any]:
     """The determinations in ``path`` (an exported list), checked against ``catalog``; a note on
     standard error says which were applied. A file that cannot be used is an input error."""
-    import json
 
+    # loaded when the command runs, not at start-up
     from evict.compliance.determinations import DeterminationError, load_determinations
-    from evict.errors import InputError
 
     if path is None:
         return {}

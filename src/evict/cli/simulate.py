@@ -38,6 +38,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the fleet; progress goes to standard error on a terminal."""
+    # the simulated fleet: loaded when the command runs
     from evict.demo.simulate import fleet, osquery_lines
     from evict.inventory.evict_json import inventory_to_json
 

@@ -449,6 +449,7 @@ def _load_json(path: Path) -> Any:
 
 
 def _load_xml(path: Path) -> Element:
+    # only when an XML file is read
     from xml.etree.ElementTree import ParseError
 
     import defusedxml.ElementTree as SafeET

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evict.inventory.interface import InventoryError, InventorySource
+from evict.inventory.network.formats import open_log_source
 
 if TYPE_CHECKING:
     from evict.catalog.interface import Catalog
@@ -72,7 +73,6 @@ def open_source(
     if catalog is None:
         raise InventoryError(f"--from {name}: network logs are read for a catalog's endpoints")
     # The network log readers (and ahocorasick) are loaded only when one is asked for.
-    from evict.inventory.network.formats import open_log_source
 
     return open_log_source(name, paths, catalog=catalog)
 

@@ -175,6 +175,7 @@ def _unit_files(root: Path, name: str) -> list[Path]:
 
 
 def _anchors(root: Path, subject: str) -> list[Path]:
+    # cryptography: only when a signature is checked
     from cryptography import x509
 
     found: list[Path] = []

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from evict._yaml import read_small_yaml
 from evict.catalog.interface import (
     PROTECTION_CATEGORY,
     PROTECTIVE_CATEGORIES,
@@ -67,7 +68,6 @@ class Policy:
 def load_policy(path: Path, catalog: Catalog) -> Policy:
     """Read a policy YAML file (``approved: [...]``, ``install: [...]``); raise :class:`PolicyError`
     naming the file and line on anything else."""
-    from evict._yaml import read_small_yaml
 
     _, data = read_small_yaml(path, max_bytes=MAX_POLICY_BYTES, error=PolicyError, what="a policy")
     if data is None:

@@ -63,6 +63,7 @@ from cryptography.hazmat.primitives.serialization import (
 from evict import __version__
 from evict._util import release_memory
 from evict.catalog.export import question_json
+from evict.catalog.loader import builtin_catalog_dir, catalog_files
 from evict.compliance.audit import (
     AuditEvent,
     ChainVerdict,
@@ -216,7 +217,6 @@ def _determinations(inputs: ReportInputs) -> dict[str, object]:
 
 def catalog_entries(extra_dirs: Sequence[Path] = ()) -> list[tuple[str, Path]]:
     """The catalog's files with their names in a bundle: ``builtin/...``, ``extra-N/...``."""
-    from evict.catalog.loader import builtin_catalog_dir, catalog_files
 
     roots = [builtin_catalog_dir(), *extra_dirs]
     out = []

@@ -10,7 +10,9 @@ documented in docs/reports.md). A key left out is reported as ``NOT PROVIDED``; 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from evict._yaml import read_small_yaml, safe_loader
 from evict.report.interface import ProfileError
 
 MAX_PROFILE_BYTES = 1024 * 1024
@@ -103,8 +106,6 @@ class Profile:
 
     def to_json(self) -> dict[str, object]:
         """Render as the data :func:`profile_from_data` reads (a server request's body)."""
-        import dataclasses
-        import json
 
         return dict(json.loads(json.dumps(dataclasses.asdict(self), default=str)))
 
@@ -260,9 +261,8 @@ def profile_from_data(data: object, origin: str = "profile") -> Profile:
 
 def load_profile(path: Path) -> Profile:
     """Read a profile YAML file; raise :class:`ProfileError` naming the file, line and key."""
+    # PyYAML: only when YAML is read (catalogs load from their cache)
     import yaml
-
-    from evict._yaml import read_small_yaml, safe_loader
 
     text, data = read_small_yaml(
         path, max_bytes=MAX_PROFILE_BYTES, error=ProfileError, what="a profile"
@@ -280,6 +280,7 @@ def load_profile(path: Path) -> Profile:
 
 def _line(node: Any, loc: tuple[Any, ...]) -> int | None:
     """The line of the YAML node at ``loc`` (or of the deepest one that exists)."""
+    # PyYAML: only when YAML is read (catalogs load from their cache)
     import yaml
 
     line = node.start_mark.line + 1 if node is not None else None

@@ -28,6 +28,7 @@ MAX_ROWS = 1000
 
 @cache
 def _environment() -> jinja2.Environment:
+    # Jinja: only when HTML is rendered
     import jinja2
 
     env = jinja2.Environment(
@@ -56,6 +57,7 @@ def _css_string(text: str) -> Markup:
     """Text for a CSS string in the page's stylesheet: anything but letters, digits and a few
     safe marks becomes a CSS escape (the space after one ends it), since a stylesheet decodes
     no HTML entities."""
+    # only when HTML is rendered
     from markupsafe import Markup
 
     safe = " .-_,:()"

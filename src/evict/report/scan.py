@@ -254,6 +254,7 @@ def _evidence_line(evidence: Iterable[Mapping[str, Any]], limit: int = 3) -> str
 
 def render_table(document: Mapping[str, Any], *, console: Any, max_hosts: int = 50) -> None:
     """Print the scan for a person: hosts with findings, then the fleet summary and sources."""
+    # Rich: only for the terminal's output
     from rich.markup import escape as markup_escape
     from rich.table import Table
 

@@ -40,6 +40,7 @@ from evict.server.intake import CheckinFastPath
 from evict.server.limits import SMALL_BODY_BYTES, BodyLimit, ReceiveTimeout
 from evict.server.models import InventoryBody
 from evict.server.ratelimit import LoginGuard, RateLimiter
+from evict.server.views import mount as mount_views
 from evict.service.anchor import Anchorer, AnchorThread
 from evict.service.evaluate import MatchWorker, WorkerThread, protection_products
 from evict.service.fleet import Fleet
@@ -204,7 +205,6 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     # The dashboard's pages, static files and HTML error pages (evict.server.views).
-    from evict.server.views import mount as mount_views
 
     mount_views(app)
     app.add_exception_handler(EvictError, _handle_error)

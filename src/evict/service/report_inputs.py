@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Iterator
 
-from evict.catalog.interface import Directive
+from evict.catalog.interface import CatalogLookupError, Directive
 from evict.compliance.determinations import Determination, apply_determinations
 from evict.matching.engine import Matcher
 from evict.matching.interface import linked_findings
@@ -234,7 +234,6 @@ def network_counts(
 ) -> tuple[NetworkCount, ...]:
     """The directive's covered products found by network evidence: enrolled endpoints with
     vendor traffic, and (for the whole organisation only) unmanaged devices."""
-    from evict.catalog.interface import CatalogLookupError
 
     catalog = matcher.catalog
     network = NetworkStore(store)

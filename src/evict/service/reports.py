@@ -20,7 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from evict.report.bundle import catalog_entries, write_bundle
+from evict.report.directives import default_kind, render_report
+from evict.report.fleet import report_lines, stream_json, summarise_fleet, to_csv, to_jsonl
 from evict.report.interface import Format, ReportKind
+from evict.service.audit import signed_head
+from evict.service.report_inputs import gather
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -69,7 +74,6 @@ class ReportScope:
         """Read what the reports need from the store (counted in SQL; the host lines and
         findings are read again, a page at a time, whenever a document iterates them: run
         that under :meth:`Store.scanning` too)."""
-        from evict.service.report_inputs import gather
 
         with self.store.scanning():
             return gather(
@@ -90,7 +94,6 @@ def render_document(
 ) -> bytes:
     """One of the directive's documents (``kind`` None: the one its current milestone asks
     for), announcing each phase to ``progress``."""
-    from evict.report.directives import default_kind, render_report
 
     progress("reading the fleet", 5)
     inputs = scope.inputs()
@@ -131,7 +134,6 @@ def host_listing(
     first) and the ``hosts`` array. Memory does not grow with the fleet: the store is read in
     keyset pages and each line is written as it is read.
     """
-    from evict.report.fleet import report_lines, stream_json, summarise_fleet, to_csv, to_jsonl
 
     lines = report_lines(
         store.fleet_rows(directive.id, org_id=org_id, unit_id=unit_id), directive, today=today
@@ -202,8 +204,6 @@ def write_evidence(
         signed (``evict evidence verify`` fails an unsigned bundle).
     :param now: when the head is signed (default: the scope's ``generated_at``).
     """
-    from evict.report.bundle import catalog_entries, write_bundle
-    from evict.service.audit import signed_head
 
     progress("reading the fleet", 5)
     inputs = scope.inputs()

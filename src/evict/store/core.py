@@ -263,6 +263,7 @@ class StoreCore:
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
             return pg_insert(table).on_conflict_do_nothing(index_elements=list(index_elements))
+        # only the dialect in use
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(index_elements))

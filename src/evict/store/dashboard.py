@@ -223,6 +223,7 @@ class DashboardQueries:
             return hosts
         if not hosts:
             return literal(False)
+        # only the dialect in use
         from sqlalchemy.dialects.postgresql import ARRAY
 
         ids = bindparam(None, hosts, type_=ARRAY(BigInteger))
@@ -680,6 +681,7 @@ class DashboardQueries:
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
             return pg_insert(Meta)
+        # only the dialect in use
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         return sqlite_insert(Meta)

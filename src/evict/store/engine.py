@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from evict.model.records import DatabaseError, SchemaError
 
@@ -79,6 +80,7 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 def _config(connection: Any = None) -> Any:
+    # alembic and its scripts: only when migrating
     from alembic.config import Config
 
     config = Config()
@@ -90,6 +92,7 @@ def _config(connection: Any = None) -> Any:
 
 def head_revision() -> str:
     """The newest migration this version of evict knows."""
+    # alembic and its scripts: only when migrating
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(_config()).get_current_head()
@@ -99,8 +102,8 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The migration the database is at (None for an empty database)."""
+    # alembic and its scripts: only when migrating
     from alembic.runtime.migration import MigrationContext
-    from sqlalchemy.exc import SQLAlchemyError
 
     try:
         with engine.connect() as conn:
@@ -112,7 +115,6 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Bring the schema up to the newest migration; return ``(before, after)`` revisions."""
     from alembic import command  # alembic and its templates: only when migrating
-    from sqlalchemy.exc import SQLAlchemyError
 
     before = current_revision(engine)
     try:

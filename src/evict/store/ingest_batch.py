@@ -38,6 +38,7 @@ from evict.compliance.coverage import kinds_text
 from evict.matching.engine import distinct_key
 from evict.model.observations import Observation
 from evict.model.records import ConflictError, HostInfo, IngestAck, InventoryReport
+from evict.store.core import MAX_SOURCE, MAX_VERSION, SOFTWARE_CACHE, software_key
 from evict.store.tables import Host, ReportRow
 
 if TYPE_CHECKING:
@@ -67,7 +68,6 @@ class Pending:
 
 def report_links(store: Store, pending: Pending) -> None:
     """Fill ``pending``'s distinct software (by key) and its links, as :meth:`Store.ingest`."""
-    from evict.store.core import MAX_SOURCE, MAX_VERSION, SOFTWARE_CACHE, software_key
 
     keys = store._key_cache
     if len(keys) > SOFTWARE_CACHE:

@@ -111,6 +111,7 @@ class CompiledRules:
         :raises RulesMatchError: when YARA gives up (after :data:`MATCH_TIMEOUT` seconds, or on
             one of its internal limits).
         """
+        # yara-python is optional: only with YARA rules
         import yara
 
         self.compile()

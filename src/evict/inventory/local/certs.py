@@ -166,6 +166,7 @@ def _der_blocks(
 
 def _observation(cert: Certificate, der: bytes, where: str, source: str) -> Observation:
     """The observation for one certificate; raises ``ValueError`` on an unreadable subject."""
+    # cryptography: only when a signature is checked
     from cryptography.x509.oid import NameOID
 
     subject = cert.subject

@@ -175,6 +175,7 @@ class CycloneDxSource(SbomSource):
     # XML
 
     def _parse_xml(self, path: Path, data: bytes, problems: Problems) -> Bom:
+        # only when an XML file is read
         import defusedxml.ElementTree as SafeET
         from defusedxml import DefusedXmlException, DTDForbidden
 
@@ -329,6 +330,7 @@ class CycloneDxSource(SbomSource):
 
     def _validate(self, fmt: str, spec: str, document: str, problems: Problems) -> None:
         """Check ``document`` against the CycloneDX ``spec`` schema; deviations become problems."""
+        # cyclonedx-python-lib and its schemas: only when a CycloneDX file is read
         from cyclonedx.exception import MissingOptionalDependencyException
         from cyclonedx.schema import OutputFormat, SchemaVersion
         from cyclonedx.validation import make_schemabased_validator

@@ -375,6 +375,7 @@ def _plain_text(value: object) -> str:
 
 
 def _tagvalue_document(document: Document) -> _Document:
+    # spdx-tools loads its whole model: only when an SPDX file is read
     from spdx_tools.spdx.model.actor import Actor
     from spdx_tools.spdx.model.relationship import RelationshipType
 

@@ -169,6 +169,7 @@ class Hive:
     """
 
     def __init__(self, path: Path) -> None:
+        # regipy: only when a registry hive is read
         from regipy.registry import RegistryHive
 
         self.path = path

@@ -11,11 +11,13 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from evict.model.records import Principal
+from evict.report.directives import default_kind
 from evict.report.interface import Format, ReportKind, ReportNotAskedError
 from evict.report.profile import Profile, profile_from_data
 from evict.server.api.hosts import unit_scope
 from evict.server.deps import Caller, Ctx, ServerContext
 from evict.server.models import ErrorResponse
+from evict.service.reports import LISTING_MEDIA, ReportScope, host_listing, render_document
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -35,7 +37,6 @@ def _listing(
 ) -> StreamingResponse:
     """The per-host listing streamed (chunked): read a page at a time, sent as it is read
     (``disposition``: the Content-Disposition header, instead of the listing's own)."""
-    from evict.service.reports import LISTING_MEDIA, host_listing
 
     d = ctx.directive(directive)
     chunks = host_listing(
@@ -148,8 +149,6 @@ def _directive_report(
     org_unit: str | None,
     profile: Profile,
 ) -> Response:
-    from evict.report.directives import default_kind
-    from evict.service.reports import ReportScope, render_document
 
     d = ctx.directive(directive)
     if report == "current":
