@@ -1,4 +1,4 @@
-"""The fleet server: an API over the store, with the matching worker beside it."""
+"""The fleet server, HTTP only: the API and the dashboard's pages over the use cases of service/."""
 
 from evict.server.app import create_app
 
