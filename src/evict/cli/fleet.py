@@ -36,6 +36,7 @@ from evict.cli._database import (
     _store,
 )
 from evict.errors import EvictError, InputError
+from evict.model.records import Role
 from evict.settings import Settings, parse_proxies
 
 
@@ -435,7 +436,6 @@ def run_unit_create(args: argparse.Namespace) -> int:
 
 def run_user_create(args: argparse.Namespace) -> int:
     """Run ``evict user create``."""
-    from evict.model.records import Role
 
     password = None
     if args.password_stdin:

@@ -32,6 +32,9 @@ import base64
 import hashlib
 import secrets
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
 TOKEN_PREFIX = "evt_"
 """API tokens of users."""
 ENROLL_PREFIX = "eve_"
@@ -89,15 +92,12 @@ def password_problem(password: str, *, context: tuple[str, ...] = ()) -> str | N
 
 def hash_password(password: str) -> str:
     """Hash a password with argon2id."""
-    from argon2 import PasswordHasher
 
     return PasswordHasher().hash(password)
 
 
 def check_password(stored: str, password: str) -> bool:
     """Whether ``password`` matches the argon2 hash ``stored``."""
-    from argon2 import PasswordHasher
-    from argon2.exceptions import InvalidHashError, VerificationError
 
     try:
         return PasswordHasher().verify(stored, password)
