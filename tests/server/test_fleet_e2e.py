@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -48,40 +49,48 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """``evict serve`` on a free loopback port; yields (server URL, database URL)."""
-    if database_url.startswith("postgresql"):
-        evict("db", "upgrade", "--db", database_url)
+@contextmanager
+def serving(database_url: str, log: Path, *options: str, start: float = 90) -> Iterator[str]:
+    """``evict serve --db database_url OPTIONS`` on a free loopback port, its output in ``log``;
+    yields the server's URL once it answers, and stops it after."""
     port = free_port()
-    log = (tmp_path / "serve.log").open("w")
+    out = log.open("w")
     proc = subprocess.Popen(
-        [*EVICT, "serve", "--db", database_url, "--port", str(port), "--worker-interval", "1s"],
-        stdout=log,
+        [*EVICT, "serve", "--db", database_url, "--port", str(port), *options],
+        stdout=out,
         stderr=subprocess.STDOUT,
         env=_env(),
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start
         while True:
             try:
                 if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            assert proc.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "the server did not start"
             time.sleep(0.2)
-        yield url, database_url
+        yield url
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        log.close()
+        out.close()
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """``evict serve`` on a free loopback port; yields (server URL, database URL)."""
+    if database_url.startswith("postgresql"):
+        evict("db", "upgrade", "--db", database_url)
+    with serving(database_url, tmp_path / "serve.log", "--worker-interval", "1s") as url:
+        yield url, database_url
 
 
 def states(text: str) -> dict[str, str]:

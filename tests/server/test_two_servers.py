@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -23,7 +20,7 @@ from evict.settings import normalise_database_url
 from evict.store.engine import make_engine
 from evict.store.store import Store
 from evict.store.tables import AuditEventRow, ReportRow
-from tests.server.test_fleet_e2e import _env, evict, free_port
+from tests.server.test_fleet_e2e import evict, serving
 
 SEVEN_ZIP = Observation.make(Kind.PROGRAM, "7-Zip 23.01 (x64)", version="23.01", source="t")
 KES = Observation.make(
@@ -31,39 +28,6 @@ KES = Observation.make(
 )
 SYNC_WAIT = 2.5
 """Longer than twice a server's sync of the hosts it remembers (evict.store.agents.SYNC_EVERY)."""
-
-
-@contextmanager
-def _serve(database_url: str, log: Path) -> Iterator[str]:
-    port = free_port()
-    out = log.open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "evict", "serve", "--db", database_url, "--port", str(port)],
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        env=_env(),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        out.close()
 
 
 def _inventory(host: str, *observations: Observation) -> HostInventory:
@@ -100,8 +64,8 @@ def test_two_servers_share_one_database(database_url: str, tmp_path: Path) -> No
     store = Store(make_engine(normalise_database_url(database_url)))
     _, secret = store.create_org("DHS", actor="cli:test", now=utcnow())
     with ExitStack() as stack:
-        a = stack.enter_context(_serve(database_url, tmp_path / "a.log"))
-        b = stack.enter_context(_serve(database_url, tmp_path / "b.log"))
+        a = stack.enter_context(serving(database_url, tmp_path / "a.log"))
+        b = stack.enter_context(serving(database_url, tmp_path / "b.log"))
         stack.callback(store.close)
         credentials = {}
         for i in range(4):
