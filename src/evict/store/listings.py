@@ -10,11 +10,9 @@ import datetime as dt
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
 
 from sqlalchemy import (
     and_,
-    case,
     exists,
     func,
     literal,
@@ -266,35 +264,3 @@ class Listings(Hosts):
             stmt = stmt.where(Host.org_unit_id == unit_id)
         with self._read() as conn:
             return [(r.name, r.state, int(r.n)) for r in conn.execute(stmt)]
-
-    def source_hosts(
-        self, org_id: int, *, unit_id: int | None = None
-    ) -> list[tuple[str, str, int]]:
-        """``(org_unit, source family, hosts)``: which inventory sources reported, for reports.
-
-        The family is a source name up to its first ``:`` (``osquery`` for ``osquery:programs``);
-        a host counts once per family. Reads every software link of the organisation's hosts, so
-        it is for reports, not for pages.
-        """
-        source = HostSoftware.source
-        if self.dialect == "postgresql":
-            family: Any = func.split_part(source, ":", 1)
-        else:
-            colon = func.instr(source, ":")
-            family = case((colon > 0, func.substr(source, 1, colon - 1)), else_=source)
-        stmt = (
-            select(
-                OrgUnit.name,
-                family.label("family"),
-                func.count(func.distinct(HostSoftware.host_id)).label("n"),
-            )
-            .select_from(HostSoftware)
-            .join(Host, Host.id == HostSoftware.host_id)
-            .join(OrgUnit, OrgUnit.id == Host.org_unit_id)
-            .where(Host.org_id == org_id)
-            .group_by(OrgUnit.name, family)
-        )
-        if unit_id is not None:
-            stmt = stmt.where(Host.org_unit_id == unit_id)
-        with self._read() as conn:
-            return [(r.name, r.family, int(r.n)) for r in conn.execute(stmt)]

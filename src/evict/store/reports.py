@@ -79,7 +79,7 @@ class ReportQueries:
 
     def source_families(self) -> list[tuple[str, str, int]]:
         """``(org unit, source family, hosts)``: which inventory sources reported (the family is
-        a source name up to its first ``:``), as :meth:`Store.source_hosts` counts them.
+        a source name up to its first ``:``; a host counts once per family).
 
         Each host's families are made distinct from its links alone first, then joined with the
         hosts: a fleet's links are read once and the join runs per host, not per link (four
