@@ -10,6 +10,7 @@ import datetime as dt
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import (
     and_,
@@ -39,6 +40,49 @@ from evict.store.tables import (
     OrgUnit,
     SoftwareMatch,
 )
+
+
+def fleet_row_select(directive: str) -> Any:
+    """Hosts with their organisation, org unit, state for ``directive`` and the organisation's
+    start date: the columns :func:`fleet_row` reads (filter and order it as needed)."""
+    return (
+        select(
+            Host.id,
+            Host.identifier,
+            Host.hostname,
+            Host.platform,
+            Host.last_seen,
+            Org.name.label("org_name"),
+            OrgUnit.name.label("unit_name"),
+            HostStateRow.state,
+            HostStateRow.products,
+            HostStateRow.since,
+            Adoption.start,
+        )
+        .join(Org, Org.id == Host.org_id)
+        .join(OrgUnit, OrgUnit.id == Host.org_unit_id)
+        .outerjoin(
+            HostStateRow,
+            and_(HostStateRow.host_id == Host.id, HostStateRow.directive == directive),
+        )
+        .outerjoin(Adoption, and_(Adoption.org_id == Host.org_id, Adoption.directive == directive))
+    )
+
+
+def fleet_row(r: Any) -> FleetRow:
+    """A row of :func:`fleet_row_select` as a :class:`FleetRow`."""
+    return FleetRow(
+        host=r.identifier,
+        hostname=r.hostname,
+        org=r.org_name,
+        org_unit=r.unit_name,
+        platform=r.platform,
+        state=r.state or PENDING,
+        products=tuple(json.loads(r.products)) if r.products else (),
+        since=r.since,
+        last_seen=r.last_seen,
+        start=r.start,
+    )
 
 
 class Listings(Hosts):
@@ -164,52 +208,14 @@ class Listings(Hosts):
         self.flush_checkins()
         after = 0
         while True:
-            stmt = (
-                select(
-                    Host.id,
-                    Host.identifier,
-                    Host.hostname,
-                    Host.platform,
-                    Host.last_seen,
-                    Org.name.label("org_name"),
-                    OrgUnit.name.label("unit_name"),
-                    HostStateRow.state,
-                    HostStateRow.products,
-                    HostStateRow.since,
-                    Adoption.start,
-                )
-                .join(Org, Org.id == Host.org_id)
-                .join(OrgUnit, OrgUnit.id == Host.org_unit_id)
-                .outerjoin(
-                    HostStateRow,
-                    and_(HostStateRow.host_id == Host.id, HostStateRow.directive == directive),
-                )
-                .outerjoin(
-                    Adoption, and_(Adoption.org_id == Host.org_id, Adoption.directive == directive)
-                )
-                .where(Host.id > after)
-                .order_by(Host.id)
-                .limit(page)
-            )
+            stmt = fleet_row_select(directive).where(Host.id > after).order_by(Host.id).limit(page)
             if org_id is not None:
                 stmt = stmt.where(Host.org_id == org_id)
             if unit_id is not None:
                 stmt = stmt.where(Host.org_unit_id == unit_id)
             with self._scan() as conn:
                 rows = conn.execute(stmt).all()
-            for r in rows:
-                yield FleetRow(
-                    host=r.identifier,
-                    hostname=r.hostname,
-                    org=r.org_name,
-                    org_unit=r.unit_name,
-                    platform=r.platform,
-                    state=r.state or PENDING,
-                    products=tuple(json.loads(r.products)) if r.products else (),
-                    since=r.since,
-                    last_seen=r.last_seen,
-                    start=r.start,
-                )
+            yield from (fleet_row(r) for r in rows)
             if len(rows) < page:
                 return
             after = rows[-1].id

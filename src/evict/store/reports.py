@@ -20,8 +20,9 @@ from sqlalchemy import and_, case, func, literal, select
 from evict.model.records import FleetRow
 from evict.model.states import PENDING
 from evict.store.core import _chunks
+from evict.store.listings import fleet_row, fleet_row_select
 from evict.store.store import Store
-from evict.store.tables import Adoption, Host, HostSoftware, HostStateRow, Org, OrgUnit
+from evict.store.tables import Host, HostSoftware, HostStateRow, OrgUnit
 
 GroupKey = tuple[str, str, str, tuple[str, ...], bool]
 """``(org unit, state, platform, products, seen)``: one group of endpoints (``seen``: the host
@@ -119,43 +120,7 @@ class ReportQueries:
         return out
 
     def _rows(self) -> Any:
-        return self._scoped(
-            select(
-                Host.id,
-                Host.identifier,
-                Host.hostname,
-                Host.platform,
-                Host.last_seen,
-                Org.name.label("org_name"),
-                OrgUnit.name.label("unit_name"),
-                HostStateRow.state,
-                HostStateRow.products,
-                HostStateRow.since,
-                Adoption.start,
-            )
-            .join(Org, Org.id == Host.org_id)
-            .join(OrgUnit, OrgUnit.id == Host.org_unit_id)
-            .outerjoin(HostStateRow, self._state_join())
-            .outerjoin(
-                Adoption,
-                and_(Adoption.org_id == Host.org_id, Adoption.directive == self.directive),
-            )
-        )
-
-    @staticmethod
-    def _row(r: Any) -> FleetRow:
-        return FleetRow(
-            host=r.identifier,
-            hostname=r.hostname,
-            org=r.org_name,
-            org_unit=r.unit_name,
-            platform=r.platform,
-            state=r.state or PENDING,
-            products=tuple(json.loads(r.products)) if r.products else (),
-            since=r.since,
-            last_seen=r.last_seen,
-            start=r.start,
-        )
+        return self._scoped(fleet_row_select(self.directive))
 
     def in_states(self, states: Collection[str], limit: int) -> list[FleetRow]:
         """The first ``limit`` hosts (in stored order) in one of ``states``."""
@@ -165,7 +130,7 @@ class ReportQueries:
         if PENDING in states:
             condition = condition | HostStateRow.state.is_(None)
         with self.store._scan() as conn:
-            return [self._row(r) for r in conn.execute(stmt.where(condition))]
+            return [fleet_row(r) for r in conn.execute(stmt.where(condition))]
 
     def named(self, identifiers: Collection[str]) -> dict[str, FleetRow]:
         """The hosts of these identifiers (those enrolled in scope)."""
@@ -174,7 +139,7 @@ class ReportQueries:
             for chunk in _chunks(sorted(identifiers)):
                 stmt = self._rows().where(Host.identifier.in_(list(chunk)))
                 for r in conn.execute(stmt):
-                    out[r.identifier] = self._row(r)
+                    out[r.identifier] = fleet_row(r)
         return out
 
     def holding(
@@ -197,7 +162,7 @@ class ReportQueries:
             with self.store._scan() as conn:
                 rows = conn.execute(stmt).all()
             if rows:
-                yield [(int(r.id), self._row(r)) for r in rows]
+                yield [(int(r.id), fleet_row(r)) for r in rows]
             if len(rows) < page:
                 return
             after = int(rows[-1].id)
