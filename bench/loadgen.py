@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -536,6 +536,34 @@ class LoadResult:
         }
 
 
+def _run_pool(
+    work: Callable[[], None],
+    n: int,
+    latencies: list[float],
+    errors: list[int],
+    statuses: dict[int, int],
+    first_error: list[str],
+) -> LoadResult:
+    """Run ``work`` on ``n`` threads at once; the LoadResult of what they recorded (in
+    ``latencies``, ``errors[0]``, ``statuses`` and ``first_error[0]``)."""
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    pool = [threading.Thread(target=work, daemon=True) for _ in range(n)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    seconds = time.perf_counter() - t0
+    return LoadResult(
+        len(latencies),
+        errors[0],
+        seconds,
+        latencies,
+        time.process_time() - cpu0,
+        statuses,
+        first_error[0],
+    )
+
+
 def hammer(
     port: int,
     requests: Sequence[Request],
@@ -584,22 +612,7 @@ def hammer(
         with lock:
             latencies.extend(mine)
 
-    cpu0, t0 = time.process_time(), time.perf_counter()
-    pool = [threading.Thread(target=work, daemon=True) for _ in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    seconds = time.perf_counter() - t0
-    return LoadResult(
-        len(latencies),
-        errors[0],
-        seconds,
-        latencies,
-        time.process_time() - cpu0,
-        statuses,
-        first_error[0],
-    )
+    return _run_pool(work, threads, latencies, errors, statuses, first_error)
 
 
 VERSION_CHURN = 0.03
@@ -809,19 +822,4 @@ def hammer_raw(
             errors[0] += bad
             first_error[0] = first_error[0] or error
 
-    cpu0, t0 = time.process_time(), time.perf_counter()
-    pool = [threading.Thread(target=work, daemon=True) for _ in range(connections)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    seconds = time.perf_counter() - t0
-    return LoadResult(
-        len(latencies),
-        errors[0],
-        seconds,
-        latencies,
-        time.process_time() - cpu0,
-        statuses,
-        first_error[0],
-    )
+    return _run_pool(work, connections, latencies, errors, statuses, first_error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -22,7 +23,7 @@ from evict.report.fleet import (
     to_jsonl,
 )
 from evict.report.interface import ReportKind
-from evict.service.reports import host_listing
+from evict.service.reports import ReportScope, host_listing
 from evict.store.tables import Host, HostSoftware, OrgUnit
 from tests.report.reportkit import TODAY, SeededFleet
 from tests.server.fleetkit import KES, ZIP, Clock, make_fleet
@@ -59,6 +60,20 @@ def _in_memory(fleet: SeededFleet) -> dict[str, object]:
         today=TODAY,
         generated_at=dt.datetime.fromisoformat(NOW),
         start=fleet.store.adoptions(fleet.org_id).get(directive.id),
+    )
+
+
+def _scope(seeded: SeededFleet) -> ReportScope:
+    """BOD 17-01's reports of the seeded organisation, as of the fixed day."""
+    return ReportScope(
+        store=seeded.store,
+        matcher=seeded.matcher,
+        directive=seeded.catalog.directive("bod-17-01"),
+        org_id=seeded.org_id,
+        unit_id=None,
+        protection=seeded.protection,
+        today=TODAY,
+        generated_at=dt.datetime.fromisoformat(NOW),
     )
 
 
@@ -177,20 +192,10 @@ def test_the_server_streams_each_listing_chunked(migrated_url: str) -> None:
 def test_a_report_job_writes_the_listing_streamed_to_its_file(
     seeded: SeededFleet, tmp_path: Path
 ) -> None:
-    import datetime as dt
 
-    from evict.service.reports import ReportScope, write_listing
+    from evict.service.reports import write_listing
 
-    scope = ReportScope(
-        store=seeded.store,
-        matcher=seeded.matcher,
-        directive=seeded.catalog.directive("bod-17-01"),
-        org_id=seeded.org_id,
-        unit_id=None,
-        protection=seeded.protection,
-        today=TODAY,
-        generated_at=dt.datetime.fromisoformat(NOW),
-    )
+    scope = _scope(seeded)
     seen: list[int] = []
     for fmt in ("csv", "json", "jsonl"):
         out = tmp_path / f"hosts.{fmt}"
@@ -376,21 +381,11 @@ def test_the_inventory_sources_are_counted_as_the_store_counts_them(
 def test_the_bundles_annex_is_the_streamed_listing_byte_for_byte(
     seeded: SeededFleet, tmp_path: Path
 ) -> None:
-    import datetime as dt
     import zipfile
 
-    from evict.service.reports import ReportScope, write_evidence
+    from evict.service.reports import write_evidence
 
-    scope = ReportScope(
-        store=seeded.store,
-        matcher=seeded.matcher,
-        directive=seeded.catalog.directive("bod-17-01"),
-        org_id=seeded.org_id,
-        unit_id=None,
-        protection=seeded.protection,
-        today=TODAY,
-        generated_at=dt.datetime.fromisoformat(NOW),
-    )
+    scope = _scope(seeded)
     out = tmp_path / "bundle.zip"
     write_evidence(scope, out)
     with zipfile.ZipFile(out) as archive:
