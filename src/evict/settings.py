@@ -64,6 +64,16 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite database URL, or None for other databases and in-memory ones."""
+    from sqlalchemy.engine import make_url  # SQLAlchemy: not loaded at CLI start-up
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
 def parse_proxies(text: str) -> tuple[str, ...]:
     """Comma-separated proxy addresses or networks (``10.0.0.5,10.1.0.0/16``), each checked."""
     out = []

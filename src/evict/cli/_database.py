@@ -77,16 +77,6 @@ def _fleet(args: argparse.Namespace) -> Fleet:
     return Fleet.open(_settings(args).database_url, must_exist=True)
 
 
-def _sqlite_path(url: str) -> Path | None:
-    """The file of a SQLite database URL, or None for other databases and in-memory ones."""
-    from sqlalchemy.engine import make_url  # not loaded at CLI start-up
-
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(parsed.database)
-
-
 def _now() -> dt.datetime:
     """Now, in UTC."""
     return utcnow()

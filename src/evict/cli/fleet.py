@@ -32,12 +32,11 @@ from evict.cli._database import (
     _fleet,
     _now,
     _settings,
-    _sqlite_path,
     _store,
 )
 from evict.errors import EvictError, InputError
 from evict.model.records import Role
-from evict.settings import Settings, parse_proxies
+from evict.settings import Settings, parse_proxies, sqlite_path
 
 
 def _duration(value: str) -> float:
@@ -289,7 +288,7 @@ def run_serve(args: argparse.Namespace) -> int:
     # uvicorn's own proxy-headers handling believes X-Forwarded-For from 127.0.0.1 (or
     # FORWARDED_ALLOW_IPS); the app applies settings.trusted_proxies itself instead.
     if args.workers > 1:
-        if _sqlite_path(settings.database_url) is not None:
+        if sqlite_path(settings.database_url) is not None:
             raise EvictError("--workers needs PostgreSQL: SQLite has one writer at a time")
         # Each worker process builds the app from the same settings (uvicorn's factory).
         os.environ[SETTINGS_ENV] = base64.b64encode(pickle.dumps(settings)).decode()

@@ -8,11 +8,9 @@ use its parts. Opening is where the schema is checked or upgraded, so no interfa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-
-from sqlalchemy.engine import make_url
 
 from evict.errors import EvictError
+from evict.settings import sqlite_path
 from evict.store.dashboard import DashboardQueries
 from evict.store.engine import check_schema, make_engine, upgrade
 from evict.store.ingest_batch import IngestBatcher
@@ -74,16 +72,6 @@ class Fleet:
     def close(self) -> None:
         """Write what waits and release the database's connections."""
         self.store.close()
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file of a SQLite ``url``, or None (another backend, or an in-memory database)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database:
-        return None
-    if parsed.database == ":memory:":
-        return None
-    return Path(parsed.database)
 
 
 def upgrade_database(url: str) -> tuple[str | None, str, str]:
