@@ -10,7 +10,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Self
 
@@ -171,6 +171,28 @@ class StoreCore:
             self.checkins.stop()
             self.checkins = None
         self.engine.dispose()
+
+    def _software_of(
+        self,
+        observations: Iterable[Observation],
+        distinct: dict[str, Observation],
+        links: set[tuple[str, str, str]],
+    ) -> None:
+        """Add each observation's distinct software, by :func:`software_key`, to ``distinct``
+        and its link ``(key, version, source)`` to ``links``.
+
+        Most of a fleet's software is known: its key is remembered by :func:`distinct_key`.
+        """
+        keys = self._key_cache
+        if len(keys) > SOFTWARE_CACHE:
+            keys.clear()
+        for o in observations:
+            identity = distinct_key(o)
+            key = keys.get(identity)
+            if key is None:
+                key = keys[identity] = software_key(o)
+            distinct.setdefault(key, o)
+            links.add((key, o.version[:MAX_VERSION], o.source[:MAX_SOURCE]))
 
     @contextmanager
     def _read(self, *, page: bool = False) -> Iterator[Connection]:

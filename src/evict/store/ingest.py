@@ -26,7 +26,6 @@ from evict.compliance.audit import (
     canonical_json,
 )
 from evict.compliance.coverage import kinds_text
-from evict.matching.engine import distinct_key
 from evict.model.observations import Observation
 from evict.model.records import (
     BulkHost,
@@ -37,12 +36,9 @@ from evict.model.records import (
     NotFoundError,
 )
 from evict.store.core import (
-    MAX_SOURCE,
-    MAX_VERSION,
     SOFTWARE_CACHE,
     _chunks,
     _iso,
-    software_key,
 )
 from evict.store.hosts import Hosts
 from evict.store.tables import (
@@ -122,16 +118,7 @@ class Ingest(Hosts):
         # cost every ingest a connection and three round trips.
         distinct: dict[str, Observation] = {}
         links: set[tuple[str, str, str]] = set()
-        keys = self._key_cache  # most of a fleet's software is known: its key is remembered
-        if len(keys) > SOFTWARE_CACHE:
-            keys.clear()
-        for o in report.observations:
-            identity = distinct_key(o)
-            key = keys.get(identity)
-            if key is None:
-                key = keys[identity] = software_key(o)
-            distinct.setdefault(key, o)
-            links.add((key, o.version[:MAX_VERSION], o.source[:MAX_SOURCE]))
+        self._software_of(report.observations, distinct, links)
         ids = self._software_ids(distinct)
         rows = [
             {"host_id": host.id, "software_id": ids[k], "version": v, "source": s}
@@ -340,9 +327,6 @@ class Ingest(Hosts):
             ).first()
         if unit is None:
             raise NotFoundError(f"no org unit {unit_id}")
-        keys = self._key_cache
-        if len(keys) > SOFTWARE_CACHE:
-            keys.clear()
         ids: dict[str, int] = {}
         total = 0
         iterator = iter(hosts)
@@ -351,14 +335,11 @@ class Ingest(Hosts):
             links: list[set[tuple[str, str, str]]] = []
             for h in chunk:
                 seen: set[tuple[str, str, str]] = set()
-                for o in h.observations:
-                    identity = distinct_key(o)
-                    key = keys.get(identity)
-                    if key is None:
-                        key = keys[identity] = software_key(o)
+                found: dict[str, Observation] = {}
+                self._software_of(h.observations, found, seen)
+                for key, o in found.items():
                     if key not in ids:
                         fresh.setdefault(key, o)
-                    seen.add((key, o.version[:MAX_VERSION], o.source[:MAX_SOURCE]))
                 links.append(seen)
             if fresh:
                 ids.update(self._software_ids(fresh))

@@ -35,10 +35,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from evict.compliance.coverage import kinds_text
-from evict.matching.engine import distinct_key
 from evict.model.observations import Observation
 from evict.model.records import ConflictError, HostInfo, IngestAck, InventoryReport
-from evict.store.core import MAX_SOURCE, MAX_VERSION, SOFTWARE_CACHE, software_key
 from evict.store.tables import Host, ReportRow
 
 if TYPE_CHECKING:
@@ -68,19 +66,7 @@ class Pending:
 
 def report_links(store: Store, pending: Pending) -> None:
     """Fill ``pending``'s distinct software (by key) and its links, as :meth:`Store.ingest`."""
-
-    keys = store._key_cache
-    if len(keys) > SOFTWARE_CACHE:
-        keys.clear()
-    distinct, links = pending.distinct, pending.links
-    for o in pending.report.observations:
-        identity = distinct_key(o)
-        key = keys.get(identity)
-        if key is None:
-            key = keys[identity] = software_key(o)
-        if key not in distinct:
-            distinct[key] = o
-        links.add((key, o.version[:MAX_VERSION], o.source[:MAX_SOURCE]))
+    store._software_of(pending.report.observations, pending.distinct, pending.links)
 
 
 def split(batch: Sequence[Pending]) -> tuple[list[Pending], list[Pending]]:
