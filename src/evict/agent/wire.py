@@ -44,6 +44,9 @@ from evict.model.observations import HostInventory, Kind, Observation, Platform
 REPORT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 """The shape of a report id (the agent uses a UUID4 in hex)."""
 
+DIGEST = re.compile(r"^[0-9a-f]{64}$")
+"""The shape of an inventory digest (:func:`inventory_digest`: hex SHA-256)."""
+
 MAX_IDENTIFIER = 255
 """Longest host identifier accepted."""
 

@@ -13,17 +13,16 @@ credentials, addresses to record, malformed bodies and errors keep their one imp
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from evict.agent.wire import DIGEST, REPORT_ID
+
 PATH = "/api/v1/inventory/digest"
 MAX_BODY = 1024
 """A check-in body larger than this goes to the app (a digest and a report id are ~130 bytes)."""
-_REPORT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
-_DIGEST = re.compile(r"[0-9a-f]{64}")
 _KEYS = frozenset({"report_id", "digest"})
 
 
@@ -112,9 +111,9 @@ def answer_checkin(scope: Scope, body: bytes) -> bytes | None:
     if not isinstance(data, dict) or data.keys() != _KEYS:
         return None
     report_id, digest = data["report_id"], data["digest"]
-    if not (isinstance(report_id, str) and _REPORT_ID.fullmatch(report_id)):
+    if not (isinstance(report_id, str) and REPORT_ID.fullmatch(report_id)):
         return None
-    if not (isinstance(digest, str) and _DIGEST.fullmatch(digest)):
+    if not (isinstance(digest, str) and DIGEST.fullmatch(digest)):
         return None
     same = store.checkin_unchanged(host, report_id, digest, now=context.now())
     if same:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evict.agent.wire import DIGEST
 from evict.model.records import Role
 from evict.model.states import State
 
@@ -64,7 +65,7 @@ class DigestRequest(_Model):
     """Ask whether the server already holds the inventory with this digest."""
 
     report_id: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")
-    digest: str = Field(pattern=r"^[0-9a-f]{64}$", description="See evict.agent.wire.")
+    digest: str = Field(pattern=DIGEST.pattern, description="See evict.agent.wire.")
     addresses: list[str] | None = Field(
         default=None,
         max_length=256,
