@@ -67,16 +67,25 @@ def fake_digest(index: int, snapshot: int = 0) -> str:
 def database(backend: str) -> Iterator[str]:
     """A fresh, empty database URL for ``backend`` (``postgresql`` or ``sqlite``), dropped after.
 
-    ``EVICT_BENCH_DATABASE`` names a PostgreSQL database to use instead (a fleet loaded by an
-    earlier run, grown further if the sizes ask for more); it is left in place.
+    ``EVICT_BENCH_DATABASE`` names a database of that backend to use instead (a fleet loaded
+    by an earlier run, grown further if the sizes ask for more: a PostgreSQL URL, or a
+    ``sqlite:///`` file such as ``EVICT_BENCH_KEEP=1`` leaves); it is left in place.
     ``EVICT_BENCH_KEEP=1`` leaves the fresh PostgreSQL database in place too and prints its URL,
     so that a million-host fleet is loaded once and measured as often as needed.
     """
     reuse = os.environ.get("EVICT_BENCH_DATABASE", "")
-    if backend == "postgresql" and reuse:
+    if backend == "postgresql" and reuse.startswith("postgresql"):
         yield reuse.replace("postgresql://", "postgresql+psycopg://", 1)
         return
+    if backend == "sqlite" and reuse.startswith("sqlite:///"):
+        yield reuse
+        return
     if backend == "sqlite":
+        if os.environ.get("EVICT_BENCH_KEEP") == "1":
+            kept = f"sqlite:///{tempfile.mkdtemp(prefix='evict-bench-')}/fleet.db"
+            print(f"  database kept: EVICT_BENCH_DATABASE={kept}", file=sys.stderr)
+            yield kept
+            return
         with tempfile.TemporaryDirectory(prefix="evict-bench-") as tmp:
             yield f"sqlite:///{tmp}/fleet.db"
         return

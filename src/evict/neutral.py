@@ -77,7 +77,16 @@ def finalize_html(value: object) -> object:
 def json_dumps(value: Any, *, indent: int | None = 2) -> str:
     """``value`` as JSON (non-ASCII text kept readable), the characters :func:`neutralise` would
     replace written as ``\\uXXXX`` escapes: the data stays exact and shows nothing raw."""
-    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    return escape_unsafe(json.dumps(value, indent=indent, ensure_ascii=False))
+
+
+def escape_unsafe(text: str) -> str:
+    """JSON ``text`` with the characters :func:`neutralise` would replace written as
+    ``\\uXXXX`` escapes (what :func:`json_dumps` does to the JSON it writes)."""
     # Outside strings JSON has only ASCII punctuation and whitespace, so every match is inside a
     # string, where the escape means the same character.
-    return UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return UNSAFE.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"

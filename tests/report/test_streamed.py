@@ -235,6 +235,39 @@ def test_a_hostile_hostname_is_escaped_in_both_json_formats() -> None:
     assert parsed["hostname"] == row.hostname  # the data stays exact
 
 
+def test_the_written_host_objects_are_what_json_dumps_writes_for_any_text() -> None:
+    from evict.catalog.loader import load_catalog
+    from evict.model.records import FleetRow
+    from evict.report.fleet import report_json, summarise
+
+    directive = load_catalog().directive("bod-17-01")
+    seen = dt.datetime(2026, 5, 1, 8, tzinfo=dt.UTC)
+    texts = ['quote " and \\ back', "Zürich-Büro", "line\u2028sep\ttab\nnl", "", "\ud800x"]
+    rows = [
+        FleetRow(
+            host=f"h-{i}",
+            hostname=text,
+            org="DHS",
+            org_unit=texts[(i + 1) % len(texts)],
+            platform="windows",
+            state=("identified", "clean", "pending")[i % 3],
+            products=(("kaspersky-endpoint-security", text or "x"), ())[i % 2],
+            since=seen if i % 2 else None,
+            last_seen=seen if i % 3 else None,
+        )
+        for i, text in enumerate(texts)
+    ]
+    lines = list(report_lines(rows, directive, today=TODAY))
+    when = dt.datetime.fromisoformat(NOW)
+    summary = summarise(lines, directive, today=TODAY)
+    streamed = "".join(stream_json(lines, summary, directive, today=TODAY, generated_at=when))
+    built = report_json(lines, directive, today=TODAY, generated_at=when)
+    assert streamed == json_dumps(built) + "\n"
+    assert "".join(to_jsonl(lines)) == "".join(
+        json_dumps(line.to_json(), indent=None) + "\n" for line in lines
+    )
+
+
 def _held(inputs: Any) -> Any:
     """The same inputs held in memory: the lines, each host's findings and protection."""
     from evict.report.directives import found_hosts

@@ -34,6 +34,7 @@ A kind counts as seen when the inventory holds at least one observation of it. P
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -131,3 +132,24 @@ def kinds_text(kinds: Iterable[Kind | str]) -> str:
 def kinds_from_text(text: str) -> tuple[str, ...]:
     """Inverse of :func:`kinds_text`."""
     return tuple(k for k in text.split(",") if k)
+
+
+def source_family(source: str) -> str:
+    """The inventory method a source belongs to: its name up to the first ``:``
+    (``osquery:programs`` -> ``osquery``)."""
+    return source.split(":", 1)[0]
+
+
+def families_text(sources: Iterable[str]) -> str:
+    """The source families of an inventory as stored with a host: a sorted JSON list (exact
+    whatever characters an agent put in a source name)."""
+    return json.dumps(sorted({source_family(s) for s in sources}))
+
+
+def families_from_text(text: str) -> tuple[str, ...]:
+    """Inverse of :func:`families_text` (``()`` for an empty or unreadable value)."""
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return ()
+    return tuple(str(f) for f in value) if isinstance(value, list) else ()

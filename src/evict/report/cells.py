@@ -19,7 +19,9 @@ _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 def safe_cell(value: object) -> str:
     """``value`` as CSV cell text that a spreadsheet shows rather than runs."""
-    text = "" if value is None else neutralise(str(value))
+    text = "" if value is None else str(value)
+    if not (text.isascii() and text.isprintable()):  # printable ASCII has nothing to neutralise
+        text = neutralise(text)
     if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text):
         return "'" + text
     return text

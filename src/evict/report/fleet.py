@@ -12,15 +12,17 @@ import csv
 import dataclasses
 import datetime as dt
 import io
+import itertools
+import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from evict.catalog.interface import Directive
 from evict.compliance.milestones import current_milestone, last_deadline_passed
 from evict.model.records import FleetRow
 from evict.model.states import OPEN_STATES
-from evict.neutral import json_dumps
+from evict.neutral import escape_unsafe, json_dumps
 from evict.report.cells import safe_cell
 
 CSV_COLUMNS: tuple[str, ...] = (
@@ -74,23 +76,32 @@ class ReportLine:
         }
 
     def csv_cells(self) -> list[str]:
-        """The cells of one CSV line, in :data:`CSV_COLUMNS` order."""
-        data = self.to_json()
-        cells: list[str] = []
-        for column in CSV_COLUMNS:
-            value = data[column]
-            if isinstance(value, list):
-                cells.append(";".join(str(v) for v in value))
-            elif isinstance(value, bool):
-                cells.append("yes" if value else "no")
-            else:
-                cells.append("" if value is None else str(value))
-        return cells
+        """The cells of one CSV line, in :data:`CSV_COLUMNS` order (the fields of
+        :meth:`to_json`: lists joined with ``;``, booleans ``yes``/``no``, None empty)."""
+        r = self.row
+        return [
+            r.host,
+            r.hostname,
+            r.org_unit,
+            r.platform,
+            self.directive,
+            r.state,
+            ";".join(r.products),
+            self.milestone,
+            self.due.isoformat(),
+            str(self.days_left),
+            "yes" if self.overdue else "no",
+            r.since.isoformat() if r.since else "",
+            r.last_seen.isoformat() if r.last_seen else "",
+        ]
+
+
+_OPEN = frozenset(s.value for s in OPEN_STATES)
 
 
 def is_open(state: str) -> bool:
     """Whether a covered product is still present and work is due in ``state``."""
-    return state in {s.value for s in OPEN_STATES}
+    return state in _OPEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,22 +150,34 @@ def report_lines(
         yield ReportLine(row, directive.id, clock.name, clock.due, clock.days_left, clock.overdue)
 
 
+CHUNK = 256
+"""Host lines a streamed listing writes per chunk."""
+
+
 def to_csv(lines: Iterable[ReportLine]) -> Iterator[str]:
-    """Render report lines as CSV text, header first, a chunk per line (for streaming)."""
+    """Render report lines as CSV text, header first, then a chunk per :data:`CHUNK` lines
+    (for streaming)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     yield buffer.getvalue()
-    for line in lines:
+    rest = iter(lines)
+    while chunk := list(itertools.islice(rest, CHUNK)):
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(csv_row(line))
+        writer.writerows(csv_row(line) for line in chunk)
         yield buffer.getvalue()
+
+
+_GENERATED = 8
+"""The CSV cells from :data:`CSV_COLUMNS`'s ``due`` on are written by evict from dates,
+numbers and booleans; those before it hold text from hosts and the store."""
 
 
 def csv_row(line: ReportLine) -> list[str]:
     """One host's cells of the CSV listing, each made safe for a spreadsheet."""
-    return [safe_cell(cell) for cell in line.csv_cells()]
+    cells = line.csv_cells()
+    return [safe_cell(c) for c in cells[:_GENERATED]] + cells[_GENERATED:]
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,8 +359,8 @@ def stream_json(
     yield head[: -len("\n}")] + ',\n  "hosts": ['
     first = True
     for line in lines:
-        host = json_dumps(line.to_json())
-        yield ("\n    " if first else ",\n    ") + host.replace("\n", "\n    ")
+        host = escape_unsafe(_json_object(line.to_json(), "    "))
+        yield ("\n    " if first else ",\n    ") + host
         first = False
     yield "]\n}\n" if first else "\n  ]\n}\n"
 
@@ -351,4 +374,45 @@ def to_jsonl(lines: Iterable[ReportLine]) -> Iterator[str]:
 
 def jsonl_line(line: ReportLine) -> str:
     """One host's line of the JSON Lines listing."""
-    return json_dumps(line.to_json(), indent=None) + "\n"
+    return escape_unsafe(_json_object(line.to_json(), None)) + "\n"
+
+
+_encode_text: Callable[[str], str] = json.encoder.encode_basestring
+"""JSON string literal of a text, non-ASCII kept (the C encoder ``json.dumps`` uses)."""
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, str):
+        return _encode_text(value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _json_object(data: Mapping[str, object], pad: str | None) -> str:
+    """A host's object of a listing as ``json.dumps(data, ensure_ascii=False)`` writes it:
+    on one line when ``pad`` is None, else indented by two spaces with every line after the
+    first prefixed by ``pad`` (the object nested in the report's ``hosts`` array). Written from
+    its flat fields (text, numbers, booleans, None, lists of text) without ``json.dumps``'s
+    indenting encoder, which runs in Python (the JSON listing's largest cost)."""
+    fields = []
+    inner = "" if pad is None else pad + "  "
+    for key, value in data.items():
+        if isinstance(value, list):
+            if not value:
+                text = "[]"
+            elif pad is None:
+                text = "[" + ", ".join(_json_value(v) for v in value) + "]"
+            else:
+                items = ",\n".join(inner + "  " + _json_value(v) for v in value)
+                text = "[\n" + items + "\n" + inner + "]"
+        else:
+            text = _json_value(value)
+        fields.append(inner + _encode_text(key) + ": " + text)
+    if pad is None:
+        return "{" + ", ".join(fields) + "}"
+    return "{\n" + ",\n".join(fields) + "\n" + pad + "}"

@@ -12,14 +12,15 @@ everything after this is pure (:mod:`evict.report.directives`).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping, Sequence
 
 from evict.catalog.interface import CatalogLookupError, Directive
 from evict.compliance.determinations import Determination, apply_determinations
 from evict.matching.engine import Matcher
-from evict.matching.interface import linked_findings
-from evict.model.observations import HostID
+from evict.matching.interface import Finding, Hit, linked_findings
+from evict.model.observations import HostID, Observation
 from evict.model.states import GONE
 from evict.report.counts import FleetCounts, HostFound, summarise_found
 from evict.report.directives import MethodCount, NetworkCount, ReportInputs
@@ -31,6 +32,9 @@ from evict.store.store import Store
 
 PAGE = 1000
 """Hosts read per page."""
+BUILT = 10_000
+"""Distinct sets of matched software whose findings are kept while a report reads the fleet
+(a fleet has few: the same products in a few versions)."""
 
 
 class FleetLines:
@@ -144,19 +148,39 @@ class FleetFindings:
             for sid, (_, hits) in matched.items()
             if any(h.product not in self.protection for h in hits)
         )
+        # Hosts holding the same matched software (same versions, same sources) have the same
+        # findings: they are built once per such set, and each host gets its own copy.
+        built: dict[tuple[tuple[int, str, str], ...], tuple[tuple[Finding, ...], tuple[str, ...]]]
+        built = {}
         for page in queries.holding(candidates, page=PAGE):
             links = self.store.host_links([host_id for host_id, _ in page], matched.keys())
             for host_id, row in page:
-                pairs = linked_findings(links.get(host_id, ()), matched)
-                protected = {
-                    h.product for _, hits in pairs for h in hits if h.product in self.protection
-                }
-                found = apply_determinations(
-                    self.matcher.findings(HostID(row.host), pairs, directives=[self.directive]),
-                    self.determinations,
-                )
+                held = tuple(sorted(links.get(host_id, ())))
+                known = built.get(held)
+                if known is None:
+                    if len(built) >= BUILT:
+                        built.clear()
+                    known = built[held] = self._found(held, matched)
+                found, protected = known
                 if found or protected:
-                    yield HostFound(row, tuple(found), tuple(sorted(protected)))
+                    host = HostID(row.host)
+                    mine = tuple(dataclasses.replace(f, host=host) for f in found)
+                    yield HostFound(row, mine, protected)
+
+    def _found(
+        self,
+        held: Sequence[tuple[int, str, str]],
+        matched: Mapping[int, tuple[Observation, tuple[Hit, ...]]],
+    ) -> tuple[tuple[Finding, ...], tuple[str, ...]]:
+        """The findings (for no host in particular) and approved protection of a host holding
+        the software links ``held``."""
+        pairs = linked_findings(held, matched)
+        protected = {h.product for _, hits in pairs for h in hits if h.product in self.protection}
+        found = apply_determinations(
+            self.matcher.findings(HostID(""), pairs, directives=[self.directive]),
+            self.determinations,
+        )
+        return tuple(found), tuple(sorted(protected))
 
 
 def gather(

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from evict.compliance.audit import (
     canonical_json,
 )
-from evict.compliance.coverage import kinds_text
+from evict.compliance.coverage import families_text, kinds_text
 from evict.model.observations import Observation
 from evict.model.records import (
     BulkHost,
@@ -163,6 +163,7 @@ class Ingest(Hosts):
                 "last_checkin": report.report_id,
                 "observations": len(report.observations),
                 "kinds": kinds_text(o.kind for o in report.observations),
+                "sources": families_text({str(r["source"]) for r in rows}),
                 "inventory_version": Host.inventory_version + 1,
                 "dirty": True,
                 "collected_at": report.collected_at or now,
@@ -285,6 +286,7 @@ class Ingest(Hosts):
                 cleared.update(
                     digest=row.held_digest or "",
                     observations=0,
+                    sources=families_text(()),
                     inventory_version=Host.inventory_version + 1,
                     dirty=True,
                     collected_at=now,
@@ -358,10 +360,11 @@ class Ingest(Hosts):
                     "last_checkin": "",
                     "observations": len(h.observations),
                     "kinds": kinds_text(o.kind for o in h.observations),
+                    "sources": families_text({s for _, _, s in seen}),
                     "inventory_version": 1,
                     "dirty": True,
                 }
-                for h in chunk
+                for h, seen in zip(chunk, links, strict=True)
             ]
             try:
                 with self._write() as conn:

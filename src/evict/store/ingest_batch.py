@@ -34,7 +34,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from evict.compliance.coverage import kinds_text
+from evict.compliance.coverage import families_text, kinds_text
 from evict.model.observations import Observation
 from evict.model.records import ConflictError, HostInfo, IngestAck, InventoryReport
 from evict.store.tables import Host, ReportRow
@@ -258,6 +258,7 @@ def _update_hosts(conn: Connection, batch: Sequence[Pending]) -> None:
             last_checkin=bindparam("b_report"),
             observations=bindparam("b_observations"),
             kinds=bindparam("b_kinds"),
+            sources=bindparam("b_sources"),
             inventory_version=Host.inventory_version + 1,
             dirty=True,
             collected_at=bindparam("b_collected", type_=Host.collected_at.type),
@@ -278,6 +279,7 @@ def _update_hosts(conn: Connection, batch: Sequence[Pending]) -> None:
             "b_report": p.report.report_id,
             "b_observations": len(p.report.observations),
             "b_kinds": kinds_text(o.kind for o in p.report.observations),
+            "b_sources": families_text({s for _, _, s in p.links}),
             "b_collected": p.report.collected_at or p.now,
             "b_hostname": p.report.hostname,
             "b_platform": p.report.platform,

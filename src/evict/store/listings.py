@@ -7,6 +7,7 @@ Part of :class:`evict.store.store.Store`, which composes one class per concern.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -69,6 +70,12 @@ def fleet_row_select(directive: str) -> Any:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _products(text: str) -> tuple[str, ...]:
+    """A state's stored product list (a fleet has few distinct ones: decoded once each)."""
+    return tuple(json.loads(text))
+
+
 def fleet_row(r: Any) -> FleetRow:
     """A row of :func:`fleet_row_select` as a :class:`FleetRow`."""
     return FleetRow(
@@ -78,7 +85,7 @@ def fleet_row(r: Any) -> FleetRow:
         org_unit=r.unit_name,
         platform=r.platform,
         state=r.state or PENDING,
-        products=tuple(json.loads(r.products)) if r.products else (),
+        products=_products(r.products) if r.products else (),
         since=r.since,
         last_seen=r.last_seen,
         start=r.start,

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import and_, func, literal, select
 
+from evict.compliance.coverage import families_from_text
 from evict.model.records import FleetRow
 from evict.model.states import PENDING
 from evict.store.core import _chunks
@@ -82,25 +84,21 @@ class ReportQueries:
         """``(org unit, source family, hosts)``: which inventory sources reported (the family is
         a source name up to its first ``:``; a host counts once per family).
 
-        Each host's families are made distinct from its links alone first, then joined with the
-        hosts: a fleet's links are read once and the join runs per host, not per link (four
-        times faster than the join per link at 20,000 hosts)."""
-        source = HostSoftware.source
-        if self.store.dialect == "postgresql":
-            family: Any = func.split_part(source, ":", 1)
-        else:
-            colon = func.instr(source, ":")
-            family = case((colon > 0, func.substr(source, 1, colon - 1)), else_=source)
-        pairs = select(HostSoftware.host_id, family.label("family")).distinct().subquery()
+        Each host keeps the families of its latest inventory on its row (``hosts.sources``,
+        written at ingest), so this is one ``GROUP BY`` over hosts whose size is the org units
+        times the combinations of families, not a read of every software link."""
         stmt = self._scoped(
-            select(OrgUnit.name, pairs.c.family, func.count().label("n"))
-            .select_from(pairs)
-            .join(Host, Host.id == pairs.c.host_id)
+            select(OrgUnit.name, Host.sources, func.count().label("n"))
+            .select_from(Host)
             .join(OrgUnit, OrgUnit.id == Host.org_unit_id)
-            .group_by(OrgUnit.name, pairs.c.family)
+            .group_by(OrgUnit.name, Host.sources)
         )
+        out: Counter[tuple[str, str]] = Counter()
         with self.store._scan() as conn:
-            return [(r.name, r.family, int(r.n)) for r in conn.execute(stmt)]
+            for r in conn.execute(stmt):
+                for family in set(families_from_text(r.sources)):
+                    out[(r.name, family)] += int(r.n)
+        return [(unit, family, n) for (unit, family), n in out.items()]
 
     def cleared_on(self, states: Collection[str]) -> dict[tuple[str, dt.date], int]:
         """Endpoints per state in ``states`` and the day (UTC) they reached it."""

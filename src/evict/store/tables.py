@@ -139,6 +139,7 @@ class Host(Base):
     __table_args__ = (
         UniqueConstraint("org_id", "identifier"),
         Index("ix_hosts_org_id_org_unit_id_id", "org_id", "org_unit_id", "id"),
+        Index("ix_hosts_org_id_id", "org_id", "id"),
         Index("ix_hosts_org_id_last_seen", "org_id", "last_seen"),
         Index("ix_hosts_org_id_hostname", "org_id", "hostname"),
         Index("ix_hosts_org_id_org_unit_id_hostname", "org_id", "org_unit_id", "hostname"),
@@ -178,6 +179,9 @@ class Host(Base):
     observations: Mapped[int] = mapped_column(Integer, default=0)
     kinds: Mapped[str] = mapped_column(String(300), default="", server_default="")
     """The observation kinds of the latest inventory, sorted and comma-separated."""
+    sources: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    """The source families of the latest inventory's links (``["osquery", "registry"]``):
+    what a report's methodology counts per org unit, without reading every link."""
     inventory_version: Mapped[int] = mapped_column(Integer, default=0)
     dirty: Mapped[bool] = mapped_column(Boolean, default=False)
     reenroll_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
