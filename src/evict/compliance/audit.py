@@ -28,7 +28,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -40,9 +40,14 @@ GENESIS = "0" * 64
 """The ``prev_hash`` of the first event of a chain."""
 
 
+_encode_text: Callable[[str], str] = json.encoder.encode_basestring
+"""A JSON string literal, non-ASCII kept (as :func:`canonical_json` writes strings)."""
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: object) -> str:
     """Serialise ``value`` one way only: sorted keys, no spaces, UTF-8 kept as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +87,27 @@ class AuditEvent:
         return {**self.body(), "prev_hash": self.prev_hash, "hash": self.hash}
 
 
-def event_hash(prev_hash: str, event: AuditEvent) -> str:
-    """The hash that seals ``event`` after an event whose hash is ``prev_hash``."""
-    data = (prev_hash + canonical_json(event.body())).encode("utf-8")
-    return hashlib.sha256(data).hexdigest()
+def event_hash(prev_hash: str, event: AuditEvent, body: str | None = None) -> str:
+    """The hash that seals ``event`` after an event whose hash is ``prev_hash``.
+
+    :param body: ``canonical_json(event.body())`` when the caller has it already.
+    """
+    if body is None:
+        body = canonical_json(event.body())
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def export_line(event: AuditEvent, body: str | None = None) -> str:
+    """``event`` as one line of an export (the evidence bundle's ``audit/events.jsonl``): the
+    canonical JSON of the fields its hash covers with ``prev_hash`` and ``hash`` added, so the
+    line is written from the text the hash was computed from.
+
+    :param body: ``canonical_json(event.body())`` when the caller has it already.
+    """
+    if body is None:
+        body = canonical_json(event.body())
+    prev_hash, sealed = _encode_text(event.prev_hash), _encode_text(event.hash)
+    return f'{body[:-1]},"prev_hash":{prev_hash},"hash":{sealed}}}\n'
 
 
 def seal(
@@ -248,6 +270,7 @@ def verify_chain(
     head: tuple[int, str] | None = None,
     anchors: Sequence[Anchor] = (),
     after: tuple[int, str] = (0, GENESIS),
+    each: Callable[[AuditEvent, str], None] | None = None,
 ) -> ChainVerdict:
     """Recompute the chain over ``events`` (in stored order) and find the first break.
 
@@ -258,6 +281,8 @@ def verify_chain(
         (:func:`check_anchors`); the recomputed chain must pass through each of them.
     :param after: where ``events`` start: the ``(seq, hash)`` of the event before the first
         (a chain checked from a known head on, as the scheduled anchoring does).
+    :param each: called with each event read, before it is checked, and the canonical JSON
+        its hash is computed from (an export writes the event from it: :func:`export_line`).
 
     A sequence gap means events were deleted; a sequence number that goes backwards, or an event
     whose ``prev_hash`` names another event, means events were reordered or one was rewritten
@@ -277,7 +302,10 @@ def verify_chain(
             return _rewritten(count, 0, GENESIS, 0, anchor, 0)
     for event in events:
         count += 1
-        problem = _link_problem(event, prev_seq, prev_hash)
+        body = canonical_json(event.body())
+        if each is not None:
+            each(event, body)
+        problem = _link_problem(event, prev_seq, prev_hash, body)
         if problem is not None:
             fault, message = problem
             return ChainVerdict(False, count, prev_seq, prev_hash, event.seq, fault, message)
@@ -356,14 +384,17 @@ def check_anchors(anchors: Iterable[Anchor], public_key: Ed25519PublicKey) -> li
     return problems
 
 
-def _link_problem(event: AuditEvent, prev_seq: int, prev_hash: str) -> tuple[Fault, str] | None:
-    """What is wrong with ``event`` following the event ``(prev_seq, prev_hash)``, if anything."""
+def _link_problem(
+    event: AuditEvent, prev_seq: int, prev_hash: str, body: str
+) -> tuple[Fault, str] | None:
+    """What is wrong with ``event`` (whose canonical fields are ``body``) following the event
+    ``(prev_seq, prev_hash)``, if anything."""
     if event.seq <= prev_seq:
         return "reordered", f"event {event.seq} comes after event {prev_seq}"
     if event.seq != prev_seq + 1:
         gap = str(prev_seq + 1) if event.seq == prev_seq + 2 else f"{prev_seq + 1}-{event.seq - 1}"
         return "deleted", f"event(s) {gap} missing before event {event.seq}"
-    if event_hash(event.prev_hash, event) != event.hash:
+    if event_hash(event.prev_hash, event, body) != event.hash:
         return "altered", f"event {event.seq} does not match its hash"
     if event.prev_hash != prev_hash:
         return (

@@ -374,9 +374,11 @@ def to_jsonl(lines: Iterable[ReportLine]) -> Iterator[str]:
 
 def jsonl_line(line: ReportLine) -> str:
     """One host's line of the JSON Lines listing."""
-    return escape_unsafe(_json_object(line.to_json(), None)) + "\n"
+    return escape_unsafe(_ONE_LINE.encode(line.to_json())) + "\n"
 
 
+_ONE_LINE = json.JSONEncoder(ensure_ascii=False)
+"""``json.dumps(value, ensure_ascii=False)``, made once (the C encoder)."""
 _encode_text: Callable[[str], str] = json.encoder.encode_basestring
 """JSON string literal of a text, non-ASCII kept (the C encoder ``json.dumps`` uses)."""
 
@@ -393,26 +395,22 @@ def _json_value(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _json_object(data: Mapping[str, object], pad: str | None) -> str:
-    """A host's object of a listing as ``json.dumps(data, ensure_ascii=False)`` writes it:
-    on one line when ``pad`` is None, else indented by two spaces with every line after the
-    first prefixed by ``pad`` (the object nested in the report's ``hosts`` array). Written from
-    its flat fields (text, numbers, booleans, None, lists of text) without ``json.dumps``'s
-    indenting encoder, which runs in Python (the JSON listing's largest cost)."""
+def _json_object(data: Mapping[str, object], pad: str) -> str:
+    """A host's object of a listing as ``json.dumps(data, indent=2, ensure_ascii=False)``
+    writes it, every line after the first prefixed by ``pad`` (the object nested in the
+    report's ``hosts`` array). Written from its flat fields (text, numbers, booleans, None,
+    lists of text) without ``json.dumps``'s indenting encoder, which runs in Python (the JSON
+    listing's largest cost)."""
     fields = []
-    inner = "" if pad is None else pad + "  "
+    inner = pad + "  "
     for key, value in data.items():
         if isinstance(value, list):
-            if not value:
-                text = "[]"
-            elif pad is None:
-                text = "[" + ", ".join(_json_value(v) for v in value) + "]"
-            else:
+            if value:
                 items = ",\n".join(inner + "  " + _json_value(v) for v in value)
                 text = "[\n" + items + "\n" + inner + "]"
+            else:
+                text = "[]"
         else:
             text = _json_value(value)
         fields.append(inner + _encode_text(key) + ": " + text)
-    if pad is None:
-        return "{" + ", ".join(fields) + "}"
     return "{\n" + ",\n".join(fields) + "\n" + pad + "}"

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     select,
 )
@@ -30,6 +31,19 @@ from evict.store.tables import (
     AuditEventRow,
     AuditHead,
 )
+
+EVENT_COLUMNS = (
+    AuditEventRow.seq,
+    AuditEventRow.at,
+    AuditEventRow.actor,
+    AuditEventRow.action,
+    AuditEventRow.subject,
+    AuditEventRow.org_id,
+    AuditEventRow.payload,
+    AuditEventRow.prev_hash,
+    AuditEventRow.hash,
+)
+"""The columns an event is read from, in the order :meth:`AuditLog._event` takes them."""
 
 
 class AuditLog(StoreCore):
@@ -70,7 +84,7 @@ class AuditLog(StoreCore):
         limit: int = 1000,
     ) -> list[AuditEvent]:
         """Events in chain order after sequence number ``after``, optionally filtered."""
-        stmt = select(AuditEventRow).where(AuditEventRow.seq > after)
+        stmt = select(*EVENT_COLUMNS).where(AuditEventRow.seq > after)
         if org_id is not None:
             stmt = stmt.where(AuditEventRow.org_id == org_id)
         if subject is not None:
@@ -83,33 +97,26 @@ class AuditLog(StoreCore):
 
     @staticmethod
     def _event(row: Any) -> AuditEvent:
+        """An event from a row of :data:`EVENT_COLUMNS`."""
+        seq, at, actor, action, subject, org_id, text, prev_hash, sealed = row
         try:
-            payload = json.loads(row.payload)
-        except ValueError:
-            payload = {"unreadable": row.payload}
+            payload = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            try:  # what orjson refuses (NaN, integers past 64 bits) json reads as before
+                payload = json.loads(text)
+            except ValueError:
+                payload = {"unreadable": text}
         if not isinstance(payload, dict):
-            payload = {"unreadable": row.payload}
-        return AuditEvent(
-            int(row.seq),
-            row.at,
-            row.actor,
-            row.action,
-            row.subject,
-            row.org_id,
-            payload,
-            row.prev_hash,
-            row.hash,
-        )
+            payload = {"unreadable": text}
+        return AuditEvent(int(seq), at, actor, action, subject, org_id, payload, prev_hash, sealed)
 
     def iter_audit(self, page: int = 5000, *, after: int = 0) -> Iterator[AuditEvent]:
         """Every event after sequence number ``after`` in stored order, a page at a time."""
         while True:
-            stmt = select(AuditEventRow).where(AuditEventRow.seq > after)
+            stmt = select(*EVENT_COLUMNS).where(AuditEventRow.seq > after)
             with self._scan() as conn:
-                rows = [
-                    self._event(r)
-                    for r in conn.execute(stmt.order_by(AuditEventRow.seq).limit(page))
-                ]
+                found = conn.execute(stmt.order_by(AuditEventRow.seq).limit(page)).all()
+            rows = [self._event(r) for r in found]
             yield from rows
             if len(rows) < page:
                 return

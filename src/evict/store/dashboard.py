@@ -48,6 +48,7 @@ from evict.model.listings import HostFilter, HostListRow, HostPage, HostSort
 from evict.model.observations import Observation
 from evict.model.records import DatabaseError, HostInfo, InvalidValueError, NotFoundError
 from evict.model.states import OPEN_STATES, PENDING, PRESENT, STATE_ORDER, State
+from evict.store.audit import EVENT_COLUMNS
 from evict.store.engine import WRITE
 from evict.store.store import Store
 from evict.store.tables import (
@@ -600,7 +601,7 @@ class DashboardQueries:
         :param action: a prefix of the action (``state.``, ``waiver.create``).
         :param since: events on or after this day (UTC); ``until``: on or before it.
         """
-        stmt = select(AuditEventRow).where(AuditEventRow.org_id == org_id)
+        stmt = select(*EVENT_COLUMNS).where(AuditEventRow.org_id == org_id)
         if before is not None:
             stmt = stmt.where(AuditEventRow.seq < before)
         if actor:
