@@ -393,7 +393,7 @@ def test_the_inventory_sources_are_counted_as_the_store_counts_them(
 
     unit_id = seeded.store.unit_id(seeded.org_id, unit) if unit else None
     queries = ReportQueries(seeded.store, "bod-17-01", org_id=seeded.org_id, unit_id=unit_id)
-    counted = sorted(queries.source_families())
+    counted = queries.census().families
     # the same count the obvious way: every link read, families kept per host in Python
     stmt = (
         select(OrgUnit.name, HostSoftware.host_id, HostSoftware.source)

@@ -21,13 +21,12 @@ from evict.compliance.determinations import Determination, apply_determinations
 from evict.matching.engine import Matcher
 from evict.matching.interface import Finding, Hit, linked_findings
 from evict.model.observations import HostID, Observation
-from evict.model.states import GONE
 from evict.report.counts import FleetCounts, HostFound, summarise_found
 from evict.report.directives import MethodCount, NetworkCount, ReportInputs
 from evict.report.fleet import ReportLine, report_lines
 from evict.report.profile import Profile
 from evict.store.network import NetworkStore
-from evict.store.reports import ReportQueries
+from evict.store.reports import Census, ReportQueries
 from evict.store.store import Store
 
 PAGE = 1000
@@ -103,11 +102,10 @@ class FleetLines:
             line.row.host: line for line in report_lines(rows, self.directive, today=self.today)
         }
 
-    def counts(self) -> FleetCounts:
-        """Endpoints per org unit, state, platform and products, and per removal state and
-        day, counted in SQL."""
-        queries = self._queries()
-        return FleetCounts.of(queries.groups(), queries.cleared_on(GONE))
+    def census(self) -> Census:
+        """Endpoints per org unit, state, platform and products, per removal state and day,
+        and per inventory source family: counted in SQL, in one pass."""
+        return self._queries().census()
 
 
 class FleetFindings:
@@ -217,12 +215,8 @@ def gather(
         protection=protection,
         determinations=in_force,
     )
-    methods = tuple(
-        MethodCount(unit, family, n)
-        for unit, family, n in sorted(
-            ReportQueries(store, directive.id, org_id=org_id, unit_id=unit_id).source_families()
-        )
-    )
+    census = lines.census()
+    methods = tuple(MethodCount(unit, family, n) for unit, family, n in census.families)
     waivers = tuple(
         w for w in store.waivers(org_id, unit_id=unit_id) if w.directive == directive.id
     )
@@ -242,7 +236,7 @@ def gather(
         profile=profile or Profile(),
         determinations=determinations,
         network=network_counts(store, matcher, directive, org_id, unit_id, protection),
-        counts=lines.counts(),
+        counts=FleetCounts.of(census.groups, census.cleared),
         found=summarise_found(found),
         found_hosts=found,
     )

@@ -14,13 +14,14 @@ import datetime as dt
 import json
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, literal, select
+from sqlalchemy import and_, case, func, literal, select
 
 from evict.compliance.coverage import families_from_text
 from evict.model.records import FleetRow
-from evict.model.states import PENDING
+from evict.model.states import GONE, PENDING
 from evict.store.core import _chunks
 from evict.store.listings import fleet_row, fleet_row_select
 from evict.store.store import Store
@@ -29,6 +30,18 @@ from evict.store.tables import Host, HostSoftware, HostStateRow, OrgUnit
 GroupKey = tuple[str, str, str, tuple[str, ...], bool]
 """``(org unit, state, platform, products, seen)``: one group of endpoints (``seen``: the host
 has checked in at least once)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Census:
+    """What a directive's documents count, read in one pass (:meth:`ReportQueries.census`)."""
+
+    groups: dict[GroupKey, int]
+    """Endpoints per ``(org unit, state, platform, products, seen)``."""
+    cleared: dict[tuple[str, dt.date], int]
+    """Endpoints per :data:`GONE` state and the day (UTC) they reached it."""
+    families: list[tuple[str, str, int]]
+    """``(org unit, source family, endpoints)``, sorted."""
 
 
 class ReportQueries:
@@ -52,12 +65,20 @@ class ReportQueries:
     def _state_join(self) -> Any:
         return and_(HostStateRow.host_id == Host.id, HostStateRow.directive == self.directive)
 
-    def groups(self) -> dict[GroupKey, int]:
-        """Endpoints per org unit, state, platform, product list and whether seen: one
-        ``GROUP BY`` (hosts without a state for the directive are :data:`PENDING`)."""
+    def census(self) -> Census:
+        """Endpoints per org unit, state, platform, product list and whether seen; per
+        :data:`GONE` state and the day (UTC) they reached it; and per org unit and inventory
+        source family: one ``GROUP BY`` over the hosts in scope (hosts without a state for the
+        directive are :data:`PENDING`), whose rows are the combinations found, not the hosts.
+
+        A source family is a source name up to its first ``:``; a host counts once per family
+        of its latest inventory (``hosts.sources``, kept at ingest), so the methods that
+        reported are counted without reading the software links."""
         self.store.flush_checkins()
         state = func.coalesce(HostStateRow.state, literal(PENDING))
         seen = Host.last_seen.is_not(None)
+        gone = and_(HostStateRow.state.in_(sorted(GONE)), HostStateRow.since.is_not(None))
+        day = case((gone, func.date(HostStateRow.since)), else_=None)
         stmt = self._scoped(
             select(
                 OrgUnit.name,
@@ -65,57 +86,35 @@ class ReportQueries:
                 Host.platform,
                 HostStateRow.products,
                 seen.label("seen"),
+                Host.sources,
+                day.label("day"),
                 func.count().label("n"),
             )
             .select_from(Host)
             .join(OrgUnit, OrgUnit.id == Host.org_unit_id)
             .outerjoin(HostStateRow, self._state_join())
-            .group_by(OrgUnit.name, state, Host.platform, HostStateRow.products, seen)
+            .group_by(
+                OrgUnit.name, state, Host.platform, HostStateRow.products, seen, Host.sources, day
+            )
         )
-        out: dict[GroupKey, int] = {}
+        groups: Counter[GroupKey] = Counter()
+        cleared: Counter[tuple[str, dt.date]] = Counter()
+        families: Counter[tuple[str, str]] = Counter()
         with self.store._scan() as conn:
             for r in conn.execute(stmt):
+                n = int(r.n)
                 products = tuple(json.loads(r.products)) if r.products else ()
-                key = (r.name, r.state, r.platform, products, bool(r.seen))
-                out[key] = out.get(key, 0) + int(r.n)
-        return out
-
-    def source_families(self) -> list[tuple[str, str, int]]:
-        """``(org unit, source family, hosts)``: which inventory sources reported (the family is
-        a source name up to its first ``:``; a host counts once per family).
-
-        Each host keeps the families of its latest inventory on its row (``hosts.sources``,
-        written at ingest), so this is one ``GROUP BY`` over hosts whose size is the org units
-        times the combinations of families, not a read of every software link."""
-        stmt = self._scoped(
-            select(OrgUnit.name, Host.sources, func.count().label("n"))
-            .select_from(Host)
-            .join(OrgUnit, OrgUnit.id == Host.org_unit_id)
-            .group_by(OrgUnit.name, Host.sources)
-        )
-        out: Counter[tuple[str, str]] = Counter()
-        with self.store._scan() as conn:
-            for r in conn.execute(stmt):
+                groups[(r.name, r.state, r.platform, products, bool(r.seen))] += n
+                if r.day is not None:
+                    on = r.day if isinstance(r.day, dt.date) else dt.date.fromisoformat(str(r.day))
+                    cleared[(r.state, on)] += n
                 for family in set(families_from_text(r.sources)):
-                    out[(r.name, family)] += int(r.n)
-        return [(unit, family, n) for (unit, family), n in out.items()]
-
-    def cleared_on(self, states: Collection[str]) -> dict[tuple[str, dt.date], int]:
-        """Endpoints per state in ``states`` and the day (UTC) they reached it."""
-        day = func.date(HostStateRow.since)
-        stmt = self._scoped(
-            select(HostStateRow.state, day.label("day"), func.count().label("n"))
-            .select_from(Host)
-            .join(HostStateRow, self._state_join())
-            .where(HostStateRow.state.in_(list(states)), HostStateRow.since.is_not(None))
-            .group_by(HostStateRow.state, day)
+                    families[(r.name, family)] += n
+        return Census(
+            dict(groups),
+            dict(cleared),
+            sorted((unit, family, n) for (unit, family), n in families.items()),
         )
-        out: dict[tuple[str, dt.date], int] = {}
-        with self.store._scan() as conn:
-            for r in conn.execute(stmt):
-                d = r.day if isinstance(r.day, dt.date) else dt.date.fromisoformat(str(r.day))
-                out[(r.state, d)] = out.get((r.state, d), 0) + int(r.n)
-        return out
 
     def _rows(self) -> Any:
         return self._scoped(fleet_row_select(self.directive))
