@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -12,12 +13,15 @@ from evict.compliance.audit import (
     Anchor,
     AuditEvent,
     SignedHead,
+    StoredEvent,
     canonical_json,
     check_anchors,
     event_hash,
+    export_line,
     key_id,
     seal,
     sign_head,
+    stored_body,
     verify_chain,
 )
 
@@ -204,3 +208,91 @@ def test_a_chain_checked_from_a_known_head_on() -> None:
     assert verify_chain(events[2:], head=(5, events[-1].hash), after=(2, events[1].hash)).ok
     verdict = verify_chain(events[2:], head=(5, events[-1].hash), after=(2, "0" * 63 + "1"))
     assert (verdict.ok, verdict.seq, verdict.fault) == (False, 3, "unlinked")
+
+
+def stored(event: AuditEvent, payload: str | None = None) -> StoredEvent:
+    """``event`` as the store keeps it (payload as canonical text unless given)."""
+    text = canonical_json(dict(event.payload)) if payload is None else payload
+    return StoredEvent(
+        event.seq,
+        event.at,
+        event.actor,
+        event.action,
+        event.subject,
+        event.org,
+        text,
+        event.prev_hash,
+        event.hash,
+    )
+
+
+def test_stored_events_verify_and_export_as_the_decoded_ones() -> None:
+    events = chain(5)
+    hostile = seal(
+        5,
+        events[-1].hash,
+        at="2026-01-05T10:01:00.000000+00:00",
+        actor='host:"quoted"\\back',
+        action="inventory.ingest",
+        subject="host:ws\x1b[2J\u202eZürich",
+        org=None,
+        payload={"hostname": "ws\x1b\u2028", "n": 1.5, "nested": [{"b": 1}]},
+    )
+    big = seal(
+        6,
+        hostile.hash,
+        at="2026-01-05T10:02:00.000000+00:00",
+        actor="worker",
+        action="state.change",
+        subject="host:h",
+        org=1,
+        payload={"big": 2**70},
+    )
+    events += [hostile, big]
+    as_stored = [stored(e) for e in events]
+    for e in as_stored[:-1]:  # the stored text is the canonical JSON the hash covers
+        assert stored_body(e) == canonical_json(e.event().body())
+    # orjson would read 2**70 as a float: that payload is decoded by json instead, exactly
+    assert stored_body(as_stored[-1]) is None
+    assert as_stored[-1].event().payload["big"] == 2**70
+    lines: list[str] = []
+    verdict = verify_chain(
+        as_stored, head=(7, big.hash), each=lambda e, body: lines.append(export_line(e, body))
+    )
+    assert verdict.ok
+    assert lines == [export_line(e) for e in events]
+    assert [json.loads(line) for line in lines] == [e.to_json() for e in events]
+
+
+def test_a_payload_stored_in_another_spelling_is_judged_on_its_decoded_fields() -> None:
+    events = chain(3)
+    # the same data with spaces and keys in another order: not the text seal() stores, so it
+    # is decoded, and the event still verifies (the hash covers the canonical JSON)
+    respelled = json.dumps({"to": "planned", "n": 1, "directive": "bod-17-01"}, indent=1)
+    as_stored = [stored(events[0]), stored(events[1], respelled), stored(events[2])]
+    assert stored_body(as_stored[1]) is None
+    assert verify_chain(as_stored, head=(3, events[-1].hash)).ok
+    # an event whose hash was computed over the respelled text (a forger's shortcut) is not
+    # accepted: the canonical JSON of its fields is what a hash must cover
+    forged_body = canonical_json(events[1].body()).replace(
+        canonical_json(dict(events[1].payload)), respelled
+    )
+    forged = as_stored[1]._replace(
+        hash=hashlib.sha256((events[0].hash + forged_body).encode()).hexdigest()
+    )
+    verdict = verify_chain([as_stored[0], forged])
+    assert (verdict.ok, verdict.seq, verdict.fault) == (False, 2, "altered")
+
+
+def test_an_altered_stored_payload_is_caught() -> None:
+    events = chain(4)
+    as_stored = [stored(e) for e in events]
+    as_stored[2] = as_stored[2]._replace(
+        payload=as_stored[2].payload.replace("planned", "verified")
+    )
+    verdict = verify_chain(as_stored)
+    assert (verdict.ok, verdict.seq, verdict.fault) == (False, 3, "altered")
+    unreadable = stored(events[1], payload="not json")
+    assert unreadable.event().payload == {"unreadable": "not json"}
+    verdict = verify_chain([as_stored[0], unreadable])
+    assert (verdict.ok, verdict.seq, verdict.fault) == (False, 2, "altered")

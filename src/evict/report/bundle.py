@@ -69,6 +69,7 @@ from evict.compliance.audit import (
     AuditEvent,
     ChainVerdict,
     SignedHead,
+    StoredEvent,
     export_line,
     key_id,
     verify_chain,
@@ -242,7 +243,7 @@ def write_bundle(
     out: Path,
     inputs: ReportInputs,
     *,
-    audit_events: Iterable[AuditEvent],
+    audit_events: Iterable[AuditEvent | StoredEvent],
     audit_head: tuple[int, str],
     catalog_files: Sequence[tuple[str, Path]],
     signed_head: SignedHead | None = None,
@@ -409,7 +410,7 @@ def with_annex(document: Document, annex: Sequence[BundleEntry]) -> Document:
 
 
 def _write_chain(
-    writer: _Writer, events: Iterable[AuditEvent], head: tuple[int, str]
+    writer: _Writer, events: Iterable[AuditEvent | StoredEvent], head: tuple[int, str]
 ) -> ChainVerdict:
     """Export the chain up to ``head`` to ``audit/events.jsonl``, verifying it on the way: each
     event is written from the canonical text its hash was checked against, in pieces of about
@@ -418,7 +419,7 @@ def _write_chain(
         pending: list[str] = []
         size = 0
 
-        def export(event: AuditEvent, body: str | None = None) -> None:
+        def export(event: AuditEvent | StoredEvent, body: str | None = None) -> None:
             nonlocal size
             line = export_line(event, body)
             pending.append(line)

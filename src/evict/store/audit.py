@@ -6,11 +6,9 @@ Part of :class:`evict.store.store.Store`, which composes one class per concern.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     select,
 )
@@ -19,6 +17,7 @@ from evict.compliance.audit import (
     Anchor,
     AuditEvent,
     ChainVerdict,
+    StoredEvent,
     verify_chain,
 )
 from evict.model.records import (
@@ -98,25 +97,17 @@ class AuditLog(StoreCore):
     @staticmethod
     def _event(row: Any) -> AuditEvent:
         """An event from a row of :data:`EVENT_COLUMNS`."""
-        seq, at, actor, action, subject, org_id, text, prev_hash, sealed = row
-        try:
-            payload = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            try:  # what orjson refuses (NaN, integers past 64 bits) json reads as before
-                payload = json.loads(text)
-            except ValueError:
-                payload = {"unreadable": text}
-        if not isinstance(payload, dict):
-            payload = {"unreadable": text}
-        return AuditEvent(int(seq), at, actor, action, subject, org_id, payload, prev_hash, sealed)
+        return StoredEvent(*row).event()
 
-    def iter_audit(self, page: int = 5000, *, after: int = 0) -> Iterator[AuditEvent]:
-        """Every event after sequence number ``after`` in stored order, a page at a time."""
+    def iter_audit(self, page: int = 5000, *, after: int = 0) -> Iterator[StoredEvent]:
+        """Every event after sequence number ``after`` in stored order, a page at a time, as
+        stored (:meth:`StoredEvent.event` decodes one; :func:`verify_chain` takes them as
+        they are)."""
         while True:
             stmt = select(*EVENT_COLUMNS).where(AuditEventRow.seq > after)
             with self._scan() as conn:
                 found = conn.execute(stmt.order_by(AuditEventRow.seq).limit(page)).all()
-            rows = [self._event(r) for r in found]
+            rows = [StoredEvent(*r) for r in found]
             yield from rows
             if len(rows) < page:
                 return
