@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from array import array
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
@@ -143,23 +144,25 @@ class ReportQueries:
         self, software_ids: Sequence[int], *, page: int = 1000
     ) -> Iterator[list[tuple[int, FleetRow]]]:
         """Pages of ``(host id, row)`` of the hosts linked to any of ``software_ids`` (the
-        software some rule fired on), in stored order."""
+        software some rule fired on), in stored order.
+
+        The hosts' ids are read once (8 bytes each, from the links' ``software_id`` index),
+        then their rows a page of ids at a time: a subquery per page would read every link to
+        that software again for each page, which grows with the square of the fleet."""
         if not software_ids:
             return
         self.store.flush_checkins()
-        holds = select(HostSoftware.host_id).where(HostSoftware.software_id.in_(list(software_ids)))
-        after = 0
-        while True:
-            stmt = (
-                self._rows()
-                .where(Host.id > after, Host.id.in_(holds))
-                .order_by(Host.id)
-                .limit(page)
-            )
+        holds = (
+            select(HostSoftware.host_id)
+            .where(HostSoftware.software_id.in_(list(software_ids)))
+            .distinct()
+        )
+        with self.store._scan() as conn:
+            ids = array("q", sorted(int(h) for (h,) in conn.execute(holds)))
+        for start in range(0, len(ids), page):
+            chunk = list(ids[start : start + page])
+            stmt = self._rows().where(Host.id.in_(chunk)).order_by(Host.id)
             with self.store._scan() as conn:
                 rows = conn.execute(stmt).all()
             if rows:
                 yield [(int(r.id), fleet_row(r)) for r in rows]
-            if len(rows) < page:
-                return
-            after = int(rows[-1].id)
