@@ -36,13 +36,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from evict._util import canonical_json as canonical_json  # the chain's serialisation
+
 GENESIS = "0" * 64
 """The ``prev_hash`` of the first event of a chain."""
-
-
-def canonical_json(value: object) -> str:
-    """Serialise ``value`` one way only: sorted keys, no spaces, UTF-8 kept as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)

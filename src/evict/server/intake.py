@@ -230,6 +230,7 @@ async def answer_inventory(
         hostname=parsed.hostname,
         platform=parsed.platform,
         collected_at=parsed.collected_at,
+        software_keys=parsed.software_keys,
     )
     client = scope.get("client")
     address = client[0] if client is not None else "unknown"

@@ -184,6 +184,7 @@ async def ingest(request: Request, host: AgentHost, ctx: Ctx) -> IngestResponse:
         hostname=parsed.hostname,
         platform=parsed.platform,
         collected_at=parsed.collected_at,
+        software_keys=parsed.software_keys,
     )
     if ctx.intake is not None:  # written with the others waiting, answered once committed
         submitted = ctx.intake.submit(host, report, now=ctx.now(), address=client_address(request))
