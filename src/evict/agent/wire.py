@@ -274,32 +274,37 @@ def _observations(items: Sequence[object]) -> tuple[Observation, ...]:
     out: list[Observation] = []
     seen = _seen
     for i, item in enumerate(items):
-        where = f"observations[{i}]"
         if not isinstance(item, Mapping):
-            raise WireError("must be an object", where)
+            raise WireError("must be an object", f"observations[{i}]")
         raw = _raw_key(item)
         if raw is not None:
             known = seen.get(raw)
             if known is not None:
                 out.append(known)
                 continue
-        kind = item.get("kind")
-        if kind not in Kind._value2member_map_:
-            raise WireError(f"unknown kind {kind!r}", f"{where}.kind")
-        for key in ("name", "version", "publisher", "source"):
-            value = item.get(key, "")
-            if value is not None and not isinstance(value, str):
-                raise WireError("must be a string", f"{where}.{key}")
-            if value and len(value) > MAX_TEXT:
-                raise WireError(f"must be at most {MAX_TEXT} characters", f"{where}.{key}")
-        _check_identifiers(item.get("identifiers") or {}, f"{where}.identifiers")
-        observation = Observation.from_json(item)
+        observation = _observation(item, i)
         if raw is not None:
             if len(seen) >= _SEEN_LIMIT:
                 seen.clear()
             seen[raw] = observation
         out.append(observation)
     return tuple(out)
+
+
+def _observation(item: Mapping[str, object], i: int) -> Observation:
+    """Observation ``i`` of a report checked and built (raise :class:`WireError` saying where)."""
+    where = f"observations[{i}]"
+    kind = item.get("kind")
+    if kind not in Kind._value2member_map_:
+        raise WireError(f"unknown kind {kind!r}", f"{where}.kind")
+    for key in ("name", "version", "publisher", "source"):
+        value = item.get(key, "")
+        if value is not None and not isinstance(value, str):
+            raise WireError("must be a string", f"{where}.{key}")
+        if value and len(value) > MAX_TEXT:
+            raise WireError(f"must be at most {MAX_TEXT} characters", f"{where}.{key}")
+    _check_identifiers(item.get("identifiers") or {}, f"{where}.identifiers")
+    return Observation.from_json(item)
 
 
 def _check_identifiers(idents: object, where: str) -> None:
@@ -359,9 +364,9 @@ _DECODER = msgspec.json.Decoder(_RawReport)
 _OBSERVATION = msgspec.json.Decoder(_RawObservation)
 _FIELDS = ("kind", "name", "version", "publisher", "source", "identifiers")
 _known: dict[bytes, tuple[Observation, bytes, str]] = {}
-"""Observations already checked and built, with their line of the digest and their software
-key, by their JSON text as sent (bounded like :data:`_seen`; shared by threads, dict
-operations being atomic)."""
+"""Observations already checked and built, with their line of the digest (newline included)
+and their software key, by their JSON text as sent (bounded like :data:`_seen`; shared by
+threads, dict operations being atomic)."""
 
 
 def decode_report(raw: bytes, *, max_observations: int) -> tuple[ParsedReport, str] | None:
@@ -407,8 +412,10 @@ def decode_report(raw: bytes, *, max_observations: int) -> tuple[ParsedReport, s
         out.append(hit[0])
         lines.append(hit[1])
         keys.append(hit[2])
+    # Each line ends in its newline already: no line is a prefix of another (each is a whole
+    # JSON array), so the lines sort as they do without it.
     lines.sort()
-    digest = hashlib.sha256(b"".join(line + b"\n" for line in lines)).hexdigest()
+    digest = hashlib.sha256(b"".join(lines)).hexdigest()
     return dataclasses.replace(parsed, observations=tuple(out), software_keys=tuple(keys)), digest
 
 
@@ -421,7 +428,7 @@ def _first_seen(text: bytes) -> tuple[Observation, bytes, str] | None:
         return None
     item = {f: v for f in _FIELDS if (v := getattr(o, f)) is not msgspec.UNSET}
     try:
-        (observation,) = _observations([item])
+        observation = _observation(item, 0)
     except WireError:
         return None
-    return observation, _line_bytes(observation), software_key(observation)
+    return observation, _line_bytes(observation) + b"\n", software_key(observation)
