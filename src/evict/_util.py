@@ -7,6 +7,7 @@ import ctypes
 import ctypes.util
 import datetime as dt
 import gc
+import json
 from functools import cache
 from typing import Any, NoReturn
 
@@ -14,6 +15,14 @@ from typing import Any, NoReturn
 def assert_never(value: NoReturn) -> NoReturn:
     """Fail loudly when a closed set (an Enum, a Literal) gains a member a branch forgot."""
     raise AssertionError(f"unhandled value: {value!r}")
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_json(value: object) -> str:
+    """Serialise ``value`` one way only: sorted keys, no spaces, UTF-8 kept as is."""
+    return _CANONICAL.encode(value)
 
 
 def utcnow() -> dt.datetime:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 
 import pytest
 
 from evict.agent.wire import (
     TooManyObservations,
     WireError,
+    decode_report,
     inventory_digest,
     parse_report,
     report_body,
@@ -110,12 +113,17 @@ def _both(body: object, limit: int = 100_000) -> tuple[object, object]:
     import json
 
     from evict.agent.wire import decode_report
+    from evict.matching.engine import software_key
 
     raw = json.dumps(body, ensure_ascii=False).encode()
     try:
         fast: object = decode_report(raw, max_observations=limit)
     except WireError as e:
         fast = f"error: {e}"
+    if isinstance(fast, tuple):  # with each observation's software key, as the store makes it
+        report, digest = fast
+        assert report.software_keys == tuple(software_key(o) for o in report.observations)
+        fast = (dataclasses.replace(report, software_keys=None), digest)
     try:
         parsed = parse_report(json.loads(raw), max_observations=limit)
         slow: object = (parsed, inventory_digest(parsed.observations))
@@ -140,6 +148,13 @@ def test_the_compiled_decoder_gives_the_parsers_report_and_digest() -> None:
     )  # fmt: skip
     fast, slow = _both(report_body(inventory(odd, A, odd, B), "report-odd-1"))
     assert fast is not None and fast == slow
+    # The software key is the one stored since the first schema (a change would split every
+    # stored software row from its new reports).
+    report = decode_report(json.dumps(report_body(inventory(odd), "report-odd-2")).encode(),
+                           max_observations=10)  # fmt: skip
+    assert report is not None and report[0].software_keys == (
+        "506d96bda7b0e263b1563b24b85b5557e39f84f8bff7584aa01f663b2b06dc21",
+    )
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,7 @@ import orjson
 from evict import __version__
 from evict.errors import EvictError
 from evict.inventory.network.join import canonical_address
+from evict.matching.engine import software_key
 from evict.model.observations import HostInventory, Kind, Observation, Platform
 
 REPORT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -138,6 +139,9 @@ class ParsedReport:
     observations: tuple[Observation, ...]
     addresses: tuple[str, ...] | None = None
     """The host's interface addresses, when the report carries them."""
+    software_keys: tuple[str, ...] | None = None
+    """Each observation's :func:`~evict.matching.engine.software_key`, when the decoder knew
+    them (:func:`decode_report`)."""
 
 
 def check_report_id(value: object, where: str = "report_id") -> str:
@@ -270,32 +274,37 @@ def _observations(items: Sequence[object]) -> tuple[Observation, ...]:
     out: list[Observation] = []
     seen = _seen
     for i, item in enumerate(items):
-        where = f"observations[{i}]"
         if not isinstance(item, Mapping):
-            raise WireError("must be an object", where)
+            raise WireError("must be an object", f"observations[{i}]")
         raw = _raw_key(item)
         if raw is not None:
             known = seen.get(raw)
             if known is not None:
                 out.append(known)
                 continue
-        kind = item.get("kind")
-        if kind not in Kind._value2member_map_:
-            raise WireError(f"unknown kind {kind!r}", f"{where}.kind")
-        for key in ("name", "version", "publisher", "source"):
-            value = item.get(key, "")
-            if value is not None and not isinstance(value, str):
-                raise WireError("must be a string", f"{where}.{key}")
-            if value and len(value) > MAX_TEXT:
-                raise WireError(f"must be at most {MAX_TEXT} characters", f"{where}.{key}")
-        _check_identifiers(item.get("identifiers") or {}, f"{where}.identifiers")
-        observation = Observation.from_json(item)
+        observation = _observation(item, i)
         if raw is not None:
             if len(seen) >= _SEEN_LIMIT:
                 seen.clear()
             seen[raw] = observation
         out.append(observation)
     return tuple(out)
+
+
+def _observation(item: Mapping[str, object], i: int) -> Observation:
+    """Observation ``i`` of a report checked and built (raise :class:`WireError` saying where)."""
+    where = f"observations[{i}]"
+    kind = item.get("kind")
+    if kind not in Kind._value2member_map_:
+        raise WireError(f"unknown kind {kind!r}", f"{where}.kind")
+    for key in ("name", "version", "publisher", "source"):
+        value = item.get(key, "")
+        if value is not None and not isinstance(value, str):
+            raise WireError("must be a string", f"{where}.{key}")
+        if value and len(value) > MAX_TEXT:
+            raise WireError(f"must be at most {MAX_TEXT} characters", f"{where}.{key}")
+    _check_identifiers(item.get("identifiers") or {}, f"{where}.identifiers")
+    return Observation.from_json(item)
 
 
 def _check_identifiers(idents: object, where: str) -> None:
@@ -341,9 +350,10 @@ class _RawObservation(msgspec.Struct):
 
 
 class _RawReport(msgspec.Struct):
-    """A report as sent; the header is checked by :func:`parse_report` as before."""
+    """A report as sent; the header is checked by :func:`parse_report` as before, each
+    observation kept as its JSON text (found by it, or decoded as :class:`_RawObservation`)."""
 
-    observations: list[_RawObservation]
+    observations: list[msgspec.Raw]
     report_id: Any = msgspec.UNSET
     host: Any = msgspec.UNSET
     collected_at: Any = msgspec.UNSET
@@ -351,10 +361,12 @@ class _RawReport(msgspec.Struct):
 
 
 _DECODER = msgspec.json.Decoder(_RawReport)
+_OBSERVATION = msgspec.json.Decoder(_RawObservation)
 _FIELDS = ("kind", "name", "version", "publisher", "source", "identifiers")
-_known: dict[tuple[object, ...], tuple[Observation, bytes]] = {}
-"""Observations already checked, built and encoded for the digest, by their fields as sent
-(bounded like :data:`_seen`; shared by threads, dict operations being atomic)."""
+_known: dict[bytes, tuple[Observation, bytes, str]] = {}
+"""Observations already checked and built, with their line of the digest (newline included)
+and their software key, by their JSON text as sent (bounded like :data:`_seen`; shared by
+threads, dict operations being atomic)."""
 
 
 def decode_report(raw: bytes, *, max_observations: int) -> tuple[ParsedReport, str] | None:
@@ -363,10 +375,12 @@ def decode_report(raw: bytes, *, max_observations: int) -> tuple[ParsedReport, s
     checks, more than ``max_observations``...), for the caller to decode and
     :func:`parse_report` it as before, which says what is wrong.
 
-    The common report is decoded by msgspec into typed records without building a dictionary
-    per observation; each distinct observation is checked, built and encoded once per process
-    and then found by its fields, so a report costs a lookup per observation. The result is
-    the one :func:`parse_report` and :func:`inventory_digest` give for the same body.
+    The common report is decoded by msgspec without building a dictionary per observation:
+    each observation is kept as its JSON text, and each distinct text is decoded, checked,
+    built, encoded for the digest and given its software key once per process; a report then
+    costs one lookup per observation (agents send the same software in the same bytes). The
+    result is the one :func:`parse_report` and :func:`inventory_digest` give for the same body,
+    with each observation's :func:`~evict.matching.engine.software_key`.
     """
     try:
         body = _DECODER.decode(raw)
@@ -384,29 +398,37 @@ def decode_report(raw: bytes, *, max_observations: int) -> tuple[ParsedReport, s
     known = _known
     out: list[Observation] = []
     lines: list[bytes] = []
-    for o in body.observations:
-        idents = o.identifiers
-        key = (
-            o.kind,
-            o.name,
-            o.version,
-            o.publisher,
-            o.source,
-            tuple(idents.items()) if idents else (),
-        )
-        hit = known.get(key)
+    keys: list[str] = []
+    for text in body.observations:
+        sent = bytes(text)
+        hit = known.get(sent)
         if hit is None:
-            item = {f: v for f in _FIELDS if (v := getattr(o, f)) is not msgspec.UNSET}
-            try:
-                (observation,) = _observations([item])
-            except WireError:
+            hit = _first_seen(sent)
+            if hit is None:
                 return None  # parse_report says where
-            hit = (observation, _line_bytes(observation))
             if len(known) >= _SEEN_LIMIT:
                 known.clear()
-            known[key] = hit
+            known[sent] = hit
         out.append(hit[0])
         lines.append(hit[1])
+        keys.append(hit[2])
+    # Each line ends in its newline already: no line is a prefix of another (each is a whole
+    # JSON array), so the lines sort as they do without it.
     lines.sort()
-    digest = hashlib.sha256(b"".join(line + b"\n" for line in lines)).hexdigest()
-    return dataclasses.replace(parsed, observations=tuple(out)), digest
+    digest = hashlib.sha256(b"".join(lines)).hexdigest()
+    return dataclasses.replace(parsed, observations=tuple(out), software_keys=tuple(keys)), digest
+
+
+def _first_seen(text: bytes) -> tuple[Observation, bytes, str] | None:
+    """An observation's JSON text decoded, checked and built, with its line of the digest and
+    its software key; None when it is not the common case."""
+    try:
+        o = _OBSERVATION.decode(text)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None
+    item = {f: v for f in _FIELDS if (v := getattr(o, f)) is not msgspec.UNSET}
+    try:
+        observation = _observation(item, 0)
+    except WireError:
+        return None
+    return observation, _line_bytes(observation) + b"\n", software_key(observation)

@@ -37,18 +37,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from evict._util import canonical_json as canonical_json  # the chain's serialisation
+
 GENESIS = "0" * 64
 """The ``prev_hash`` of the first event of a chain."""
 
 
 _encode_text: Callable[[str], str] = json.encoder.encode_basestring
 """A JSON string literal, non-ASCII kept (as :func:`canonical_json` writes strings)."""
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def canonical_json(value: object) -> str:
-    """Serialise ``value`` one way only: sorted keys, no spaces, UTF-8 kept as is."""
-    return _CANONICAL.encode(value)
 
 
 @dataclass(frozen=True, slots=True)

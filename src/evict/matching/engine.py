@@ -12,6 +12,7 @@ regular expression. Nothing here reads a file or a clock.
 from __future__ import annotations
 
 import csv
+import hashlib
 import itertools
 import operator
 import re
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import ahocorasick_rs
 
+from evict._util import canonical_json
 from evict.catalog.interface import (
     Catalog,
     Confidence,
@@ -72,6 +74,14 @@ def distinct_key(observation: Observation) -> _DistinctKey:
     """What matching depends on: two observations with the same key get the same hits."""
     o = observation
     return (o.kind, o.name, o.publisher, o.identifiers)
+
+
+def software_key(observation: Observation) -> str:
+    """The key of an observation's distinct software identity (hex SHA-256 of
+    :func:`distinct_key` as canonical JSON): the store's ``software.key``."""
+    kind, name, publisher, identifiers = distinct_key(observation)
+    line = canonical_json([kind.value, name, publisher, [list(p) for p in identifiers]])
+    return hashlib.sha256(line.encode("utf-8")).hexdigest()
 
 
 class Matcher:

@@ -176,6 +176,9 @@ class InventoryReport:
     hostname: str = ""
     platform: str = ""
     collected_at: dt.datetime | None = None
+    software_keys: Sequence[str] | None = None
+    """Each observation's software key (:func:`evict.matching.engine.software_key`), when the
+    decoder already knew them; the store computes what is missing."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from evict.model.listings import ReportJob
 from evict.server.api import ROUTERS
 from evict.server.deps import ServerContext
 from evict.server.errors import RateLimited, status_for
-from evict.server.intake import CheckinFastPath
+from evict.server.intake import CheckinFastPath, InventoryFastPath
 from evict.server.limits import SMALL_BODY_BYTES, BodyLimit, ReceiveTimeout
 from evict.server.models import InventoryBody
 from evict.server.ratelimit import LoginGuard, RateLimiter
@@ -216,6 +216,8 @@ def create_app(
     )
     # Unchanged check-ins of remembered hosts answered below FastAPI (evict.server.intake).
     app.add_middleware(CheckinFastPath)
+    # Full inventories of remembered hosts, the same way (evict.server.intake).
+    app.add_middleware(InventoryFastPath)
 
     app.add_middleware(ReceiveTimeout, timeout=settings.body_timeout)
     if settings.trusted_proxies:

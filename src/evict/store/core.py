@@ -6,11 +6,10 @@ Part of :class:`evict.store.store.Store`, which composes one class per concern.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Self
 
@@ -29,7 +28,7 @@ from evict.compliance.audit import (
     canonical_json,
     seal,
 )
-from evict.matching.engine import distinct_key
+from evict.matching.engine import distinct_key, software_key
 from evict.model.observations import Observation
 from evict.model.records import (
     AuditHeadMissing,
@@ -56,13 +55,6 @@ BATCH = 500
 
 MAX_VERSION = 200
 MAX_SOURCE = 100
-
-
-def software_key(observation: Observation) -> str:
-    """The key of an observation's distinct software identity (hex SHA-256)."""
-    kind, name, publisher, identifiers = distinct_key(observation)
-    line = canonical_json([kind.value, name, publisher, [list(p) for p in identifiers]])
-    return hashlib.sha256(line.encode("utf-8")).hexdigest()
 
 
 def _clean_name(value: str, what: str, limit: int = 200) -> str:
@@ -174,23 +166,31 @@ class StoreCore:
 
     def _software_of(
         self,
-        observations: Iterable[Observation],
+        observations: Sequence[Observation],
         distinct: dict[str, Observation],
         links: set[tuple[str, str, str]],
+        keys: Sequence[str] | None = None,
     ) -> None:
         """Add each observation's distinct software, by :func:`software_key`, to ``distinct``
         and its link ``(key, version, source)`` to ``links``.
 
-        Most of a fleet's software is known: its key is remembered by :func:`distinct_key`.
+        ``keys``: the observations' software keys when the decoder carried them
+        (:attr:`InventoryReport.software_keys`); otherwise most of a fleet's software is known
+        and its key remembered by :func:`distinct_key`.
         """
-        keys = self._key_cache
-        if len(keys) > SOFTWARE_CACHE:
-            keys.clear()
-        for o in observations:
-            identity = distinct_key(o)
-            key = keys.get(identity)
-            if key is None:
-                key = keys[identity] = software_key(o)
+        if keys is None:
+            cache = self._key_cache
+            if len(cache) > SOFTWARE_CACHE:
+                cache.clear()
+            found = []
+            for o in observations:
+                identity = distinct_key(o)
+                key = cache.get(identity)
+                if key is None:
+                    key = cache[identity] = software_key(o)
+                found.append(key)
+            keys = found
+        for o, key in zip(observations, keys, strict=True):
             distinct.setdefault(key, o)
             links.add((key, o.version[:MAX_VERSION], o.source[:MAX_SOURCE]))
 

@@ -118,7 +118,7 @@ class Ingest(Hosts):
         # cost every ingest a connection and three round trips.
         distinct: dict[str, Observation] = {}
         links: set[tuple[str, str, str]] = set()
-        self._software_of(report.observations, distinct, links)
+        self._software_of(report.observations, distinct, links, report.software_keys)
         ids = self._software_ids(distinct)
         rows = [
             {"host_id": host.id, "software_id": ids[k], "version": v, "source": s}

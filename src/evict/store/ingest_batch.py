@@ -66,7 +66,8 @@ class Pending:
 
 def report_links(store: Store, pending: Pending) -> None:
     """Fill ``pending``'s distinct software (by key) and its links, as :meth:`Store.ingest`."""
-    store._software_of(pending.report.observations, pending.distinct, pending.links)
+    report = pending.report
+    store._software_of(report.observations, pending.distinct, pending.links, report.software_keys)
 
 
 def split(batch: Sequence[Pending]) -> tuple[list[Pending], list[Pending]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import zlib
 from typing import Any
 
 import orjson
@@ -22,8 +21,9 @@ from evict.agent.wire import (
     parse_report,
 )
 from evict.model.records import InventoryReport
+from evict.server.bodies import check_declared, check_read, unpack
 from evict.server.deps import AgentHost, Ctx, client_address
-from evict.server.errors import BadBody, BodyTooLarge
+from evict.server.errors import BadBody
 from evict.server.models import (
     DigestRequest,
     DigestResponse,
@@ -118,24 +118,14 @@ async def read_body(request: Request, *, limit: int, inflated_limit: int) -> Any
 
 async def read_bytes(request: Request, *, limit: int, inflated_limit: int) -> bytes:
     """Read a body, gzip or plain, within the size limits, inflated; raise on anything else."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"the body is {declared} bytes; at most {limit} are accepted")
+    check_declared(request.headers.get("content-length"), limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"the body is over {limit} bytes")
+        check_read(size, limit)
         chunks.append(chunk)
-    raw = b"".join(chunks)
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding == "gzip":
-        raw = inflate(raw, inflated_limit)
-    elif encoding not in ("", "identity"):
-        raise BadBody(f"unsupported Content-Encoding {encoding!r}: use gzip or none")
-    elif len(raw) > inflated_limit:
-        raise BodyTooLarge(f"the body is over {inflated_limit} bytes")
-    return raw
+    return unpack(b"".join(chunks), encoding, inflated_limit)
 
 
 def decode_body(raw: bytes) -> Any:
@@ -154,20 +144,6 @@ def decode_body(raw: bytes) -> Any:
         ) from e
     except RecursionError as e:
         raise BadBody("the body's JSON is nested too deeply") from e
-
-
-def inflate(data: bytes, limit: int) -> bytes:
-    """Gunzip ``data``, refusing more than ``limit`` bytes of output (gzip bombs)."""
-    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = decompressor.decompress(data, limit + 1)
-    except zlib.error as e:
-        raise BadBody(f"the body is not valid gzip: {e}") from e
-    if len(out) > limit or decompressor.unconsumed_tail:
-        raise BodyTooLarge(f"the body inflates to over {limit} bytes")
-    if not decompressor.eof:
-        raise BadBody("the gzip body is truncated")
-    return out
 
 
 @router.post(
@@ -208,6 +184,7 @@ async def ingest(request: Request, host: AgentHost, ctx: Ctx) -> IngestResponse:
         hostname=parsed.hostname,
         platform=parsed.platform,
         collected_at=parsed.collected_at,
+        software_keys=parsed.software_keys,
     )
     if ctx.intake is not None:  # written with the others waiting, answered once committed
         submitted = ctx.intake.submit(host, report, now=ctx.now(), address=client_address(request))
