@@ -303,7 +303,7 @@ def run_serve(args: argparse.Namespace) -> int:
         )
         return 0
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, serving=True),
         host=args.host,
         port=args.port,
         log_level="warning",
