@@ -1,5 +1,5 @@
-"""Small helpers shared across packages: the one seam for the clock, exhaustiveness checks, and
-handing memory back after large transient work."""
+"""Small helpers shared across packages: the one seam for the clock, exhaustiveness checks,
+handing memory back after large transient work, and reading ahead in a thread."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ import ctypes.util
 import datetime as dt
 import gc
 import json
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from functools import cache
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
+
+T = TypeVar("T")
 
 
 def assert_never(value: NoReturn) -> NoReturn:
@@ -56,3 +61,49 @@ def release_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """``items``, made by a thread of their own up to ``depth`` ahead of the consumer.
+
+    For reads that wait on a database (SQLite and psycopg let go of the GIL while a statement
+    runs) consumed by Python work: the next read runs while the last one is worked on. An
+    exception in the thread is raised in the consumer; a consumer that stops early stops the
+    thread (after the read it is in).
+    """
+    ready: queue.Queue[tuple[BaseException | None, Any]] = queue.Queue(depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(entry: tuple[BaseException | None, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((None, item)):
+                    return
+        except BaseException as e:  # handed to the consumer, raised there
+            put((e, None))
+            return
+        put((None, end))
+
+    thread = threading.Thread(target=produce, name="evict-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            error, item = ready.get()
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()

@@ -15,12 +15,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from typing import Any
 
+from evict._util import prefetched
 from evict.catalog.interface import CatalogLookupError, Directive
 from evict.compliance.determinations import Determination, apply_determinations
 from evict.matching.engine import Matcher
 from evict.matching.interface import Finding, Hit, linked_findings
 from evict.model.observations import HostID, Observation
+from evict.model.records import FleetRow
 from evict.report.counts import FleetCounts, HostFound, summarise_found
 from evict.report.directives import MethodCount, NetworkCount, ReportInputs
 from evict.report.fleet import ReportLine, report_lines
@@ -150,8 +153,13 @@ class FleetFindings:
         # findings: they are built once per such set, and each host gets its own copy.
         built: dict[tuple[tuple[int, str, str], ...], tuple[tuple[Finding, ...], tuple[str, ...]]]
         built = {}
-        for page in queries.holding(candidates, page=PAGE):
-            links = self.store.host_links([host_id for host_id, _ in page], matched.keys())
+
+        def read() -> Iterator[tuple[list[tuple[int, FleetRow]], dict[int, Any]]]:
+            for page in queries.holding(candidates, page=PAGE):
+                yield page, self.store.host_links([h for h, _ in page], matched.keys())
+
+        # the next page is read while this one's findings are built
+        for page, links in prefetched(read()):
             for host_id, row in page:
                 held = tuple(sorted(links.get(host_id, ())))
                 known = built.get(held)
