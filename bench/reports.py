@@ -6,7 +6,8 @@ then each command runs as its own process, as an operator runs it, under ``/usr/
 
 - ``evict report bod-17-01 --format csv|json|jsonl`` (the per-host listings, streamed);
 - ``evict report bod-17-01 --report day30|day60|status|exceptions --format pdf`` (documents
-  meant to be read: counts by org unit, state and product, computed in SQL);
+  meant to be read: counts by org unit, state and product, computed in SQL), each run twice:
+  the first reads from the disk what is not in the page cache, the second ("again") not;
 - ``evict evidence bod-17-01`` (the bundle: every document, the per-host annex, findings,
   the audit chain, signed).
 
@@ -107,6 +108,10 @@ def run(full: bool) -> dict[str, Any]:
                     out = Path(tmp) / f"{name.replace(' ', '-')}.{suffix}"
                     common = ["--db", db, "--org", loadgen.ORG, "--today", TODAY]
                     figures[name] = timed([*args, *common], out)
+                    if name.endswith("pdf"):
+                        # once more: the first run reads what it needs from the disk when the
+                        # database is larger than the page cache beside what ran before it
+                        figures[name]["again"] = timed([*args, *common], out)
                     out.unlink()
                     seconds, mib = GOALS[name]
                     goal = " and ".join(
@@ -118,10 +123,11 @@ def run(full: bool) -> dict[str, Any]:
                         if g
                     )
                     f = figures[name]
+                    again = f" (again: {f['again']['seconds']} s)" if "again" in f else ""
                     table.append(
                         (
                             f"{name} ({backend}, {n:,} hosts): s, peak MiB",
-                            f"{f['seconds']}, {f['peak_rss_mib']}",
+                            f"{f['seconds']}, {f['peak_rss_mib']}{again}",
                             f"{goal} at 1M" if goal else "",
                         )
                     )

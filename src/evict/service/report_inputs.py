@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from evict._util import prefetched
@@ -223,11 +224,17 @@ def gather(
         protection=protection,
         determinations=in_force,
     )
-    census = lines.census()
-    methods = tuple(MethodCount(unit, family, n) for unit, family, n in census.families)
-    waivers = tuple(
-        w for w in store.waivers(org_id, unit_id=unit_id) if w.directive == directive.id
-    )
+    # The pass over the hosts holding findings and the census read different tables: they
+    # run at once (each statement lets go of the GIL while the database works).
+    with ThreadPoolExecutor(1, thread_name_prefix="evict-findings") as pool:
+        summary = pool.submit(summarise_found, found)
+        census = lines.census()
+        methods = tuple(MethodCount(unit, family, n) for unit, family, n in census.families)
+        waivers = tuple(
+            w for w in store.waivers(org_id, unit_id=unit_id) if w.directive == directive.id
+        )
+        network = network_counts(store, matcher, directive, org_id, unit_id, protection)
+        found_summary = summary.result()
     return ReportInputs(
         catalog=catalog,
         directive=directive,
@@ -243,9 +250,9 @@ def gather(
         scope=scope,
         profile=profile or Profile(),
         determinations=determinations,
-        network=network_counts(store, matcher, directive, org_id, unit_id, protection),
+        network=network,
         counts=FleetCounts.of(census.groups, census.cleared),
-        found=summarise_found(found),
+        found=found_summary,
         found_hosts=found,
     )
 
