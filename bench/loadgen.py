@@ -367,11 +367,12 @@ def reevaluate(url: str, change: str = "all") -> dict[str, Any]:
 
 
 def app() -> Any:
-    """The evict app on ``EVICT_DB`` (uvicorn's factory, imported in each worker process)."""
+    """The evict app on ``EVICT_DB`` (uvicorn's factory, imported in each worker process), set
+    up as ``evict serve`` sets it up (``serving``: the process's collector settled)."""
     from evict.server.app import create_app
     from evict.settings import Settings
 
-    return create_app(Settings.from_env())
+    return create_app(Settings.from_env(), serving=True)
 
 
 def _free_port() -> int:
