@@ -138,6 +138,11 @@ class FleetFindings:
         self.determinations = determinations
 
     def __iter__(self) -> Iterator[HostFound]:
+        # a scan of the fleet, in whichever thread iterates it (see Store.scanning)
+        with self.store.scanning():
+            yield from self._hosts()
+
+    def _hosts(self) -> Iterator[HostFound]:
         matched = self.store.matched_software(self.matcher.catalog.version)
         queries = ReportQueries(
             self.store, self.directive.id, org_id=self.org_id, unit_id=self.unit_id
@@ -156,8 +161,10 @@ class FleetFindings:
         built = {}
 
         def read() -> Iterator[tuple[list[tuple[int, FleetRow]], dict[int, Any]]]:
-            for page in queries.holding(candidates, page=PAGE):
-                yield page, self.store.host_links([h for h, _ in page], matched.keys())
+            # in a thread of its own: its reads are marked as a scan there (the small cache)
+            with self.store.scanning():
+                for page in queries.holding(candidates, page=PAGE):
+                    yield page, self.store.host_links([h for h, _ in page], matched.keys())
 
         # the next page is read while this one's findings are built
         for page, links in prefetched(read()):
