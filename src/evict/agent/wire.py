@@ -41,6 +41,7 @@ from evict.errors import EvictError
 from evict.inventory.network.join import canonical_address
 from evict.matching.engine import software_key
 from evict.model.observations import HostInventory, Kind, Observation, Platform
+from evict.model.records import InventoryReport
 
 REPORT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 """The shape of a report id (the agent uses a UUID4 in hex)."""
@@ -142,6 +143,18 @@ class ParsedReport:
     software_keys: tuple[str, ...] | None = None
     """Each observation's :func:`~evict.matching.engine.software_key`, when the decoder knew
     them (:func:`decode_report`)."""
+
+    def inventory(self, digest: str) -> InventoryReport:
+        """What the store writes of this report, whose observations digest to ``digest``."""
+        return InventoryReport(
+            report_id=self.report_id,
+            digest=digest,
+            observations=self.observations,
+            hostname=self.hostname,
+            platform=self.platform,
+            collected_at=self.collected_at,
+            software_keys=self.software_keys,
+        )
 
 
 def check_report_id(value: object, where: str = "report_id") -> str:

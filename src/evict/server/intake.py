@@ -28,7 +28,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from evict.agent.wire import DIGEST, REPORT_ID, decode_report
 from evict.errors import EvictError
-from evict.model.records import InventoryReport
 from evict.server.bodies import check_declared, unpack
 from evict.server.models import IngestResponse
 
@@ -223,15 +222,7 @@ async def answer_inventory(
     parsed, digest = decoded
     if parsed.host != host.identifier or parsed.addresses is not None:
         return None
-    report = InventoryReport(
-        report_id=parsed.report_id,
-        digest=digest,
-        observations=parsed.observations,
-        hostname=parsed.hostname,
-        platform=parsed.platform,
-        collected_at=parsed.collected_at,
-        software_keys=parsed.software_keys,
-    )
+    report = parsed.inventory(digest)
     client = scope.get("client")
     address = client[0] if client is not None else "unknown"
     try:

@@ -20,7 +20,6 @@ from evict.agent.wire import (
     inventory_digest,
     parse_report,
 )
-from evict.model.records import InventoryReport
 from evict.server.bodies import check_declared, check_read, unpack
 from evict.server.deps import AgentHost, Ctx, client_address
 from evict.server.errors import BadBody
@@ -177,15 +176,7 @@ async def ingest(request: Request, host: AgentHost, ctx: Ctx) -> IngestResponse:
         raise BadBody(
             f"the report is for host {parsed.host!r} but the credential is {host.identifier!r}'s"
         )
-    report = InventoryReport(
-        report_id=parsed.report_id,
-        digest=digest,
-        observations=parsed.observations,
-        hostname=parsed.hostname,
-        platform=parsed.platform,
-        collected_at=parsed.collected_at,
-        software_keys=parsed.software_keys,
-    )
+    report = parsed.inventory(digest)
     if ctx.intake is not None:  # written with the others waiting, answered once committed
         submitted = ctx.intake.submit(host, report, now=ctx.now(), address=client_address(request))
         ack = await asyncio.wrap_future(submitted)
