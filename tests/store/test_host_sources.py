@@ -8,7 +8,7 @@ import datetime as dt
 import json
 
 from alembic import command
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from evict.agent.wire import inventory_digest
 from evict.model.observations import Kind, Observation
@@ -19,6 +19,7 @@ from evict.store.ingest_batch import IngestBatcher
 from evict.store.reports import ReportQueries
 from evict.store.store import Store
 from evict.store.tables import Host
+from tests.store.migrationkit import store_old_fleet
 
 NOW = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
 
@@ -35,48 +36,18 @@ def test_an_upgrade_fills_the_source_families_of_hosts_stored_before(database_ur
     engine = make_engine(normalise_database_url(database_url))
     with engine.connect() as conn, conn.begin():
         command.upgrade(_config(conn), "0013_network")
-    with engine.connect() as conn, conn.begin():
-        conn.execute(
-            text("INSERT INTO orgs (id, name, created_at) VALUES (1, 'DHS', :t)"), {"t": NOW}
-        )
-        conn.execute(
-            text(
-                "INSERT INTO org_units (id, org_id, name, secret_hash, created_at) "
-                "VALUES (1, 1, 'CBP', 'x', :t)"
-            ),
-            {"t": NOW},
-        )
-        for host in (1, 2, 3):
-            conn.execute(
-                text(
-                    "INSERT INTO hosts (id, org_id, org_unit_id, identifier, hostname, platform,"
-                    " enrolled_at, digest, last_checkin, observations, inventory_version, dirty)"
-                    " VALUES (:id, 1, 1, :ident, '', 'windows', :t, '', '', 0, 0, false)"
-                ),
-                {"id": host, "ident": f"ws-{host}", "t": NOW},
-            )
-        for sid in (1, 2, 3):
-            conn.execute(
-                text(
-                    "INSERT INTO software (id, key, kind, name, publisher, identifiers)"
-                    " VALUES (:id, :key, 'program', :name, '', '{}')"
-                ),
-                {"id": sid, "key": f"k{sid}", "name": f"s{sid}"},
-            )
-        links = (
+    store_old_fleet(
+        engine,
+        unit="CBP",
+        hosts=(1, 2, 3),
+        software=((1, "program"), (2, "program"), (3, "program")),
+        links=(
             (1, 1, "osquery:programs"),
             (1, 2, "osquery:services"),
             (1, 3, "registry:uninstall"),
             (2, 3, "intune"),
-        )
-        for host, sid, source in links:
-            conn.execute(
-                text(
-                    "INSERT INTO host_software (host_id, software_id, version, source)"
-                    " VALUES (:h, :s, '', :src)"
-                ),
-                {"h": host, "s": sid, "src": source},
-            )
+        ),
+    )
     upgrade(engine)
     store = Store(engine)
     assert _stored_sources(store) == {
